@@ -1,0 +1,196 @@
+"""The ``rate2spike`` command line: simulate, sweep, bench, train, explore."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+
+def parse_scaling_factors(text: str) -> list[float]:
+    """'20:75:5' (start:stop:step, stop included) or '20,30,45'."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            return [float(v) for v in np.arange(start, stop + step / 2, step)]
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not START:STOP:STEP or a comma-separated list") from None
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    try:
+        first, stop = (int(x) for x in text.split(":"))
+        return first, stop
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not FIRST:STOP (simulation steps)") from None
+
+
+def cmd_simulate(args) -> int:
+    from core.model import load_model
+    from core.simulation import Stimulation, convert, make_drive, simulate_trial
+    from core.sweep import trial_inputs
+    from core.tasks import check_task_fits, get_task, infer_task
+    from core.trialio import save_trial
+
+    model = load_model(args.model)
+    for note in model.notes:
+        print(note)
+    task = get_task(args.task) if args.task else infer_task(model)
+    check_task_fits(task, model)
+    scaling = args.scaling_factor or model.opt_scaling_factor or 50.0
+    condition = None if args.condition in (None, "random") else args.condition
+    trial_in, sim_seed = trial_inputs(task, args.seed, 0, condition)
+    network = convert(model, scaling, args.initial_weights)
+    drive = make_drive(network, trial_in.u, args.downsample)
+    stim = Stimulation()
+    if args.stim != "none":
+        units = tuple(int(x) for x in args.stim_units.split(",")) if args.stim_units else ()
+        stim = Stimulation(args.stim, units, *args.stim_window)
+    trial = simulate_trial(network, drive, sim_seed, stim)
+    outcome = task.score(trial.out, drive.dt, trial_in)
+    rates = trial.firing_rates
+    print(f"{model.name}: {task.name}, condition {trial_in.condition.name}, lambda = {scaling:g}, seed {args.seed}")
+    print(f"  {drive.nt} steps of {drive.dt * 1e3:g} ms ({drive.T:g} s), {int(trial.spikes.sum())} spikes")
+    print(f"  mean firing rate: excitatory {rates[model.exc].mean():.1f} Hz, inhibitory {rates[~model.exc].mean():.1f} Hz; "
+          f"silent units {int((trial.spike_counts == 0).sum())}")
+    start = int(np.ceil(task.decision_start / drive.dt - 1e-9)) - 1
+    print(f"  output in decision window (from {task.decision_start:g} s): min {trial.out[start:].min():.3f}, "
+          f"max {trial.out[start:].max():.3f}")
+    print(f"  verdict: {'correct' if outcome.correct else 'incorrect'}")
+    if args.save:
+        save_trial(args.save, trial, task=task.name, condition=trial_in.condition.name, u=trial_in.u)
+        print(f"  trial saved to {args.save}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from core.compat import lambda_grid_search
+
+    results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
+                                 seed=args.seed, downsample=args.downsample, n_threads=args.threads)
+    if args.csv:
+        for path, result in results.items():
+            target = Path(args.csv)
+            if len(results) > 1:
+                target = target.with_name(f"{target.stem}_{path.stem}{target.suffix}")
+            result.to_csv(target)
+            print(f"wrote {target}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from core.bench import run_bench, run_train_bench
+
+    if not args.train_only:
+        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
+    if args.train or args.train_only:
+        run_train_bench()
+    return 0
+
+
+def cmd_train(args) -> int:
+    from core.progress import ProgressBar
+    from core.train import train_model
+
+    print(f"training {args.task}: N = {args.N}, taus = {args.taus}, seed {args.seed}, up to {args.n_trials} trials")
+    with ProgressBar(total=args.n_trials, desc=args.task) as bar:
+        def progress(info):
+            bar.update_to(min(info.trial, args.n_trials))
+            bar.write(f"  trial {info.trial}: loss {info.loss:.2f}, eval accuracy {info.eval_accuracy:.3f}")
+
+        result = train_model(args.task, N=args.N, taus=tuple(args.taus), seed=args.seed, out_dir=args.out,
+                             activation=args.act, P_inh=args.P_inh, gain=args.gain, n_trials=args.n_trials,
+                             progress=progress)
+    print(f"stopped after {result.n_trials} trials ({result.elapsed:.0f} s): eval accuracy "
+          f"{result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
+    print(f"model written to {result.path}")
+    return 0
+
+
+def cmd_explore(args) -> int:
+    from explorer.launch import launch
+
+    return launch(models=args.models, port=args.port, show=not args.no_browser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", help="simulate one LIF trial of a model and print a summary")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=float, help="scaling factor (default: stored optimum, else 50)")
+    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
+    p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: random)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--downsample", type=int, default=1)
+    p.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
+    p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
+    p.add_argument("--stim-units", help="comma-separated unit indices to stimulate")
+    p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
+    p.add_argument("--save", help="write the trial to a .npz or .mat file")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("sweep", help="grid-search the scaling factor of every model in PATH and save it")
+    p.add_argument("path", help="a model file or a directory of them")
+    p.add_argument("--task", help="default: inferred from each model")
+    p.add_argument("--n-trials", type=int, default=100)
+    p.add_argument("--scaling-factors", type=parse_scaling_factors, default=None, help="START:STOP:STEP or a,b,c (default 20:75:5)")
+    p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--downsample", type=int, default=1)
+    p.add_argument("--threads", type=int, default=None, help="default: all cores")
+    p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("bench", help="time the simulator against the NumPy reference")
+    p.add_argument("--model", help="default: the shipped go-nogo model")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
+    p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
+    p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("train", help="train a rate RNN on a task and save a spikeRNN model file")
+    p.add_argument("--task", required=True, choices=("go-nogo", "xor", "mante"))
+    p.add_argument("--N", type=int, default=200)
+    p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
+    p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
+    p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
+    p.add_argument("--gain", type=float, default=1.5)
+    p.add_argument("--n-trials", type=int, default=6000)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
+    p.add_argument("--models", help="also offer the .mat files under this folder")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--no-browser", action="store_true")
+    p.set_defaults(func=cmd_explore)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("rate2spike: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        print(f"rate2spike: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,293 @@
+"""spikeRNN model files (.mat): load, validate, and save results back atomically.
+
+A model file is what the rate trainer wrote (reference.md section 1). Files come from the
+TensorFlow trainer (float32 arrays, bool ``inh``/``exc``) and from the PyTorch port
+(float64, raw unrectified ``w``); vectors may be 1 x K or K x 1. ``load_model`` turns any
+of them into one small typed ``RateModel``; every problem is a ``ModelFileError`` that names
+the file, the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+RATE_STEP_SECONDS = 0.005  # one rate-model step (one stimulus column) is 5 ms
+RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+ACTIVATIONS = ("sigmoid", "clipped_relu", "softplus")
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be used, with the file and field in the message."""
+
+    def __init__(self, path, problem: str, field_name: str | None = None):
+        self.path = None if path is None else Path(path)
+        self.field = field_name
+        self.problem = problem
+        where = f"{self.path}" if self.path is not None else "model"
+        if field_name:
+            where += f": field '{field_name}'"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True, eq=False)
+class RateModel:
+    """A trained rate RNN, as read from a spikeRNN model file. Arrays are float64.
+
+    ``w`` and ``w0`` are kept as stored (possibly unrectified, PyTorch port); use
+    ``recurrent_weights`` for the effective matrix the rate network used.
+    """
+
+    N: int
+    w: np.ndarray  # N x N trained recurrent weights, as stored
+    m: np.ndarray  # N x N diagonal Dale sign matrix
+    som_m: np.ndarray  # N x N 0/1 connectivity mask
+    w_in: np.ndarray  # N x n_inputs
+    w_out: np.ndarray  # N readout weights (flat)
+    b_out: float
+    exc: np.ndarray  # N bool, True for excitatory units
+    taus: tuple[float, ...]  # (min, max) or (value,), in rate steps of 5 ms
+    taus_gaus: np.ndarray | None  # N trained pre-sigmoid decay parameters
+    activation: str = "sigmoid"
+    w0: np.ndarray | None = None
+    taus_gaus0: np.ndarray | None = None
+    opt_scaling_factor: float | None = None
+    all_perfs: np.ndarray | None = None
+    scaling_factors: np.ndarray | None = None
+    path: Path | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def n_inputs(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def inh(self) -> np.ndarray:
+        return ~self.exc
+
+    @property
+    def dale(self) -> bool:
+        """Dale's principle is on when some unit has a negative sign in ``m``."""
+        return bool((np.diag(self.m) < 0).any())
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path is not None else "(unsaved model)"
+
+    def recurrent_weights(self, use_initial_weights: bool = False) -> np.ndarray:
+        """Effective rate-model matrix ``(relu(w) @ m) * som_m`` (``w0`` if asked)."""
+        w = self.w0 if use_initial_weights else self.w
+        if w is None:
+            raise ModelFileError(self.path, "is missing, so use_initial_weights is not possible", "w0")
+        if self.dale:
+            w = np.maximum(w, 0.0)
+        return (w @ self.m) * self.som_m
+
+    def decay_constants(self, use_initial_weights: bool = False) -> np.ndarray:
+        """Per-unit synaptic decay constants td in seconds."""
+        if len(self.taus) == 1:
+            return np.full(self.N, self.taus[0] * RATE_STEP_SECONDS)
+        gaus = self.taus_gaus0 if use_initial_weights else self.taus_gaus
+        if gaus is None:
+            raise ModelFileError(self.path, "is missing, so initial decay constants are unknown", "taus_gaus0")
+        low, high = self.taus
+        return (1.0 / (1.0 + np.exp(-gaus)) * (high - low) + low) * RATE_STEP_SECONDS
+
+    def decay_steps(self) -> np.ndarray:
+        """Per-unit decay constants of the rate model, in rate steps."""
+        return self.decay_constants() / RATE_STEP_SECONDS
+
+
+def read_mat(path) -> dict:
+    """All variables of a MAT file (v4-v7), or a ModelFileError saying why not."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(path, "no such file")
+    if path.is_dir():
+        raise ModelFileError(path, "is a directory, not a .mat file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(path, "is empty (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(520)
+    if head[512:520] == _HDF5_MAGIC or b"MATLAB 7.3" in head[:128]:
+        raise ModelFileError(
+            path,
+            "is a MATLAB v7.3 (HDF5) file, which is not supported; save it from MATLAB with "
+            "save(..., '-v7') or from Python with scipy.io.savemat",
+        )
+    try:
+        data = scipy.io.loadmat(str(path))
+    except Exception as exc:  # scipy raises many types for corrupt files
+        hint = "truncated or corrupt" if size >= 128 else "too short to be a MAT file"
+        raise ModelFileError(path, f"is not a readable MAT file ({hint}: {exc})") from None
+    return {k: v for k, v in data.items() if not k.startswith("__")}
+
+
+def _numeric(path, data, name, required=True):
+    if name not in data:
+        if required:
+            raise ModelFileError(path, "is missing", name)
+        return None
+    value = np.asarray(data[name])
+    if value.dtype.kind not in "biuf":
+        raise ModelFileError(path, f"must be numeric, got {value.dtype}", name)
+    value = value.astype(np.float64)
+    if not np.isfinite(value).all():
+        raise ModelFileError(path, f"has {np.size(value) - np.isfinite(value).sum()} non-finite values (NaN or Inf)", name)
+    return value
+
+
+def _square(path, data, name, n, required=True):
+    value = _numeric(path, data, name, required)
+    if value is not None and value.shape != (n, n):
+        raise ModelFileError(path, f"must be {n} x {n} (N = {n}), got shape {value.shape}", name)
+    return value
+
+
+def _vector(path, data, name, n, required=True):
+    value = _numeric(path, data, name, required)
+    if value is None:
+        return None
+    if value.size != n or (value.ndim == 2 and 1 not in value.shape) or value.ndim > 2:
+        raise ModelFileError(path, f"must be a vector of {n} values, got shape {value.shape}", name)
+    return value.reshape(n)
+
+
+def _scalar(path, data, name, default=None):
+    value = _numeric(path, data, name, required=default is None)
+    if value is None:
+        return default
+    if value.size != 1:
+        raise ModelFileError(path, f"must be a single number, got shape {value.shape}", name)
+    return float(value.reshape(()))
+
+
+def _string(path, data, name, default):
+    if name not in data:
+        return default
+    value = data[name]
+    if isinstance(value, np.ndarray) and value.dtype.kind == "U" and value.size >= 1:
+        return str(value.reshape(-1)[0]).strip()
+    if isinstance(value, str):
+        return value.strip()
+    raise ModelFileError(path, f"must be a string, got {getattr(value, 'dtype', type(value))}", name)
+
+
+def model_from_dict(data: dict, path=None) -> RateModel:
+    """Validate the variables of a model file and build a RateModel."""
+    w = _numeric(path, data, "w")
+    if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
+        raise ModelFileError(path, f"must be a square N x N matrix, got shape {w.shape}", "w")
+    n = w.shape[0]
+    if "N" in data:
+        stored_n = _scalar(path, data, "N")
+        if stored_n != n:
+            raise ModelFileError(path, f"says N = {stored_n:g} but 'w' is {n} x {n}", "N")
+    m = _square(path, data, "m", n)
+    som_m = _square(path, data, "som_m", n)
+    w_in = _numeric(path, data, "w_in")
+    if w_in.ndim == 2 and w_in.shape[0] == 1 and w_in.shape[1] == n and n != 1:
+        w_in = w_in.T  # a single input saved as a 1-D vector comes back as 1 x N
+    if w_in.ndim != 2 or w_in.shape[0] != n:
+        raise ModelFileError(path, f"must be N x n_inputs with N = {n}, got shape {w_in.shape}", "w_in")
+    w_out = _vector(path, data, "w_out", n)
+    taus = _numeric(path, data, "taus").reshape(-1)
+    if taus.size not in (1, 2) or (taus <= 0).any():
+        raise ModelFileError(path, f"must hold one or two positive values (in 5 ms steps), got {taus.tolist()}", "taus")
+    if taus.size == 2 and taus[1] < taus[0]:
+        raise ModelFileError(path, f"must be (min, max), got {taus.tolist()}", "taus")
+    taus_gaus = _vector(path, data, "taus_gaus", n, required=taus.size == 2)
+    w0 = _square(path, data, "w0", n, required=False)
+    taus_gaus0 = _vector(path, data, "taus_gaus0", n, required=False)
+    sign = np.diag(m)
+    if "exc" in data:
+        exc = _vector(path, data, "exc", n) > 0
+    elif "inh" in data:
+        exc = ~(_vector(path, data, "inh", n) > 0)
+    else:
+        exc = sign >= 0
+    activation = _string(path, data, "activation", "sigmoid")
+    if activation not in ACTIVATIONS:
+        raise ModelFileError(path, f"must be one of {', '.join(ACTIVATIONS)}, got '{activation}'", "activation")
+    notes = []
+    if (sign < 0).any() and (w < 0).any():
+        share = (w < 0).sum() / max(1, (w != 0).sum())
+        notes.append(
+            f"{Path(path).name if path else 'model'}: 'w' holds negative entries ({share:.0%} of nonzero ones), "
+            "as the PyTorch port saves them; rectifying with relu(w) as the rate network did "
+            "(the port's own LIF code does not)."
+        )
+    opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
+    perfs = _numeric(path, data, "all_perfs", required=False)
+    factors = _numeric(path, data, "scaling_factors", required=False)
+    return RateModel(
+        N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
+        b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
+        taus=tuple(float(t) for t in taus), taus_gaus=taus_gaus, activation=activation,
+        w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
+        all_perfs=None if perfs is None else perfs.reshape(-1),
+        scaling_factors=None if factors is None else factors.reshape(-1),
+        path=None if path is None else Path(path), notes=tuple(notes),
+    )
+
+
+def load_model(path) -> RateModel:
+    """Load and validate a spikeRNN model file. Raises ModelFileError naming the problem."""
+    return model_from_dict(read_mat(path), path)
+
+
+def as_model(model_or_path) -> RateModel:
+    """Accept a RateModel or a path to one (the compat API takes either)."""
+    return model_or_path if isinstance(model_or_path, RateModel) else load_model(model_or_path)
+
+
+def write_mat_atomic(path, variables: dict) -> None:
+    """Write a MAT file so that readers see the old file or the new one, never a mix.
+
+    Writes a temporary file beside the target, flushes it to disk, then renames it over
+    the target; on any error the temporary file is removed and the target is untouched.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_results(path, updates: dict) -> None:
+    """Add or replace variables in an existing model file, keeping every other variable.
+
+    The file is validated first (a file that does not load as a model is not modified),
+    then rewritten atomically with the old variables unchanged (value, dtype and shape).
+    """
+    data = read_mat(path)
+    model_from_dict(data, path)
+    merged = dict(data)
+    for name, value in updates.items():
+        merged[name] = np.asarray(value, dtype=np.float64)
+    write_mat_atomic(path, merged)
+
+
+def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor) -> None:
+    """Store a grid search's outcome under the reference's names."""
+    save_results(path, {
+        "opt_scaling_factor": float(opt_scaling_factor),
+        "all_perfs": np.asarray(all_perfs, dtype=np.float64).reshape(1, -1),
+        "scaling_factors": np.asarray(scaling_factors, dtype=np.float64).reshape(1, -1),
+    })

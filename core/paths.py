@@ -1,0 +1,36 @@
+"""Where the shipped models live, and finding model files in a directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ASSETS_ENV = "RATE2SPIKE_ASSETS"  # overrides the shipped-assets folder
+
+
+def assets_dir() -> Path:
+    """The folder of shipped models (``assets/`` beside the packages, or $RATE2SPIKE_ASSETS)."""
+    if os.environ.get(ASSETS_ENV):
+        return Path(os.environ[ASSETS_ENV])
+    return Path(__file__).resolve().parent.parent / "assets"
+
+
+def shipped_model_dir(task: str = "go-nogo") -> Path:
+    """The spikeRNN-style folder of the shipped models for one task."""
+    return assets_dir() / "models" / task / "P_rec_0.2_Taus_4.0_20.0"
+
+
+def shipped_models() -> list[Path]:
+    """Every shipped model file, sorted by task then name."""
+    root = assets_dir() / "models"
+    return sorted(root.glob("*/*/*.mat")) if root.is_dir() else []
+
+
+def find_model_files(directory) -> list[Path]:
+    """All .mat files under a directory (recursively), sorted; a .mat path gives itself."""
+    directory = Path(directory)
+    if directory.is_file():
+        return [directory]
+    if not directory.is_dir():
+        raise FileNotFoundError(f"{directory}: no such directory")
+    return sorted(p for p in directory.rglob("*.mat") if not p.name.startswith("."))

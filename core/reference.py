@@ -1,0 +1,100 @@
+"""A plain NumPy reading of the reference LIF method (reference.md section 2).
+
+Written to be read side by side with the reference, line by line, not to be fast: the
+tests feed it and the Numba kernel the same initial voltages and noise and require the same
+spikes and voltages, and ``rate2spike bench`` times it. It deliberately shares no code with
+the rest of the package: it reads the raw variables of a model file (as
+``scipy.io.loadmat`` returns them) and computes W and td itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_initial_weights=False,
+                  v0=None, noise=None, stim_draws=None, rng=None):
+    """Simulate one trial; returns (W, REC, spk, rs, all_fr, out, params) with REC nt x N.
+
+    ``v0`` (N), ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms, one
+    per step) replace the random draws; anything not given is drawn from ``rng``.
+    """
+    rng = np.random.default_rng() if rng is None else rng
+    w = np.asarray(variables["w0" if use_initial_weights else "w"], dtype=float)
+    m = np.asarray(variables["m"], dtype=float)
+    som_m = np.asarray(variables["som_m"], dtype=float)
+    N = w.shape[0]
+    if (np.diag(m) < 0).any():
+        w = np.maximum(w, 0)
+    W = ((w @ m) * som_m) / scaling_factor
+
+    w_in = np.asarray(variables["w_in"], dtype=float)
+    if w_in.shape == (1, N) and N != 1:
+        w_in = w_in.T
+    w_out = np.asarray(variables["w_out"], dtype=float).reshape(1, N) / scaling_factor
+
+    taus = np.asarray(variables["taus"], dtype=float).reshape(-1)
+
+    def decay(gaus_name):
+        if taus.size == 1:
+            return np.full(N, taus[0] * 5 / 1000)
+        gaus = np.asarray(variables[gaus_name], dtype=float).reshape(N)
+        return (1 / (1 + np.exp(-gaus)) * (taus[1] - taus[0]) + taus[0]) * 5 / 1000
+
+    td = decay("taus_gaus0" if use_initial_weights else "taus_gaus")
+    td0 = decay("taus_gaus0") if taus.size == 1 or "taus_gaus0" in variables else None
+
+    u = np.asarray(u, dtype=float)[:, ::downsample]
+    ext = w_in @ u
+    dt = 0.00005 * downsample
+    T = (u.shape[1] - 1) * dt * 100
+    nt = int(round(T / dt))
+
+    tref, tm, vreset, vpeak, tr = 0.002, 0.010, -65.0, -40.0, 0.002
+    BIAS = vpeak
+    v = -65 + (30 - (-65)) * rng.random(N) if v0 is None else np.array(v0, dtype=float)
+    IPSC = np.zeros(N)
+    h = np.zeros(N)
+    r = np.zeros(N)
+    hr = np.zeros(N)
+    tlast = np.zeros(N)
+    REC = np.zeros((nt, N))
+    spk = np.zeros((N, nt))
+    rs = np.zeros((N, nt))
+    IPSCs = np.zeros((N, nt))
+
+    mode = stims.get("mode", "none") if stims else "none"
+    for i in range(1, nt + 1):
+        IPSCs[:, i - 1] = IPSC
+        c = int(np.floor(i / 100 + 0.5))  # MATLAB round(i/100) + 1, 0-based
+        I = IPSC + BIAS + ext[:, c]
+        dv = (dt * i > tlast + tref) * (-v + I) / tm
+        z = rng.standard_normal(N) if noise is None else noise[i - 1]
+        v = v + dt * dv + z / 10
+
+        if mode in ("exc", "inh") and stims["dur"][0] <= i < stims["dur"][1]:
+            draw = rng.random() if stim_draws is None else stim_draws[i - 1]
+            if draw < 0.5:
+                units = np.asarray(stims["units"], dtype=int)
+                v[units] = v[units] + (0.5 if mode == "exc" else -0.5)
+
+        fired = v >= vpeak
+        JD = W[:, fired].sum(axis=1)
+        tlast[fired] = dt * i
+
+        new_IPSC = IPSC * np.exp(-dt / td) + h * dt
+        h = h * np.exp(-dt / tr) + JD * fired.any() / (tr * td)
+        new_r = r * np.exp(-dt / td) + hr * dt
+        hr = hr * np.exp(-dt / tr) + fired / (tr * td)
+        IPSC, r = new_IPSC, new_r
+
+        rs[:, i - 1] = r
+        spk[:, i - 1] = fired
+        v[fired] = 30
+        REC[i - 1, :] = v
+        v[fired] = vreset
+
+    out = (w_out @ rs).reshape(-1)
+    all_fr = (spk[:, 9:].sum(axis=1) / T).reshape(N, 1)
+    params = {"dt": dt, "T": T, "nt": nt, "w_out": w_out, "td": td, "td0": td0, "IPSCs": IPSCs}
+    return W, REC, spk, rs, all_fr, out, params

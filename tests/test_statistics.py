@@ -1,0 +1,101 @@
+"""Statistical checks: the noise generator, and the simulator against the reference with
+independent random streams (same distribution of outcomes, not the same numbers)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from core.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, fill_normals, next_double, seed_state
+from core.model import load_model, read_mat
+from core.reference import reference_lif
+from core.simulation import convert, make_drive, simulate_output, simulate_trial
+from core.sweep import run_sweep
+
+
+@pytest.fixture(scope="module")
+def normals():
+    out = np.empty(4_000_000)
+    fill_normals(seed_state(123), out, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI)
+    return out
+
+
+def test_normal_moments(normals):
+    n = normals.size
+    assert abs(normals.mean()) < 5 / np.sqrt(n)
+    assert abs(normals.var() - 1) < 5 * np.sqrt(2 / n)
+    assert abs(stats.skew(normals)) < 5 * np.sqrt(6 / n)
+    assert abs(stats.kurtosis(normals)) < 5 * np.sqrt(24 / n)
+
+
+def test_normal_tails_and_shape(normals):
+    n = normals.size
+    for level in (1.0, 2.0, 3.0, 4.0):
+        expected = 2 * stats.norm.sf(level) * n
+        observed = (np.abs(normals) > level).sum()
+        assert abs(observed - expected) < 5 * np.sqrt(expected), level
+    assert stats.kstest(normals[:500_000], "norm").pvalue > 1e-4
+    # the 256 ziggurat layers are all used: a histogram matches the normal density
+    counts, edges = np.histogram(normals, bins=80, range=(-4, 4))
+    expected = n * np.diff(stats.norm.cdf(edges))
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < stats.chi2.ppf(1 - 1e-6, 79)
+
+
+def test_uniform_draws():
+    state = seed_state(9)
+    draws = np.array([next_double(state) for _ in range(200_000)])
+    assert draws.min() >= 0 and draws.max() < 1
+    assert stats.kstest(draws, "uniform").pvalue > 1e-4
+
+
+def test_seeds_give_independent_reproducible_streams():
+    a, b, c = np.empty(1000), np.empty(1000), np.empty(1000)
+    fill_normals(seed_state((1, 2)), a, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI)
+    fill_normals(seed_state((1, 2)), b, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI)
+    fill_normals(seed_state((1, 3)), c, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI)
+    np.testing.assert_array_equal(a, b)
+    assert abs(np.corrcoef(a, c)[0, 1]) < 0.15
+
+
+def test_firing_rates_match_reference_in_distribution(model_file):
+    """With our own noise stream and NumPy's, mean firing rates agree within sampling error."""
+    model = load_model(model_file)
+    variables = read_mat(model_file)
+    u = np.zeros((1, 41))
+    network = convert(model, 20.0)
+    drive = make_drive(network, u)
+    ours = np.array([simulate_output(network, drive, (0, k))[1].sum() for k in range(30)], dtype=float)
+    rng = np.random.default_rng(0)
+    theirs = np.array([reference_lif(variables, 20.0, u, {"mode": "none"}, rng=rng)[2][:, 9:].sum() for _ in range(30)])
+    assert ours.mean() > 50
+    pooled = np.sqrt(ours.var(ddof=1) / 30 + theirs.var(ddof=1) / 30)
+    assert abs(ours.mean() - theirs.mean()) < 4 * pooled + 1e-9
+
+
+def test_membrane_noise_has_the_reference_size(model_file):
+    """A unit held in its refractory period only moves by the noise: increments are N(0, 0.1^2)."""
+    model = load_model(model_file)
+    network = convert(model, 1e9)  # no recurrent drive
+    drive = make_drive(network, np.zeros((1, 21)))
+    trial = simulate_trial(network, drive, 4)
+    steps = np.diff(trial.voltages, axis=0)
+    spikes = trial.spikes
+    # steps within 2 ms after a spike (refractory, not spiking again): only noise moves v
+    refractory = np.zeros_like(spikes)
+    for lag in range(2, int(0.002 / drive.dt)):
+        refractory[lag:] |= spikes[:-lag]
+    pick = refractory[1:] & ~spikes[1:] & ~spikes[:-1]
+    increments = steps[pick]
+    assert increments.size > 1000
+    assert abs(increments.std() - 0.1) < 0.005
+    assert abs(increments.mean()) < 0.005
+
+
+def test_sweep_results_do_not_depend_on_thread_count(model_file):
+    model = load_model(model_file)
+    one = run_sweep(model, "go-nogo", [20, 40], 6, seed=3, n_threads=1)
+    two = run_sweep(model, "go-nogo", [20, 40], 6, seed=3, n_threads=2)
+    assert one.outcomes == two.outcomes
+    np.testing.assert_array_equal(one.spike_totals, two.spike_totals)

@@ -1,0 +1,82 @@
+"""The grid search: fair comparison across lambdas, intervals, progress, cancel, results."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from core.model import load_model
+from core.sweep import SweepResult, run_sweep, trial_inputs, wilson_interval
+from core.tasks import Outcome, get_task
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    low, high = wilson_interval(0, 20)
+    assert low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(0.1611, abs=1e-4)
+    low, high = wilson_interval(20, 20)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.8389, abs=1e-4)
+
+
+def test_same_trials_at_every_lambda():
+    task = get_task("mante")
+    a, seed_a = trial_inputs(task, 5, 3)
+    b, seed_b = trial_inputs(task, 5, 3)
+    c, _ = trial_inputs(task, 5, 4)
+    np.testing.assert_array_equal(a.u, b.u)
+    assert seed_a == seed_b and not np.array_equal(a.u, c.u)
+
+
+def test_sweep_result_statistics():
+    r = SweepResult(task="go-nogo", scaling_factors=[20, 30, 40], n_trials=2, seed=0)
+    r.outcomes = [[Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, False, None)],
+                  [Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, True, None)],
+                  [Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, True, None)]]
+    np.testing.assert_allclose(r.accuracy, [0.5, 1.0, 1.0])
+    assert r.optimum == (30.0, 1.0)  # the first maximum, as the reference
+    assert r.group_accuracy()["NoGo"].tolist() == [0.0, 1.0, 1.0]
+    text = r.to_csv()
+    assert text.splitlines()[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high")
+    assert len(text.splitlines()) == 4
+    r.outcomes[2][1] = None  # an unfinished lambda is not a candidate for the optimum
+    assert r.optimum == (30.0, 1.0) and r.n_done.tolist() == [2, 2, 1]
+
+
+def test_progress_and_result(model_file):
+    model = load_model(model_file)
+    seen = []
+    result = run_sweep(model, None, [20, 30], 4, seed=1, progress=seen.append)
+    assert [p.done for p in seen] == list(range(1, 9)) and seen[-1].total == 8
+    assert result.n_done.tolist() == [4, 4] and not result.cancelled
+    assert result.mean_firing_rate[0] > 0 and result.optimum is not None
+    b = result.breakdown(0)
+    assert b["n_trials"] == 4 and "accuracy Go" in b
+
+
+def test_cancel_stops_early(model_file):
+    model = load_model(model_file)
+    cancel = threading.Event()
+    calls = []
+
+    def progress(p):
+        calls.append(p.done)
+        if p.done == 3:
+            cancel.set()
+
+    result = run_sweep(model, "go-nogo", [20, 30, 40, 50], 25, progress=progress, cancel=cancel, n_threads=2)
+    assert result.cancelled
+    assert 3 <= result.n_done.sum() <= 3 + 2 * 2 + 2  # what was already running may finish
+    assert result.n_done.sum() < 100
+
+
+def test_bad_arguments(model_file):
+    model = load_model(model_file)
+    with pytest.raises(ValueError, match="input"):
+        run_sweep(model, "xor", [20], 2)
+    with pytest.raises(ValueError, match="positive"):
+        run_sweep(model, "go-nogo", [0, 20], 2)
+    with pytest.raises(ValueError, match="n_trials"):
+        run_sweep(model, "go-nogo", [20], 0)
