@@ -128,6 +128,6 @@ def run_train_bench(say=print, seed: int = 0) -> float:
         if pinned:
             os.sched_setaffinity(0, cores)
     say(f"training go-nogo N = 200 on {'one core' if pinned else 'this machine'}: {elapsed:.1f} s, "
-        f"{result.n_trials} trials, eval accuracy {result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
+        f"{result.trials} trials, eval accuracy {result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
     _verdict(say, "training < 300 s", elapsed, elapsed < 300, " s")
     return elapsed

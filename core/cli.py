@@ -99,16 +99,20 @@ def cmd_train(args) -> int:
     from core.progress import ProgressBar
     from core.train import train_model
 
-    print(f"training {args.task}: N = {args.N}, taus = {args.taus}, seed {args.seed}, up to {args.n_trials} trials")
+    taus = tuple(args.taus)
+    print(f"training {args.task}: N = {args.N}, taus = {taus} (x 5 ms), seed {args.seed}, up to {args.n_trials} trials")
     with ProgressBar(total=args.n_trials, desc=args.task) as bar:
         def progress(info):
-            bar.update_to(min(info.trial, args.n_trials))
-            bar.write(f"  trial {info.trial}: loss {info.loss:.2f}, eval accuracy {info.eval_accuracy:.3f}")
+            bar.update_to(min(info.trials, args.n_trials))
+            bar.write(f"  trial {info.trials}: training loss {info.train_loss:.2f}, eval loss {info.eval_loss:.2f}, "
+                      f"eval accuracy {info.eval_accuracy:.2f}")
 
-        result = train_model(args.task, N=args.N, taus=tuple(args.taus), seed=args.seed, out_dir=args.out,
+        result = train_model(args.task, N=args.N, taus=taus, seed=args.seed, out_dir=args.out,
                              activation=args.act, P_inh=args.P_inh, gain=args.gain, n_trials=args.n_trials,
-                             progress=progress)
-    print(f"stopped after {result.n_trials} trials ({result.elapsed:.0f} s): eval accuracy "
+                             batch_size=args.batch_size, progress=progress,
+                             max_eval_loss=args.max_eval_loss, min_eval_accuracy=args.min_eval_accuracy)
+    verdict = "met the stopping criteria" if result.converged else "reached the trial limit WITHOUT meeting the stopping criteria"
+    print(f"{verdict} after {result.trials} trials ({result.elapsed_seconds:.0f} s): eval accuracy "
           f"{result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
     print(f"model written to {result.path}")
     return 0
@@ -168,7 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
     p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
     p.add_argument("--gain", type=float, default=1.5)
-    p.add_argument("--n-trials", type=int, default=6000)
+    p.add_argument("--n-trials", type=int, default=6000, help="trial limit (xor often needs ~10000)")
+    p.add_argument("--batch-size", type=int, default=1, help="trials per Adam step (1, as the reference, learns fastest)")
+    p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
+    p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")

@@ -55,29 +55,6 @@ def seed_state(seed) -> np.ndarray:
     return state
 
 
-@njit(uint64(uint64[:]), inline="always", nogil=True, cache=True)
-def next_uint64(state):
-    """One xoshiro256++ output; advances ``state`` in place."""
-    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
-    total = s0 + s3
-    result = ((total << uint64(23)) | (total >> uint64(41))) + s0
-    t = s1 << uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = (s3 << uint64(45)) | (s3 >> uint64(19))
-    state[0], state[1], state[2], state[3] = s0, s1, s2, s3
-    return result
-
-
-@njit(inline="always", nogil=True, cache=True)
-def next_double(state):
-    """Uniform on [0, 1) with 53 random bits."""
-    return float(int64(next_uint64(state) >> uint64(11))) * _INV_2_53
-
-
 @njit(inline="always", nogil=True, cache=True)
 def _step(s0, s1, s2, s3):
     """xoshiro256++ on a state held in registers: (output, new state...)."""
@@ -91,6 +68,19 @@ def _step(s0, s1, s2, s3):
     s2 ^= t
     s3 = (s3 << uint64(45)) | (s3 >> uint64(19))
     return result, s0, s1, s2, s3
+
+
+@njit(inline="always", nogil=True, cache=True)
+def next_uint64(state):
+    """One xoshiro256++ output; advances ``state`` (four uint64 words) in place."""
+    result, state[0], state[1], state[2], state[3] = _step(state[0], state[1], state[2], state[3])
+    return result
+
+
+@njit(inline="always", nogil=True, cache=True)
+def next_double(state):
+    """Uniform on [0, 1) with 53 random bits."""
+    return float(int64(next_uint64(state) >> uint64(11))) * _INV_2_53
 
 
 @njit(inline="always", nogil=True, cache=True)

@@ -1,8 +1,9 @@
-"""A text progress bar for long work in the terminal (tqdm when it is a terminal)."""
+"""Progress and cancellation for long work (sweeps, training): a terminal bar and a cancel check."""
 
 from __future__ import annotations
 
 import sys
+import threading
 
 from tqdm import tqdm
 
@@ -28,3 +29,12 @@ class ProgressBar:
     def __exit__(self, *exc):
         self._bar.close()
         return False
+
+
+def is_cancelled(cancel) -> bool:
+    """True when ``cancel`` (None, a threading.Event, or a callable) asks to stop."""
+    if cancel is None:
+        return False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set()
+    return bool(cancel())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.model import RateModel
+from core.progress import is_cancelled
 from core.simulation import Stimulation, convert, make_drive, simulate_output
 from core.tasks import Outcome, Task, TaskTrial, check_task_fits, get_task, infer_task
 
@@ -48,14 +49,6 @@ def wilson_interval(successes, n, z: float = WILSON_Z):
         center = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return center - half, center + half
-
-
-def _cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    if isinstance(cancel, threading.Event):
-        return cancel.is_set()
-    return bool(cancel())
 
 
 @dataclass
@@ -249,7 +242,7 @@ def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTO
                 result.elapsed = time.perf_counter() - started
                 if progress is not None:
                     progress(SweepProgress(done, len(jobs), result.elapsed, result))
-            if _cancelled(cancel):
+            if is_cancelled(cancel):
                 stop.set()
                 result.cancelled = True
             if not stop.is_set():
