@@ -118,6 +118,32 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    from core.evaluate import lif_accuracy, rate_accuracy
+    from core.model import load_model
+    from core.progress import ProgressBar
+    from core.tasks import get_task, infer_task
+
+    model = load_model(args.model)
+    task = get_task(args.task) if args.task else infer_task(model)
+    print(f"{model.name}: {task.name}, N = {model.N}")
+    if args.rate_trials:
+        print(f"  rate network: accuracy {rate_accuracy(model, task.name, args.rate_trials, args.seed):.3f} "
+              f"on {args.rate_trials} fresh trials")
+    if args.n_trials:
+        with ProgressBar(total=args.n_trials, desc="LIF trials") as bar:
+            result = lif_accuracy(model, args.scaling_factor, args.n_trials, args.seed, task,
+                                  progress=lambda p: bar.update_to(p.done))
+        low, high = result.interval
+        lam = result.scaling_factors[0]
+        print(f"  LIF network at lambda = {lam:g}: accuracy {result.accuracy[0]:.3f} "
+              f"(95% CI {low[0]:.3f}-{high[0]:.3f}) on {args.n_trials} fresh trials")
+        for key, value in result.breakdown(0).items():
+            if isinstance(value, float):
+                print(f"    {key}: {value:.3f}")
+    return 0
+
+
 def cmd_explore(args) -> int:
     from explorer.launch import launch
 
@@ -177,6 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=float, help="default: the stored optimum")
+    p.add_argument("--task", help="default: inferred from the model")
+    p.add_argument("--n-trials", type=int, default=200, help="LIF trials (0 skips)")
+    p.add_argument("--rate-trials", type=int, default=500, help="rate-network trials (0 skips)")
+    p.add_argument("--seed", type=int, default=20261123, help="trial seed (the grid search uses 0)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")

@@ -127,7 +127,13 @@ def read_mat(path) -> dict:
     except Exception as exc:  # scipy raises many types for corrupt files
         hint = "truncated or corrupt" if size >= 128 else "too short to be a MAT file"
         raise ModelFileError(path, f"is not a readable MAT file ({hint}: {exc})") from None
-    return {k: v for k, v in data.items() if not k.startswith("__")}
+    variables = {k: v for k, v in data.items() if not k.startswith("__")}
+    # loadmat gives MATLAB logicals (TensorFlow files' inh/exc) as uint8; restore bool so a
+    # re-saved file keeps them logical
+    for name, _shape, matlab_class in scipy.io.whosmat(str(path)):
+        if matlab_class == "logical" and name in variables:
+            variables[name] = variables[name].astype(bool)
+    return variables
 
 
 def _numeric(path, data, name, required=True):

@@ -149,6 +149,9 @@ def test_save_keeps_every_variable_with_dtype_and_shape(make_model):
         assert after[key].dtype == value.dtype, key
         assert after[key].shape == value.shape, key
         np.testing.assert_array_equal(after[key], value)
+    assert before["exc"].dtype == bool  # MATLAB logicals stay logical
+    classes = {name: cls for name, _, cls in scipy.io.whosmat(str(path))}
+    assert classes["exc"] == classes["inh"] == "logical" and classes["w"] == "single"
     model = load_model(path)
     assert model.opt_scaling_factor == 25
     np.testing.assert_array_equal(model.scaling_factors, [20, 25, 30])
