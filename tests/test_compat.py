@@ -121,3 +121,12 @@ def test_lif_network_fnc_errors(model_file):
         LIF_network_fnc(str(model_file), 30.0, np.zeros((1, 201)), {"mode": "inh"})
     with pytest.raises(ValueError, match="downsample"):
         LIF_network_fnc(str(model_file), 30.0, np.zeros((1, 201)), None, downsample=0)
+
+
+def test_default_grid_search_uses_the_shipped_models_and_skips_finished_files(capsys):
+    from core.paths import shipped_model_dir
+    path = next(shipped_model_dir("go-nogo").glob("*.mat"))
+    before = file_digest(path)
+    assert lambda_grid_search() == {}
+    assert "already has opt_scaling_factor" in capsys.readouterr().out
+    assert file_digest(path) == before

@@ -1,0 +1,135 @@
+"""The model files one dashboard session may open: shipped, configured folder, own uploads.
+
+The browser only ever sends a label; the catalog maps labels to paths it found itself, so a
+page cannot name an arbitrary file on the server. Uploads go to a private temporary folder
+per session (removed when the session ends), under a sanitised name, with a size limit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.paths import find_model_files, shipped_models
+
+MODELS_ENV = "RATE2SPIKE_MODELS"  # a folder of extra model files, like `--args --models DIR`
+MAX_UPLOAD_BYTES = 12 * 1024 * 1024  # fits Bokeh's default 20 MB websocket message once base64-encoded
+SHIPPED, FOLDER, UPLOAD = "shipped", "folder", "upload"
+
+
+class UploadError(ValueError):
+    """An upload refused before it reached the model loader (size, name)."""
+
+
+def models_dir_from(argv: list[str], environ=os.environ) -> Path | None:
+    """The extra model folder: ``--models DIR`` in the served script's argv, else $RATE2SPIKE_MODELS."""
+    for i, arg in enumerate(argv):
+        if arg == "--models" and i + 1 < len(argv):
+            return Path(argv[i + 1]).expanduser()
+        if arg.startswith("--models="):
+            return Path(arg.split("=", 1)[1]).expanduser()
+    value = environ.get(MODELS_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def safe_upload_name(filename: str) -> str:
+    """A plain file name for an upload: no folders, only safe characters, ending in .mat."""
+    name = Path(str(filename).replace("\\", "/")).name
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", name).lstrip(".") or "upload.mat"
+    if not name.lower().endswith(".mat"):
+        raise UploadError(f"'{filename}' is not a .mat file; upload a spikeRNN model file (.mat)")
+    return name
+
+
+class ModelCatalog:
+    """Labels -> model paths for one session."""
+
+    def __init__(self, models_dir=None):
+        self.models_dir = None if models_dir is None else Path(models_dir)
+        self._paths: dict[str, Path] = {}
+        self._kinds: dict[str, str] = {}
+        self._upload_dir: Path | None = None
+        self.problems: list[str] = []
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Look again for shipped models and models in the configured folder (uploads stay)."""
+        uploads = {k: v for k, v in self._paths.items() if self._kinds[k] == UPLOAD}
+        self._paths, self._kinds, self.problems = {}, {}, []
+        for path in shipped_models():
+            self._add(f"{path.parent.parent.name}/{path.name}", path, SHIPPED)
+        if self.models_dir is not None:
+            try:
+                for path in find_model_files(self.models_dir):
+                    relative = path.relative_to(self.models_dir) if path != self.models_dir else Path(path.name)
+                    self._add(f"{self.models_dir.name}/{relative.as_posix()}", path, FOLDER)
+            except FileNotFoundError as exc:
+                self.problems.append(f"model folder: {exc}")
+        for label, path in uploads.items():
+            self._add(label, path, UPLOAD)
+
+    def _add(self, label: str, path: Path, kind: str) -> str:
+        base, k = label, 2
+        while label in self._paths and self._paths[label] != path:
+            label = f"{base} ({k})"
+            k += 1
+        self._paths[label] = Path(path)
+        self._kinds[label] = kind
+        return label
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self._paths)
+
+    def path(self, label: str) -> Path:
+        """The file behind a label; only labels this catalog made are accepted."""
+        if label not in self._paths:
+            raise KeyError(f"'{label}' is not one of the models this page can open")
+        return self._paths[label]
+
+    def kind(self, label: str) -> str:
+        return self._kinds[label]
+
+    def label_of(self, path) -> str | None:
+        for label, known in self._paths.items():
+            if known == Path(path):
+                return label
+        return None
+
+    def save_upload(self, filename: str, data: bytes) -> Path:
+        """Write an upload into the session's private folder (not yet listed: see ``add_upload``)."""
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadError(f"'{filename}' is {len(data) / 2**20:.1f} MB; uploads are limited to "
+                              f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB (start the dashboard with --models DIR "
+                              "for larger files)")
+        if self._upload_dir is None:
+            self._upload_dir = Path(tempfile.mkdtemp(prefix="rate2spike-upload-"))
+        path = self._upload_dir / safe_upload_name(filename)
+        k = 2
+        while path.exists():
+            path = path.with_name(f"{Path(safe_upload_name(filename)).stem}_{k}.mat")
+            k += 1
+        path.write_bytes(data)
+        return path
+
+    def add_upload(self, path: Path) -> str:
+        return self._add(f"upload: {path.name}", path, UPLOAD)
+
+    def discard_upload(self, path: Path) -> None:
+        """Forget a rejected upload and delete its file."""
+        for label in [k for k, v in self._paths.items() if v == path and self._kinds[k] == UPLOAD]:
+            del self._paths[label], self._kinds[label]
+        Path(path).unlink(missing_ok=True)
+
+    @property
+    def upload_dir(self) -> Path | None:
+        return self._upload_dir
+
+    def close(self) -> None:
+        """Remove the session's uploads."""
+        if self._upload_dir is not None:
+            shutil.rmtree(self._upload_dir, ignore_errors=True)
+            self._upload_dir = None

@@ -1,0 +1,154 @@
+"""A lambda sweep running in the background for one dashboard session.
+
+``core.sweep.run_sweep`` runs on a plain thread (its LIF kernel releases the GIL, so the
+server keeps serving every session). That thread lowers its own CPU priority before
+starting, and the trial threads it starts inherit it: a sweep uses every idle core but
+yields to the sessions' interactive work. The thread never touches the page: after each trial it
+publishes an immutable ``SweepSnapshot`` at most a few times a second, and the session reads
+the newest one from its own event loop (a periodic callback), where changing the page is
+safe. Cancelling sets an Event that ``run_sweep`` checks between trials.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.model import RateModel
+from core.simulation import Stimulation
+from core.sweep import SweepProgress, SweepResult, run_sweep
+from core.tasks import Task
+
+SNAPSHOT_INTERVAL = 0.2  # s between published snapshots while trials finish
+SWEEP_NICENESS = 10  # added to the sweep threads' nice value (Linux: per thread, inherited)
+
+
+def lower_thread_priority(increment: int = SWEEP_NICENESS) -> bool:
+    """Make the calling thread (and threads it starts later) yield CPU to interactive work."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+        return True
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        return False
+
+
+@dataclass(frozen=True)
+class SweepSnapshot:
+    """What the page shows of a sweep at one moment (copies, safe to read from any thread)."""
+
+    scaling_factors: np.ndarray
+    accuracy: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n_done: np.ndarray
+    group_accuracy: dict
+    optimum: tuple[float, float] | None
+    done: int
+    total: int
+    elapsed: float
+    remaining: float
+    finished: bool = False
+    cancelled: bool = False
+    error: str | None = None
+
+    @classmethod
+    def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, **flags):
+        low, high = result.interval
+        return cls(result.scaling_factors.copy(), result.accuracy, low, high, result.n_done,
+                   result.group_accuracy(), result.optimum, done, total, elapsed, remaining, **flags)
+
+    @classmethod
+    def failed(cls, scaling_factors, total: int, previous: "SweepSnapshot | None", error: str):
+        nothing = np.full(len(scaling_factors), np.nan)
+        return cls(np.asarray(scaling_factors), nothing, nothing, nothing, np.zeros(len(scaling_factors), dtype=int),
+                   {}, None, previous.done if previous else 0, total, previous.elapsed if previous else 0.0,
+                   math.nan, finished=True, error=error)
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+    def status(self) -> str:
+        """A line for the page: progress, elapsed and remaining time, or how it ended."""
+        if self.error:
+            return f"Sweep failed: {self.error}"
+        head = f"{self.done} / {self.total} trials, {self.elapsed:.0f} s elapsed"
+        if self.cancelled:
+            return f"Sweep cancelled after {head}."
+        if self.finished:
+            best = "" if self.optimum is None else f"; best λ = {self.optimum[0]:g} (accuracy {self.optimum[1]:.2f})"
+            return f"Sweep finished: {head}{best}."
+        left = "estimating time left" if math.isnan(self.remaining) else f"about {self.remaining:.0f} s left"
+        return f"Sweep running: {head}, {left}."
+
+
+def sweep_grid(low: float, high: float, step: float) -> np.ndarray:
+    """Scaling factors low, low+step, ..., up to high (included when on the grid)."""
+    if step <= 0:
+        raise ValueError(f"the λ step must be positive, got {step:g}")
+    if high < low:
+        raise ValueError(f"the λ range {low:g}..{high:g} runs backwards")
+    if low <= 0:
+        raise ValueError("λ must be positive; start the range above 0")
+    count = int(np.floor((high - low) / step + 1e-9)) + 1
+    if count > 200:
+        raise ValueError(f"{count} values of λ is too many for one sweep; use a larger step")
+    grid = low + step * np.arange(count)
+    return np.round(grid, 10)
+
+
+class BackgroundSweep:
+    """One sweep on its own thread; ``snapshot`` is the newest published state."""
+
+    def __init__(self, model: RateModel, task: Task, scaling_factors, n_trials: int, seed: int = 0,
+                 downsample: int = 1, use_initial_weights: bool = False,
+                 stimulation: Stimulation | None = None, n_threads: int | None = None):
+        self._args = dict(model=model, task=task, scaling_factors=np.asarray(scaling_factors, dtype=float),
+                          n_trials=int(n_trials), seed=int(seed), downsample=int(downsample),
+                          use_initial_weights=bool(use_initial_weights), stimulation=stimulation,
+                          n_threads=n_threads)
+        self.total = len(self._args["scaling_factors"]) * self._args["n_trials"]
+        self.result: SweepResult | None = None
+        self.snapshot: SweepSnapshot | None = None
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rate2spike-sweep", daemon=True)
+        self._last_published = 0.0
+
+    def start(self) -> "BackgroundSweep":
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _progress(self, progress: SweepProgress) -> None:
+        now = time.perf_counter()
+        if now - self._last_published >= SNAPSHOT_INTERVAL or progress.done == progress.total:
+            self._last_published = now
+            self.snapshot = SweepSnapshot.of(progress.result, progress.done, progress.total,
+                                             progress.elapsed, progress.remaining)
+
+    def _run(self) -> None:
+        lower_thread_priority()
+        try:
+            result = run_sweep(progress=self._progress, cancel=self._cancel, **self._args)
+        except Exception as exc:  # shown on the page; the session goes on
+            self.snapshot = SweepSnapshot.failed(self._args["scaling_factors"], self.total, self.snapshot, str(exc))
+            return
+        self.result = result
+        done = int(result.n_done.sum())
+        self.snapshot = SweepSnapshot.of(result, done, self.total, result.elapsed, 0.0,
+                                         finished=True, cancelled=result.cancelled)

@@ -1,0 +1,79 @@
+"""The shipped models: complete spikeRNN files that still do their task as spiking networks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.evaluate import rate_accuracy
+from core.model import load_model, read_mat
+from core.paths import assets_dir, shipped_model_dir, shipped_models
+from core.simulation import convert, make_drive, simulate_output
+from core.sweep import DEFAULT_SCALING_FACTORS, trial_inputs
+from core.tasks import TASKS, infer_task
+
+REFERENCE_FIELDS = {
+    "N": (1, 1), "w": "NxN", "w0": "NxN", "m": "NxN", "som_m": "NxN", "w_in": "Nxin", "w_out": (1, "N"),
+    "b_out": (1, 1), "inh": ("N", 1), "exc": ("N", 1), "taus": (1, 2), "taus_gaus": ("N", 1),
+    "taus_gaus0": ("N", 1), "activation": None, "x0": None, "r0": None, "w_in0": "Nxin", "u": None, "o": None,
+    "x": None, "target": None, "r": None, "som_N": None, "losses": None, "eval_perf_mean": None,
+    "eval_loss_mean": None, "eval_os": None, "eval_labels": None, "tr": None,
+    "opt_scaling_factor": (1, 1), "all_perfs": (1, 12), "scaling_factors": (1, 12),
+}
+MODELS = {infer_task(load_model(p)).name: p for p in shipped_models()}
+
+
+def test_one_model_per_task_under_the_reference_layout():
+    assert sorted(MODELS) == sorted(TASKS)
+    for task, path in MODELS.items():
+        assert path.parent == shipped_model_dir(task)
+        assert path.name.startswith(f"Task_{task}_N_") and "_Act_sigmoid_" in path.name
+
+
+def test_assets_are_small():
+    total = sum(p.stat().st_size for p in assets_dir().rglob("*") if p.is_file())
+    assert total < 10 * 2**20
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_fields_and_grid_search_results(task):
+    variables = read_mat(MODELS[task])
+    model = load_model(MODELS[task])
+    n, n_in = model.N, TASKS[task].n_inputs
+    for field, shape in REFERENCE_FIELDS.items():
+        assert field in variables, field
+        expected = {"NxN": (n, n), "Nxin": (n, n_in)}.get(shape, shape)
+        if isinstance(expected, tuple):
+            expected = tuple(n if s == "N" else s for s in expected)
+            assert variables[field].shape == expected, field
+    assert variables["exc"].dtype == bool and (model.w >= 0).all()
+    np.testing.assert_array_equal(model.scaling_factors, DEFAULT_SCALING_FACTORS)
+    assert model.opt_scaling_factor == model.scaling_factors[np.argmax(model.all_perfs)]
+    assert model.all_perfs.max() >= 0.9
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_rate_network_solves_the_task(task):
+    assert rate_accuracy(load_model(MODELS[task]), task, n_trials=100, seed=5) >= 0.95
+
+
+def _condition_outcomes(model, task, scaling_factor):
+    spec = TASKS[task]
+    network = convert(model, scaling_factor)
+    per_condition = 8 // len(spec.conditions()) + 1
+    results = []
+    for condition in spec.conditions():
+        for k in range(per_condition):
+            trial, sim_seed = trial_inputs(spec, 99, k, condition)
+            drive = make_drive(network, trial.u)
+            out, _ = simulate_output(network, drive, sim_seed)
+            results.append(spec.score(out, drive.dt, trial).correct)
+    return results
+
+
+@pytest.mark.parametrize("task", sorted(TASKS))
+def test_spiking_network_at_the_stored_optimum_solves_each_condition(task):
+    """A few seeded trials of every condition: most must come out right at the optimum."""
+    model = load_model(MODELS[task])
+    at_optimum = _condition_outcomes(model, task, model.opt_scaling_factor)
+    assert np.mean(at_optimum) >= 0.8, at_optimum

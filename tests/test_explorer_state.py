@@ -1,0 +1,344 @@
+"""The dashboard's session state without a server: models, uploads, trials, sweeps."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from browser_support import model_path, synthetic_assets
+from conftest import file_digest, model_variables, write_model
+from core.model import load_model, save_grid_search
+from core.sweep import trial_inputs
+from core.tasks import get_task
+from explorer.catalog import MAX_UPLOAD_BYTES, ModelCatalog, models_dir_from, safe_upload_name, UploadError
+from explorer.state import DEFAULT_LAMBDA, ExplorerState
+from explorer.trial import parse_units, stimulation_from_window
+
+
+@pytest.fixture
+def assets(tmp_path, monkeypatch):
+    root = synthetic_assets(tmp_path / "assets", tasks=("go-nogo", "xor", "mante"), N=40)
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
+    return root
+
+
+@pytest.fixture
+def state(assets):
+    session = ExplorerState()
+    yield session
+    session.close()
+
+
+def mat_bytes(**kwargs) -> bytes:
+    import io
+
+    import scipy.io
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, model_variables(**kwargs))
+    return buffer.getvalue()
+
+
+def wait_for_sweep(state: ExplorerState, timeout: float = 60.0) -> list:
+    """Poll like the page does; returns the snapshots seen."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    while state.poll_sweep():
+        if state.sweep is not None and (not seen or seen[-1] is not state.sweep):
+            seen.append(state.sweep)
+        assert time.monotonic() < deadline, "sweep did not finish in time"
+        time.sleep(0.02)
+    seen.append(state.sweep)
+    return seen
+
+
+def test_opens_a_go_nogo_model_by_default_and_simulates(state):
+    assert state.model_label.startswith("go-nogo/")
+    assert state.task_name == "go-nogo" and state.param.task_name.objects == ["go-nogo"]
+    assert state.scaling_factor == DEFAULT_LAMBDA  # no stored optimum in the file
+    assert state.trial is not None and state.trial.lif.out.shape == (20000,)
+    assert state.trial.rate is not None and state.trial.rate.o.shape == (201,)
+    assert state.voltage_units == [int(np.flatnonzero(state.model.exc)[0]), int(np.flatnonzero(~state.model.exc)[0])]
+    assert state.error == ""
+
+
+def test_changing_lambda_changes_the_trial(state):
+    before = state.trial
+    state.scaling_factor = 25.0
+    after = state.trial
+    assert after is not before
+    assert after.settings.scaling_factor == 25.0 and after.lif.network.scaling_factor == 25.0
+    assert not np.array_equal(after.lif.out, before.lif.out)
+    assert after.rate is before.rate  # the rate model does not depend on lambda: reused
+    state.scaling_factor = before.settings.scaling_factor
+    assert np.array_equal(state.trial.lif.out, before.lif.out)  # same settings, same trial
+
+
+def test_random_condition_is_trial_zero_of_a_sweep_with_the_same_seed(state):
+    state.seed = 7
+    expected, _ = trial_inputs(get_task("go-nogo"), 7, 0)
+    assert state.trial.stimulus.condition == expected.condition
+    assert np.array_equal(state.trial.stimulus.u, expected.u)
+
+
+def test_condition_choice_sets_the_stimulus(state):
+    state.condition = "Go"
+    assert state.trial.stimulus.condition.name == "Go" and state.trial.stimulus.u[0, 50:75].min() == 1
+    state.condition = "NoGo"
+    assert state.trial.stimulus.condition.label == 0 and not state.trial.stimulus.u.any()
+
+
+def test_xor_and_mante_conditions(state, assets):
+    state.model_label = next(label for label in state.catalog.labels if label.startswith("xor/"))
+    assert state.task_name == "xor" and state.param.task_name.objects == ["xor"]
+    assert state.param.condition.objects == ["random", "++", "+-", "-+", "--"]
+    state.condition = "-+"
+    assert state.trial.stimulus.condition.values == (-1, 1)
+
+    state.model_label = next(label for label in state.catalog.labels if label.startswith("mante/"))
+    assert state.task_name == "mante" and state.trial.lif.out.shape == (50000,)
+    state.param.update(context="2", input1_sign="+", input2_sign="-", evidence_strength=1.5)
+    cond = state.trial.stimulus.condition
+    assert cond.values == (2, 1, -1) and cond.label == -1  # context 2 attends input 2
+    assert state.trial.stimulus.u[1, 50:250].mean() < -0.9  # strength 1.5 -> mean about -1.5
+    state.param.update(context="random", input1_sign="random", input2_sign="random")
+    expected, _ = trial_inputs(get_task("mante"), state.seed, 0, offset=1.5)
+    assert np.array_equal(state.trial.stimulus.u, expected.u)
+
+
+def test_stored_optimum_sets_lambda(tmp_path, monkeypatch):
+    root = synthetic_assets(tmp_path / "assets", N=40)
+    path = model_path(root, "go-nogo", 40)
+    save_grid_search(path, [20, 30, 40], [0.5, 0.9, 0.7], 30)
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
+    session = ExplorerState()
+    assert session.scaling_factor == 30.0 and session.trial.settings.scaling_factor == 30.0
+
+
+def test_bad_upload_shows_the_core_error_and_keeps_the_previous_model(state):
+    label, model, trial = state.model_label, state.model, state.trial
+    assert not state.upload("broken.mat", b"this is not a MAT file at all" * 10)
+    assert "Upload rejected; the previous model stays." in state.error
+    assert "broken.mat: is not a readable MAT file" in state.error  # the core's message, with the upload's name
+    assert str(state.catalog.upload_dir) not in state.error  # no server path shown
+    assert state.model_label == label and state.model is model and state.trial is trial
+    assert not any(lab.startswith("upload:") for lab in state.catalog.labels)
+    assert not list(state.catalog.upload_dir.iterdir())  # the rejected file is deleted
+    state.scaling_factor = 33.0  # the previous model is still usable
+    assert state.trial.settings.scaling_factor == 33.0 and state.error == ""
+
+
+def test_upload_missing_field_names_the_field(state):
+    data = mat_bytes(N=30)
+    import io
+
+    import scipy.io
+    variables = scipy.io.loadmat(io.BytesIO(data))
+    del variables["w_in"]
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {k: v for k, v in variables.items() if not k.startswith("__")})
+    label = state.model_label
+    assert not state.upload("no_inputs.mat", buffer.getvalue())
+    assert "field 'w_in': is missing" in state.error and state.model_label == label
+
+
+def test_good_upload_becomes_the_model_and_is_private(state):
+    assert state.upload("../../evil dir/Task_go-nogo_N_30_mine.mat", mat_bytes(N=30, seed=3))
+    assert state.model.N == 30 and state.model_label == "upload: Task_go-nogo_N_30_mine.mat"
+    path = state.model.path
+    assert path.parent == state.catalog.upload_dir and path.name == "Task_go-nogo_N_30_mine.mat"
+    assert state.trial.lif.network.N == 30
+    state.close()
+    assert not path.exists()
+
+
+def test_upload_limits(state):
+    with pytest.raises(UploadError, match="not a .mat file"):
+        safe_upload_name("model.txt")
+    assert not state.upload("huge.mat", b"\0" * (MAX_UPLOAD_BYTES + 1))
+    assert "limited to" in state.error
+
+
+def test_only_catalogued_models_can_be_chosen(state, tmp_path):
+    outside = write_model(tmp_path / "elsewhere" / "Task_go-nogo_N_20_x.mat", N=20)
+    with pytest.raises(ValueError):
+        state.model_label = str(outside)
+    with pytest.raises(KeyError):
+        state.catalog.path(str(outside))
+    assert state.model.N == 40
+
+
+def test_models_folder_and_broken_file_in_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path / "no-assets"))
+    folder = tmp_path / "mine"
+    write_model(folder / "good" / "Task_go-nogo_N_20_a.mat", N=20)
+    (folder / "broken.mat").write_bytes(b"garbage" * 40)
+    session = ExplorerState(models_dir=folder)
+    assert session.catalog.labels == ["mine/broken.mat", "mine/good/Task_go-nogo_N_20_a.mat"]
+    assert session.model.N == 20  # the go-nogo file is preferred over the first one
+    session.model_label = "mine/broken.mat"
+    assert "Could not open mine/broken.mat; the previous model stays." in session.error
+    assert "is not a readable MAT file" in session.error
+    assert session.model_label == "mine/good/Task_go-nogo_N_20_a.mat" and session.model.N == 20
+
+
+def test_models_dir_from_args_and_environment(tmp_path):
+    assert models_dir_from(["--models", str(tmp_path)], {}) == tmp_path
+    assert models_dir_from([f"--models={tmp_path}"], {}) == tmp_path
+    assert models_dir_from([], {"RATE2SPIKE_MODELS": str(tmp_path)}) == tmp_path
+    assert models_dir_from([], {}) is None
+    catalog = ModelCatalog(tmp_path / "missing")
+    assert catalog.problems and "no such directory" in catalog.problems[0]
+
+
+def test_no_models_at_all(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path / "empty"))
+    session = ExplorerState()
+    assert session.model is None and session.trial is None and session.model_label is None
+    assert not session.start_sweep(20, 30, 5, 2)
+    assert "Open a model" in session.error
+
+
+def test_stimulation_silences_and_bad_units_keep_the_trial(state):
+    state.param.update(stim_mode="inh", stim_units="all", stim_window=(0.2, 0.8))
+    stim = state.trial.lif.stimulation
+    assert stim.mode == "inh" and len(stim.units) == state.model.N
+    assert (stim.first, stim.stop) == (4001, 16001)  # steps 4001..16000 end between 0.2 and 0.8 s
+    trial = state.trial
+    state.stim_units = "3, 999"
+    assert "unit 999 does not exist" in state.error and state.trial is trial
+    state.stim_units = "0-4"
+    assert state.error == "" and state.trial.lif.stimulation.units == (0, 1, 2, 3, 4)
+
+
+def test_parse_units():
+    exc = np.array([True, False, True, True, False])
+    assert parse_units("0, 2 - 3;1", exc) == (0, 2, 3, 1)
+    assert parse_units("inh", exc) == (1, 4) and parse_units("E", exc) == (0, 2, 3)
+    assert parse_units("", exc) == ()
+    with pytest.raises(ValueError, match="cannot read 'x'"):
+        parse_units("1, x", exc)
+    with pytest.raises(ValueError, match="needs units"):
+        stimulation_from_window("exc", (), (0.1, 0.2), 1)
+    assert stimulation_from_window("exc", (1,), (0.1, 0.2), 2).first == 1001  # dt = 0.1 ms
+
+
+def test_sweep_reports_progress_and_finishes(state):
+    assert state.start_sweep(20, 40, 10, 4, n_threads=1)
+    assert state.sweep_running and "starting" in state.sweep_status
+    snapshots = wait_for_sweep(state)
+    final = snapshots[-1]
+    assert final.finished and not final.cancelled and final.done == final.total == 12
+    assert [s.done for s in snapshots] == sorted(s.done for s in snapshots)
+    assert list(final.scaling_factors) == [20.0, 30.0, 40.0] and (final.n_done == 4).all()
+    assert np.isfinite(final.accuracy).all() and (final.low <= final.accuracy).all()
+    assert set(final.group_accuracy) == {"Go", "NoGo"}
+    assert "Sweep finished: 12 / 12 trials" in state.sweep_status
+    assert not state.sweep_running and state.sweep_result is not None
+    assert state.sweep_csv().splitlines()[0].startswith("scaling_factor,n_trials,n_correct,accuracy")
+    # the sweep's trial 0 is the dashboard's trial with the same seed and lambda
+    state.scaling_factor = 30.0
+    assert state.trial.outcome.correct == state.sweep_result.outcomes[1][0].correct
+
+
+def test_sweep_can_be_cancelled(state):
+    assert state.start_sweep(10, 100, 2, 50, n_threads=1)  # 46 x 50 trials: minutes if not cancelled
+    deadline = time.monotonic() + 30
+    while state.poll_sweep() and (state.sweep is None or state.sweep.done < 3):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    state.cancel_sweep()
+    final = wait_for_sweep(state, timeout=30)[-1]
+    assert final.cancelled and final.finished and 3 <= final.done < final.total
+    assert state.sweep_status.startswith("Sweep cancelled after")
+    assert state.sweep_result.cancelled and not state.can_save_sweep()
+
+
+def test_a_bad_grid_is_refused(state):
+    assert not state.start_sweep(40, 20, 5, 10)
+    assert "runs backwards" in state.error and not state.sweep_running
+    assert not state.start_sweep(20, 40, 0, 10)
+    assert "step must be positive" in state.error
+
+
+def test_sweep_saved_into_the_model_file(state):
+    path = state.model.path
+    before = load_model(path)
+    assert state.start_sweep(20, 30, 10, 3, n_threads=1)
+    wait_for_sweep(state)
+    assert state.can_save_sweep()
+    message = state.save_sweep()
+    assert path.name in message
+    saved = load_model(path)
+    assert saved.opt_scaling_factor == state.sweep_result.optimum[0]
+    assert list(saved.scaling_factors) == [20.0, 30.0]
+    assert np.array_equal(saved.all_perfs, state.sweep_result.accuracy)
+    assert np.array_equal(saved.w, before.w) and np.array_equal(saved.w_in, before.w_in)
+    assert state.model.opt_scaling_factor == saved.opt_scaling_factor  # reloaded for the page
+
+
+def test_trial_export(state):
+    import io
+
+    import scipy.io
+    data = np.load(io.BytesIO(state.trial_file("npz")))
+    assert data["out"].shape == (20000,) and data["u"].shape == (1, 201) and str(data["task"]) == "go-nogo"
+    assert data["rate_output"].shape == (201,)
+    mat = scipy.io.loadmat(io.BytesIO(state.trial_file("mat")))
+    assert mat["spk"].shape == (40, 20000)
+    assert state.trial_file_name("mat").endswith("_lambda50_seed0.mat")
+
+
+def test_sessions_do_not_share_state(assets):
+    first, second = ExplorerState(), ExplorerState()
+    try:
+        first.scaling_factor = 22.0
+        assert second.scaling_factor == DEFAULT_LAMBDA and second.trial.settings.scaling_factor == DEFAULT_LAMBDA
+        assert first.upload("Task_go-nogo_N_30_one.mat", mat_bytes(N=30))
+        assert not any(label.startswith("upload:") for label in second.catalog.labels)
+        assert first.catalog.upload_dir != second.catalog.upload_dir
+    finally:
+        first.close()
+        second.close()
+
+
+def test_saving_refuses_an_unfinished_sweep(state):
+    with pytest.raises(ValueError, match="only a complete sweep"):
+        state.save_sweep()
+    assert file_digest(state.model.path)  # the file is untouched and readable
+
+
+def test_sweep_threads_yield_the_cpu_to_interactive_work():
+    import os
+    import threading
+
+    from explorer.sweeps import lower_thread_priority
+    seen = {}
+
+    def trial_thread():
+        seen["trial"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def sweep_thread():
+        seen["lowered"] = lower_thread_priority()
+        child = threading.Thread(target=trial_thread)
+        child.start()
+        child.join()
+
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=sweep_thread)
+    thread.start()
+    thread.join()
+    assert seen["lowered"] and seen["trial"] >= min(main + 10, 19)  # inherited by the threads it starts
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # the server thread is untouched
+
+
+def test_opening_another_model_stops_and_clears_the_sweep(state):
+    assert state.start_sweep(10, 100, 2, 50, n_threads=1)
+    background = state._background
+    state.model_label = next(label for label in state.catalog.labels if label.startswith("xor/"))
+    assert not state.sweep_running and state.sweep is None and state.sweep_result is None
+    assert state.sweep_status == "Sweep cancelled: another model was opened."
+    assert not state.poll_sweep()  # the old sweep no longer reports into this session
+    background.join(timeout=30)
+    assert not background.running and background.result.cancelled

@@ -1,0 +1,176 @@
+"""The dashboard's view functions and figures, without a browser."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from core.model import load_model
+from core.simulation import Stimulation
+from core.tasks import get_task
+from explorer import views
+from explorer.sweeps import SweepSnapshot
+from explorer.trial import RateModelCache, TrialSettings, simulate
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    from conftest import write_model
+    path = write_model(tmp_path_factory.mktemp("m") / "Task_go-nogo_N_50_x.mat", N=50, seed=1)
+    model = load_model(path)
+    settings = TrialSettings(scaling_factor=40.0, seed=3, condition="Go",
+                             stimulation=Stimulation("exc", (1, 2), 2001, 4001))
+    return simulate(model, get_task("go-nogo"), settings, RateModelCache())
+
+
+def test_envelope_keeps_single_step_peaks_and_bounds_the_size():
+    t = np.arange(20_000) * 5e-5
+    v = np.full(t.size, -60.0)
+    v[[123, 9_001, 19_999]] = 30.0
+    v[5_000] = -90.0
+    te, ve = views.envelope(t, v, 4_000)
+    assert ve.size <= 4_002 and np.all(np.diff(te) > 0)
+    assert set(np.round(te[ve == 30.0], 6)) == set(np.round(t[[123, 9_001, 19_999]], 6))
+    assert ve.min() == -90.0
+    short_t, short_v = views.envelope(t[:100], v[:100], 4_000)
+    assert short_v.size == 100
+
+
+def test_unit_order():
+    exc = np.array([False, True, True, False])
+    assert list(views.unit_order("index", exc, None)) == [0, 1, 2, 3]
+    assert list(views.unit_order("type", exc, None)) == [2, 0, 1, 3]  # excitatory rows first
+    assert list(views.unit_order("rate", exc, np.array([1.0, 5.0, 3.0, 0.0]))) == [2, 0, 1, 3]
+
+
+def test_stimulus_spans():
+    u = np.zeros((1, 201))
+    u[0, 50:75] = 1
+    assert views.stimulus_spans(u) == [(0.25, 0.375)]
+    assert views.stimulus_spans(np.zeros((1, 201))) == []
+    mante = np.zeros((4, 501))
+    mante[0, 50:250] = np.random.default_rng(0).standard_normal(200) + 0.5
+    mante[2, :] = 1  # the context cue is on all trial long: not a stimulus period
+    assert views.stimulus_spans(mante) == [(0.25, 1.25)]
+
+
+def test_output_frame(sim):
+    frame = views.output_frame(sim)
+    assert frame.title.startswith("Network output: Go trial, ")
+    assert ("correct ✓" in frame.title) == sim.outcome.correct
+    assert list(frame.sources["window"]["start"]) == [0.5] and list(frame.sources["window"]["end"]) == [1.0]
+    assert list(frame.sources["levels"]["level"]) == [0.7, 0.3]
+    assert list(zip(frame.sources["stimulus"]["start"], frame.sources["stimulus"]["end"])) == [(0.25, 0.375)]
+    assert frame.sources["lif"]["output"].size <= views.TRACE_MAX_POINTS + 2
+    assert frame.sources["lif"]["output"].max() == pytest.approx(sim.lif.out.max(), rel=1e-6)
+    assert frame.sources["rate"]["time"][-1] == pytest.approx(1.0)
+    low, high = frame.extras["y_range"]
+    assert low < min(sim.lif.out.min(), 0.3) and high > max(sim.lif.out.max(), 0.7)
+
+
+def test_raster_frame_draws_all_or_decimates(sim):
+    total = int(sim.lif.spikes.sum())
+    frame = views.raster_frame(sim, "type")
+    drawn = frame.sources["exc"]["time"].size + frame.sources["inh"]["time"].size
+    assert drawn == total and f"{total:,} spikes, all drawn" in frame.title
+    exc_rows = frame.sources["exc"]["row"]
+    assert exc_rows.max() < sim.lif.network.exc.sum() <= frame.sources["inh"]["row"].min()
+    assert np.all(sim.lif.network.exc[frame.sources["exc"]["unit"]])
+    small = views.raster_frame(sim, "index", max_spikes=500)
+    assert small.sources["exc"]["time"].size + small.sources["inh"]["time"].size == 500
+    assert "a random 500 are drawn (decimated)" in small.title
+    (start, end), = zip(frame.sources["stimulation"]["start"], frame.sources["stimulation"]["end"])
+    assert (start, end) == pytest.approx((0.1, 0.2))
+
+
+def test_voltage_frame(sim):
+    frame = views.voltage_frame(sim, [0, 7, 999])
+    assert frame.sources["lines"]["label"] == [f"unit 0 ({'E' if sim.lif.network.exc[0] else 'I'})",
+                                               f"unit 7 ({'E' if sim.lif.network.exc[7] else 'I'})"]
+    assert max(ys.max() for ys in frame.sources["lines"]["ys"]) == sim.lif.voltages[:, [0, 7]].max()
+    assert "none chosen" in views.voltage_frame(sim, []).title
+
+
+def test_distributions(sim):
+    rates = views.firing_rate_frame(sim)
+    assert rates.sources["exc"]["top"].sum() == sim.lif.network.exc.sum()
+    assert rates.sources["inh"]["top"].sum() == (~sim.lif.network.exc).sum()
+    decay = views.decay_frame(sim.model)
+    assert decay.sources["exc"]["left"][0] == pytest.approx(sim.model.decay_constants().min() * 1e3)
+    assert decay.title.endswith(" ms")
+
+
+def fake_sim(rates, activity, lam=50.0, duration=1.0):
+    rates = np.asarray(rates, dtype=float)
+    network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
+    lif = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
+    return SimpleNamespace(lif=lif, rate=SimpleNamespace(mean_rates=np.asarray(activity, dtype=float)))
+
+
+def test_diagnostic_flags_silent_and_pinned_units():
+    frame = views.diagnostic_frame(fake_sim([0.0, 20.0, 450.0, 30.0], [0.1, 0.4, 0.99, 0.6], lam=40.0))
+    assert list(frame.sources["silent"]["unit"]) == [0]
+    assert list(frame.sources["pinned"]["unit"]) == [2]
+    assert list(frame.sources["inh"]["unit"]) == [2, 3]
+    assert frame.sources["ideal"]["rate"][-1] == pytest.approx(0.99 * 40.0)  # rate = lambda * r
+    assert frame.title == "Conversion: 1 silent, 1 pinned, of 4 units"
+    assert views.diagnostic_frame(None).sources["exc"]["rate"].size == 0
+
+
+def snapshot(done, total=6):
+    factors = np.array([20.0, 30.0, 40.0])
+    n_done = np.array([2, 2, done - 4]) if done > 4 else np.array([min(done, 2), max(done - 2, 0), 0])
+    acc = np.where(n_done > 0, [0.5, 1.0, 0.5], np.nan)
+    complete = n_done == 2
+    optimum = (30.0, 1.0) if complete[:2].all() else None
+    return SweepSnapshot(factors, acc, acc - 0.2, np.minimum(acc + 0.2, 1), n_done,
+                         {"Go": acc, "NoGo": acc}, optimum, done, total, 1.0, 1.0, finished=done == total)
+
+
+def test_performance_frame_fills_in():
+    running = views.performance_frame(snapshot(2), None, 45.0)
+    assert list(running.sources["sweep"]["scaling_factor"]) == [20.0]
+    assert "sweep running (2 / 6 trials)" in running.title
+    assert running.extras["x_range"][1] >= 45.0  # the slider's lambda stays in view
+    done = views.performance_frame(snapshot(6), None, 45.0)
+    assert list(done.sources["sweep"]["accuracy"]) == [0.5, 1.0, 0.5]
+    assert list(done.sources["best"]["scaling_factor"]) == [30.0]
+    assert done.sources["groups"]["label"] == ["Go trials", "NoGo trials"]
+    assert "best λ = 30" in done.title
+    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]))
+    assert list(views.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
+
+
+def test_figures_have_labelled_axes_with_units_and_share_time():
+    x_range = views.time_range(1.0)
+    output, raster, voltage = views.OutputView(x_range), views.RasterView(x_range), views.VoltageView(x_range)
+    rates = views.HistogramView(views.firing_rate_frame(None), "LIF firing rate (Hz)", "rates")
+    decay = views.HistogramView(views.decay_frame(None), "Synaptic decay constant (ms)", "decay")
+    diagnostic, performance = views.DiagnosticView(), views.PerformanceView()
+    labels = {v: (v.figure.xaxis[0].axis_label, v.figure.yaxis[0].axis_label)
+              for v in (output, raster, voltage, rates, decay, diagnostic, performance)}
+    assert labels[output] == ("Time (s)", "Network output (a.u.)")
+    assert labels[raster][0] == "Time (s)" and labels[raster][1].startswith("Unit")
+    assert labels[voltage] == ("Time (s)", "Membrane voltage (mV)")
+    assert labels[rates] == ("LIF firing rate (Hz)", "Number of units")
+    assert labels[decay] == ("Synaptic decay constant (ms)", "Number of units")
+    assert labels[diagnostic] == ("Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)")
+    assert labels[performance] == ("Scaling factor λ", "Accuracy (fraction correct)")
+    assert output.figure.x_range is raster.figure.x_range is voltage.figure.x_range
+    for view in labels:
+        assert any(tool.__class__.__name__ == "SaveTool" for tool in view.figure.toolbar.tools)  # PNG export
+
+
+def test_show_swaps_data_and_hides_empty_legend_entries(sim):
+    view = views.DiagnosticView()
+    view.show(views.diagnostic_frame(sim))
+    assert len(view.sources["exc"].data["rate"]) == sim.lif.network.exc.sum()
+    visible = {item.label.value: item.visible for item in view.figure.legend[0].items}
+    assert visible["Excitatory"] and visible["Silent"] == bool((sim.lif.spike_counts == 0).any())
+    performance = views.PerformanceView()
+    performance.show(views.performance_frame(snapshot(6), None, 35.0))
+    assert performance.marker.visible and performance.marker.location == 35.0
+    performance.mark(150.0)
+    assert performance.figure.x_range.end >= 150.0
