@@ -1,9 +1,10 @@
 """Numba kernel for one LIF trial (reference.md section 2), float64 throughout.
 
-One loop serves both uses: with ``record`` true it fills the voltage, spike, rate and
-synaptic-current recordings (for ``LIF_network_fnc`` and the dashboard); with ``record``
-false those arrays are empty and the trial keeps only its output trace and spike counts,
-so memory does not grow with trial length (for grid searches). The kernel releases the
+One loop serves every use: it fills each of the voltage, spike, rate and synaptic-current
+recordings that the caller passes with nt rows (``LIF_network_fnc`` wants all four, the
+dashboard voltages and spikes); an empty recording (0 rows) is skipped. With all four empty
+the trial keeps only its output trace and spike counts, so memory does not grow with trial
+length (for grid searches). The kernel releases the
 GIL; callers parallelise over trials with threads. It imports nothing of ours except the
 random-number kernel.
 """
@@ -69,7 +70,7 @@ def run_lif_trial(
     rng_state, zig_ki, zig_wi, zig_fi,
     noise, stim_draws,
     stim_sign, stim_units, stim_first, stim_stop,
-    record, REC, spk, rs, IPSCs, out, spike_counts,
+    REC, spk, rs, IPSCs, out, spike_counts,
 ):
     """Simulate steps i = 1..nt in place.
 
@@ -78,11 +79,13 @@ def run_lif_trial(
     when non-empty; tests use that to feed the kernel and the NumPy reference the same
     numbers. stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
     Outputs: out[i-1] = w_out . r after step i; spike_counts[n] counts spikes of unit n
-    in steps i >= 10 (the reference's all_fr window); the recordings, if ``record``, are
-    nt x N with row i-1 holding step i.
+    in steps i >= 10 (the reference's all_fr window); the recordings REC, spk, rs, IPSCs
+    are nt x N with row i-1 holding step i, or 0 x N to skip them.
     """
     n_units = v0.shape[0]
     explicit_noise = noise.shape[0] > 0
+    record_voltages, record_spikes = REC.shape[0] > 0, spk.shape[0] > 0
+    record_rates, record_currents = rs.shape[0] > 0, IPSCs.shape[0] > 0
     v = v0.copy()
     ipsc = np.zeros(n_units)
     h = np.zeros(n_units)
@@ -104,7 +107,7 @@ def run_lif_trial(
             z[:] = noise[row]
         else:
             fill_normals(rng_state, z, zig_ki, zig_wi, zig_fi)
-        if record:
+        if record_currents:
             IPSCs[row, :] = ipsc
         ext_now = ext_by_column[col]
         for n in range(n_units):  # branch-free so that it vectorises
@@ -150,14 +153,14 @@ def run_lif_trial(
             hr[unit] += 1.0 / rise_td[unit]
             if i >= 10:
                 spike_counts[unit] += 1
-        if record:
-            for n in range(n_units):
-                rs[row, n] = r[n]
+        if record_rates:
+            rs[row, :] = r
+        if record_spikes:
             for k in range(n_fired):
-                unit = fired_units[k]
-                spk[row, unit] = True
-                v[unit] = SPIKE_DRAWN_AT
-            for n in range(n_units):
-                REC[row, n] = v[n]
+                spk[row, fired_units[k]] = True
+        if record_voltages:
+            for k in range(n_fired):
+                v[fired_units[k]] = SPIKE_DRAWN_AT
+            REC[row, :] = v
         for k in range(n_fired):
             v[fired_units[k]] = VRESET

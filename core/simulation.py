@@ -16,6 +16,7 @@ from core import lif
 from core.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, seed_state
 from core.model import RateModel
 
+RECORDINGS = ("voltages", "spikes", "rates", "currents")  # what simulate_trial can record
 BASE_DT = 0.00005  # LIF step (s) without downsampling: 100 LIF steps per 5 ms rate step
 STEPS_PER_COLUMN = 100
 FIRING_RATE_FIRST_STEP = 10  # all_fr counts spikes from step 10 on (MATLAB spk(n, 10:end))
@@ -146,15 +147,16 @@ class Stimulation:
 
 @dataclass(eq=False)
 class LIFTrial:
-    """A recorded trial. Recordings are steps x units (row i-1 holds step i)."""
+    """A recorded trial. Recordings are steps x units (row i-1 holds step i); a recording
+    that was not asked for is None."""
 
     network: SpikingNetwork
     drive: Drive
     v0: np.ndarray
-    voltages: np.ndarray  # nt x N, mV, spikes drawn at +30 mV (the reference's REC)
-    spikes: np.ndarray  # nt x N bool
-    rates: np.ndarray  # nt x N filtered spike trains r (the reference's rs, transposed)
-    synaptic_currents: np.ndarray  # nt x N, IPSC at the top of each step
+    voltages: np.ndarray | None  # nt x N, mV, spikes drawn at +30 mV (the reference's REC)
+    spikes: np.ndarray | None  # nt x N bool
+    rates: np.ndarray | None  # nt x N filtered spike trains r (the reference's rs, transposed)
+    synaptic_currents: np.ndarray | None  # nt x N, IPSC at the top of each step
     out: np.ndarray  # nt network output, (w_out / lambda) . r
     spike_counts: np.ndarray  # spikes per unit from step 10 on
     stimulation: Stimulation = field(default_factory=Stimulation)
@@ -187,7 +189,7 @@ def _noise_inputs(drive, n_units, noise, stim_draws):
     return noise, stim_draws
 
 
-def _run(network, drive, seed, stimulation, record, v0=None, noise=None, stim_draws=None):
+def _run(network, drive, seed, stimulation, record=(), v0=None, noise=None, stim_draws=None):
     n = network.N
     if drive.ext.shape[0] != n:
         raise ValueError(f"drive is for {drive.ext.shape[0]} units, network has {n}")
@@ -196,29 +198,39 @@ def _run(network, drive, seed, stimulation, record, v0=None, noise=None, stim_dr
     drawn_v0 = lif.initial_voltages(state, n)  # always drawn, so the stream is the same either way
     v0 = drawn_v0 if v0 is None else np.asarray(v0, dtype=np.float64).reshape(n)
     noise, stim_draws = _noise_inputs(drive, n, noise, stim_draws)
-    shape = (drive.nt, n) if record else (0, n)
-    REC, rs, ipscs = np.empty(shape), np.empty(shape), np.empty(shape)
-    spk = np.zeros(shape, dtype=np.bool_)
+    unknown = set(record) - set(RECORDINGS)
+    if unknown:
+        raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(RECORDINGS)}")
+
+    def recording(name, dtype=np.float64):
+        return np.zeros((drive.nt, n) if name in record else (0, n), dtype=dtype)
+
+    REC, rs, ipscs = recording("voltages"), recording("rates"), recording("currents")
+    spk = recording("spikes", np.bool_)
     out = np.empty(drive.nt)
     counts = np.zeros(n, dtype=np.int64)
     lif.run_lif_trial(
         network.WT, drive.ext, network.td, network.w_out, drive.dt, drive.nt, v0,
         state, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI, noise, stim_draws,
         stimulation.sign, units, stimulation.first, stimulation.stop,
-        record, REC, spk, rs, ipscs, out, counts,
+        REC, spk, rs, ipscs, out, counts,
     )
-    return v0, REC, spk, rs, ipscs, out, counts, stimulation
+    kept = [a if name in record else None for name, a in zip(RECORDINGS, (REC, spk, rs, ipscs))]
+    return (v0, *kept, out, counts, stimulation)
 
 
-def simulate_trial(network, drive, seed=0, stimulation=None, *, v0=None, noise=None, stim_draws=None) -> LIFTrial:
-    """Simulate one trial with full recording.
+def simulate_trial(network, drive, seed=0, stimulation=None, *, record=RECORDINGS, v0=None, noise=None,
+                   stim_draws=None) -> LIFTrial:
+    """Simulate one trial, recording every step of the arrays named in ``record``.
 
-    ``seed`` (an int or a tuple of ints) fixes the initial voltages and all noise. ``v0``,
+    ``seed`` (an int or a tuple of ints) fixes the initial voltages and all noise, so the
+    same seed gives the same trial whatever is recorded. ``record`` is a subset of
+    RECORDINGS (recording less is faster: the dashboard skips rates and currents). ``v0``,
     ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) override the
     random stream; the equivalence tests use them.
     """
     v0, REC, spk, rs, ipscs, out, counts, stimulation = _run(
-        network, drive, seed, stimulation, True, v0, noise, stim_draws)
+        network, drive, seed, stimulation, tuple(record), v0, noise, stim_draws)
     return LIFTrial(network, drive, v0, REC, spk, rs, ipscs, out, counts, stimulation)
 
 
@@ -228,5 +240,5 @@ def simulate_output(network, drive, seed=0, stimulation=None, *, v0=None, noise=
     Returns ``(out, spike_counts)``; identical to ``simulate_trial`` with the same seed.
     Releases the GIL, so threads can run trials in parallel.
     """
-    _, _, _, _, _, out, counts, _ = _run(network, drive, seed, stimulation, False, v0, noise, stim_draws)
+    _, _, _, _, _, out, counts, _ = _run(network, drive, seed, stimulation, (), v0, noise, stim_draws)
     return out, counts

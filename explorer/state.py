@@ -202,7 +202,7 @@ class ExplorerState(param.Parameterized):
         sim = self.trial
         if sim is None:
             raise ValueError("no trial to export yet")
-        return trial_bytes(sim.lif, fmt, task=sim.task.name, condition=sim.stimulus.condition.name,
+        return trial_bytes(sim.full_recording(), fmt, task=sim.task.name, condition=sim.stimulus.condition.name,
                            u=sim.stimulus.u, seed=sim.settings.seed, correct=int(sim.outcome.correct),
                            rate_output=None if sim.rate is None else sim.rate.o,
                            model=self.model.name if self.model is not None else None)

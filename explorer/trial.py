@@ -49,6 +49,12 @@ class SimulatedTrial:
     outcome: Outcome
     rate: RateTrial | None
     seconds: float  # wall time of the simulation (LIF + rate model)
+    noise_seed: tuple = ()  # the LIF trial's seed: re-running it gives the same trial
+
+    def full_recording(self) -> LIFTrial:
+        """The same trial with every array recorded (for export; the views need fewer)."""
+        lif = self.lif
+        return simulate_trial(lif.network, lif.drive, self.noise_seed, lif.stimulation)
 
 
 class RateModelCache:
@@ -68,6 +74,9 @@ class RateModelCache:
         return self._value
 
 
+VIEW_RECORDINGS = ("voltages", "spikes")  # what the views draw; rates and currents cost time
+
+
 def simulate(model: RateModel, task: Task, settings: TrialSettings,
              rate_cache: RateModelCache | None = None) -> SimulatedTrial:
     """Simulate and score one LIF trial and the rate model's response to the same stimulus."""
@@ -78,10 +87,11 @@ def simulate(model: RateModel, task: Task, settings: TrialSettings,
     stimulus, sim_seed = trial_inputs(task, settings.seed, 0, settings.condition, **options)
     network = convert(model, settings.scaling_factor, settings.use_initial_weights)
     drive = make_drive(network, stimulus.u, settings.downsample)
-    lif = simulate_trial(network, drive, sim_seed, settings.stimulation)
+    lif = simulate_trial(network, drive, sim_seed, settings.stimulation, record=VIEW_RECORDINGS)
     outcome = task.score(lif.out, drive.dt, stimulus)
     rate = (rate_cache or RateModelCache()).get(model, stimulus.u, settings.seed)
-    return SimulatedTrial(model, task, settings, stimulus, lif, outcome, rate, time.perf_counter() - started)
+    return SimulatedTrial(model, task, settings, stimulus, lif, outcome, rate, time.perf_counter() - started,
+                          sim_seed)
 
 
 def trial_duration(task: Task) -> float:

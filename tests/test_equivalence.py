@@ -125,3 +125,16 @@ def test_lif_network_fnc_seeded_equals_reference_outputs(go_nogo_200):
     # a seeded call replays exactly; the NumPy reference fed v0 and no noise agrees
     W2, REC2, *_ = LIF_network_fnc(str(path), 30.0, GO, {"mode": "none"}, 1, False, seed=5)
     np.testing.assert_array_equal(REC, REC2)
+
+
+def test_recording_less_gives_the_same_trial(model_file):
+    network = convert(load_model(model_file), 20.0)
+    drive = make_drive(network, GO)
+    full = simulate_trial(network, drive, (3, 0))
+    part = simulate_trial(network, drive, (3, 0), record=("voltages", "spikes"))
+    np.testing.assert_array_equal(full.voltages, part.voltages)
+    np.testing.assert_array_equal(full.spikes, part.spikes)
+    np.testing.assert_array_equal(full.out, part.out)
+    assert part.rates is None and part.synaptic_currents is None
+    with pytest.raises(ValueError, match="cannot record"):
+        simulate_trial(network, drive, 0, record=("voltage",))

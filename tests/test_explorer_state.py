@@ -284,6 +284,10 @@ def test_trial_export(state):
     import scipy.io
     data = np.load(io.BytesIO(state.trial_file("npz")))
     assert data["out"].shape == (20000,) and data["u"].shape == (1, 201) and str(data["task"]) == "go-nogo"
+    # the export is the trial on screen, with the arrays the views do not record added
+    np.testing.assert_array_equal(data["out"], state.trial.lif.out)
+    np.testing.assert_array_equal(data["REC"], state.trial.lif.voltages)
+    assert data["rs"].shape == (40, 20000) and data["rs"].any()
     assert data["rate_output"].shape == (201,)
     mat = scipy.io.loadmat(io.BytesIO(state.trial_file("mat")))
     assert mat["spk"].shape == (40, 20000)
