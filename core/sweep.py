@@ -76,17 +76,29 @@ class SweepResult:
             self.outcomes = [[None] * self.n_trials for _ in range(k)]
         if self.spike_totals is None:
             self.spike_totals = np.zeros(k)
+        # running counts, so that progress reports cost O(lambdas), not O(trials)
+        self._n_done = np.array([sum(o is not None for o in row) for row in self.outcomes], dtype=int)
+        self._n_correct = np.array([sum(o is not None and o.correct for o in row) for row in self.outcomes], dtype=int)
+
+    def record(self, k_lambda: int, k_trial: int, outcome: Outcome, spikes: int = 0) -> None:
+        """Store one finished trial (each trial once)."""
+        if self.outcomes[k_lambda][k_trial] is not None:
+            raise ValueError(f"trial {k_trial} at lambda index {k_lambda} is already recorded")
+        self.outcomes[k_lambda][k_trial] = outcome
+        self.spike_totals[k_lambda] += spikes
+        self._n_done[k_lambda] += 1
+        self._n_correct[k_lambda] += bool(outcome.correct)
 
     def _done(self, k) -> list[Outcome]:
         return [o for o in self.outcomes[k] if o is not None]
 
     @property
     def n_done(self) -> np.ndarray:
-        return np.array([len(self._done(k)) for k in range(len(self.scaling_factors))])
+        return self._n_done.copy()
 
     @property
     def n_correct(self) -> np.ndarray:
-        return np.array([sum(o.correct for o in self._done(k)) for k in range(len(self.scaling_factors))])
+        return self._n_correct.copy()
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -235,9 +247,7 @@ def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTO
                 value = future.result()
                 if value is None:
                     continue
-                k_lambda, k_trial, outcome, spikes = value
-                result.outcomes[k_lambda][k_trial] = outcome
-                result.spike_totals[k_lambda] += spikes
+                result.record(*value)
                 done += 1
                 result.elapsed = time.perf_counter() - started
                 if progress is not None:

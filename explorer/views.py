@@ -557,7 +557,7 @@ class PerformanceView(View):
         fig.add_layout(self.marker)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@scaling_factor"), ("accuracy", "@accuracy{0.00}"),
                                                             ("trials", "@n_trials")]))
-        _finish_legend(fig, "bottom_right")
+        _finish_legend(fig, "bottom_left")  # accuracy is low at large lambda: keep the legend off the curve
         super().__init__(fig, sources)
 
     def apply(self, extras):

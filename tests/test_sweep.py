@@ -32,17 +32,21 @@ def test_same_trials_at_every_lambda():
 
 def test_sweep_result_statistics():
     r = SweepResult(task="go-nogo", scaling_factors=[20, 30, 40], n_trials=2, seed=0)
-    r.outcomes = [[Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, False, None)],
-                  [Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, True, None)],
-                  [Outcome("Go", 1, True, 0.6), Outcome("NoGo", 0, True, None)]]
+    for k, nogo_correct in enumerate([False, True, True]):
+        r.record(k, 0, Outcome("Go", 1, True, 0.6), spikes=10)
+        if k < 2:  # the last lambda has one trial still running
+            r.record(k, 1, Outcome("NoGo", 0, nogo_correct, None), spikes=10)
     np.testing.assert_allclose(r.accuracy, [0.5, 1.0, 1.0])
-    assert r.optimum == (30.0, 1.0)  # the first maximum, as the reference
-    assert r.group_accuracy()["NoGo"].tolist() == [0.0, 1.0, 1.0]
+    assert r.n_done.tolist() == [2, 2, 1] and r.n_correct.tolist() == [1, 2, 1]
+    assert r.optimum == (30.0, 1.0)  # the first maximum among fully scored lambdas, as the reference
+    assert np.isnan(r.group_accuracy()["NoGo"][2]) and r.group_accuracy()["NoGo"][:2].tolist() == [0.0, 1.0]
     text = r.to_csv()
     assert text.splitlines()[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high")
     assert len(text.splitlines()) == 4
-    r.outcomes[2][1] = None  # an unfinished lambda is not a candidate for the optimum
-    assert r.optimum == (30.0, 1.0) and r.n_done.tolist() == [2, 2, 1]
+    r.record(2, 1, Outcome("NoGo", 0, True, None))
+    assert r.optimum == (30.0, 1.0) and r.complete.all()
+    with pytest.raises(ValueError, match="already recorded"):
+        r.record(2, 1, Outcome("NoGo", 0, True, None))
 
 
 def test_progress_and_result(model_file):
