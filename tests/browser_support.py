@@ -17,22 +17,9 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import TASK_INPUTS, write_model
+
 
 REPO = Path(__file__).resolve().parent.parent
-MODEL_DIR = "P_rec_0.2_Taus_4.0_20.0"
-
-
-def model_path(root: Path, task: str, N: int) -> Path:
-    """Where a trainer would put a model: <root>/models/<task>/P_rec_0.2_Taus_4.0_20.0/Task_..."""
-    return root / "models" / task / MODEL_DIR / f"Task_{task}_N_{N}_Taus_4.0_20.0_Act_sigmoid_2019_01_01_000000.mat"
-
-
-def synthetic_assets(root: Path, tasks=("go-nogo",), N: int = 60, seed: int = 0) -> Path:
-    """An assets folder (for $RATE2SPIKE_ASSETS) with one small untrained model per task."""
-    for task in tasks:
-        write_model(model_path(root, task, N), N=N, n_inputs=TASK_INPUTS[task], seed=seed)
-    return root
 CHROMIUM_ENV = "RATE2SPIKE_CHROMIUM"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",

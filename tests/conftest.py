@@ -55,6 +55,21 @@ def write_model(path, **kwargs) -> Path:
     return path
 
 
+MODEL_DIR = "P_rec_0.2_Taus_4.0_20.0"
+
+
+def model_path(root: Path, task: str, N: int) -> Path:
+    """Where a trainer would put a model: <root>/models/<task>/P_rec_0.2_Taus_4.0_20.0/Task_..."""
+    return root / "models" / task / MODEL_DIR / f"Task_{task}_N_{N}_Taus_4.0_20.0_Act_sigmoid_2019_01_01_000000.mat"
+
+
+def synthetic_assets(root: Path, tasks=("go-nogo",), N: int = 60, seed: int = 0) -> Path:
+    """An assets folder (for $RATE2SPIKE_ASSETS) with one small untrained model per task."""
+    for task in tasks:
+        write_model(model_path(root, task, N), N=N, n_inputs=TASK_INPUTS[task], seed=seed)
+    return root
+
+
 def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -71,3 +86,11 @@ def make_model(tmp_path):
     def make(name="model.mat", **kwargs):
         return write_model(tmp_path / name, **kwargs)
     return make
+
+
+@pytest.fixture
+def assets(tmp_path, monkeypatch):
+    """A synthetic assets folder (one small untrained model per task) as the shipped models."""
+    root = synthetic_assets(tmp_path / "assets", tasks=("go-nogo", "xor", "mante"), N=40)
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
+    return root

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path, synthetic_assets
+from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path
+from conftest import synthetic_assets
 
 pytestmark = pytest.mark.browser
 

@@ -11,7 +11,7 @@ import panel as pn
 import param
 import pytest
 
-from browser_support import model_path, synthetic_assets
+from conftest import model_path, synthetic_assets
 from explorer import views
 from explorer.app import Dashboard, build_app, load_extensions
 from explorer.launch import serve_command
@@ -21,13 +21,6 @@ from test_explorer_state import mat_bytes, wait_for_sweep
 @pytest.fixture(scope="module", autouse=True)
 def extensions():
     load_extensions()
-
-
-@pytest.fixture
-def assets(tmp_path, monkeypatch):
-    root = synthetic_assets(tmp_path / "assets", tasks=("go-nogo", "mante"), N=40)
-    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
-    return root
 
 
 @pytest.fixture

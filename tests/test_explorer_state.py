@@ -7,21 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from browser_support import model_path, synthetic_assets
-from conftest import file_digest, model_variables, write_model
+from conftest import file_digest, model_path, model_variables, synthetic_assets, write_model
 from core.model import load_model, save_grid_search
 from core.sweep import trial_inputs
 from core.tasks import get_task
 from explorer.catalog import MAX_UPLOAD_BYTES, ModelCatalog, models_dir_from, safe_upload_name, UploadError
 from explorer.state import DEFAULT_LAMBDA, ExplorerState
 from explorer.trial import parse_units, stimulation_from_window
-
-
-@pytest.fixture
-def assets(tmp_path, monkeypatch):
-    root = synthetic_assets(tmp_path / "assets", tasks=("go-nogo", "xor", "mante"), N=40)
-    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
-    return root
 
 
 @pytest.fixture
