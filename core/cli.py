@@ -36,7 +36,7 @@ def cmd_simulate(args) -> int:
     from core.model import load_model
     from core.simulation import Stimulation, convert, make_drive, simulate_trial
     from core.sweep import trial_inputs
-    from core.tasks import check_task_fits, get_task, infer_task
+    from core.tasks import check_task_fits, get_task, infer_task, window_start_index
     from core.trialio import save_trial
 
     model = load_model(args.model)
@@ -60,10 +60,10 @@ def cmd_simulate(args) -> int:
     print(f"  {drive.nt} steps of {drive.dt * 1e3:g} ms ({drive.T:g} s), {int(trial.spikes.sum())} spikes")
     print(f"  mean firing rate: excitatory {rates[model.exc].mean():.1f} Hz, inhibitory {rates[~model.exc].mean():.1f} Hz; "
           f"silent units {int((trial.spike_counts == 0).sum())}")
-    start = int(np.ceil(task.decision_start / drive.dt - 1e-9)) - 1
-    print(f"  output in decision window (from {task.decision_start:g} s): min {trial.out[start:].min():.3f}, "
-          f"max {trial.out[start:].max():.3f}")
-    print(f"  verdict: {'correct' if outcome.correct else 'incorrect'}")
+    window = trial.out[window_start_index(task.decision_start, drive.dt):]
+    print(f"  output in decision window (from {task.decision_start:g} s): min {window.min():.3f}, max {window.max():.3f}")
+    print(f"  verdict: {'correct' if outcome.correct else 'incorrect'} "
+          f"({'min' if outcome.label < 0 else 'max'} {outcome.extreme:.3f} against {outcome.level:g})")
     if args.save:
         save_trial(args.save, trial, task=task.name, condition=trial_in.condition.name, u=trial_in.u)
         print(f"  trial saved to {args.save}")

@@ -47,6 +47,8 @@ class Outcome:
     correct: bool
     response_time: float | None  # s from trial start at which the output first crossed threshold
     evidence: float | None = None
+    extreme: float = math.nan  # the window's max (or min, for -1 labels) that the rule compared
+    level: float = math.nan  # what it was compared with (0.7, -0.7, or 0.3 for NoGo)
 
 
 def window_start_index(start_seconds: float, dt: float) -> int:
@@ -102,13 +104,17 @@ class Task:
         window = out[start:]
         label = trial.condition.label
         if label > 0:
-            correct = window.max() > THRESHOLD
+            extreme, level = window.max(), THRESHOLD
+            correct = extreme > level
         elif label < 0:
-            correct = window.min() < -THRESHOLD
+            extreme, level = window.min(), -THRESHOLD
+            correct = extreme < level
         else:  # NoGo
-            correct = window.max() < NOGO_CEILING
+            extreme, level = window.max(), NOGO_CEILING
+            correct = extreme < level
         crossing = first_crossing(out, start, dt, 1 if label >= 0 else -1, THRESHOLD)
-        return Outcome(trial.condition.group, label, bool(correct), crossing, trial.evidence)
+        return Outcome(trial.condition.group, label, bool(correct), crossing, trial.evidence,
+                       float(extreme), float(level))
 
     def breakdown(self, outcomes: list[Outcome]) -> dict:
         """Accuracy overall and per condition group (what the seed's metrics name)."""

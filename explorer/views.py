@@ -20,7 +20,7 @@ from bokeh.plotting import figure
 
 from core.lif import TREF, VPEAK, VRESET
 from core.model import RATE_STEP_SECONDS
-from core.tasks import NOGO_CEILING, THRESHOLD, window_start_index
+from core.tasks import NOGO_CEILING, THRESHOLD
 
 EXC_COLOR = "#1f77b4"  # excitatory: blue
 INH_COLOR = "#d62728"  # inhibitory: red
@@ -160,23 +160,16 @@ def _spans(spans) -> dict:
 
 
 def verdict(sim) -> str:
-    """One line: the condition, whether the trial was correct, and why (window extreme vs threshold)."""
+    """One line: the condition, whether the trial was correct, and why (the task's own comparison)."""
     if sim is None:
         return "no trial yet"
-    task, out, dt = sim.task, sim.lif.out, sim.lif.drive.dt
-    window = out[window_start_index(task.decision_start, dt):]
-    label = sim.stimulus.condition.label
-    if label > 0:
-        peak = window.max()
-        why = f"max in window {peak:.3f} {'>' if peak > THRESHOLD else '≤'} {THRESHOLD}"
-    elif label < 0:
-        low = window.min()
-        why = f"min in window {low:.3f} {'<' if low < -THRESHOLD else '≥'} -{THRESHOLD}"
-    else:
-        peak = window.max()
-        why = f"max in window {peak:.3f} {'<' if peak < NOGO_CEILING else '≥'} {NOGO_CEILING}"
-    mark = "correct ✓" if sim.outcome.correct else "incorrect ✗"
-    return f"{sim.stimulus.condition.name} trial, {mark} ({why})"
+    outcome = sim.outcome
+    statistic = "min" if outcome.label < 0 else "max"
+    wants_above = outcome.label > 0
+    holds = {True: ">" if wants_above else "<", False: "≤" if wants_above else "≥"}[outcome.correct]
+    mark = "correct ✓" if outcome.correct else "incorrect ✗"
+    return (f"{sim.stimulus.condition.name} trial, {mark} "
+            f"({statistic} in window {outcome.extreme:.3f} {holds} {outcome.level:g})")
 
 
 def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:

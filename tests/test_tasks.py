@@ -81,13 +81,15 @@ def test_nogo_and_negative_rules():
     nogo = TaskTrial(np.zeros((1, 201)), gonogo.condition("NoGo"))
     out = np.zeros(20000)
     out[15000] = 0.29
-    assert gonogo.score(out, DT, nogo).correct
+    outcome = gonogo.score(out, DT, nogo)
+    assert outcome.correct and outcome.extreme == pytest.approx(0.29) and outcome.level == 0.3
     out[15000] = 0.31
     assert not gonogo.score(out, DT, nogo).correct
     minus = TaskTrial(np.zeros((2, 301)), xor.condition("+-"))
     out = np.zeros(30000)
     out[25000] = -0.71
-    assert xor.score(out, DT, minus).correct
+    outcome = xor.score(out, DT, minus)
+    assert outcome.correct and outcome.extreme == pytest.approx(-0.71) and outcome.level == -0.7
     out[25000] = -0.69
     assert not xor.score(out, DT, minus).correct
 
