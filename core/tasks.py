@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.model import RATE_STEP_SECONDS
+
 THRESHOLD = 0.7  # decision threshold on the output for a +1/-1 (or Go) response
 NOGO_CEILING = 0.3  # a NoGo trial is correct when the output stays below this
 
@@ -128,6 +130,11 @@ class Task:
 
     def decision_window(self, T: float) -> tuple[float, float]:
         return self.decision_start, T
+
+    @property
+    def duration(self) -> float:
+        """Trial length in seconds: the stimulus has one column per 5 ms rate step."""
+        return (self.n_columns - 1) * RATE_STEP_SECONDS
 
 
 def _mean(values) -> float:

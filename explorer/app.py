@@ -17,7 +17,6 @@ from explorer import views
 from explorer.controls import SMALL_TEXT, Controls
 from explorer.state import ExplorerState
 from explorer.sweep_controls import SweepControls
-from explorer.trial import trial_duration
 
 TITLE = "rate2spike explorer"
 INTRO = (
@@ -49,7 +48,7 @@ class Dashboard:
         self.state = s = state if state is not None else ExplorerState(models_dir=models_dir)
         self.controls = Controls(s)
         self.sweeps = SweepControls(s)
-        self.time_range = views.time_range(trial_duration(s.task))
+        self.time_range = views.time_range(s.task.duration)
         self.output = views.OutputView(self.time_range)
         self.raster = views.RasterView(self.time_range)
         self.voltage = views.VoltageView(self.time_range)

@@ -19,7 +19,7 @@ from core.trialio import trial_bytes
 from explorer.catalog import ModelCatalog, UploadError
 from explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from explorer.trial import (RANDOM, RateModelCache, SimulatedTrial, TrialSettings, mante_condition, parse_units,
-                            simulate, stimulation_from_window, trial_duration)
+                            simulate, stimulation_from_window)
 
 DEFAULT_LAMBDA = 50.0  # when the model file holds no grid-search optimum (as the CLI)
 LAMBDA_BOUNDS = (1.0, 200.0)
@@ -126,7 +126,7 @@ class ExplorerState(param.Parameterized):
         """Offer the task's conditions and fit the stimulation window to its trial length."""
         names = [] if task.name == "mante" else [c.name for c in task.conditions()]
         self.param.condition.objects = [RANDOM, *names]
-        duration = trial_duration(task)
+        duration = task.duration
         self.param.stim_window.bounds = (0.0, duration)
         self.param.update(condition=RANDOM, stim_window=(duration / 2, duration * 3 / 4))
 

@@ -94,11 +94,6 @@ def simulate(model: RateModel, task: Task, settings: TrialSettings,
                           sim_seed)
 
 
-def trial_duration(task: Task) -> float:
-    """Length of a trial of this task in seconds (5 ms per stimulus column)."""
-    return (task.n_columns - 1) * BASE_DT * 100
-
-
 def mante_condition(task: Task, context: str, sign1: str, sign2: str, seed: int) -> str | None:
     """The mante condition name for a context and input signs; parts left 'random' are drawn
     from the seed (all three random: None, so the trial is exactly trial 0 of a sweep)."""
