@@ -167,6 +167,19 @@ def rate_forward(W_rate, w_in, w_out, b_out, tau_steps, u, x0, noise, activation
     return np.moveaxis(traj.x, 0, 2), np.moveaxis(traj.r, 0, 2), traj.o.T
 
 
+def run_network(network, u, x0, noise) -> Trajectory:
+    """Forward pass of a batch of anything shaped like a rate network: a loaded ``RateModel``
+    or the trainer's ``RateNetwork`` (both give recurrent_weights(), decay_steps(), w_in,
+    w_out, b_out, activation). u (B, n_in, T), x0 (B, N), noise (B, N, T) or None; returns
+    the time-major ``Trajectory``."""
+    noise_tm = None if noise is None else np.moveaxis(np.asarray(noise, dtype=np.float64), 2, 0)
+    return run_time_major(
+        network.recurrent_weights(), network.w_in, np.asarray(network.w_out, dtype=np.float64).reshape(-1),
+        float(network.b_out), network.decay_steps(), np.moveaxis(np.asarray(u, dtype=np.float64), 2, 0),
+        np.asarray(x0, dtype=np.float64), noise_tm, network.activation,
+    )
+
+
 # --- one trial of a saved model ------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -201,8 +214,5 @@ def simulate_rate(model: RateModel, u, seed: int | None = 0, noise: bool = True)
         x0, step_noise = draw_trial_randomness(np.random.default_rng(seed), 1, model.N, n_steps)
     else:
         x0, step_noise = np.zeros((1, model.N)), None
-    x, r, o = rate_forward(
-        model.recurrent_weights(), model.w_in, model.w_out, model.b_out, model.decay_steps(),
-        u[None], x0, step_noise, model.activation,
-    )
-    return RateTrial(x=x[0], r=r[0], o=o[0], u=u)
+    trajectory = run_network(model, u[None], x0, step_noise)
+    return RateTrial(x=trajectory.x[:, 0].T, r=trajectory.r[:, 0].T, o=trajectory.o[:, 0], u=u)

@@ -1,7 +1,7 @@
 """Training the rate RNN as spikeRNN did (reference.md section 4), with hand-derived BPTT.
 
 Why by hand: no deep-learning framework is allowed, and the network is small enough that
-exact gradients in NumPy are cheap. The forward pass is ``core.rate.run_time_major`` (the
+exact gradients in NumPy are cheap. The forward pass is ``core.rate.run_network`` (the
 one ``simulate_rate`` uses), so a saved model reproduces the trainer's outputs.
 
 Gradients of J = mean_b L_b, L_b = sqrt(sum_t (o_bt - z_bt)^2) over all T steps (o_0 included),
@@ -32,7 +32,7 @@ import numpy as np
 from scipy.special import expit
 
 from core.model import write_mat_atomic
-from core.rate import draw_trial_randomness, get_activation, run_time_major
+from core.rate import draw_trial_randomness, get_activation, run_network
 from core.rate_tasks import RateTask, get_rate_task
 from core.progress import is_cancelled
 
@@ -96,11 +96,7 @@ class RateNetwork:
     def run(self, u, x0, noise):
         """Forward pass of a batch: u (B, n_in, T), x0 (B, N), noise (B, N, T) or None.
         Returns the time-major ``core.rate.Trajectory``."""
-        noise_tm = None if noise is None else np.moveaxis(noise, 2, 0)
-        return run_time_major(
-            self.recurrent_weights(), self.w_in, self.w_out, float(self.b_out), self.decay_steps(),
-            np.moveaxis(u, 2, 0), x0, noise_tm, self.activation,
-        )
+        return run_network(self, u, x0, noise)
 
 
 def _as_taus(taus) -> tuple[float, ...]:
@@ -237,14 +233,16 @@ class Evaluation:
     labels: np.ndarray  # (n_trials,)
 
 
-def evaluate(network: RateNetwork, task: RateTask, rng: np.random.Generator, n_trials: int = EVAL_TRIALS) -> Evaluation:
-    """Accuracy and mean loss on fresh noisy trials, by the task's scoring rule."""
+def evaluate(network, task: RateTask, rng: np.random.Generator, n_trials: int = EVAL_TRIALS) -> Evaluation:
+    """Accuracy and mean loss on fresh noisy trials, by the task's scoring rule.
+
+    ``network`` is a ``RateNetwork`` being trained or a loaded ``RateModel``."""
     outputs, labels, losses, correct = [], [], [], []
     for start in range(0, n_trials, EVAL_CHUNK):
         batch = min(EVAL_CHUNK, n_trials - start)
         trials = task.draw(rng, batch)
         x0, noise = draw_trial_randomness(rng, batch, network.N, task.n_steps)
-        o = network.run(trials.u, x0, noise).o.T
+        o = run_network(network, trials.u, x0, noise).o.T
         outputs.append(o)
         labels.append(trials.labels)
         losses.append(trial_losses(o, trials.target))
