@@ -1,23 +1,30 @@
-"""rate2spike core: convert trained rate RNNs into LIF spiking networks and simulate them.
+"""rate2spike: convert trained rate RNNs into LIF spiking networks, and see why it works.
 
-The spikeRNN API (``LIF_network_fnc``, ``lambda_grid_search``, ``evaluate_single_trial``)
-sits on a model-file layer (``core.model``), a Numba simulator (``core.lif`` kernels,
-``core.simulation`` wrappers), tasks (``core.tasks``) and the grid search (``core.sweep``);
-the rate network (``core.rate``) and its trainer (``core.train``) make the model files.
+The documented imports::
+
+    from rate2spike import LIF_network_fnc, lambda_grid_search, evaluate_single_trial, load_model, run_sweep
+
+Layers, each depending only on those above it: the time grid (``timegrid``) and model files
+(``model``); the tasks (``tasks``); the conversion (``network``) and the Numba simulator
+(``lif``, ``simulation``); one trial (``trial``: ``TrialSpec`` and ``run_trial``); the grid
+search (``sweep``); the spikeRNN API (``spikernn``). The rate network (``rate``) and its
+trainer (``train``) make model files. The method is described in docs/method.md.
 """
 
-from core.compat import LIF_network_fnc, evaluate_single_trial, lambda_grid_search
-from core.model import ModelFileError, RateModel, load_model, save_grid_search
-from core.rate import simulate_rate
-from core.simulation import Stimulation, convert, make_drive, simulate_output, simulate_trial
-from core.sweep import SweepResult, run_sweep, trial_inputs
-from core.tasks import TASKS, get_task, infer_task
-from core.train import train_model
+from rate2spike.model import ModelFileError, RateModel, load_model, save_grid_search
+from rate2spike.network import SpikingNetwork, Stimulation, convert, make_drive
+from rate2spike.rate import simulate_rate
+from rate2spike.simulation import simulate
+from rate2spike.spikernn import LIF_network_fnc, evaluate_single_trial, lambda_grid_search
+from rate2spike.sweep import SweepResult, run_grid, run_sweep
+from rate2spike.tasks import TASKS, get_task, infer_task
+from rate2spike.train import train_model
+from rate2spike.trial import ScoredTrial, TrialSpec, run_trial
 
 __all__ = [
     "LIF_network_fnc", "evaluate_single_trial", "lambda_grid_search",
     "ModelFileError", "RateModel", "load_model", "save_grid_search",
-    "Stimulation", "convert", "make_drive", "simulate_output", "simulate_trial",
-    "SweepResult", "run_sweep", "trial_inputs", "TASKS", "get_task", "infer_task",
-    "simulate_rate", "train_model",
+    "SpikingNetwork", "Stimulation", "convert", "make_drive", "simulate",
+    "TrialSpec", "ScoredTrial", "run_trial", "SweepResult", "run_sweep", "run_grid",
+    "TASKS", "get_task", "infer_task", "simulate_rate", "train_model",
 ]

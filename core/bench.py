@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.model import load_model, read_mat
-from core.paths import shipped_model_dir, find_model_files
-from core.reference import reference_lif
-from core.simulation import convert, make_drive, simulate_output, simulate_trial
-from core.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, run_sweep, trial_inputs
-from core.tasks import infer_task
+from rate2spike.model import load_model, read_mat
+from rate2spike.paths import find_model_files, shipped_model_dir
+from rate2spike.reference import reference_lif
+from rate2spike.tasks import infer_task
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, run_grid
+from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial
 
 TARGET_SPEEDUP = 30.0  # one output-only trial vs the NumPy reference, one core
 TARGET_GRID_SECONDS = 60.0  # default grid search of one go-nogo N = 200 model
@@ -56,29 +56,21 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     """Measure and print the benchmark figures; returns them."""
     model_path = model_path or default_bench_model()
     model = load_model(model_path)
-    task = infer_task(model)
-    scaling = model.opt_scaling_factor or 50.0
-    trial, sim_seed = trial_inputs(task, 0, 0, task.conditions()[0])
-    network = convert(model, scaling)
-    drive = make_drive(network, trial.u)
+    spec = TrialSpec(model, condition=infer_task(model).conditions()[0].name)  # lambda: the stored optimum
+    first = run_trial(spec, TRIAL_RECORDINGS)  # compiles the kernels (cached after the first run)
+    drive, task, scaling = first.recording.drive, spec.task, spec.scaling_factor
     threads = threads or default_threads()
     say(f"model {model.name}: {task.name}, N = {model.N}, {drive.nt} steps of {drive.dt * 1e3:g} ms, "
         f"lambda = {scaling:g}, {threads} thread(s)")
-    say("compiling the kernels (cached after the first run)...")
-    simulate_output(network, drive, sim_seed)
-    simulate_trial(network, drive, sim_seed)
 
     variables = read_mat(model_path)
-    ref = _best(lambda k: reference_lif(variables, scaling, trial.u, {"mode": "none"},
+    ref = _best(lambda k: reference_lif(variables, scaling, first.stimulus.u, {"mode": "none"},
                                         rng=np.random.default_rng(k)), max(2, repeats // 2))
-    one = _best(lambda k: simulate_output(network, drive, (0, k)), repeats * 2)
+    one = _best(lambda k: run_trial(spec.replace(index=k)), repeats * 2)
     batch = 8 * threads
-
-    def parallel(k):
-        run_sweep(model, task, [scaling], batch, seed=k, n_threads=threads)
-
-    everyone = _best(parallel, 2) / batch
-    recorded = _best(lambda k: simulate_trial(network, drive, (0, k)), repeats)
+    everyone = _best(lambda k: run_grid(spec.replace(seed=k, condition=None), [scaling], batch, n_threads=threads),
+                     2) / batch
+    recorded = _best(lambda k: run_trial(spec.replace(index=k), TRIAL_RECORDINGS[:4]), repeats)
     figures = BenchFigures(ref, one, everyone, recorded, threads)
 
     say("")
@@ -91,7 +83,7 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     if grid:
         n = len(DEFAULT_SCALING_FACTORS) * DEFAULT_N_TRIALS
         start = time.perf_counter()
-        run_sweep(model, task, DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS, n_threads=threads)
+        run_grid(spec.replace(condition=None), DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS, n_threads=threads)
         figures.grid_s = time.perf_counter() - start
         figures.grid_trials = n
         say(f"default grid search ({len(DEFAULT_SCALING_FACTORS)} lambdas x {DEFAULT_N_TRIALS} trials = {n} trials): "
@@ -113,7 +105,7 @@ def run_train_bench(say=print, seed: int = 0) -> float:
     """Time the training of a go-nogo N = 200 model pinned to one core."""
     import tempfile
 
-    from core.train import train_model
+    from rate2spike.train import train_model
 
     pinned = hasattr(os, "sched_setaffinity")
     cores = os.sched_getaffinity(0) if pinned else None

@@ -1,4 +1,9 @@
-"""The ``rate2spike`` command line: simulate, sweep, bench, train, explore."""
+"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, bench, explore.
+
+Options shared by several commands are declared once (parent parsers below) and take their
+defaults from the library. Every command builds trial specs and prints what comes back; errors
+print one line and exit with 2.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
+
 EXIT_USAGE = 2
+FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
 
 
 def parse_scaling_factors(text: str) -> list[float]:
@@ -25,6 +33,7 @@ def parse_scaling_factors(text: str) -> list[float]:
 
 
 def parse_window(text: str) -> tuple[int, int]:
+    """'FIRST:STOP' in simulation steps, as the reference's stims['dur']."""
     try:
         first, stop = (int(x) for x in text.split(":"))
         return first, stop
@@ -32,49 +41,70 @@ def parse_window(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"'{text}' is not FIRST:STOP (simulation steps)") from None
 
 
-def cmd_simulate(args) -> int:
-    from core.model import load_model
-    from core.simulation import Stimulation, convert, make_drive, simulate_trial
-    from core.sweep import trial_inputs
-    from core.tasks import check_task_fits, get_task, infer_task, window_start_index
-    from core.trialio import save_trial
+def positive_number(text: str) -> float:
+    """A finite number above 0 (lambda)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number")
+    return value
 
-    model = load_model(args.model)
+
+def parse_option(text: str) -> tuple[str, float]:
+    """'NAME=VALUE' for a task option (e.g. evidence_strength=0.8)."""
+    name, sep, value = text.partition("=")
+    try:
+        if not sep or not name:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE (e.g. evidence_strength=0.8)") from None
+
+
+def _say_notes(model) -> None:
     for note in model.notes:
         print(note)
-    task = get_task(args.task) if args.task else infer_task(model)
-    check_task_fits(task, model)
-    scaling = args.scaling_factor or model.opt_scaling_factor or 50.0
-    condition = None if args.condition in (None, "random") else args.condition
-    trial_in, sim_seed = trial_inputs(task, args.seed, 0, condition)
-    network = convert(model, scaling, args.initial_weights)
-    drive = make_drive(network, trial_in.u, args.downsample)
-    stim = Stimulation()
+
+
+def cmd_simulate(args) -> int:
+    from rate2spike.export import save_trial
+    from rate2spike.model import load_model
+    from rate2spike.network import Stimulation, parse_units
+    from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial
+
+    model = load_model(args.model)
+    _say_notes(model)
+    stimulation = Stimulation()
     if args.stim != "none":
-        units = tuple(int(x) for x in args.stim_units.split(",")) if args.stim_units else ()
-        stim = Stimulation(args.stim, units, *args.stim_window)
-    trial = simulate_trial(network, drive, sim_seed, stim)
-    outcome = task.score(trial.out, drive.dt, trial_in)
-    rates = trial.firing_rates
-    print(f"{model.name}: {task.name}, condition {trial_in.condition.name}, lambda = {scaling:g}, seed {args.seed}")
-    print(f"  {drive.nt} steps of {drive.dt * 1e3:g} ms ({drive.T:g} s), {int(trial.spikes.sum())} spikes")
+        stimulation = Stimulation(args.stim, parse_units(args.stim_units or "", model.exc), *args.stim_window)
+    spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed, condition=args.condition,
+                     task_options=tuple(args.option), downsample=args.downsample,
+                     use_initial_weights=args.initial_weights, stimulation=stimulation)
+    trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
+    run, outcome = trial.recording, trial.outcome
+    rates = run.firing_rates
+    print(f"{model.name}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
+          f"lambda = {spec.scaling_factor:g}, seed {spec.seed}")
+    print(f"  {run.drive.nt} steps of {run.drive.dt * 1e3:g} ms ({run.drive.T:g} s), {int(run.spikes.sum())} spikes")
     print(f"  mean firing rate: excitatory {rates[model.exc].mean():.1f} Hz, inhibitory {rates[~model.exc].mean():.1f} Hz; "
-          f"silent units {int((trial.spike_counts == 0).sum())}")
-    window = trial.out[window_start_index(task.decision_start, drive.dt):]
-    print(f"  output in decision window (from {task.decision_start:g} s): min {window.min():.3f}, max {window.max():.3f}")
-    print(f"  verdict: {'correct' if outcome.correct else 'incorrect'} "
-          f"({'min' if outcome.label < 0 else 'max'} {outcome.extreme:.3f} against {outcome.level:g})")
+          f"silent units {int((run.spike_counts == 0).sum())}")
+    print(f"  verdict: {'correct' if outcome.correct else 'incorrect'} ({'min' if outcome.label < 0 else 'max'} "
+          f"{outcome.extreme:.3f} in the decision window from {spec.task.decision_start:g} s, against {outcome.level:g})")
     if args.save:
-        save_trial(args.save, trial, task=task.name, condition=trial_in.condition.name, u=trial_in.u)
+        save_trial(args.save, trial)
         print(f"  trial saved to {args.save}")
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from core.compat import lambda_grid_search
+    from rate2spike.spikernn import lambda_grid_search
 
     results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
-                                 seed=args.seed, downsample=args.downsample, n_threads=args.threads)
+                                 seed=args.seed, downsample=args.downsample,
+                                 use_initial_weights=args.initial_weights, task_options=dict(args.option),
+                                 n_threads=args.threads)
     if args.csv:
         for path, result in results.items():
             target = Path(args.csv)
@@ -85,19 +115,37 @@ def cmd_sweep(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from core.bench import run_bench, run_train_bench
+def cmd_evaluate(args) -> int:
+    from rate2spike.model import load_model
+    from rate2spike.progress import ProgressBar
+    from rate2spike.sweep import run_grid
+    from rate2spike.train import evaluate
+    from rate2spike.trial import TrialSpec
 
-    if not args.train_only:
-        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
-    if args.train or args.train_only:
-        run_train_bench()
+    model = load_model(args.model)
+    _say_notes(model)
+    if args.scaling_factor is None and model.opt_scaling_factor is None and args.n_trials:
+        raise ValueError(f"{model.name} holds no opt_scaling_factor; pass --lambda or run `rate2spike sweep` first")
+    spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed)
+    print(f"{model.name}: {spec.task.name}, N = {model.N}")
+    if args.rate_trials:
+        accuracy = evaluate(model, spec.task, np.random.default_rng(args.seed), args.rate_trials).accuracy
+        print(f"  rate network: accuracy {accuracy:.3f} on {args.rate_trials} fresh trials")
+    if args.n_trials:
+        with ProgressBar(total=args.n_trials, desc="LIF trials") as bar:
+            result = run_grid(spec, [spec.scaling_factor], args.n_trials, progress=lambda p: bar.update_to(p.done))
+        low, high = result.interval
+        print(f"  LIF network at lambda = {spec.scaling_factor:g}: accuracy {result.accuracy[0]:.3f} "
+              f"(95% CI {low[0]:.3f}-{high[0]:.3f}) on {args.n_trials} fresh trials")
+        for key, value in result.breakdown(0).items():
+            if isinstance(value, float):
+                print(f"    {key}: {value:.3f}")
     return 0
 
 
 def cmd_train(args) -> int:
-    from core.progress import ProgressBar
-    from core.train import train_model
+    from rate2spike.progress import ProgressBar
+    from rate2spike.train import train_model
 
     taus = tuple(args.taus)
     print(f"training {args.task}: N = {args.N}, taus = {taus} (x 5 ms), seed {args.seed}, up to {args.n_trials} trials")
@@ -118,76 +166,75 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
-    from core.evaluate import lif_accuracy, rate_accuracy
-    from core.model import load_model
-    from core.progress import ProgressBar
-    from core.tasks import get_task, infer_task
+def cmd_bench(args) -> int:
+    from rate2spike.bench import run_bench, run_train_bench
 
-    model = load_model(args.model)
-    task = get_task(args.task) if args.task else infer_task(model)
-    print(f"{model.name}: {task.name}, N = {model.N}")
-    if args.rate_trials:
-        print(f"  rate network: accuracy {rate_accuracy(model, task.name, args.rate_trials, args.seed):.3f} "
-              f"on {args.rate_trials} fresh trials")
-    if args.n_trials:
-        with ProgressBar(total=args.n_trials, desc="LIF trials") as bar:
-            result = lif_accuracy(model, args.scaling_factor, args.n_trials, args.seed, task,
-                                  progress=lambda p: bar.update_to(p.done))
-        low, high = result.interval
-        lam = result.scaling_factors[0]
-        print(f"  LIF network at lambda = {lam:g}: accuracy {result.accuracy[0]:.3f} "
-              f"(95% CI {low[0]:.3f}-{high[0]:.3f}) on {args.n_trials} fresh trials")
-        for key, value in result.breakdown(0).items():
-            if isinstance(value, float):
-                print(f"    {key}: {value:.3f}")
+    if not args.train_only:
+        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
+    if args.train or args.train_only:
+        run_train_bench()
     return 0
 
 
 def cmd_explore(args) -> int:
-    from explorer.launch import launch
+    from rate2spike.explorer.launch import launch
 
     return launch(models=args.models, port=args.port, show=not args.no_browser)
 
 
+def _shared_options() -> dict[str, argparse.ArgumentParser]:
+    """Options several commands take, declared once."""
+    task = argparse.ArgumentParser(add_help=False)
+    task.add_argument("--task", help="go-nogo, xor or mante (default: inferred from each model)")
+    task.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
+                      help="a task option, e.g. evidence_strength=0.8 for mante (repeatable)")
+    conversion = argparse.ArgumentParser(add_help=False)
+    conversion.add_argument("--downsample", type=int, default=1, help="LIF step = 0.05 ms x this (default 1)")
+    conversion.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
+    grid = argparse.ArgumentParser(add_help=False)
+    grid.add_argument("--n-trials", type=int, default=DEFAULT_N_TRIALS,
+                      help=f"trials per lambda (default {DEFAULT_N_TRIALS})")
+    grid.add_argument("--scaling-factors", type=parse_scaling_factors, default=list(DEFAULT_SCALING_FACTORS),
+                      help=f"START:STOP:STEP or a,b,c (default {DEFAULT_SCALING_FACTORS[0]}:"
+                           f"{DEFAULT_SCALING_FACTORS[-1]}:{DEFAULT_SCALING_FACTORS[1] - DEFAULT_SCALING_FACTORS[0]})")
+    grid.add_argument("--threads", type=int, default=None, help="default: all cores")
+    return {"task": task, "conversion": conversion, "grid": grid}
+
+
 def build_parser() -> argparse.ArgumentParser:
+    shared = _shared_options()
     parser = argparse.ArgumentParser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("simulate", help="simulate one LIF trial of a model and print a summary")
+    p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
+                       help="simulate one LIF trial of a model and print a summary")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=float, help="scaling factor (default: stored optimum, else 50)")
-    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
-    p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: random)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--downsample", type=int, default=1)
-    p.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
+    p.add_argument("--lambda", dest="scaling_factor", type=positive_number,
+                   help="scaling factor (default: the stored optimum, else 50)")
+    p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
+    p.add_argument("--seed", type=int, default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
-    p.add_argument("--stim-units", help="comma-separated unit indices to stimulate")
+    p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
     p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
     p.add_argument("--save", help="write the trial to a .npz or .mat file")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("sweep", help="grid-search the scaling factor of every model in PATH and save it")
+    p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"]],
+                       help="grid-search the scaling factor of every model in PATH and save it")
     p.add_argument("path", help="a model file or a directory of them")
-    p.add_argument("--task", help="default: inferred from each model")
-    p.add_argument("--n-trials", type=int, default=100)
-    p.add_argument("--scaling-factors", type=parse_scaling_factors, default=None, help="START:STOP:STEP or a,b,c (default 20:75:5)")
+    p.add_argument("--seed", type=int, default=0, help="the trials' seed (default 0)")
     p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--downsample", type=int, default=1)
-    p.add_argument("--threads", type=int, default=None, help="default: all cores")
     p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("bench", help="time the simulator against the NumPy reference")
-    p.add_argument("--model", help="default: the shipped go-nogo model")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
-    p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
-    p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
-    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=positive_number, help="default: the stored optimum")
+    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
+    p.add_argument("--n-trials", type=int, default=200, help="LIF trials (0 skips; default 200)")
+    p.add_argument("--rate-trials", type=int, default=500, help="rate-network trials (0 skips; default 500)")
+    p.add_argument("--seed", type=int, default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=("go-nogo", "xor", "mante"))
@@ -204,14 +251,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
-    p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=float, help="default: the stored optimum")
-    p.add_argument("--task", help="default: inferred from the model")
-    p.add_argument("--n-trials", type=int, default=200, help="LIF trials (0 skips)")
-    p.add_argument("--rate-trials", type=int, default=500, help="rate-network trials (0 skips)")
-    p.add_argument("--seed", type=int, default=20261123, help="trial seed (the grid search uses 0)")
-    p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("bench", help="time the simulator against the NumPy reference")
+    p.add_argument("--model", help="default: the shipped go-nogo model")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
+    p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
+    p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")

@@ -1,12 +1,11 @@
-"""Numba kernel for one LIF trial (reference.md section 2), float64 throughout.
+"""Numba kernel for one LIF trial (docs/method.md, "The LIF network"), float64 throughout.
 
 One loop serves every use: it fills each of the voltage, spike, rate and synaptic-current
 recordings that the caller passes with nt rows (``LIF_network_fnc`` wants all four, the
 dashboard voltages and spikes); an empty recording (0 rows) is skipped. With all four empty
 the trial keeps only its output trace and spike counts, so memory does not grow with trial
-length (for grid searches). The kernel releases the
-GIL; callers parallelise over trials with threads. It imports nothing of ours except the
-random-number kernel.
+length (for grid searches). The kernel releases the GIL; callers parallelise over trials
+with threads. It imports only the random-number kernel and the time grid.
 """
 
 from __future__ import annotations
@@ -16,7 +15,8 @@ import math
 import numpy as np
 from numba import njit
 
-from core.fastrng import fill_normals, next_double
+from rate2spike.fastrng import fill_normals, next_double
+from rate2spike.timegrid import column_of_step
 
 # LIF constants of the reference (seconds and millivolts).
 TREF = 0.002  # refractory period
@@ -34,6 +34,7 @@ NOISE_SCALE = 1.0 / NOISE_DIVISOR
 STIM_KICK = 0.5  # mV added (exc) or removed (inh) by artificial stimulation
 STIM_PROBABILITY = 0.5  # chance per step that the stimulation kick is applied
 V0_LOW, V0_HIGH = VRESET, SPIKE_DRAWN_AT  # initial voltages are uniform on this range
+FIRING_RATE_FIRST_STEP = 10  # mean firing rates count spikes from step 10 on (the reference's all_fr)
 
 
 @njit(nogil=True, cache=True)
@@ -70,24 +71,27 @@ def run_lif_trial(
     rng_state, zig_ki, zig_wi, zig_fi,
     noise, stim_draws,
     stim_sign, stim_units, stim_first, stim_stop,
-    REC, spk, rs, IPSCs, out, spike_counts,
+    voltage, spikes, rate, synaptic_current, out, spike_counts,
 ):
     """Simulate steps i = 1..nt in place.
 
-    WT is W transposed (row j = the outgoing weights of unit j, so a spike adds a
-    contiguous row). ``noise`` (nt x N) and ``stim_draws`` (nt) replace the random stream
-    when non-empty; tests use that to feed the kernel and the NumPy reference the same
+    Inputs: WT (N x N, mV) is W transposed, row j = the outgoing weights of unit j, so a
+    spike adds a contiguous row; ext (N x columns, mV) the external input; td (N, s) the
+    synaptic decay constants; w_out (N) the readout divided by lambda; dt (s); v0 (N, mV).
+    ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) replace the random
+    stream when non-empty; tests use that to feed the kernel and the NumPy reference the same
     numbers. stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
-    Outputs: out[i-1] = w_out . r after step i; spike_counts[n] counts spikes of unit n
-    in steps i >= 10 (the reference's all_fr window); the recordings REC, spk, rs, IPSCs
-    are nt x N with row i-1 holding step i, or 0 x N to skip them.
+    Outputs: out[i-1] = w_out . r after step i; spike_counts[n] counts the spikes of unit n
+    from step FIRING_RATE_FIRST_STEP on; the recordings voltage (mV, spikes drawn at +30),
+    spikes (bool), rate (r, Hz) and synaptic_current (at the top of the step, mV) are nt x N
+    with row i-1 holding step i, or 0 x N to skip them.
     """
     n_units = v0.shape[0]
     explicit_noise = noise.shape[0] > 0
-    record_voltages, record_spikes = REC.shape[0] > 0, spk.shape[0] > 0
-    record_rates, record_currents = rs.shape[0] > 0, IPSCs.shape[0] > 0
+    record_voltage, record_spikes = voltage.shape[0] > 0, spikes.shape[0] > 0
+    record_rate, record_current = rate.shape[0] > 0, synaptic_current.shape[0] > 0
     v = v0.copy()
-    ipsc = np.zeros(n_units)
+    current_syn = np.zeros(n_units)
     h = np.zeros(n_units)
     r = np.zeros(n_units)
     hr = np.zeros(n_units)
@@ -101,17 +105,17 @@ def run_lif_trial(
     rise_td = TR * td
     for i in range(1, nt + 1):
         row = i - 1
-        col = (i + 50) // 100  # MATLAB round(i/100)+1, 0-based
+        col = column_of_step(i)
         now = dt * i
         if explicit_noise:
             z[:] = noise[row]
         else:
             fill_normals(rng_state, z, zig_ki, zig_wi, zig_fi)
-        if record_currents:
-            IPSCs[row, :] = ipsc
+        if record_current:
+            synaptic_current[row, :] = current_syn
         ext_now = ext_by_column[col]
         for n in range(n_units):  # branch-free so that it vectorises
-            current = ipsc[n] + BIAS + ext_now[n]
+            current = current_syn[n] + BIAS + ext_now[n]
             active = 1.0 if now > tlast[n] + TREF else 0.0  # 0 while refractory
             dv = active * (-v[n] + current) * INV_TM
             v[n] = v[n] + dt * dv + z[n] * NOISE_SCALE
@@ -135,14 +139,14 @@ def run_lif_trial(
         # double-exponential synapses; each line uses the values from before this step
         if n_fired > 0:
             for n in range(n_units):
-                new_ipsc = ipsc[n] * decay_d[n] + h[n] * dt
+                new_current = current_syn[n] * decay_d[n] + h[n] * dt
                 h[n] = h[n] * decay_r + jd[n] / rise_td[n]
-                ipsc[n] = new_ipsc
+                current_syn[n] = new_current
         else:
             for n in range(n_units):
-                new_ipsc = ipsc[n] * decay_d[n] + h[n] * dt
+                new_current = current_syn[n] * decay_d[n] + h[n] * dt
                 h[n] = h[n] * decay_r
-                ipsc[n] = new_ipsc
+                current_syn[n] = new_current
         for n in range(n_units):
             new_r = r[n] * decay_d[n] + hr[n] * dt
             hr[n] = hr[n] * decay_r
@@ -151,16 +155,16 @@ def run_lif_trial(
         for k in range(n_fired):
             unit = fired_units[k]
             hr[unit] += 1.0 / rise_td[unit]
-            if i >= 10:
+            if i >= FIRING_RATE_FIRST_STEP:
                 spike_counts[unit] += 1
-        if record_rates:
-            rs[row, :] = r
+        if record_rate:
+            rate[row, :] = r
         if record_spikes:
             for k in range(n_fired):
-                spk[row, fired_units[k]] = True
-        if record_voltages:
+                spikes[row, fired_units[k]] = True
+        if record_voltage:
             for k in range(n_fired):
                 v[fired_units[k]] = SPIKE_DRAWN_AT
-            REC[row, :] = v
+            voltage[row, :] = v
         for k in range(n_fired):
             v[fired_units[k]] = VRESET

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-RATE_STEP_SECONDS = 0.005  # one rate-model step (one stimulus column) is 5 ms
-RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors")
+from rate2spike.timegrid import RATE_STEP
+
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ACTIVATIONS = ("sigmoid", "clipped_relu", "softplus")
 
@@ -62,14 +62,11 @@ class RateModel:
     scaling_factors: np.ndarray | None = None
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())
+    _matrices: dict = field(default_factory=dict, init=False, repr=False)  # recurrent_weights, computed once
 
     @property
     def n_inputs(self) -> int:
         return self.w_in.shape[1]
-
-    @property
-    def inh(self) -> np.ndarray:
-        return ~self.exc
 
     @property
     def dale(self) -> bool:
@@ -81,27 +78,33 @@ class RateModel:
         return self.path.name if self.path is not None else "(unsaved model)"
 
     def recurrent_weights(self, use_initial_weights: bool = False) -> np.ndarray:
-        """Effective rate-model matrix ``(relu(w) @ m) * som_m`` (``w0`` if asked)."""
-        w = self.w0 if use_initial_weights else self.w
-        if w is None:
-            raise ModelFileError(self.path, "is missing, so use_initial_weights is not possible", "w0")
-        if self.dale:
-            w = np.maximum(w, 0.0)
-        return (w @ self.m) * self.som_m
+        """Effective rate-model matrix ``(relu(w) @ m) * som_m`` (``w0`` if asked), N x N,
+        row i = the inputs of unit i. Computed once per model (read-only array): every
+        conversion to a LIF network starts from it."""
+        if use_initial_weights not in self._matrices:
+            w = self.w0 if use_initial_weights else self.w
+            if w is None:
+                raise ModelFileError(self.path, "is missing, so use_initial_weights is not possible", "w0")
+            if self.dale:
+                w = np.maximum(w, 0.0)
+            matrix = (w @ self.m) * self.som_m
+            matrix.flags.writeable = False
+            self._matrices[use_initial_weights] = matrix
+        return self._matrices[use_initial_weights]
 
     def decay_constants(self, use_initial_weights: bool = False) -> np.ndarray:
-        """Per-unit synaptic decay constants td in seconds."""
+        """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants")."""
         if len(self.taus) == 1:
-            return np.full(self.N, self.taus[0] * RATE_STEP_SECONDS)
+            return np.full(self.N, self.taus[0] * RATE_STEP)
         gaus = self.taus_gaus0 if use_initial_weights else self.taus_gaus
         if gaus is None:
             raise ModelFileError(self.path, "is missing, so initial decay constants are unknown", "taus_gaus0")
         low, high = self.taus
-        return (1.0 / (1.0 + np.exp(-gaus)) * (high - low) + low) * RATE_STEP_SECONDS
+        return (1.0 / (1.0 + np.exp(-gaus)) * (high - low) + low) * RATE_STEP
 
     def decay_steps(self) -> np.ndarray:
-        """Per-unit decay constants of the rate model, in rate steps."""
-        return self.decay_constants() / RATE_STEP_SECONDS
+        """Per-unit decay constants of the rate model, in 5 ms rate steps."""
+        return self.decay_constants() / RATE_STEP
 
 
 def read_mat(path) -> dict:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+from importlib.resources import files
 from pathlib import Path
 
 ASSETS_ENV = "RATE2SPIKE_ASSETS"  # overrides the shipped-assets folder
 
 
 def assets_dir() -> Path:
-    """The folder of shipped models (``assets/`` beside the packages, or $RATE2SPIKE_ASSETS)."""
+    """The folder of shipped models: the package ``rate2spike.assets`` (the repository's
+    ``assets/`` folder), or $RATE2SPIKE_ASSETS."""
     if os.environ.get(ASSETS_ENV):
         return Path(os.environ[ASSETS_ENV])
-    return Path(__file__).resolve().parent.parent / "assets"
+    return Path(str(files("rate2spike.assets")))
 
 
 def shipped_model_dir(task: str = "go-nogo") -> Path:

@@ -7,7 +7,7 @@ One step is 5 ms of the rate grid. For t = 1..T-1::
     o_t = w_out . r_t + b_out
 
 with x_0 = randn(N)/100, r_0 = act(x_0), o_0 = w_out . r_0 + b_out and noise_t = randn(N)/10.
-Everything is batched over trials. The trainer (``core.train``) runs the very same forward
+Everything is batched over trials. The trainer (``rate2spike.train``) runs the very same forward
 function, so a saved model simulated here reproduces the trainer's outputs exactly.
 """
 
@@ -19,7 +19,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import expit
 
-from core.model import RateModel
+from rate2spike.model import RateModel
 
 RATE_CLIP = 20.0  # spikeRNN clips clipped_relu and softplus rates at 20
 INITIAL_STATE_SCALE = 0.01  # x_0 = randn / 100
@@ -183,8 +183,9 @@ def run_network(network, u, x0, noise) -> Trajectory:
 # --- one trial of a saved model ------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RateTrial:
-    """One trial of the rate model: x, r (N, T), o (T,), the stimulus u (n_in, T)."""
+class RateResponse:
+    """The rate network's response to one stimulus: x, r (N, T) with r in 0..1 for the
+    sigmoid, o (T,) the output, u (n_in, T) the stimulus; one column per 5 ms step."""
 
     x: np.ndarray
     r: np.ndarray
@@ -197,11 +198,11 @@ class RateTrial:
         return self.r.mean(axis=1)
 
 
-def simulate_rate(model: RateModel, u, seed: int | None = 0, noise: bool = True) -> RateTrial:
+def simulate_rate(model: RateModel, u, seed=0, noise: bool = True) -> RateResponse:
     """Simulate one trial of a loaded model on the 5 ms grid, as the rate network ran.
 
     u is (n_in, T). With ``noise`` the initial state and step noise come from
-    ``default_rng(seed)`` exactly as the trainer draws them; ``noise=False`` gives the
+    ``default_rng(seed)`` (an int or a list of ints) exactly as the trainer draws them; ``noise=False`` gives the
     deterministic response (x_0 = 0, no step noise), a function of u alone.
     """
     u = np.asarray(u, dtype=np.float64)
@@ -215,4 +216,4 @@ def simulate_rate(model: RateModel, u, seed: int | None = 0, noise: bool = True)
     else:
         x0, step_noise = np.zeros((1, model.N)), None
     trajectory = run_network(model, u[None], x0, step_noise)
-    return RateTrial(x=trajectory.x[:, 0].T, r=trajectory.r[:, 0].T, o=trajectory.o[:, 0], u=u)
+    return RateResponse(x=trajectory.x[:, 0].T, r=trajectory.r[:, 0].T, o=trajectory.o[:, 0], u=u)

@@ -1,9 +1,11 @@
-"""The lambda grid search: score many trials at each scaling factor, in parallel.
+"""The lambda grid search: a grid of trial specs, scored in parallel.
 
-Every lambda is scored on the same trials (same stimuli, same initial voltages, same
-noise: common random numbers), so differences between lambdas are not sampling noise
-between trial sets. Trials run on a thread pool (the kernel releases the GIL); a progress
-callback sees every finished trial and a cancel signal stops the search between trials.
+A sweep is one base ``TrialSpec`` (model, task and options, seed, downsampling, weights,
+stimulation) crossed with scaling factors and trial indices. Every lambda is scored on the
+same trials (same stimuli, initial voltages and noise: common random numbers), so differences
+between lambdas are not sampling noise between trial sets. The engine here runs the specs on a
+thread pool (the kernel releases the GIL); a progress callback sees every finished trial and a
+cancel signal stops the search between trials.
 """
 
 from __future__ import annotations
@@ -19,24 +21,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.model import RateModel
-from core.progress import is_cancelled
-from core.simulation import Stimulation, convert, make_drive, simulate_output
-from core.tasks import Outcome, Task, TaskTrial, check_task_fits, get_task, infer_task
+from rate2spike.model import RateModel
+from rate2spike.network import check_scaling_factor
+from rate2spike.progress import is_cancelled
+from rate2spike.tasks import Outcome, get_task
+from rate2spike.trial import TrialSpec, run_trial
 
 DEFAULT_SCALING_FACTORS = tuple(range(20, 76, 5))  # the reference's 20, 25, ..., 75
 DEFAULT_N_TRIALS = 100
 WILSON_Z = 1.959963984540054  # two-sided 95%
-
-
-def trial_inputs(task: Task, seed: int, index: int, condition=None, **options) -> tuple[TaskTrial, tuple]:
-    """The stimulus of trial ``index`` of a run seeded with ``seed``, and its noise seed.
-
-    A trial is named by (seed, index): the dashboard's trial with seed s is trial 0 of a
-    sweep with seed s, and a sweep uses the same (seed, index) trials at every lambda.
-    """
-    rng = np.random.default_rng([int(seed), int(index), 0])
-    return task.make_trial(rng, condition, **options), (int(seed), int(index), 1)
 
 
 def wilson_interval(successes, n, z: float = WILSON_Z):
@@ -68,6 +61,7 @@ class SweepResult:
     n_units: int = 1
     elapsed: float = 0.0
     cancelled: bool = False
+    base: TrialSpec | None = None  # the sweep's trials are this spec at each lambda and trial index
 
     def __post_init__(self):
         self.scaling_factors = np.asarray(self.scaling_factors, dtype=float)
@@ -193,41 +187,51 @@ def default_threads() -> int:
 
 
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
-              seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
-              stimulation: Stimulation | None = None, n_threads: int | None = None,
-              progress=None, cancel=None) -> SweepResult:
-    """Score ``n_trials`` random trials at each scaling factor.
+              seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
+              task_options=None, n_threads: int | None = None, progress=None, cancel=None) -> SweepResult:
+    """Score ``n_trials`` random trials of the task at each scaling factor.
 
-    ``progress(SweepProgress)`` is called in the calling thread after every trial;
-    ``cancel`` (a threading.Event or a callable returning True) stops the search between
-    trials, returning what finished with ``cancelled=True``.
+    The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
+    with every condition drawn from the seed. See ``run_grid`` for progress and cancel.
     """
-    task = infer_task(model) if task is None else get_task(task)
-    check_task_fits(task, model)
+    base = TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
+                     stimulation=stimulation, task_options=tuple((task_options or {}).items()))
+    return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel)
+
+
+def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
+    """The scaling factors as a float array and n_trials as an int, or a ValueError."""
     factors = np.asarray(list(scaling_factors), dtype=float).reshape(-1)
     if factors.size == 0:
         raise ValueError("scaling_factors is empty")
-    if (factors <= 0).any() or not np.isfinite(factors).all():
-        raise ValueError(f"scaling factors must be positive numbers, got {factors.tolist()}")
-    if int(n_trials) != n_trials or n_trials < 1:
+    for value in factors:
+        check_scaling_factor(value)
+    if isinstance(n_trials, bool) or int(n_trials) != n_trials or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials}")
-    n_trials = int(n_trials)
-    networks = [convert(model, lam, use_initial_weights) for lam in factors]
-    trials = [trial_inputs(task, seed, k) for k in range(n_trials)]
-    first_drive = make_drive(networks[0], trials[0][0].u, downsample)
-    result = SweepResult(task=task.name, scaling_factors=factors, n_trials=n_trials, seed=seed,
-                         model_name=model.name, downsample=downsample,
-                         use_initial_weights=use_initial_weights, duration=first_drive.T, n_units=model.N)
+    return factors, int(n_trials)
+
+
+def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None,
+             progress=None, cancel=None) -> SweepResult:
+    """Score trials 0..n_trials-1 of ``base`` at each scaling factor, on a thread pool.
+
+    ``base``'s own scaling factor and index are replaced; its condition choice is kept (a grid
+    search leaves it to the seed). ``progress(SweepProgress)`` is called in the calling thread
+    after every trial; ``cancel`` (a threading.Event or a callable returning True) stops the
+    search between trials, returning what finished with ``cancelled=True``.
+    """
+    factors, n_trials = check_grid(scaling_factors, n_trials)
+    result = SweepResult(task=base.task.name, scaling_factors=factors, n_trials=n_trials, seed=base.seed,
+                         model_name=base.model.name, downsample=base.downsample,
+                         use_initial_weights=base.use_initial_weights, duration=base.duration, n_units=base.model.N,
+                         base=base)
     stop = threading.Event()
 
     def job(k_lambda, k_trial):
         if stop.is_set():
             return None
-        network = networks[k_lambda]
-        trial, sim_seed = trials[k_trial]
-        drive = make_drive(network, trial.u, downsample)
-        out, counts = simulate_output(network, drive, sim_seed, stimulation)
-        return k_lambda, k_trial, task.score(out, drive.dt, trial), int(counts.sum())
+        trial = run_trial(base.replace(scaling_factor=factors[k_lambda], index=k_trial))
+        return k_lambda, k_trial, trial.outcome, int(trial.recording.spike_counts.sum())
 
     jobs = [(kl, kt) for kl in range(len(factors)) for kt in range(n_trials)]
     started = time.perf_counter()

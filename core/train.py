@@ -1,7 +1,7 @@
 """Training the rate RNN as spikeRNN did (reference.md section 4), with hand-derived BPTT.
 
 Why by hand: no deep-learning framework is allowed, and the network is small enough that
-exact gradients in NumPy are cheap. The forward pass is ``core.rate.run_network`` (the
+exact gradients in NumPy are cheap. The forward pass is ``rate2spike.rate.run_network`` (the
 one ``simulate_rate`` uses), so a saved model reproduces the trainer's outputs.
 
 Gradients of J = mean_b L_b, L_b = sqrt(sum_t (o_bt - z_bt)^2) over all T steps (o_0 included),
@@ -31,10 +31,10 @@ from typing import Callable
 import numpy as np
 from scipy.special import expit
 
-from core.model import write_mat_atomic
-from core.rate import draw_trial_randomness, get_activation, run_network
-from core.rate_tasks import RateTask, get_rate_task
-from core.progress import is_cancelled
+from rate2spike.model import write_mat_atomic
+from rate2spike.progress import is_cancelled
+from rate2spike.rate import draw_trial_randomness, get_activation, run_network
+from rate2spike.tasks import Task, get_task
 
 CONNECTION_PROBABILITY = 0.2  # P_rec: initial recurrent connection probability
 EVAL_EVERY = 100  # trials between evaluations
@@ -95,7 +95,7 @@ class RateNetwork:
 
     def run(self, u, x0, noise):
         """Forward pass of a batch: u (B, n_in, T), x0 (B, N), noise (B, N, T) or None.
-        Returns the time-major ``core.rate.Trajectory``."""
+        Returns the time-major ``rate2spike.rate.Trajectory``."""
         return run_network(self, u, x0, noise)
 
 
@@ -233,20 +233,20 @@ class Evaluation:
     labels: np.ndarray  # (n_trials,)
 
 
-def evaluate(network, task: RateTask, rng: np.random.Generator, n_trials: int = EVAL_TRIALS) -> Evaluation:
-    """Accuracy and mean loss on fresh noisy trials, by the task's scoring rule.
+def evaluate(network, task: Task, rng: np.random.Generator, n_trials: int = EVAL_TRIALS) -> Evaluation:
+    """Accuracy and mean loss on fresh noisy trials, by the task's training evaluation rule.
 
     ``network`` is a ``RateNetwork`` being trained or a loaded ``RateModel``."""
     outputs, labels, losses, correct = [], [], [], []
     for start in range(0, n_trials, EVAL_CHUNK):
         batch = min(EVAL_CHUNK, n_trials - start)
-        trials = task.draw(rng, batch)
-        x0, noise = draw_trial_randomness(rng, batch, network.N, task.n_steps)
+        trials = task.training_batch(rng, batch)
+        x0, noise = draw_trial_randomness(rng, batch, network.N, task.training_steps)
         o = run_network(network, trials.u, x0, noise).o.T
         outputs.append(o)
         labels.append(trials.labels)
         losses.append(trial_losses(o, trials.target))
-        correct.append(task.score(o, trials.labels))
+        correct.append(task.training_correct(o, trials.labels))
     return Evaluation(
         accuracy=float(np.concatenate(correct).mean()), loss=float(np.concatenate(losses).mean()),
         outputs=np.concatenate(outputs), labels=np.concatenate(labels),
@@ -316,12 +316,12 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     (a callable returning True, or a threading.Event) is checked between batches, and a
     cancelled run saves nothing.
     """
-    rate_task = get_rate_task(task)
+    task = get_task(task)
     if batch_size < 1 or n_trials < 1:
         raise ValueError("batch_size and n_trials must be positive")
-    floor = rate_task.min_trials if min_trials is None else min_trials
+    floor = task.training_min_trials if min_trials is None else min_trials
     init_rng, train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    network = initialise_network(rate_task.n_inputs, N, taus, init_rng, activation, P_inh, gain)
+    network = initialise_network(task.n_inputs, N, taus, init_rng, activation, P_inh, gain)
     initial = network.copy()
     optimiser = Adam(network.parameters(), lr=learning_rate)
     started = time.perf_counter()
@@ -334,15 +334,15 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
             break
         next_eval = (done // EVAL_EVERY + 1) * EVAL_EVERY
         batch = min(batch_size, next_eval - done, n_trials - done)
-        trials = rate_task.draw(train_rng, batch)
-        x0, noise = draw_trial_randomness(train_rng, batch, N, rate_task.n_steps)
+        trials = task.training_batch(train_rng, batch)
+        x0, noise = draw_trial_randomness(train_rng, batch, N, task.training_steps)
         batch_losses, traj, grads = loss_and_gradients(network, trials.u, trials.target, x0, noise)
         optimiser.step(grads)
         losses.extend(batch_losses.tolist())
         done += batch
         last_batch = (trials, traj)
         if done % EVAL_EVERY == 0 or done == n_trials:
-            evaluation = evaluate(network, rate_task, eval_rng)
+            evaluation = evaluate(network, task, eval_rng)
             converged = (evaluation.loss < max_eval_loss and evaluation.accuracy > min_eval_accuracy
                          and done > floor)
             since = losses[-(done - (history[-1].trials if history else 0)):]
@@ -354,7 +354,7 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     elapsed = time.perf_counter() - started
     path = None
     if not cancelled and evaluation is not None:
-        path = _unique_model_path(out_dir, rate_task.name, network)
+        path = _unique_model_path(out_dir, task.name, network)
         write_mat_atomic(path, _model_file_variables(network, initial, last_batch, losses, evaluation, done))
     return TrainingResult(
         path=path,

@@ -1,0 +1,70 @@
+"""Saving one trial (the dashboard's and the CLI's export): its arrays under the reference's
+names and every setting of its spec, so the file says what it holds."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import scipy.io
+
+from rate2spike.model import write_mat_atomic
+from rate2spike.trial import ScoredTrial
+
+
+def trial_variables(trial: ScoredTrial) -> dict:
+    """The trial's recordings (spk, rs N x nt; REC nt x N, as LIF_network_fnc) and settings."""
+    spec, run = trial.spec, trial.recording
+    variables = {
+        "model": spec.model.name, "task": spec.task.name, "condition": trial.stimulus.condition.name,
+        "seed": spec.seed, "trial_index": spec.index, "scaling_factor": spec.scaling_factor,
+        "downsample": spec.downsample, "use_initial_weights": int(spec.use_initial_weights),
+        "stim_mode": spec.stimulation.mode, "stim_units": np.asarray(spec.stimulation.units, dtype=np.int64),
+        "stim_dur": np.array([spec.stimulation.first, spec.stimulation.stop]),
+        "correct": int(trial.outcome.correct), "u": trial.stimulus.u,
+        "dt": run.drive.dt, "T": run.drive.T, "t": run.times, "td": run.network.td, "v0": run.v0,
+        "exc": run.network.exc.reshape(-1, 1), "out": run.out, "all_fr": run.firing_rates.reshape(-1, 1),
+    }
+    variables.update({f"task_option_{name}": value for name, value in spec.task_options})
+    arrays = {"REC": run.voltage, "spk": None if run.spikes is None else run.spikes.T.astype(np.uint8),
+              "rs": None if run.rate is None else run.rate.T,
+              "IPSCs": None if run.synaptic_current is None else run.synaptic_current.T,
+              "rate_output": None if trial.rate_response is None else trial.rate_response.o}
+    variables.update({name: value for name, value in arrays.items() if value is not None})
+    return variables
+
+
+def _write(target, variables: dict, fmt: str) -> None:
+    if fmt == "mat":
+        scipy.io.savemat(target, variables, do_compression=True)
+    elif fmt == "npz":
+        np.savez_compressed(target, **variables)
+    else:
+        raise ValueError(f"unknown format '{fmt}'; choose mat or npz")
+
+
+def save_trial(path, trial: ScoredTrial) -> None:
+    """Write a trial to ``.npz`` or ``.mat`` (chosen by the suffix); .mat files atomically."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".")
+    if fmt not in ("mat", "npz"):
+        raise ValueError(f"{path}: choose a .mat or .npz file name")
+    if fmt == "mat":
+        write_mat_atomic(path, trial_variables(trial))
+    else:
+        _write(path, trial_variables(trial), fmt)
+
+
+def trial_bytes(trial: ScoredTrial, fmt: str) -> bytes:
+    """The same export as bytes, for a download button."""
+    buffer = io.BytesIO()
+    _write(buffer, trial_variables(trial), fmt)
+    return buffer.getvalue()
+
+
+def trial_file_name(trial: ScoredTrial, fmt: str) -> str:
+    """A name that says what the file holds, read from the trial itself."""
+    spec = trial.spec
+    stem = spec.model.path.stem if spec.model.path is not None else "trial"
+    return f"{stem}_lambda{spec.scaling_factor:g}_seed{spec.seed}.{fmt}"

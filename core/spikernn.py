@@ -1,0 +1,120 @@
+"""The spikeRNN API: ``LIF_network_fnc``, ``lambda_grid_search``, ``evaluate_single_trial``.
+
+Same arguments, defaults and results as the spikeRNN Python package, on top of rate2spike.
+Differences (docs/method.md, "Differences from the reference"): ``REC`` is steps x N and
+``out`` a flat vector of nt values (the spikeRNN docs give both so, and their example indexes
+``out[-1]`` as a number); ``spk`` and ``rs`` are N x steps; each function takes an optional
+``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rate2spike.model import ModelFileError, as_model, load_model, save_grid_search
+from rate2spike.network import Stimulation, convert, make_drive
+from rate2spike.paths import find_model_files, shipped_model_dir
+from rate2spike.progress import ProgressBar
+from rate2spike.simulation import RECORDINGS, simulate
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid
+from rate2spike.trial import TrialSpec, run_trial
+
+
+def _random_seed() -> int:
+    return int(np.random.SeedSequence().entropy % (2**63))
+
+
+def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use_initial_weights=False, seed=None):
+    """Convert a trained rate RNN to a LIF network and simulate it on the stimulus ``u``.
+
+    ``model_path`` is a .mat file or a loaded ``RateModel``; ``u`` is n_inputs x columns (5 ms
+    each); ``stims`` the artificial stimulation ({'mode': 'none' | 'exc' | 'inh', 'dur': [first,
+    stop] in steps, 'units': [...]}). ``seed`` (not in spikeRNN) makes the run reproducible; by
+    default every call draws fresh noise, as the reference does. The stimulus is yours, not a
+    task's, so this calls the simulator directly (the same ``simulate`` that ``run_trial`` calls).
+    Returns ``(W, REC, spk, rs, all_fr, out, params)``: W (N x N, W_rate / lambda), REC (nt x N,
+    mV), spk (N x nt, 0/1), rs (N x nt, Hz), all_fr (N x 1, Hz), out (nt,), params (dt and T in s,
+    nt, w_out, td and td0 in s, IPSCs (N x nt, mV), scaling_factor, downsample, v0 in mV).
+    """
+    model = as_model(model_path)
+    for note in model.notes:
+        print(note)
+    network = convert(model, scaling_factor, use_initial_weights)
+    drive = make_drive(network, u, downsample)
+    run = simulate(network, drive, _random_seed() if seed is None else seed,
+                   Stimulation.from_stims(stims, model.N), record=RECORDINGS)
+    params = {
+        "dt": drive.dt, "T": drive.T, "nt": drive.nt, "w_out": network.w_out.reshape(1, -1),
+        "td": network.td, "td0": network.td0, "IPSCs": run.synaptic_current.T,
+        "scaling_factor": network.scaling_factor, "downsample": drive.downsample, "v0": run.v0,
+    }
+    return (np.ascontiguousarray(network.W), run.voltage, run.spikes.T.astype(np.float64), run.rate.T,
+            run.firing_rates.reshape(-1, 1), run.out, params)
+
+
+def evaluate_single_trial(curr_full, scaling_factor, task_name=None, use_initial_weights=False, down_sample=1,
+                          seed=None):
+    """Run one random trial of the task at one scaling factor: 1 if correct, else 0.
+
+    ``task_name`` defaults to the model's task; ``seed`` (not in spikeRNN) fixes the trial
+    (trial 0 of that seed, as in a grid search); by default each call draws a new one.
+    """
+    spec = TrialSpec(as_model(curr_full), task_name, scaling_factor, seed=_random_seed() if seed is None else seed,
+                     downsample=down_sample, use_initial_weights=use_initial_weights)
+    return int(run_trial(spec).outcome.correct)
+
+
+def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS, scaling_factors=None, *,
+                       force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
+                       progress=None, cancel=None, verbose=True, n_threads=None):
+    """Find the best scaling factor for every model file in ``model_dir`` and save it there.
+
+    For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
+    same trials at every lambda), print each lambda's accuracy, and store
+    ``opt_scaling_factor``, ``all_perfs`` and ``scaling_factors`` in the file (atomically,
+    keeping every other variable). Files that already hold ``opt_scaling_factor`` are
+    skipped unless ``force``. ``task_name`` is inferred from each file when not given.
+    Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
+    0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search.
+    Returns ``{path: SweepResult}`` for the files searched.
+    """
+    model_dir = shipped_model_dir("go-nogo") if model_dir is None else model_dir
+    factors = DEFAULT_SCALING_FACTORS if scaling_factors is None else list(scaling_factors)
+    paths = find_model_files(model_dir)
+    if not paths:
+        raise FileNotFoundError(f"{model_dir}: no .mat model files found")
+    say = print if verbose else (lambda *a, **k: None)
+    results = {}
+    for path in paths:
+        try:
+            model = load_model(path)
+        except ModelFileError as exc:
+            say(f"skipping {exc}")
+            continue
+        if model.opt_scaling_factor is not None and not force:
+            say(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped (force=True redoes it)")
+            continue
+        base = TrialSpec(model, task_name, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
+                         task_options=tuple((task_options or {}).items()))
+        say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials")
+        with ProgressBar(total=len(factors) * n_trials, desc=path.name[:40], enabled=verbose) as bar:
+            printed = [0]
+
+            def report(p, printed=printed):
+                bar.update_to(p.done)
+                if progress is not None:
+                    progress(p)
+                while printed[0] < len(factors) and p.result.complete[printed[0]]:
+                    k = printed[0]
+                    bar.write(f"  lambda = {factors[k]:g}: accuracy {p.result.accuracy[k]:.3f}")
+                    printed[0] += 1
+
+            result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report, cancel=cancel)
+        results[path] = result
+        if result.cancelled:
+            say(f"{path.name}: cancelled; nothing saved")
+            break
+        best_lambda, best_acc = result.optimum
+        save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda)
+        say(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
+    return results

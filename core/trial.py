@@ -1,0 +1,178 @@
+"""One description of a trial (``TrialSpec``) and the one way to run it (``run_trial``).
+
+A spec names everything that fixes a trial: the model, the task and its options, which
+condition (or that the seed draws it), the trial's seed and index, lambda, the downsampling,
+the weights and the artificial stimulation. ``run_trial`` turns it into a stimulus, converts
+the model, drives and simulates the LIF network and scores the output:
+
+    stimulus -> convert -> drive -> simulate -> score
+
+Everything that runs trials builds specs: the spikeRNN API, the command line, the grid search
+(a grid of specs), the dashboard, the benchmark and the tests. Trial ``index`` of seed ``s``
+is the same trial at every lambda (same stimulus, initial voltages and noise), which is what
+makes a grid search compare lambdas fairly; the dashboard's trial with seed ``s`` is trial 0
+of a sweep with seed ``s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rate2spike import timegrid
+from rate2spike.model import RateModel
+from rate2spike.network import Stimulation, check_scaling_factor, convert, make_drive
+from rate2spike.rate import RateResponse, simulate_rate
+from rate2spike.simulation import RECORDINGS, Recording, simulate
+from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
+
+DEFAULT_SCALING_FACTOR = 50.0  # lambda when a model holds no usable grid-search optimum
+RATE_MODEL = "rate_model"  # a recording choice: the rate network's response to the same stimulus
+TRIAL_RECORDINGS = RECORDINGS + (RATE_MODEL,)
+
+
+def default_scaling_factor(model: RateModel) -> float:
+    """The model's stored optimum when it is a positive number, else DEFAULT_SCALING_FACTOR."""
+    stored = model.opt_scaling_factor
+    return float(stored) if stored is not None and np.isfinite(stored) and stored > 0 else DEFAULT_SCALING_FACTOR
+
+
+def _whole_number(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) and not (
+            isinstance(value, (float, np.floating)) and float(value).is_integer()):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if int(value) < 0:
+        raise ValueError(f"{name} must be 0 or more, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything that fixes one trial. Frozen, hashable and cheap to copy
+    (``dataclasses.replace``); arguments are checked and normalised on creation.
+
+    ``task`` defaults to the model's task and ``scaling_factor`` to its stored optimum (else
+    50). ``condition`` is None (drawn from the seed), a condition name such as 'Go', or a
+    mapping factor -> level that fixes some factors and leaves the others drawn.
+    ``task_options`` maps a task's option names to values (mante: evidence_strength).
+    ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict.
+    """
+
+    model: RateModel
+    task: Task | str | None = None
+    scaling_factor: float | None = None
+    seed: int = 0
+    index: int = 0
+    condition: tuple = ()
+    task_options: tuple = ()
+    downsample: int = 1
+    use_initial_weights: bool = False
+    stimulation: Stimulation = field(default_factory=Stimulation)
+
+    def __post_init__(self):
+        if not isinstance(self.model, RateModel):
+            raise ValueError(f"a trial needs a loaded model (rate2spike.load_model), got {type(self.model).__name__}")
+        task = infer_task(self.model) if self.task is None else get_task(self.task)
+        check_task_fits(task, self.model)
+        values = {
+            "task": task,
+            "scaling_factor": default_scaling_factor(self.model) if self.scaling_factor is None
+            else check_scaling_factor(self.scaling_factor),
+            "seed": _whole_number(self.seed, "seed"),
+            "index": _whole_number(self.index, "trial index"),
+            "condition": task.fixed_levels(self.condition),
+            "task_options": tuple(task.option_values(dict(self.task_options)).items()),
+            "downsample": timegrid.check_downsample(self.downsample),
+            "use_initial_weights": bool(self.use_initial_weights),
+            "stimulation": Stimulation.from_stims(self.stimulation, self.model.N),
+        }
+        if values["use_initial_weights"] and self.model.w0 is None:
+            raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights is not possible")
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def replace(self, **changes) -> "TrialSpec":
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def dt(self) -> float:
+        """LIF step (s)."""
+        return timegrid.lif_dt(self.downsample)
+
+    @property
+    def duration(self) -> float:
+        """Trial length (s)."""
+        return self.task.duration(self.downsample)
+
+    @property
+    def noise_seed(self) -> tuple[int, int, int]:
+        """Seed of the LIF run's stream (initial voltages, membrane noise, stimulation draws)."""
+        return self.seed, self.index, 1
+
+    @property
+    def rate_noise_seed(self) -> tuple[int, int, int]:
+        """Seed of the rate network's noise when its response is simulated beside the LIF run."""
+        return self.seed, self.index, 2
+
+    def stimulus(self) -> Stimulus:
+        """The task's stimulus for this trial (the same at every lambda)."""
+        rng = np.random.default_rng([self.seed, self.index, 0])
+        return self.task.stimulus(rng, self.condition, dict(self.task_options))
+
+
+@dataclass(frozen=True, eq=False)
+class ScoredTrial:
+    """A run trial: its spec, stimulus, what the kernel recorded, and its score."""
+
+    spec: TrialSpec
+    stimulus: Stimulus
+    recording: Recording
+    outcome: Outcome
+    rate_response: RateResponse | None = None  # the rate network on the same stimulus, if recorded
+
+    def with_everything_recorded(self) -> "ScoredTrial":
+        """The same trial again with every recording (for export: views record less)."""
+        return run_trial(self.spec, TRIAL_RECORDINGS)
+
+
+class RateResponseCache:
+    """The rate network's response does not depend on lambda, so a session that moves lambda
+    reuses it; holds the last one."""
+
+    def __init__(self):
+        self._key = None
+        self._model = None  # held, not just its id, so a new model can never look like the cached one
+        self._value = None
+
+    def get(self, spec: TrialSpec, stimulus: Stimulus) -> RateResponse:
+        key = (spec.rate_noise_seed, stimulus.u.shape, stimulus.u.tobytes())
+        if spec.model is not self._model or key != self._key:
+            self._value = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed))
+            self._model, self._key = spec.model, key
+        return self._value
+
+
+def run_trial(spec: TrialSpec, record=(), rate_cache: RateResponseCache | None = None) -> ScoredTrial:
+    """Run and score the trial a spec describes.
+
+    ``record`` names what to keep at every step, from TRIAL_RECORDINGS: the LIF recordings
+    (voltage, spikes, rate, synaptic_current) and 'rate_model', the rate network's response
+    to the same stimulus. Without any the trial keeps its output trace, spike counts and score
+    (what a grid search needs). The result does not depend on what is recorded.
+    """
+    unknown = set(record) - set(TRIAL_RECORDINGS)
+    if unknown:
+        raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(TRIAL_RECORDINGS)}")
+    stimulus = spec.stimulus()
+    network = convert(spec.model, spec.scaling_factor, spec.use_initial_weights)
+    drive = make_drive(network, stimulus.u, spec.downsample)
+    recording = simulate(network, drive, spec.noise_seed, spec.stimulation,
+                         record=tuple(r for r in record if r != RATE_MODEL))
+    outcome = spec.task.score(recording.out, drive.dt, stimulus)
+    response = None
+    if RATE_MODEL in record:
+        response = (rate_cache or RateResponseCache()).get(spec, stimulus)
+    return ScoredTrial(spec, stimulus, recording, outcome, response)
