@@ -1,6 +1,8 @@
-"""The rate2spike dashboard: `panel serve explorer` (or `rate2spike explore`).
+"""The rate2spike dashboard: ``panel serve explorer`` (or ``rate2spike explore``).
 
-``state`` holds one session, ``trial`` and ``sweeps`` run simulations for it, ``views`` turns
-results into figures, ``controls``/``sweep_controls`` are the sidebar, ``app`` assembles the
-page and ``main`` is what the server runs for each browser session.
+``session`` holds one session's inputs and results (a ``pn.viewable.Viewer``, so it also
+displays in a notebook cell); ``app`` builds its page from ``controls`` (the sidebar),
+``figures`` (Bokeh views) and ``frames`` (pure functions from results to plot data);
+``sweeps`` runs its background sweeps; ``catalog`` says which model files it may open;
+``main`` is what the server runs per browser session and ``launch`` starts the server.
 """

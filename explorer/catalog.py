@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from core.paths import find_model_files, shipped_models
+from rate2spike.paths import find_model_files, shipped_models
 
 MODELS_ENV = "RATE2SPIKE_MODELS"  # a folder of extra model files, like `--args --models DIR`
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024  # fits Bokeh's default 20 MB websocket message once base64-encoded
@@ -89,9 +89,6 @@ class ModelCatalog:
         if label not in self._paths:
             raise KeyError(f"'{label}' is not one of the models this page can open")
         return self._paths[label]
-
-    def kind(self, label: str) -> str:
-        return self._kinds[label]
 
     def label_of(self, path) -> str | None:
         for label, known in self._paths.items():

@@ -1,8 +1,10 @@
-"""The sidebar: widgets bound to one session's ``ExplorerState``.
+"""The sidebar: widgets bound to one session's parameters, in cards.
 
-Widgets are linked to state parameters both ways (``from_param``), sliders through their
-throttled value, so dragging a slider simulates once, on release. Only the controls that
-apply to the current task are shown.
+Widgets are made from the session's parameters (``from_param``, sliders through their
+throttled value, so dragging simulates once, on release). The task's controls (one selector
+per factor of its conditions, one slider per option) are built from the task object, so
+nothing here names a task. The sweep card starts, follows, cancels, exports and saves the
+session's sweep; a periodic callback on the session's own event loop brings its progress in.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ import io
 
 import panel as pn
 
-from explorer.catalog import MAX_UPLOAD_BYTES
-from explorer.state import LAMBDA_BOUNDS, ExplorerState
+from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES
+from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
+from rate2spike.export import trial_bytes, trial_file_name
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
+from rate2spike.tasks import RANDOM, Task
 
 SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
+POLL_MS = 250  # how often a running sweep's progress is brought into the page
+CARD = dict(sizing_mode="stretch_width", margin=(5, 0))
 
 
 def hint(text: str) -> pn.pane.Markdown:
@@ -22,128 +29,220 @@ def hint(text: str) -> pn.pane.Markdown:
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
 
 
+class TaskControls:
+    """One selector per factor of the task's conditions and one slider per task option."""
+
+    def __init__(self, session: ExplorerSession):
+        self.session = session
+        self.factors: dict[str, pn.widgets.Select] = {}
+        self.panel = pn.Column(sizing_mode="stretch_width", margin=0)
+        pn.bind(self._build, session.param.task, watch=True)
+        pn.bind(self._show_condition, session.param.condition, watch=True)
+        self._build(session.task)
+
+    def _build(self, task: Task | None) -> None:
+        self.factors = {}
+        widgets = []
+        for factor in task.factors if task is not None else ():
+            select = pn.widgets.Select(label=factor.label, options=[RANDOM, *factor.levels],
+                                       value=self.session.condition_level(factor.name),
+                                       sizing_mode="stretch_width", css_classes=[f"factor-{factor.name}"])
+            select.param.watch(lambda event, name=factor.name: self.session.choose_level(name, event.new), "value")
+            self.factors[factor.name] = select
+            widgets.append(select)
+        for option in task.options if task is not None else ():
+            slider = pn.widgets.FloatSlider(label=option.label, start=option.low, end=option.high, step=option.step,
+                                            value=self.session.task_options.get(option.name, option.default),
+                                            sizing_mode="stretch_width", css_classes=[f"option-{option.name}"])
+            slider.param.watch(lambda event, name=option.name: self._set_option(name, event.new), "value_throttled")
+            widgets.append(slider)
+        self.panel.objects = widgets
+
+    def _set_option(self, name: str, value: float) -> None:
+        self.session.task_options = {**self.session.task_options, name: float(value)}
+
+    def _show_condition(self, condition: dict) -> None:
+        for name, select in self.factors.items():
+            level = condition.get(name, RANDOM)
+            if select.value != level:
+                select.value = level
+
+
+class SweepCard:
+    """Widgets that start, follow, cancel, export and save one session's sweeps. Saving into
+    the model file takes two clicks: the first shows what will be written where."""
+
+    def __init__(self, session: ExplorerSession):
+        self.session = session
+        step = DEFAULT_SCALING_FACTORS[1] - DEFAULT_SCALING_FACTORS[0]
+        self.grid = pn.widgets.RangeSlider(label="λ range", start=LAMBDA_BOUNDS[0], end=LAMBDA_BOUNDS[1], step=1,
+                                           value=(DEFAULT_SCALING_FACTORS[0], DEFAULT_SCALING_FACTORS[-1]),
+                                           sizing_mode="stretch_width")
+        self.step = pn.widgets.FloatInput(label="λ step", value=float(step), start=0.1, step=1, width=110,
+                                          css_classes=["sweep-step"])
+        self.n_trials = pn.widgets.IntInput(label="Trials per λ", value=DEFAULT_N_TRIALS, start=1, end=10_000,
+                                            width=110, css_classes=["sweep-trials"])
+        self.run = pn.widgets.Button(label="Run sweep", color="primary", sizing_mode="stretch_width",
+                                     css_classes=["sweep-run"], disabled=session.sweep_running or session.trial is None)
+        self.cancel = pn.widgets.Button(label="Cancel", color="warning", sizing_mode="stretch_width",
+                                        css_classes=["sweep-cancel"], disabled=not session.sweep_running)
+        self.progress = pn.indicators.Progress(value=0, max=100, bar_color="primary", sizing_mode="stretch_width",
+                                               height=16, margin=(6, 10))
+        # a StaticText widget: updating it sends one string, where a Markdown pane update re-scans the page
+        self.status = pn.widgets.StaticText(value=session.param.sweep_status, sizing_mode="stretch_width",
+                                            margin=(0, 10))
+        self.csv = pn.widgets.FileDownload(callback=self._csv, filename="sweep.csv", label="Sweep as CSV",
+                                           embed=False, disabled=True, sizing_mode="stretch_width")
+        self.save = pn.widgets.Button(label="Save into model file…", disabled=True, sizing_mode="stretch_width")
+        self.confirm_text = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.confirm = pn.widgets.Button(label="Yes, write it", color="danger", sizing_mode="stretch_width")
+        self.dismiss = pn.widgets.Button(label="No", sizing_mode="stretch_width")
+        self.confirm_box = pn.Column(self.confirm_text, pn.Row(self.confirm, self.dismiss, margin=0),
+                                     visible=False, sizing_mode="stretch_width", margin=0)
+        self._poller = None
+
+        self.run.on_click(self._start)
+        self.cancel.on_click(lambda _: self.session.cancel_sweep())
+        self.save.on_click(self._ask)
+        self.confirm.on_click(self._write)
+        self.dismiss.on_click(lambda _: setattr(self.confirm_box, "visible", False))
+        pn.bind(self._show, session.param.sweep, session.param.sweep_running, session.param.trial, watch=True)
+
+    def _start(self, _=None) -> None:
+        low, high = self.grid.value
+        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value)):
+            self.confirm_box.visible = False
+            self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
+
+    def _poll(self) -> None:
+        if not self.session.poll_sweep() and self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def _show(self, snapshot, running, trial) -> None:
+        session = self.session
+        self.progress.value = int(round(100 * snapshot.fraction)) if snapshot is not None else 0
+        self.run.disabled = running or trial is None
+        self.cancel.disabled = not running
+        self.csv.disabled = session.sweep_result is None
+        self.save.disabled = not session.can_save_sweep()
+        if session.model is not None and session.model.path is not None:
+            self.csv.filename = f"{session.model.path.stem}_sweep.csv"
+
+    def _csv(self):
+        return io.StringIO(self.session.sweep_csv())
+
+    def _ask(self, _=None) -> None:
+        lam, acc = self.session.sweep_result.optimum
+        self.confirm_text.object = (
+            f"Write opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), all_perfs and scaling_factors into "
+            f"**{self.session.model.path.name}**? Every other variable in the file is kept; the file is replaced "
+            "atomically.")
+        self.confirm_box.visible = True
+
+    def _write(self, _=None) -> None:
+        self.confirm_box.visible = False
+        try:
+            self.session.sweep_status = self.session.save_sweep()
+        except ValueError as exc:
+            self.session.sweep_status = str(exc)
+        self.save.disabled = not self.session.can_save_sweep()
+
+    def stop(self) -> None:
+        """End of the session: stop polling and cancel the sweep."""
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        self.session.cancel_sweep()
+
+    def card(self) -> pn.Card:
+        return pn.Card(
+            self.grid, pn.Row(self.step, self.n_trials, margin=0), pn.Row(self.run, self.cancel, margin=0),
+            self.progress, self.status, self.csv, self.save, self.confirm_box,
+            hint("Scores n random trials at each λ (the same trials at every λ) with the current seed, task options, "
+                 "downsampling, weights and stimulation, in the background; the curve fills in as it runs."),
+            title="Sweep λ", **CARD)
+
+
 class Controls:
     """All sidebar widgets of one session, grouped in cards."""
 
-    def __init__(self, state: ExplorerState):
-        self.state = state
-        self.model_select = pn.widgets.Select.from_param(state.param.model_label, sizing_mode="stretch_width",
+    def __init__(self, session: ExplorerSession):
+        self.session = s = session
+        self.model_select = pn.widgets.Select.from_param(s.param.model_label, sizing_mode="stretch_width",
                                                          css_classes=["model-select"])
         self.upload = pn.widgets.FileDropper(
             accepted_filetypes=[".mat"], max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB", multiple=False,
             layout="compact", sizing_mode="stretch_width", height=70)
         self.upload.param.watch(self._uploaded, "value")
-
-        self.task = pn.widgets.Select.from_param(state.param.task_name, sizing_mode="stretch_width")
-        self.condition = pn.widgets.Select.from_param(state.param.condition, sizing_mode="stretch_width",
-                                                      css_classes=["condition-select"])
-        self.context = pn.widgets.Select.from_param(state.param.context, sizing_mode="stretch_width")
-        self.sign1 = pn.widgets.Select.from_param(state.param.input1_sign, sizing_mode="stretch_width")
-        self.sign2 = pn.widgets.Select.from_param(state.param.input2_sign, sizing_mode="stretch_width")
-        self.strength = pn.widgets.FloatSlider.from_param(state.param.evidence_strength, throttled=True,
+        self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
+        self.task_controls = TaskControls(s)
+        self.scaling = pn.widgets.FloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5,
+                                                         sizing_mode="stretch_width", css_classes=["lambda-slider"])
+        self.seed = pn.widgets.IntInput.from_param(s.param.seed, sizing_mode="stretch_width")
+        self.downsample = pn.widgets.IntSlider.from_param(s.param.downsample, throttled=True,
                                                           sizing_mode="stretch_width")
-        self.mante = pn.Column(self.context, self.sign1, self.sign2, self.strength, margin=0,
-                               sizing_mode="stretch_width")
-
-        self.scaling = pn.widgets.FloatSlider.from_param(
-            state.param.scaling_factor, throttled=True, start=LAMBDA_BOUNDS[0], end=LAMBDA_BOUNDS[1],
-            step=0.5, sizing_mode="stretch_width", css_classes=["lambda-slider"])
-        self.seed = pn.widgets.IntInput.from_param(state.param.seed, sizing_mode="stretch_width")
-        self.downsample = pn.widgets.IntSlider.from_param(state.param.downsample, throttled=True,
-                                                          sizing_mode="stretch_width")
-        self.initial = pn.widgets.Checkbox.from_param(state.param.use_initial_weights)
-
-        self.stim_mode = pn.widgets.RadioButtonGroup.from_param(state.param.stim_mode, color="default",
+        self.initial = pn.widgets.Checkbox.from_param(
+            s.param.use_initial_weights, disabled=pn.bind(lambda m: m is None or m.w0 is None, s.param.model))
+        self.stim_mode = pn.widgets.RadioButtonGroup.from_param(s.param.stim_mode, color="default",
                                                                 sizing_mode="stretch_width")
-        self.stim_units = pn.widgets.TextInput.from_param(state.param.stim_units, placeholder="e.g. 0-9, 15 or inh",
+        self.stim_units = pn.widgets.TextInput.from_param(s.param.stim_units, placeholder="e.g. 0-9, 15 or inh",
                                                           sizing_mode="stretch_width")
-        self.stim_window = pn.widgets.RangeSlider.from_param(state.param.stim_window, throttled=True, step=0.005,
+        self.stim_window = pn.widgets.RangeSlider.from_param(s.param.stim_window, throttled=True, step=0.005,
                                                              sizing_mode="stretch_width")
-
-        self.raster_order = pn.widgets.RadioButtonGroup.from_param(state.param.raster_order,
-                                                                   sizing_mode="stretch_width")
-        self.voltage_units = pn.widgets.MultiChoice(label="Voltage of units", max_items=6, sizing_mode="stretch_width")
-        self.voltage_units.param.watch(self._units_chosen, "value")
-        state.param.watch(self._model_changed, "model")
-        state.param.watch(self._units_changed, "voltage_units")
-        state.param.watch(self._task_changed, "task_name")
-        self._model_changed()
-        self._task_changed()
-
+        self.raster_order = pn.widgets.RadioButtonGroup.from_param(s.param.raster_order, sizing_mode="stretch_width")
+        self.voltage_units = pn.widgets.MultiChoice.from_param(
+            s.param.voltage_units, options=pn.bind(self._unit_choices, s.param.model), max_items=6,
+            sizing_mode="stretch_width")
+        self.sweeps = SweepCard(s)
+        missing = pn.bind(lambda trial: trial is None, s.param.trial)
         self.download_mat = pn.widgets.FileDownload(callback=lambda: self._trial_file("mat"), filename="trial.mat",
-                                                    label="Trial as .mat", embed=False,
+                                                    label="Trial as .mat", embed=False, disabled=missing,
                                                     sizing_mode="stretch_width")
         self.download_npz = pn.widgets.FileDownload(callback=lambda: self._trial_file("npz"), filename="trial.npz",
-                                                    label="Trial as .npz", embed=False,
+                                                    label="Trial as .npz", embed=False, disabled=missing,
                                                     sizing_mode="stretch_width")
-        state.param.watch(self._trial_changed, "trial")
-        self._trial_changed()
 
-    # --- callbacks -----------------------------------------------------------------------
+    @staticmethod
+    def _unit_choices(model) -> dict:
+        return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
+
     def _uploaded(self, event) -> None:
         for filename, data in (event.new or {}).items():
-            if isinstance(data, str):
-                data = data.encode()
-            self.state.upload(filename, data)
-
-    def _model_changed(self, *_):
-        model = self.state.model
-        if model is None:
-            self.voltage_units.options = {}
-            return
-        self.voltage_units.options = {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
-        self.initial.disabled = model.w0 is None
-        self._units_changed()
-
-    def _units_changed(self, *_):
-        if self.voltage_units.value != self.state.voltage_units:
-            self.voltage_units.value = list(self.state.voltage_units)
-
-    def _units_chosen(self, event):
-        if list(event.new) != self.state.voltage_units:
-            self.state.voltage_units = [int(u) for u in event.new]
-
-    def _task_changed(self, *_):
-        mante = self.state.task_name == "mante"
-        self.mante.visible = mante
-        self.condition.visible = not mante
-
-    def _trial_changed(self, *_):
-        missing = self.state.trial is None
-        for widget in (self.download_mat, self.download_npz):
-            if widget.disabled != missing:
-                widget.disabled = missing
+            self.session.upload(filename, data.encode() if isinstance(data, str) else data)
 
     def _trial_file(self, fmt: str):
-        """Named when clicked (not on every trial: each widget update is a message to the page)."""
+        """The trial on screen, every array recorded, named after its own settings (when clicked:
+        each widget update is a message to the page)."""
+        trial = self.session.trial.with_everything_recorded()
         widget = self.download_mat if fmt == "mat" else self.download_npz
-        widget.filename = self.state.trial_file_name(fmt)
-        return io.BytesIO(self.state.trial_file(fmt))
+        widget.filename = trial_file_name(trial, fmt)
+        return io.BytesIO(trial_bytes(trial, fmt))
 
-    # --- layout --------------------------------------------------------------------------
     def cards(self) -> list:
         """The sidebar content, top to bottom."""
-        card = dict(sizing_mode="stretch_width", margin=(5, 0))
         return [
             pn.Card(self.model_select, self.upload,
                     hint(f"Shipped models, .mat files under the folder given at start (--models DIR), or your own "
                          f"upload (at most {MAX_UPLOAD_BYTES // 2**20} MB, kept private to this page)."),
-                    title="Model", **card),
-            pn.Card(self.task, self.condition, self.mante,
-                    hint("The task is inferred from the model; 'random' draws the condition from the seed."),
-                    title="Task and condition", **card),
+                    title="Model", **CARD),
+            pn.Card(self.task, self.task_controls.panel,
+                    hint("The task is inferred from the model; 'random' leaves a factor to the seed's draw."),
+                    title="Task and condition", **CARD),
             pn.Card(self.scaling, self.seed, self.downsample, self.initial,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
                          "model's stored optimum (else 50). The trial is re-simulated when a slider is released."),
-                    title="Conversion", **card),
+                    title="Conversion", **CARD),
+            self.sweeps.card(),
             pn.Card(self.stim_mode, self.stim_units, self.stim_window,
                     hint("Pushes the chosen units up (exc) or down (inh) by 0.5 mV with probability 0.5 per step "
                          "during the window, as the reference's stims."),
-                    title="Artificial stimulation", collapsed=True, **card),
+                    title="Artificial stimulation", collapsed=True, **CARD),
             pn.Card(pn.pane.Markdown("Sort raster by", margin=(0, 10)), self.raster_order, self.voltage_units,
-                    title="Display", **card),
+                    title="Display", **CARD),
             pn.Card(self.download_mat, self.download_npz,
-                    hint("The whole current trial (voltages, spikes, rates, output, stimulus) under the "
-                         "reference's names; each figure saves as PNG with its toolbar's save button."),
-                    title="Export", collapsed=True, **card),
+                    hint("The whole trial on screen (voltages, spikes, rates, synaptic currents, output, stimulus) "
+                         "under the reference's names, with its settings; each figure saves as PNG with its "
+                         "toolbar's save button."),
+                    title="Export", collapsed=True, **CARD),
         ]

@@ -1,43 +1,25 @@
-"""The dashboard's views: pure functions from core results to plot data, and Bokeh figures.
+"""Bokeh figures for the dashboard's views, built once per session and fed frames.
 
-Each view has two halves. A pure ``*_frame`` function turns core results (or ``None`` before
-anything is simulated) into a ``Frame``: plain columns per data source plus a title; tests
-check these without a browser. A small view class builds one Bokeh figure once, with labelled
-axes (units included), and ``show(frame)`` only swaps its data sources. Swapping columns is a
-few milliseconds, which is what keeps a new trial on screen within the latency budget (a
-HoloViews DynamicMap re-render of the same figures cost several times more). Raster, voltage
-and output share one x range object, so zooming or panning time in one moves all three.
+A view class builds one figure with labelled axes (units included) and ``show(frame)`` swaps
+its data sources. Swapping columns is a few milliseconds, which keeps a new trial on screen
+quickly (a HoloViews DynamicMap re-render of the same figures cost several times more; the
+population figures of reports use HoloViews). Raster, voltage and output share one x range,
+so zooming or panning time in one moves all three.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 from bokeh.core.property.vectorization import Field
 from bokeh.models import ColumnDataSource, HoverTool, Label, Range1d, Span
 from bokeh.plotting import figure
 
-from core.lif import TREF, VPEAK, VRESET
-from core.model import RATE_STEP_SECONDS
-from core.tasks import NOGO_CEILING, THRESHOLD
+from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
+                                        STIMULATION_COLOR, STIMULUS_COLOR, WINDOW_COLOR, Frame, decay_frame,
+                                        diagnostic_frame, firing_rate_frame, output_frame, padded,
+                                        performance_frame, raster_frame, voltage_frame)
+from rate2spike.lif import VPEAK, VRESET
 
-EXC_COLOR = "#1f77b4"  # excitatory: blue
-INH_COLOR = "#d62728"  # inhibitory: red
-RATE_MODEL_COLOR = "#ff7f0e"
-WINDOW_COLOR = "#2ca02c"
-STIMULUS_COLOR = "#777777"
-STIMULATION_COLOR = "#9467bd"
-SILENT_COLOR = "#555555"
-PINNED_COLOR = "#9467bd"
-GROUP_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#9edae5", "#c49c94", "#f7b6d2")
-VOLTAGE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
-
-RASTER_MAX_SPIKES = 20_000  # above this the raster draws a random subset (decimation)
-TRACE_MAX_POINTS = 4_000  # voltage/output traces are reduced to a min/max envelope of this size
-PINNED_FRACTION = 0.8  # a unit above 80% of 1/t_ref (400 Hz) is pinned at the refractory limit
-PINNED_RATE = PINNED_FRACTION / TREF
-HIST_BINS = 30
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
 XY_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 LEFT_BORDER = 70  # same left margin on the time plots, so their time axes line up
@@ -79,261 +61,6 @@ HELP = {
     ),
 }
 
-
-@dataclass
-class Frame:
-    """What one view shows at one moment: columns for each named data source, and a title."""
-
-    sources: dict[str, dict[str, np.ndarray | list]]
-    title: str
-    extras: dict = field(default_factory=dict)  # view-specific settings (ranges, sizes, colours)
-
-
-# --- pure helpers -------------------------------------------------------------------------
-
-def envelope(times: np.ndarray, values: np.ndarray, max_points: int = TRACE_MAX_POINTS):
-    """Reduce a trace to at most ``max_points`` by keeping each bin's minimum and maximum, in
-    time order, so one-step events (spikes at +30 mV, threshold crossings) are never dropped."""
-    times = np.asarray(times)
-    values = np.asarray(values)
-    n = values.shape[0]
-    if n <= max_points:
-        return times, values
-    per_bin = int(np.ceil(2 * n / max_points))
-    n_bins = n // per_bin
-    head = values[: n_bins * per_bin].reshape(n_bins, per_bin)
-    offsets = np.arange(n_bins) * per_bin
-    low_at, high_at = head.argmin(axis=1), head.argmax(axis=1)
-    index = np.empty(2 * n_bins, dtype=np.int64)
-    index[0::2] = np.minimum(low_at, high_at) + offsets
-    index[1::2] = np.maximum(low_at, high_at) + offsets
-    if n_bins * per_bin < n:
-        tail = np.arange(n_bins * per_bin, n)
-        index = np.concatenate([index, [tail[values[tail].argmin()], tail[values[tail].argmax()]]])
-    index = np.unique(index)  # sorted; a flat bin's minimum and maximum are one sample
-    return times[index], values[index]
-
-
-def unit_order(order: str, exc: np.ndarray, firing_rates: np.ndarray | None) -> np.ndarray:
-    """Raster row of each unit: by index, by type (excitatory first) or by rate (highest on top)."""
-    n = exc.size
-    if order == "type":
-        ranking = np.concatenate([np.flatnonzero(exc), np.flatnonzero(~exc)])
-    elif order == "rate" and firing_rates is not None:
-        ranking = np.argsort(-np.asarray(firing_rates), kind="stable")
-    else:
-        ranking = np.arange(n)
-    rows = np.empty(n, dtype=np.int64)
-    rows[ranking] = np.arange(n)
-    return rows
-
-
-def stimulus_spans(u: np.ndarray, dt_column: float = RATE_STEP_SECONDS) -> list[tuple[float, float]]:
-    """Time spans (s) during which a time-varying input is on; constant inputs (context cues) are skipped."""
-    u = np.atleast_2d(np.asarray(u))
-    varying = u[np.ptp(u, axis=1) > 0]
-    if varying.size == 0:
-        return []
-    active = (varying != 0).any(axis=0).astype(np.int8)
-    edges = np.diff(np.concatenate([[0], active, [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(float(a * dt_column), float(b * dt_column)) for a, b in zip(starts, stops)]
-
-
-def stimulation_span(lif) -> list[tuple[float, float]]:
-    """The artificial stimulation window in seconds (steps first <= i < stop; step i ends at i*dt)."""
-    stim = lif.stimulation
-    if stim.mode == "none" or stim.stop <= stim.first:
-        return []
-    dt = lif.drive.dt
-    return [((stim.first - 1) * dt, (stim.stop - 1) * dt)]
-
-
-def _compact(*columns):
-    """float32 copies of plotted columns: half the bytes to send, far finer than a pixel."""
-    return tuple(np.asarray(c, dtype=np.float32) for c in columns)
-
-
-def _spans(spans) -> dict:
-    spans = np.asarray(spans, dtype=float).reshape(-1, 2)
-    return {"start": spans[:, 0], "end": spans[:, 1]}
-
-
-def verdict(sim) -> str:
-    """One line: the condition, whether the trial was correct, and why (the task's own comparison)."""
-    if sim is None:
-        return "no trial yet"
-    outcome = sim.outcome
-    statistic = "min" if outcome.label < 0 else "max"
-    wants_above = outcome.label > 0
-    holds = {True: ">" if wants_above else "<", False: "≤" if wants_above else "≥"}[outcome.correct]
-    mark = "correct ✓" if outcome.correct else "incorrect ✗"
-    return (f"{sim.stimulus.condition.name} trial, {mark} "
-            f"({statistic} in window {outcome.extreme:.3f} {holds} {outcome.level:g})")
-
-
-def _padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
-    if not np.isfinite(low) or not np.isfinite(high):
-        return 0.0, 1.0
-    pad = (high - low) * fraction if high > low else 0.5
-    return low - pad, high + pad
-
-
-# --- frames (pure) ------------------------------------------------------------------------
-
-def output_frame(sim, max_points: int = TRACE_MAX_POINTS) -> Frame:
-    """LIF and rate-model output, decision window, stimulus periods, thresholds, verdict."""
-    empty = {"time": np.empty(0), "output": np.empty(0)}
-    if sim is None:
-        return Frame({"lif": empty, "rate": empty, "window": _spans([]), "stimulus": _spans([]),
-                      "levels": {"level": np.empty(0)}}, "Network output: no trial yet", {"y_range": (-1, 1)})
-    t, o = _compact(*envelope(sim.lif.times, sim.lif.out, max_points))
-    rate = empty
-    if sim.rate is not None:
-        rate = {"time": np.arange(sim.rate.o.size) * RATE_STEP_SECONDS, "output": np.asarray(sim.rate.o)}
-    levels = np.array([THRESHOLD, NOGO_CEILING] if sim.task.name == "go-nogo" else [THRESHOLD, -THRESHOLD])
-    values = np.concatenate([o, rate["output"], levels])
-    return Frame(
-        {"lif": {"time": t, "output": o}, "rate": rate,
-         "window": _spans([(sim.task.decision_start, sim.lif.drive.T)]),
-         "stimulus": _spans(stimulus_spans(sim.stimulus.u)), "levels": {"level": levels}},
-        f"Network output: {verdict(sim)}",
-        {"y_range": _padded(values.min(), values.max()), "correct": sim.outcome.correct},
-    )
-
-
-def raster_frame(sim, order: str = "index", max_spikes: int = RASTER_MAX_SPIKES, seed: int = 0) -> Frame:
-    """Spike times and rows by population; a random subset of ``max_spikes`` above that many."""
-    empty = {"time": np.empty(0), "row": np.empty(0, dtype=np.int64), "unit": np.empty(0, dtype=np.int64)}
-    if sim is None:
-        return Frame({"exc": empty, "inh": empty, "stimulation": _spans([])}, "Spike raster",
-                     {"n_units": 1, "order": order})
-    lif = sim.lif
-    steps, units = np.nonzero(lif.spikes)
-    total = steps.size
-    if total > max_spikes:
-        keep = np.sort(np.random.default_rng(seed).choice(total, size=max_spikes, replace=False))
-        steps, units = steps[keep], units[keep]
-        title = f"Spike raster: {total:,} spikes; a random {max_spikes:,} are drawn (decimated)"
-    else:
-        title = f"Spike raster: {total:,} spikes, all drawn"
-    rows = unit_order(order, lif.network.exc, lif.firing_rates)[units].astype(np.int32)
-    times = ((steps + 1) * lif.drive.dt).astype(np.float32)  # step k+1 ends at (k+1)*dt
-    units = units.astype(np.int32)
-    is_exc = lif.network.exc[units]
-    pick = lambda mask: {"time": times[mask], "row": rows[mask], "unit": units[mask]}  # noqa: E731
-    return Frame({"exc": pick(is_exc), "inh": pick(~is_exc), "stimulation": _spans(stimulation_span(lif))},
-                 title, {"n_units": lif.network.N, "order": order})
-
-
-def voltage_frame(sim, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:
-    """Envelopes of the chosen units' membrane voltage, one line each."""
-    lines = {"xs": [], "ys": [], "label": [], "color": []}
-    spans = []
-    if sim is not None:
-        lif = sim.lif
-        times = lif.times
-        for k, unit in enumerate(u for u in units if 0 <= u < lif.network.N):
-            t, v = _compact(*envelope(times, lif.voltages[:, unit], max_points))
-            lines["xs"].append(t)
-            lines["ys"].append(v)
-            lines["label"].append(f"unit {unit} ({'E' if lif.network.exc[unit] else 'I'})")
-            lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
-        spans = stimulation_span(lif)
-    shown = ", ".join(lines["label"]) if lines["label"] else "none chosen (see Display in the sidebar)"
-    return Frame({"lines": lines, "stimulation": _spans(spans)}, f"Membrane voltage: {shown}")
-
-
-def _histogram(values_exc, values_inh, bins: int = HIST_BINS) -> dict:
-    values = np.concatenate([values_exc, values_inh])
-    low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    edges = np.linspace(low, high if high > low else low + 1.0, bins + 1)
-    return {name: {"left": edges[:-1], "right": edges[1:], "top": np.histogram(v, edges)[0]}
-            for name, v in (("exc", values_exc), ("inh", values_inh))}
-
-
-def firing_rate_frame(sim) -> Frame:
-    """Histogram of the LIF firing rates (Hz) by population."""
-    if sim is None:
-        return Frame(_histogram(np.empty(0), np.empty(0)), "Firing rates")
-    rates, exc = sim.lif.firing_rates, sim.lif.network.exc
-    mean = lambda x: f"{x.mean():.1f} Hz" if x.size else "none"  # noqa: E731
-    return Frame(_histogram(rates[exc], rates[~exc]),
-                 f"Firing rates: mean E {mean(rates[exc])}, I {mean(rates[~exc])}")
-
-
-def decay_frame(model, use_initial_weights: bool = False) -> Frame:
-    """Histogram of the synaptic decay constants (ms) by population."""
-    if model is None:
-        return Frame(_histogram(np.empty(0), np.empty(0)), "Synaptic decay constants")
-    td = model.decay_constants(use_initial_weights and model.taus_gaus0 is not None) * 1e3
-    return Frame(_histogram(td[model.exc], td[~model.exc]),
-                 f"Decay constants: {td.min():.0f} to {td.max():.0f} ms")
-
-
-def diagnostic_frame(sim) -> Frame:
-    """LIF firing rate against rate-model activity per unit, silent and pinned units flagged."""
-    empty = {"activity": np.empty(0), "rate": np.empty(0), "unit": np.empty(0, dtype=np.int64)}
-    if sim is None or sim.rate is None:
-        return Frame({"exc": empty, "inh": empty, "silent": empty, "pinned": empty,
-                      "ideal": {"activity": np.empty(0), "rate": np.empty(0)}},
-                     "Conversion diagnostic")
-    lif = sim.lif
-    activity = np.asarray(sim.rate.mean_rates)
-    rates = lif.firing_rates
-    units = np.arange(rates.size)
-    pick = lambda mask: {"activity": activity[mask], "rate": rates[mask], "unit": units[mask]}  # noqa: E731
-    exc = lif.network.exc
-    silent = lif.spike_counts == 0
-    pinned = rates >= PINNED_RATE
-    top = float(max(activity.max(), 1e-9))
-    lam = lif.network.scaling_factor
-    return Frame(
-        {"exc": pick(exc), "inh": pick(~exc), "silent": pick(silent), "pinned": pick(pinned),
-         "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
-        f"Conversion: {int(silent.sum())} silent, {int(pinned.sum())} pinned, of {rates.size} units",
-    )
-
-
-def performance_frame(snapshot=None, model=None, current_lambda: float | None = None) -> Frame:
-    """Accuracy against lambda: sweep with 95% intervals, per-condition lines, stored grid, optimum."""
-    nothing = np.empty(0)
-    band = {"scaling_factor": nothing, "low": nothing, "high": nothing}
-    sweep = {"scaling_factor": nothing, "accuracy": nothing, "n_trials": np.empty(0, dtype=np.int64)}
-    groups = {"xs": [], "ys": [], "label": [], "color": []}
-    best = {"scaling_factor": nothing, "accuracy": nothing}
-    stored = {"scaling_factor": nothing, "accuracy": nothing}
-    title = "Performance curve: run a sweep to draw it"
-    if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
-            and model.all_perfs.size == model.scaling_factors.size:
-        stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
-        title = "Performance curve: grid search stored in the model file (run a sweep for intervals)"
-    if snapshot is not None:
-        seen = snapshot.n_done > 0
-        x = snapshot.scaling_factors[seen]
-        band = {"scaling_factor": x, "low": snapshot.low[seen], "high": snapshot.high[seen]}
-        sweep = {"scaling_factor": x, "accuracy": snapshot.accuracy[seen], "n_trials": snapshot.n_done[seen]}
-        for k, (group, accuracy) in enumerate(snapshot.group_accuracy.items()):
-            groups["xs"].append(x)
-            groups["ys"].append(accuracy[seen])
-            groups["label"].append(f"{group} trials")
-            groups["color"].append(GROUP_COLORS[k % len(GROUP_COLORS)])
-        if snapshot.optimum is not None:
-            best = {"scaling_factor": np.array([snapshot.optimum[0]]), "accuracy": np.array([snapshot.optimum[1]])}
-            title = f"Performance curve: best λ = {snapshot.optimum[0]:g} (accuracy {snapshot.optimum[1]:.2f})"
-        elif not snapshot.finished:
-            title = f"Performance curve: sweep running ({snapshot.done} / {snapshot.total} trials)"
-    x_all = np.concatenate([np.asarray(band["scaling_factor"]), np.asarray(stored["scaling_factor"]),
-                            [] if current_lambda is None else [current_lambda]])
-    if band["scaling_factor"].size or stored["scaling_factor"].size:
-        x_range = _padded(float(x_all.min()), float(x_all.max()))
-    else:  # nothing scored yet: a generic range around the reference grid and the slider
-        x_range = (0.0, max(100.0, 1.2 * float(x_all.max())) if x_all.size else 100.0)
-    return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored}, title,
-                 {"x_range": x_range, "lambda": current_lambda})
-
-
-# --- figures ------------------------------------------------------------------------------
 
 def _figure(title: str, x_label: str, y_label: str, height: int, tools: str = XY_TOOLS, **kwargs):
     fig = figure(title=title, height=height, sizing_mode="stretch_width", x_axis_label=x_label,
@@ -503,6 +230,16 @@ class HistogramView(View):
         _finish_legend(fig, "top_right")
         super().__init__(fig, sources)
 
+    @classmethod
+    def firing_rates(cls) -> "HistogramView":
+        """LIF firing rates of the units in one trial, by population."""
+        return cls(firing_rate_frame(None), "LIF firing rate (Hz)", "rates")
+
+    @classmethod
+    def decay_constants(cls) -> "HistogramView":
+        """The synaptic decay constants of the model, by population."""
+        return cls(decay_frame(None), "Synaptic decay constant (ms)", "decay")
+
 
 class DiagnosticView(View):
     def __init__(self, height: int = 320):
@@ -565,5 +302,5 @@ class PerformanceView(View):
             self.marker.location = float(current_lambda)
             x_range = self.figure.x_range
             if not x_range.start <= current_lambda <= x_range.end:
-                low, high = _padded(min(x_range.start, current_lambda), max(x_range.end, current_lambda), 0.02)
+                low, high = padded(min(x_range.start, current_lambda), max(x_range.end, current_lambda), 0.02)
                 x_range.update(start=low, end=high, reset_start=low, reset_end=high)

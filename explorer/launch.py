@@ -1,7 +1,8 @@
 """`rate2spike explore`: serve the dashboard with `panel serve` and open it in a browser.
 
-The server runs as a child process (exactly what `panel serve explorer` runs), so the command
-behaves like the documented one and Ctrl-C stops both.
+The server runs as a child process serving this package's folder (exactly what `panel serve
+explorer` runs from a checkout), so the command behaves like the documented one, installed or
+not, and Ctrl-C stops both.
 """
 
 from __future__ import annotations

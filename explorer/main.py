@@ -1,23 +1,19 @@
-"""What ``panel serve explorer`` runs for every browser session.
+"""What ``panel serve explorer`` (and ``rate2spike explore``) runs for every browser session.
 
-Extra models: ``panel serve explorer --args --models DIR`` or $RATE2SPIKE_MODELS.
+Extra models: ``panel serve explorer --args --models DIR`` or $RATE2SPIKE_MODELS. It imports
+the installed package (``pip install -e .`` or ``pip install .``), never the folder it sits in.
 """
 
 import sys
-from pathlib import Path
-
-try:
-    import explorer  # noqa: F401  (installed with `pip install -e .`)
-except ImportError:  # served from a checkout without installing: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import panel as pn
 
-from explorer.app import Dashboard, load_extensions
-from explorer.catalog import models_dir_from
+from rate2spike.explorer.app import TITLE, load_extensions
+from rate2spike.explorer.catalog import models_dir_from
+from rate2spike.explorer.session import ExplorerSession
 
 load_extensions()
-dashboard = Dashboard(models_dir=models_dir_from(sys.argv[1:]))
-# bind the dashboard now: Bokeh clears this module's globals once the page is built
-pn.state.on_session_destroyed(lambda _context, session=dashboard: session.close())
-dashboard.template().servable(title="rate2spike explorer")
+session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]))
+# bind the session now: Bokeh clears this module's globals once the page is built
+pn.state.on_session_destroyed(lambda _context, session=session: session.close())
+session.servable(title=TITLE)

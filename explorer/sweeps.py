@@ -1,12 +1,12 @@
 """A lambda sweep running in the background for one dashboard session.
 
-``core.sweep.run_sweep`` runs on a plain thread (its LIF kernel releases the GIL, so the
+``rate2spike.sweep.run_grid`` runs on a plain thread (its LIF kernel releases the GIL, so the
 server keeps serving every session). That thread lowers its own CPU priority before
 starting, and the trial threads it starts inherit it: a sweep uses every idle core but
 yields to the sessions' interactive work. The thread never touches the page: after each trial it
 publishes an immutable ``SweepSnapshot`` at most a few times a second, and the session reads
 the newest one from its own event loop (a periodic callback), where changing the page is
-safe. Cancelling sets an Event that ``run_sweep`` checks between trials.
+safe. Cancelling sets an Event that ``run_grid`` checks between trials.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.model import RateModel
-from core.simulation import Stimulation
-from core.sweep import SweepProgress, SweepResult, run_sweep
-from core.tasks import Task
+from rate2spike.sweep import SweepProgress, SweepResult, check_grid, run_grid
+from rate2spike.trial import TrialSpec
 
 SNAPSHOT_INTERVAL = 0.2  # s between published snapshots while trials finish
 SWEEP_NICENESS = 10  # added to the sweep threads' nice value (Linux: per thread, inherited)
@@ -88,6 +86,9 @@ class SweepSnapshot:
         return f"Sweep running: {head}, {left}."
 
 
+MAX_LAMBDAS = 200  # scaling factors in one dashboard sweep
+
+
 def sweep_grid(low: float, high: float, step: float) -> np.ndarray:
     """Scaling factors low, low+step, ..., up to high (included when on the grid)."""
     if step <= 0:
@@ -97,23 +98,21 @@ def sweep_grid(low: float, high: float, step: float) -> np.ndarray:
     if low <= 0:
         raise ValueError("λ must be positive; start the range above 0")
     count = int(np.floor((high - low) / step + 1e-9)) + 1
-    if count > 200:
+    if count > MAX_LAMBDAS:
         raise ValueError(f"{count} values of λ is too many for one sweep; use a larger step")
     grid = low + step * np.arange(count)
     return np.round(grid, 10)
 
 
 class BackgroundSweep:
-    """One sweep on its own thread; ``snapshot`` is the newest published state."""
+    """One sweep (``base`` at each scaling factor, trials 0..n_trials-1) on its own thread;
+    ``snapshot`` is the newest published state."""
 
-    def __init__(self, model: RateModel, task: Task, scaling_factors, n_trials: int, seed: int = 0,
-                 downsample: int = 1, use_initial_weights: bool = False,
-                 stimulation: Stimulation | None = None, n_threads: int | None = None):
-        self._args = dict(model=model, task=task, scaling_factors=np.asarray(scaling_factors, dtype=float),
-                          n_trials=int(n_trials), seed=int(seed), downsample=int(downsample),
-                          use_initial_weights=bool(use_initial_weights), stimulation=stimulation,
-                          n_threads=n_threads)
-        self.total = len(self._args["scaling_factors"]) * self._args["n_trials"]
+    def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None):
+        self.scaling_factors, self.n_trials = check_grid(scaling_factors, n_trials)
+        self.base = base
+        self.n_threads = n_threads
+        self.total = len(self.scaling_factors) * self.n_trials
         self.result: SweepResult | None = None
         self.snapshot: SweepSnapshot | None = None
         self._cancel = threading.Event()
@@ -144,9 +143,10 @@ class BackgroundSweep:
     def _run(self) -> None:
         lower_thread_priority()
         try:
-            result = run_sweep(progress=self._progress, cancel=self._cancel, **self._args)
+            result = run_grid(self.base, self.scaling_factors, self.n_trials, n_threads=self.n_threads,
+                              progress=self._progress, cancel=self._cancel)
         except Exception as exc:  # shown on the page; the session goes on
-            self.snapshot = SweepSnapshot.failed(self._args["scaling_factors"], self.total, self.snapshot, str(exc))
+            self.snapshot = SweepSnapshot.failed(self.scaling_factors, self.total, self.snapshot, str(exc))
             return
         self.result = result
         done = int(result.n_done.sum())

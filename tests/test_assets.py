@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.evaluate import rate_accuracy
-from core.model import load_model, read_mat
-from core.paths import assets_dir, shipped_model_dir, shipped_models
-from core.simulation import convert, make_drive, simulate_output
-from core.sweep import DEFAULT_SCALING_FACTORS, trial_inputs
-from core.tasks import TASKS, infer_task
+from rate2spike.model import load_model, read_mat
+from rate2spike.paths import assets_dir, shipped_model_dir, shipped_models
+from rate2spike.sweep import DEFAULT_SCALING_FACTORS
+from rate2spike.tasks import TASKS, infer_task
+from rate2spike.train import evaluate
+from rate2spike.trial import TrialSpec, run_trial
 
 REFERENCE_FIELDS = {
     "N": (1, 1), "w": "NxN", "w0": "NxN", "m": "NxN", "som_m": "NxN", "w_in": "Nxin", "w_out": (1, "N"),
@@ -54,21 +54,15 @@ def test_fields_and_grid_search_results(task):
 
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_rate_network_solves_the_task(task):
-    assert rate_accuracy(load_model(MODELS[task]), task, n_trials=100, seed=5) >= 0.95
+    accuracy = evaluate(load_model(MODELS[task]), TASKS[task], np.random.default_rng(5), n_trials=100).accuracy
+    assert accuracy >= 0.95
 
 
 def _condition_outcomes(model, task, scaling_factor):
-    spec = TASKS[task]
-    network = convert(model, scaling_factor)
-    per_condition = 8 // len(spec.conditions()) + 1
-    results = []
-    for condition in spec.conditions():
-        for k in range(per_condition):
-            trial, sim_seed = trial_inputs(spec, 99, k, condition)
-            drive = make_drive(network, trial.u)
-            out, _ = simulate_output(network, drive, sim_seed)
-            results.append(spec.score(out, drive.dt, trial).correct)
-    return results
+    conditions = TASKS[task].conditions()
+    per_condition = 8 // len(conditions) + 1
+    return [run_trial(TrialSpec(model, task, scaling_factor, seed=99, index=k, condition=c.name)).outcome.correct
+            for c in conditions for k in range(per_condition)]
 
 
 @pytest.mark.parametrize("task", sorted(TASKS))

@@ -1,11 +1,14 @@
-"""The rate2spike command line: summaries, sweeps, one-line errors."""
+"""The rate2spike command line: what it prints, what it writes, one-line errors."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import scipy.io
 
-from core.cli import main, parse_scaling_factors
-from core.model import load_model
+from rate2spike.cli import main, parse_scaling_factors
+from rate2spike.model import load_model
+from rate2spike.trial import TrialSpec, run_trial
 
 
 def test_parse_scaling_factors():
@@ -13,30 +16,50 @@ def test_parse_scaling_factors():
     assert parse_scaling_factors("20,30.5") == [20.0, 30.5]
 
 
-def test_simulate_prints_summary_and_saves(model_file, tmp_path, capsys):
+def test_simulate_prints_the_trial_it_ran_and_saves_it(model_file, tmp_path, capsys):
     target = tmp_path / "trial.npz"
-    code = main(["simulate", str(model_file), "--lambda", "30", "--condition", "Go", "--save", str(target)])
+    assert main(["simulate", str(model_file), "--lambda", "30", "--condition", "Go", "--seed", "4",
+                 "--save", str(target)]) == 0
     out = capsys.readouterr().out
-    assert code == 0
-    assert "condition Go" in out and "lambda = 30" in out and "verdict:" in out
+    expected = run_trial(TrialSpec(load_model(model_file), "go-nogo", 30.0, seed=4, condition="Go"), ("spikes",))
+    assert "condition Go, lambda = 30, seed 4" in out
+    assert f"{int(expected.recording.spikes.sum())} spikes" in out
+    assert f"verdict: {'correct' if expected.outcome.correct else 'incorrect'}" in out
     saved = np.load(target)
     assert saved["spk"].shape == (60, 20000) and saved["REC"].shape == (20000, 60)
-    assert saved["scaling_factor"] == 30
+    assert saved["scaling_factor"] == 30 and int(saved["seed"]) == 4 and str(saved["condition"]) == "Go"
+    np.testing.assert_array_equal(saved["out"], expected.recording.out)
 
 
-def test_simulate_with_stimulation_to_mat(model_file, tmp_path, capsys):
+def test_simulate_with_stimulation_to_mat(model_file, tmp_path):
     target = tmp_path / "trial.mat"
-    code = main(["simulate", str(model_file), "--stim", "exc", "--stim-units", "1,2", "--stim-window", "100:900",
-                 "--save", str(target)])
-    assert code == 0 and target.exists()
+    assert main(["simulate", str(model_file), "--stim", "exc", "--stim-units", "1,2", "--stim-window", "100:900",
+                 "--save", str(target)]) == 0
+    saved = scipy.io.loadmat(target)
+    assert str(saved["stim_mode"][0]) == "exc" and saved["stim_units"].ravel().tolist() == [1, 2]
+    assert saved["stim_dur"].ravel().tolist() == [100, 900]
 
 
 def test_sweep_writes_results_and_csv(model_file, tmp_path, capsys):
     csv = tmp_path / "curve.csv"
-    code = main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv)])
-    assert code == 0
-    assert load_model(model_file).scaling_factors.tolist() == [20.0, 30.0]
-    assert csv.read_text().count("\n") == 3
+    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv)]) == 0
+    model = load_model(model_file)
+    assert model.scaling_factors.tolist() == [20.0, 30.0]
+    lines = csv.read_text().splitlines()
+    assert len(lines) == 3 and lines[1].startswith("20.0,3,")
+    assert f"optimal scaling factor {model.opt_scaling_factor:g}" in capsys.readouterr().out
+
+
+def test_task_options_reach_the_sweep(make_model, tmp_path):
+    """mante's evidence strength changes the trials a sweep scores."""
+    path = make_model("Task_mante_N_40_x.mat", N=40, n_inputs=4)
+    csvs = []
+    for strength in ("0.5", "2.0"):
+        target = tmp_path / f"{strength}.csv"
+        assert main(["sweep", str(path), "--n-trials", "6", "--scaling-factors", "20", "--force",
+                     "--option", f"evidence_strength={strength}", "--csv", str(target)]) == 0
+        csvs.append(target.read_text())
+    assert csvs[0] != csvs[1]
 
 
 def test_errors_are_one_line(tmp_path, capsys):
@@ -47,3 +70,17 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "bad.mat" in err and "empty" in err and "Traceback" not in err
     assert main(["sweep", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,phrase", [
+    (["--lambda", "0"], "--lambda: '0' is not a positive number"),
+    (["--option", "evidence_strength=1"], "no option evidence_strength"),
+    (["--condition", "Maybe"], "no condition 'Maybe'"),
+])
+def test_bad_options_are_named(model_file, capsys, argv, phrase):
+    try:
+        code = main(["simulate", str(model_file), *argv])
+    except SystemExit as exc:  # argparse refuses the value before any work
+        code = exc.code
+    assert code == 2
+    assert phrase in capsys.readouterr().err

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from core import LIF_network_fnc, load_model
-from core.model import read_mat
-from core.reference import reference_lif
-from core.simulation import Stimulation, convert, make_drive, simulate_output, simulate_trial
+from rate2spike import LIF_network_fnc, load_model
+from rate2spike.model import read_mat
+from rate2spike.reference import reference_lif
+from rate2spike.network import Stimulation, convert, make_drive
+from rate2spike.simulation import RECORDINGS, simulate
 
 from conftest import model_variables
 
@@ -25,44 +26,45 @@ def _compare(variables, path, scaling, u, stims, downsample=1, use_initial_weigh
     noise = rng.standard_normal((drive.nt, model.N))
     draws = rng.random(drive.nt)
     v0 = -65 + 95 * rng.random(model.N)
-    trial = simulate_trial(network, drive, 0, Stimulation.from_stims(stims, model.N), v0=v0, noise=noise, stim_draws=draws)
+    trial = simulate(network, drive, 0, Stimulation.from_stims(stims, model.N), record=RECORDINGS, v0=v0, noise=noise,
+                     stim_draws=draws)
     W, REC, spk, rs, all_fr, out, params = reference_lif(
         read_mat(path), scaling, u, stims, downsample, use_initial_weights, v0=v0, noise=noise, stim_draws=draws)
     assert spk.sum() > 100, "the test network must spike to test anything"
     np.testing.assert_array_equal(trial.spikes.T, spk.astype(bool))
-    np.testing.assert_allclose(trial.voltages, REC, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(trial.rates.T, rs, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(trial.synaptic_currents.T, params["IPSCs"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(trial.voltage, REC, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(trial.rate.T, rs, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(trial.synaptic_current.T, params["IPSCs"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(trial.out, out, rtol=0, atol=1e-9)
     np.testing.assert_allclose(trial.firing_rates, all_fr[:, 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(network.W, W, rtol=1e-12, atol=1e-15)
     assert drive.nt == params["nt"] and drive.dt == params["dt"] and np.isclose(drive.T, params["T"])
     np.testing.assert_allclose(network.td, params["td"], rtol=1e-12)
-    # the output-only kernel gives the same trace for the same inputs
-    out_only, counts = simulate_output(network, drive, 0, Stimulation.from_stims(stims, model.N),
-                                       v0=v0, noise=noise, stim_draws=draws)
-    np.testing.assert_array_equal(out_only, trial.out)
-    np.testing.assert_array_equal(counts, trial.spike_counts)
+    # recording nothing gives the same output trace and spike counts
+    bare = simulate(network, drive, 0, Stimulation.from_stims(stims, model.N), v0=v0, noise=noise, stim_draws=draws)
+    np.testing.assert_array_equal(bare.out, trial.out)
+    np.testing.assert_array_equal(bare.spike_counts, trial.spike_counts)
+    assert bare.voltage is None and bare.spikes is None
     return trial
 
 
 @pytest.fixture(scope="module")
-def go_nogo_200(tmp_path_factory):
-    path = tmp_path_factory.mktemp("eq") / "go_nogo_200.mat"
-    variables = model_variables(N=200, seed=3)
+def go_nogo_60(tmp_path_factory):
+    path = tmp_path_factory.mktemp("eq") / "go_nogo_60.mat"
+    variables = model_variables(N=60, seed=3)
     scipy.io.savemat(path, variables)
     return variables, path
 
 
-def test_full_go_nogo_trial_matches_reference(go_nogo_200):
-    variables, path = go_nogo_200
+def test_full_go_nogo_trial_matches_reference(go_nogo_60):
+    variables, path = go_nogo_60
     trial = _compare(variables, path, 25.0, GO, {"mode": "none"})
-    assert trial.voltages.shape == (20000, 200)
+    assert trial.voltage.shape == (20000, 60)
 
 
 @pytest.mark.parametrize("mode", ["exc", "inh"])
-def test_stimulation_matches_reference(go_nogo_200, mode):
-    variables, path = go_nogo_200
+def test_stimulation_matches_reference(go_nogo_60, mode):
+    variables, path = go_nogo_60
     stims = {"mode": mode, "dur": [2000, 9000], "units": [1, 5, 9, 9, 40]}
     trial = _compare(variables, path, 25.0, GO, stims)
     # the stimulation did something: the same trial without it differs
@@ -70,20 +72,20 @@ def test_stimulation_matches_reference(go_nogo_200, mode):
     network = convert(model, 25.0)
     drive = make_drive(network, GO)
     rng = np.random.default_rng(1)
-    noise, draws, v0 = rng.standard_normal((drive.nt, 200)), rng.random(drive.nt), -65 + 95 * rng.random(200)
-    plain = simulate_trial(network, drive, 0, None, v0=v0, noise=noise, stim_draws=draws)
+    noise, draws, v0 = rng.standard_normal((drive.nt, 60)), rng.random(drive.nt), -65 + 95 * rng.random(60)
+    plain = simulate(network, drive, 0, None, record=("spikes",), v0=v0, noise=noise, stim_draws=draws)
     assert not np.array_equal(plain.spikes, trial.spikes)
 
 
 @pytest.mark.parametrize("downsample", [2, 5])
-def test_downsampling_matches_reference(go_nogo_200, downsample):
-    variables, path = go_nogo_200
+def test_downsampling_matches_reference(go_nogo_60, downsample):
+    variables, path = go_nogo_60
     trial = _compare(variables, path, 25.0, GO, {"mode": "none"}, downsample=downsample)
     assert trial.drive.nt == 20000 // downsample
 
 
-def test_initial_weights_match_reference(go_nogo_200):
-    variables, path = go_nogo_200
+def test_initial_weights_match_reference(go_nogo_60):
+    variables, path = go_nogo_60
     _compare(variables, path, 25.0, GO, {"mode": "exc", "dur": [100, 20000], "units": [0, 1]}, use_initial_weights=True)
 
 
@@ -100,29 +102,29 @@ def test_other_file_styles_match_reference(tmp_path, style, taus, n_inputs):
 def test_same_seed_same_trial_different_seed_different(model_file):
     network = convert(load_model(model_file), 20.0)
     drive = make_drive(network, GO)
-    a = simulate_trial(network, drive, (7, 0))
-    b = simulate_trial(network, drive, (7, 0))
-    c = simulate_trial(network, drive, (7, 1))
-    np.testing.assert_array_equal(a.voltages, b.voltages)
+    a = simulate(network, drive, (7, 0), record=RECORDINGS)
+    b = simulate(network, drive, (7, 0), record=RECORDINGS)
+    c = simulate(network, drive, (7, 1), record=RECORDINGS)
+    np.testing.assert_array_equal(a.voltage, b.voltage)
     np.testing.assert_array_equal(a.v0, b.v0)
     assert not np.array_equal(a.spikes, c.spikes)
-    out, counts = simulate_output(network, drive, (7, 0))
-    np.testing.assert_array_equal(out, a.out)
+    np.testing.assert_array_equal(simulate(network, drive, (7, 0)).out, a.out)
 
 
-def test_lif_network_fnc_seeded_equals_reference_outputs(go_nogo_200):
+def test_lif_network_fnc_seeded_equals_reference_outputs(go_nogo_60):
     """The public API returns the reference's tuple, shaped as spikeRNN documents."""
-    variables, path = go_nogo_200
+    variables, path = go_nogo_60
     W, REC, spk, rs, all_fr, out, params = LIF_network_fnc(str(path), 30.0, GO, {"mode": "none"}, 1, False, seed=5)
-    assert W.shape == (200, 200) and REC.shape == (20000, 200) and spk.shape == (200, 20000)
-    assert rs.shape == (200, 20000) and all_fr.shape == (200, 1) and out.shape == (20000,)
+    assert W.shape == (60, 60) and REC.shape == (20000, 60) and spk.shape == (60, 20000)
+    assert rs.shape == (60, 20000) and all_fr.shape == (60, 1) and out.shape == (20000,)
     assert set(params) >= {"dt", "T", "nt", "w_out", "td", "td0", "IPSCs"}
-    assert params["IPSCs"].shape == (200, 20000)
+    assert params["IPSCs"].shape == (60, 20000)
+    np.testing.assert_allclose(W, reference_lif(variables, 30.0, GO[:, :3], {"mode": "none"})[0], rtol=1e-12)
     np.testing.assert_allclose(out, (params["w_out"] @ rs).ravel(), atol=1e-9)
     np.testing.assert_allclose(all_fr[:, 0], spk[:, 9:].sum(axis=1) / params["T"])
     spiking = REC[spk.T.astype(bool)]
     assert spiking.size and np.all(spiking == 30.0)
-    # a seeded call replays exactly; the NumPy reference fed v0 and no noise agrees
+    # a seeded call replays exactly
     W2, REC2, *_ = LIF_network_fnc(str(path), 30.0, GO, {"mode": "none"}, 1, False, seed=5)
     np.testing.assert_array_equal(REC, REC2)
 
@@ -130,11 +132,11 @@ def test_lif_network_fnc_seeded_equals_reference_outputs(go_nogo_200):
 def test_recording_less_gives_the_same_trial(model_file):
     network = convert(load_model(model_file), 20.0)
     drive = make_drive(network, GO)
-    full = simulate_trial(network, drive, (3, 0))
-    part = simulate_trial(network, drive, (3, 0), record=("voltages", "spikes"))
-    np.testing.assert_array_equal(full.voltages, part.voltages)
+    full = simulate(network, drive, (3, 0), record=RECORDINGS)
+    part = simulate(network, drive, (3, 0), record=("voltage", "spikes"))
+    np.testing.assert_array_equal(full.voltage, part.voltage)
     np.testing.assert_array_equal(full.spikes, part.spikes)
     np.testing.assert_array_equal(full.out, part.out)
-    assert part.rates is None and part.synaptic_currents is None
+    assert part.rate is None and part.synaptic_current is None
     with pytest.raises(ValueError, match="cannot record"):
-        simulate_trial(network, drive, 0, record=("voltage",))
+        simulate(network, drive, 0, record=("voltages",))

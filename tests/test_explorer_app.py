@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
-import sys
 import time
 
 import numpy as np
@@ -12,15 +10,20 @@ import param
 import pytest
 
 from conftest import model_path, synthetic_assets
-from explorer import views
-from explorer.app import Dashboard, build_app, load_extensions
-from explorer.launch import serve_command
-from test_explorer_state import mat_bytes, wait_for_sweep
+from rate2spike.explorer import figures
+from rate2spike.explorer.app import ExplorerPage, load_extensions
+from rate2spike.explorer.launch import serve_command
+from rate2spike.explorer.session import ExplorerSession
+from test_explorer_session import mat_bytes, wait_for_sweep
 
 
 @pytest.fixture(scope="module", autouse=True)
 def extensions():
     load_extensions()
+
+
+def Dashboard():
+    return ExplorerPage(ExplorerSession())
 
 
 @pytest.fixture
@@ -41,105 +44,101 @@ def test_page_has_every_view_with_a_help_line_and_the_controls(dashboard):
     panes = {obj.name: obj for obj in main.select(pn.pane.Bokeh)}
     assert set(panes) == {"output", "raster", "voltage", "rates", "decay", "diagnostic", "performance"}
     help_texts = [obj.object for obj in main.select(pn.pane.Markdown)]
-    for text in views.HELP.values():
+    for text in figures.HELP.values():
         assert text in help_texts
     sidebar_titles = [card.title for card in sidebar.select(pn.Card)]
     assert sidebar_titles == ["Model", "Task and condition", "Conversion", "Sweep λ", "Artificial stimulation",
                               "Display", "Export"]
-    assert lif_output(dashboard).size > 0 and dashboard.output.figure.title.text.startswith("Network output: ")
-    assert build_app() is not None  # what `panel serve` builds for each session
+    assert lif_output(dashboard).size > 0
+    spec = dashboard.session.trial.spec
+    assert dashboard.output.figure.title.text.startswith(
+        f"Output: {spec.model.name}, {dashboard.session.trial.stimulus.condition.name} trial, λ = 50, seed 0: ")
+
+
+def test_the_session_is_a_viewer_that_builds_the_page(assets):
+    """What `panel serve explorer` and a notebook cell display: the session itself."""
+    session = ExplorerSession()
+    try:
+        assert isinstance(session, pn.viewable.Viewer)
+        page = session.__panel__()
+        assert isinstance(page, pn.template.BootstrapTemplate)
+        sliders = [w for w in pn.Column(*page.sidebar).select(pn.widgets.FloatSlider) if w.label == "Scaling factor λ"]
+        assert len(sliders) == 1 and sliders[0].value == session.scaling_factor
+    finally:
+        session.close()
 
 
 def test_the_lambda_slider_reacts_on_release_only(dashboard):
-    state, slider = dashboard.state, dashboard.controls.scaling
+    state, slider = dashboard.session, dashboard.controls.scaling
     before = lif_output(dashboard)
     slider.value = 31.0  # dragging: no new trial yet
     assert state.scaling_factor == 50.0 and np.array_equal(lif_output(dashboard), before)
     with param.edit_constant(slider):  # what the browser sends on release
         slider.value_throttled = 31.0
-    assert state.scaling_factor == 31.0 and state.trial.settings.scaling_factor == 31.0
+    assert state.scaling_factor == 31.0 and state.trial.spec.scaling_factor == 31.0
     assert not np.array_equal(lif_output(dashboard), before)
     assert dashboard.performance.marker.location == 31.0
 
 
 def test_display_controls_update_their_views_without_resimulating(dashboard):
-    trial = dashboard.state.trial
+    trial = dashboard.session.trial
     dashboard.controls.raster_order.value = "rate"
     assert dashboard.raster.figure.yaxis[0].axis_label == "Unit (sorted by firing rate)"
     dashboard.controls.voltage_units.value = [3, 5, 7]
-    assert dashboard.state.voltage_units == [3, 5, 7]
+    assert dashboard.session.voltage_units == [3, 5, 7]
     assert len(dashboard.voltage.sources["lines"].data["xs"]) == 3
-    assert dashboard.state.trial is trial
+    assert dashboard.session.trial is trial
 
 
 def test_bad_upload_shows_the_error_on_the_page(dashboard):
-    trial = dashboard.state.trial
+    trial = dashboard.session.trial
     dashboard.controls.upload.value = {"notes.mat": b"no model in here" * 20}
     assert dashboard.error.visible and "notes.mat: is not a readable MAT file" in dashboard.error.object
-    assert dashboard.state.trial is trial
+    assert dashboard.session.trial is trial
     dashboard.controls.upload.value = {"Task_go-nogo_N_25_ok.mat": mat_bytes(N=25)}
-    assert not dashboard.error.visible and dashboard.state.model.N == 25
+    assert not dashboard.error.visible and dashboard.session.model.N == 25
     assert dashboard.raster.figure.y_range.end == pytest.approx(24.5)
 
 
 def test_switching_task_resets_the_shared_time_axis(dashboard):
-    dashboard.state.model_label = next(label for label in dashboard.state.catalog.labels if label.startswith("mante/"))
-    assert dashboard.controls.mante.visible and not dashboard.controls.condition.visible
+    dashboard.session.model_label = next(label for label in dashboard.session.catalog.labels if label.startswith("mante/"))
+    task_widgets = [w.label for w in dashboard.controls.task_controls.panel.objects]
+    assert task_widgets == ["Context (which input to attend)", "Sign of input 1", "Sign of input 2",
+                            "Evidence strength (input mean)"]
     assert (dashboard.time_range.start, dashboard.time_range.end) == (0.0, 2.5)
     assert dashboard.output.figure.x_range is dashboard.time_range is dashboard.voltage.figure.x_range
 
 
 def test_sweep_fills_the_curve_then_saves_after_confirmation(dashboard):
-    page, state = dashboard, dashboard.state
+    page, state = dashboard, dashboard.session
     assert state.start_sweep(20, 40, 10, 3, n_threads=1)
-    assert page.sweeps.run.disabled and not page.sweeps.cancel.disabled
+    assert page.controls.sweeps.run.disabled and not page.controls.sweeps.cancel.disabled
     wait_for_sweep(state)
     assert list(page.performance.sources["sweep"].data["scaling_factor"]) == [20.0, 30.0, 40.0]
     assert len(page.performance.sources["best"].data["accuracy"]) == 1
-    assert page.sweeps.progress.value == 100 and "Sweep finished" in page.sweeps.status.value
-    assert not page.sweeps.csv.disabled and not page.sweeps.save.disabled
-    page.sweeps._ask()
-    assert page.sweeps.confirm_box.visible and state.model.path.name in page.sweeps.confirm_text.object
-    page.sweeps._write()
-    assert not page.sweeps.confirm_box.visible and state.sweep_status.startswith("Saved opt_scaling_factor")
+    assert page.controls.sweeps.progress.value == 100 and "Sweep finished" in page.controls.sweeps.status.value
+    assert not page.controls.sweeps.csv.disabled and not page.controls.sweeps.save.disabled
+    page.controls.sweeps._ask()
+    assert page.controls.sweeps.confirm_box.visible and state.model.path.name in page.controls.sweeps.confirm_text.object
+    page.controls.sweeps._write()
+    assert not page.controls.sweeps.confirm_box.visible and state.sweep_status.startswith("Saved opt_scaling_factor")
     assert len(page.performance.sources["stored"].data["accuracy"]) == 3  # the stored curve now shows
 
 
 def test_a_sweep_in_one_session_does_not_block_another(assets):
     first, second = Dashboard(), Dashboard()
     try:
-        assert first.state.start_sweep(10, 100, 2, 40, n_threads=1)
+        assert first.session.start_sweep(10, 100, 2, 40, n_threads=1)
         started = time.perf_counter()
-        second.state.scaling_factor = 44.0  # simulated while the first session's sweep runs
+        second.session.scaling_factor = 44.0  # simulated while the first session's sweep runs
         assert time.perf_counter() - started < 5.0
-        assert second.state.trial.settings.scaling_factor == 44.0 and first.state.scaling_factor == 50.0
-        assert first.state.poll_sweep()  # still running
+        assert second.session.trial.spec.scaling_factor == 44.0 and first.session.scaling_factor == 50.0
+        assert first.session.poll_sweep()  # still running
     finally:
         first.close()
         second.close()
-    wait_for_sweep(first.state)
-    assert first.state.sweep.cancelled
-
-
-def test_latency_of_a_lambda_change_on_a_go_nogo_200_unit_model(tmp_path, monkeypatch):
-    """Python side of 'a new trial within 300 ms': simulate + push into every view."""
-    root = synthetic_assets(tmp_path / "assets", N=200)
-    assert model_path(root, "go-nogo", 200).exists()
-    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
-    page = Dashboard()
-    try:
-        timings = []
-        for lam in (30.0, 40.0, 55.0, 45.0, 35.0):
-            started = time.perf_counter()
-            page.state.scaling_factor = lam
-            timings.append(time.perf_counter() - started)
-        median = statistics.median(timings)
-        print(f"\nlambda change -> trial + views (N = 200, go-nogo): median {median * 1e3:.0f} ms, "
-              f"simulation {page.state.trial.seconds * 1e3:.0f} ms, views {page.render_seconds * 1e3:.0f} ms",
-              file=sys.stderr)
-        assert median < 1.0  # generous: the machine is shared; the report quotes the measured figure
-    finally:
-        page.close()
+    wait_for_sweep(first.session)
+    assert first.session.sweep.cancelled
 
 
 def test_serve_command(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from core.model import ModelFileError, load_model, read_mat, save_grid_search, save_results
+from rate2spike.model import ModelFileError, load_model, read_mat, save_grid_search, save_results
 from conftest import file_digest, model_variables
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from core.model import model_from_dict
-from core.rate import (
+from rate2spike.model import model_from_dict
+from rate2spike.rate import (
     ACTIVATIONS, clipped_relu, draw_trial_randomness, get_activation, rate_forward, simulate_rate, softplus,
 )
 

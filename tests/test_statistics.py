@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from core.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, fill_normals, next_double, seed_state
-from core.model import load_model, read_mat
-from core.reference import reference_lif
-from core.simulation import convert, make_drive, simulate_output, simulate_trial
-from core.sweep import run_sweep
+from rate2spike.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, fill_normals, next_double, seed_state
+from rate2spike.model import load_model, read_mat
+from rate2spike.reference import reference_lif
+from rate2spike.network import convert, make_drive
+from rate2spike.simulation import simulate
+from rate2spike.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_firing_rates_match_reference_in_distribution(model_file):
     u = np.zeros((1, 41))
     network = convert(model, 20.0)
     drive = make_drive(network, u)
-    ours = np.array([simulate_output(network, drive, (0, k))[1].sum() for k in range(30)], dtype=float)
+    ours = np.array([simulate(network, drive, (0, k)).spike_counts.sum() for k in range(30)], dtype=float)
     rng = np.random.default_rng(0)
     theirs = np.array([reference_lif(variables, 20.0, u, {"mode": "none"}, rng=rng)[2][:, 9:].sum() for _ in range(30)])
     assert ours.mean() > 50
@@ -79,8 +80,8 @@ def test_membrane_noise_has_the_reference_size(model_file):
     model = load_model(model_file)
     network = convert(model, 1e9)  # no recurrent drive
     drive = make_drive(network, np.zeros((1, 21)))
-    trial = simulate_trial(network, drive, 4)
-    steps = np.diff(trial.voltages, axis=0)
+    trial = simulate(network, drive, 4, record=("voltage", "spikes"))
+    steps = np.diff(trial.voltage, axis=0)
     spikes = trial.spikes
     # steps within 2 ms after a spike (refractory, not spiking again): only noise moves v
     refractory = np.zeros_like(spikes)

@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from core.model import load_model
-from core.sweep import SweepResult, run_sweep, trial_inputs, wilson_interval
-from core.tasks import Outcome, get_task
+from rate2spike.model import load_model
+from rate2spike.sweep import SweepResult, run_grid, run_sweep, wilson_interval
+from rate2spike.tasks import Outcome
+from rate2spike.trial import TrialSpec, run_trial
 
 
 def test_wilson_interval_known_values():
@@ -21,13 +22,25 @@ def test_wilson_interval_known_values():
     assert high == pytest.approx(1.0) and low == pytest.approx(0.8389, abs=1e-4)
 
 
-def test_same_trials_at_every_lambda():
-    task = get_task("mante")
-    a, seed_a = trial_inputs(task, 5, 3)
-    b, seed_b = trial_inputs(task, 5, 3)
-    c, _ = trial_inputs(task, 5, 4)
-    np.testing.assert_array_equal(a.u, b.u)
-    assert seed_a == seed_b and not np.array_equal(a.u, c.u)
+def test_same_trials_at_every_lambda(make_model):
+    model = load_model(make_model("Task_mante_N_30_x.mat", N=30, n_inputs=4))
+    a = TrialSpec(model, scaling_factor=20, seed=5, index=3)
+    b = a.replace(scaling_factor=60)
+    c = a.replace(index=4)
+    np.testing.assert_array_equal(a.stimulus().u, b.stimulus().u)
+    assert a.noise_seed == b.noise_seed and not np.array_equal(a.stimulus().u, c.stimulus().u)
+
+
+def test_a_sweep_scores_the_trials_its_specs_describe(make_model):
+    """Each recorded outcome is run_trial of the base spec at that lambda and index."""
+    model = load_model(make_model("Task_xor_N_30_x.mat", N=30, n_inputs=2))
+    base = TrialSpec(model, seed=2, downsample=2)
+    result = run_grid(base, [20, 45], 3, n_threads=2)
+    for k_lambda, lam in enumerate([20.0, 45.0]):
+        for k in range(3):
+            trial = run_trial(base.replace(scaling_factor=lam, index=k))
+            assert result.outcomes[k_lambda][k] == trial.outcome
+    assert result.base is base and result.duration == base.duration
 
 
 def test_sweep_result_statistics():
@@ -84,3 +97,5 @@ def test_bad_arguments(model_file):
         run_sweep(model, "go-nogo", [0, 20], 2)
     with pytest.raises(ValueError, match="n_trials"):
         run_sweep(model, "go-nogo", [20], 0)
+    with pytest.raises(ValueError, match="no option"):
+        run_sweep(model, "go-nogo", [20], 2, task_options={"evidence_strength": 1.0})

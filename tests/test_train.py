@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from core.model import load_model
-from core.rate import ACTIVATIONS, draw_trial_randomness, get_activation, simulate_rate
-from core.rate_tasks import RATE_TASKS, get_rate_task
-from core.train import (
+from rate2spike.model import load_model
+from rate2spike.rate import ACTIVATIONS, draw_trial_randomness, get_activation, simulate_rate
+from rate2spike.tasks import get_task
+from rate2spike.train import (
     Adam, batch_loss, evaluate, initialise_network, loss_and_gradients, model_file_path, train_model,
 )
 
@@ -116,48 +116,6 @@ def test_initialisation_follows_the_reference():
     assert abs(net.taus_gaus.std() - 1) < 0.15
 
 
-def test_rate_tasks_match_the_reference_timing():
-    rng = np.random.default_rng(0)
-    go = get_rate_task("go-nogo").draw(rng, 40)
-    assert go.u.shape == (40, 1, 200)
-    for u, z, label in zip(go.u, go.target, go.labels):
-        assert (u[0, 50:75] == label).all() and u[0, :50].sum() == 0 and u[0, 75:].sum() == 0
-        assert (z[75:] == label).all() and (z[:75] == 0).all()
-    xor = get_rate_task("xor").draw(rng, 40)
-    np.testing.assert_array_equal(xor.labels, xor.u[:, 0, 50] * xor.u[:, 1, 110])
-    assert (xor.target[:, 170:270] == xor.labels[:, None]).all() and not xor.target[:, 270:].any()
-    assert not xor.u[:, :, 100:110].any() and not xor.target[:, :170].any()
-    mante = get_rate_task("mante").draw(rng, 200)
-    attend_first = mante.u[:, 2, 0] == 1
-    assert ((mante.u[:, 2] + mante.u[:, 3]) == 1).all()
-    offsets = mante.u[:, :2, 50:250].mean(axis=2)
-    attended = np.where(attend_first, offsets[:, 0], offsets[:, 1])
-    assert (np.sign(attended) == mante.labels).mean() > 0.95  # offset 0.5 vs noise 1/sqrt(200)
-    assert (mante.target[:, 250:] == mante.labels[:, None]).all() and not mante.target[:, :250].any()
-    assert {t.name: t.min_trials for t in RATE_TASKS.values()} == {"go-nogo": 1500, "xor": 0, "mante": 0}
-
-
-def test_task_scoring_rules():
-    go = get_rate_task("go-nogo")
-    o = np.zeros((4, 200))
-    o[0, 150] = 0.8  # Go answered
-    o[1, 150] = 0.6  # Go too weak
-    o[2, 150] = -0.35  # NoGo too far from 0 (absolute value counts)
-    o[3, 74] = 5.0  # NoGo, before the window: ignored
-    np.testing.assert_array_equal(go.score(o, np.array([1, 1, 0, 0])), [True, False, False, True])
-    xor = get_rate_task("xor")
-    o = np.zeros((3, 300))
-    o[0, 250] = 0.9
-    o[1, 199] = -0.9  # before o[200:]
-    o[2, 250] = -0.9
-    np.testing.assert_array_equal(xor.score(o, np.array([1, -1, -1])), [True, False, True])
-    mante = get_rate_task("mante")
-    o = np.zeros((2, 500))
-    o[0, 299] = 0.9  # outside the last 200 steps
-    o[1, 300] = -0.9
-    np.testing.assert_array_equal(mante.score(o, np.array([1, -1])), [False, True])
-
-
 # --- training ----------------------------------------------------------------------------------
 
 
@@ -215,7 +173,7 @@ def trained(tmp_path_factory):
 def test_small_go_nogo_network_learns(trained):
     result, _ = trained
     assert result.converged, result.history[-1]
-    fresh = evaluate(result.network, get_rate_task("go-nogo"), np.random.default_rng(2024), n_trials=200)
+    fresh = evaluate(result.network, get_task("go-nogo"), np.random.default_rng(2024), n_trials=200)
     assert fresh.accuracy > 0.9
     assert result.history[0].eval_accuracy < fresh.accuracy  # it learned; it did not start solved
 
@@ -272,8 +230,8 @@ def test_saved_model_reproduces_the_trained_network(trained):
     model = load_model(result.path)
     assert model.notes == ()  # saved rectified, like the TensorFlow trainer
     net = result.network
-    task = get_rate_task("go-nogo")
-    trials = task.draw(np.random.default_rng(5), 1)
+    task = get_task("go-nogo")
+    trials = task.training_batch(np.random.default_rng(5), 1)
     x0, noise = draw_trial_randomness(np.random.default_rng(77), 1, TRAINED_N, 200)
     trainer_o = net.run(trials.u, x0, noise).o[:, 0]
     loaded = simulate_rate(model, trials.u[0], seed=77)

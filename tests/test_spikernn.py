@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core import LIF_network_fnc, evaluate_single_trial, lambda_grid_search, load_model
-from core.model import read_mat
+from rate2spike import LIF_network_fnc, evaluate_single_trial, lambda_grid_search, load_model, run_sweep
+from rate2spike.model import read_mat
 from conftest import file_digest, write_model
 
 LIF_EXAMPLE = '''
 import numpy as np
-from core import LIF_network_fnc
+from rate2spike import LIF_network_fnc
 # Load trained rate model and convert to spiking
 model_path = 'trained_model.mat'
 scaling_factor = 50.0
@@ -40,7 +40,7 @@ downsample=1, use_initial_weights=False
 '''
 
 GRID_EXAMPLE = '''
-from core import lambda_grid_search
+from rate2spike import lambda_grid_search
 lambda_grid_search(
 model_dir='models/go-nogo',
 n_trials=50,
@@ -100,11 +100,12 @@ def test_grid_search_skips_broken_files_and_reports(tmp_path, capsys):
         lambda_grid_search(tmp_path / "empty_dir_that_does_not_exist")
 
 
-def test_evaluate_single_trial(model_file):
-    scores = {evaluate_single_trial(str(model_file), 30.0, "go-nogo", False, 1, seed=s) for s in range(6)}
-    assert scores <= {0, 1}
-    assert evaluate_single_trial(str(model_file), 30.0, "go-nogo", False, 1, seed=3) == \
-        evaluate_single_trial(str(model_file), 30.0, "go-nogo", False, 1, seed=3)
+def test_evaluate_single_trial_is_trial_zero_of_a_grid_search(model_file):
+    """The score of one random trial is that of trial 0 of a sweep with the same seed."""
+    model = load_model(model_file)
+    scores = [evaluate_single_trial(str(model_file), 30.0, "go-nogo", False, 1, seed=s) for s in range(6)]
+    expected = [int(run_sweep(model, "go-nogo", [30.0], 1, seed=s).outcomes[0][0].correct) for s in range(6)]
+    assert scores == expected
     with pytest.raises(ValueError, match="input"):
         evaluate_single_trial(str(model_file), 30.0, "mante", False, 1)
 
@@ -123,7 +124,7 @@ def test_lif_network_fnc_errors(model_file):
 
 
 def test_default_grid_search_uses_the_shipped_models_and_skips_finished_files(capsys):
-    from core.paths import shipped_model_dir
+    from rate2spike.paths import shipped_model_dir
     path = next(shipped_model_dir("go-nogo").glob("*.mat"))
     before = file_digest(path)
     assert lambda_grid_search() == {}

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from conftest import file_digest, model_path, model_variables, synthetic_assets, write_model
-from core.model import load_model, save_grid_search
-from core.sweep import trial_inputs
-from core.tasks import get_task
-from explorer.catalog import MAX_UPLOAD_BYTES, ModelCatalog, models_dir_from, safe_upload_name, UploadError
-from explorer.state import DEFAULT_LAMBDA, ExplorerState
-from explorer.trial import parse_units, stimulation_from_window
+from rate2spike.model import load_model, save_grid_search
+from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, ModelCatalog, UploadError, models_dir_from, safe_upload_name
+from rate2spike.explorer.session import ExplorerSession as ExplorerState
+from rate2spike.export import trial_bytes, trial_file_name
+from rate2spike.network import Stimulation, parse_units
+from rate2spike.trial import DEFAULT_SCALING_FACTOR as DEFAULT_LAMBDA, TrialSpec, run_trial
 
 
 @pytest.fixture
@@ -49,8 +49,8 @@ def test_opens_a_go_nogo_model_by_default_and_simulates(state):
     assert state.model_label.startswith("go-nogo/")
     assert state.task_name == "go-nogo" and state.param.task_name.objects == ["go-nogo"]
     assert state.scaling_factor == DEFAULT_LAMBDA  # no stored optimum in the file
-    assert state.trial is not None and state.trial.lif.out.shape == (20000,)
-    assert state.trial.rate is not None and state.trial.rate.o.shape == (201,)
+    assert state.trial is not None and state.trial.recording.out.shape == (20000,)
+    assert state.trial.rate_response is not None and state.trial.rate_response.o.shape == (201,)
     assert state.voltage_units == [int(np.flatnonzero(state.model.exc)[0]), int(np.flatnonzero(~state.model.exc)[0])]
     assert state.error == ""
 
@@ -60,42 +60,45 @@ def test_changing_lambda_changes_the_trial(state):
     state.scaling_factor = 25.0
     after = state.trial
     assert after is not before
-    assert after.settings.scaling_factor == 25.0 and after.lif.network.scaling_factor == 25.0
-    assert not np.array_equal(after.lif.out, before.lif.out)
-    assert after.rate is before.rate  # the rate model does not depend on lambda: reused
-    state.scaling_factor = before.settings.scaling_factor
-    assert np.array_equal(state.trial.lif.out, before.lif.out)  # same settings, same trial
+    assert after.spec.scaling_factor == 25.0 and after.recording.network.scaling_factor == 25.0
+    assert after.spec == before.spec.replace(scaling_factor=25.0)  # nothing else changed
+    assert not np.array_equal(after.recording.out, before.recording.out)
+    assert after.rate_response is before.rate_response  # the rate model does not depend on lambda: reused
+    state.scaling_factor = before.spec.scaling_factor
+    assert np.array_equal(state.trial.recording.out, before.recording.out)  # same spec, same trial
 
 
 def test_random_condition_is_trial_zero_of_a_sweep_with_the_same_seed(state):
     state.seed = 7
-    expected, _ = trial_inputs(get_task("go-nogo"), 7, 0)
-    assert state.trial.stimulus.condition == expected.condition
-    assert np.array_equal(state.trial.stimulus.u, expected.u)
+    expected = run_trial(TrialSpec(state.model, scaling_factor=state.scaling_factor, seed=7, index=0))
+    assert state.trial.stimulus.condition == expected.stimulus.condition
+    np.testing.assert_array_equal(state.trial.recording.out, expected.recording.out)
 
 
 def test_condition_choice_sets_the_stimulus(state):
-    state.condition = "Go"
+    state.choose_level("trial", "Go")
     assert state.trial.stimulus.condition.name == "Go" and state.trial.stimulus.u[0, 50:75].min() == 1
-    state.condition = "NoGo"
+    state.choose_level("trial", "NoGo")
     assert state.trial.stimulus.condition.label == 0 and not state.trial.stimulus.u.any()
+    assert state.trial.spec.condition == (("trial", "NoGo"),)
 
 
 def test_xor_and_mante_conditions(state, assets):
     state.model_label = next(label for label in state.catalog.labels if label.startswith("xor/"))
     assert state.task_name == "xor" and state.param.task_name.objects == ["xor"]
-    assert state.param.condition.objects == ["random", "++", "+-", "-+", "--"]
-    state.condition = "-+"
-    assert state.trial.stimulus.condition.values == (-1, 1)
+    assert [f.name for f in state.task.factors] == ["input1", "input2"] and state.condition == {}
+    state.condition = {"input1": "-", "input2": "+"}
+    assert state.trial.stimulus.condition.name == "-+" and state.trial.stimulus.condition.label == -1
 
     state.model_label = next(label for label in state.catalog.labels if label.startswith("mante/"))
-    assert state.task_name == "mante" and state.trial.lif.out.shape == (50000,)
-    state.param.update(context="2", input1_sign="+", input2_sign="-", evidence_strength=1.5)
+    assert state.task_name == "mante" and state.trial.recording.out.shape == (50000,)
+    assert state.condition == {} and state.task_options == {"evidence_strength": 0.5}  # reset for the new task
+    state.param.update(condition={"context": "2", "input1": "+", "input2": "-"}, task_options={"evidence_strength": 1.5})
     cond = state.trial.stimulus.condition
-    assert cond.values == (2, 1, -1) and cond.label == -1  # context 2 attends input 2
+    assert cond.levels == ("2", "+", "-") and cond.label == -1  # context 2 attends input 2
     assert state.trial.stimulus.u[1, 50:250].mean() < -0.9  # strength 1.5 -> mean about -1.5
-    state.param.update(context="random", input1_sign="random", input2_sign="random")
-    expected, _ = trial_inputs(get_task("mante"), state.seed, 0, offset=1.5)
+    state.condition = {}
+    expected = TrialSpec(state.model, seed=state.seed, task_options=(("evidence_strength", 1.5),)).stimulus()
     assert np.array_equal(state.trial.stimulus.u, expected.u)
 
 
@@ -105,7 +108,7 @@ def test_stored_optimum_sets_lambda(tmp_path, monkeypatch):
     save_grid_search(path, [20, 30, 40], [0.5, 0.9, 0.7], 30)
     monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
     session = ExplorerState()
-    assert session.scaling_factor == 30.0 and session.trial.settings.scaling_factor == 30.0
+    assert session.scaling_factor == 30.0 and session.trial.spec.scaling_factor == 30.0
 
 
 def test_bad_upload_shows_the_core_error_and_keeps_the_previous_model(state):
@@ -118,7 +121,7 @@ def test_bad_upload_shows_the_core_error_and_keeps_the_previous_model(state):
     assert not any(lab.startswith("upload:") for lab in state.catalog.labels)
     assert not list(state.catalog.upload_dir.iterdir())  # the rejected file is deleted
     state.scaling_factor = 33.0  # the previous model is still usable
-    assert state.trial.settings.scaling_factor == 33.0 and state.error == ""
+    assert state.trial.spec.scaling_factor == 33.0 and state.error == ""
 
 
 def test_upload_missing_field_names_the_field(state):
@@ -140,7 +143,7 @@ def test_good_upload_becomes_the_model_and_is_private(state):
     assert state.model.N == 30 and state.model_label == "upload: Task_go-nogo_N_30_mine.mat"
     path = state.model.path
     assert path.parent == state.catalog.upload_dir and path.name == "Task_go-nogo_N_30_mine.mat"
-    assert state.trial.lif.network.N == 30
+    assert state.trial.recording.network.N == 30
     state.close()
     assert not path.exists()
 
@@ -194,14 +197,14 @@ def test_no_models_at_all(tmp_path, monkeypatch):
 
 def test_stimulation_silences_and_bad_units_keep_the_trial(state):
     state.param.update(stim_mode="inh", stim_units="all", stim_window=(0.2, 0.8))
-    stim = state.trial.lif.stimulation
+    stim = state.trial.spec.stimulation
     assert stim.mode == "inh" and len(stim.units) == state.model.N
     assert (stim.first, stim.stop) == (4001, 16001)  # steps 4001..16000 end between 0.2 and 0.8 s
     trial = state.trial
     state.stim_units = "3, 999"
     assert "unit 999 does not exist" in state.error and state.trial is trial
     state.stim_units = "0-4"
-    assert state.error == "" and state.trial.lif.stimulation.units == (0, 1, 2, 3, 4)
+    assert state.error == "" and state.trial.recording.stimulation.units == (0, 1, 2, 3, 4)
 
 
 def test_parse_units():
@@ -212,8 +215,8 @@ def test_parse_units():
     with pytest.raises(ValueError, match="cannot read 'x'"):
         parse_units("1, x", exc)
     with pytest.raises(ValueError, match="needs units"):
-        stimulation_from_window("exc", (), (0.1, 0.2), 1)
-    assert stimulation_from_window("exc", (1,), (0.1, 0.2), 2).first == 1001  # dt = 0.1 ms
+        Stimulation.over_window("exc", (), (0.1, 0.2), 5e-5)
+    assert Stimulation.over_window("exc", (1,), (0.1, 0.2), 1e-4).first == 1001  # dt = 0.1 ms
 
 
 def test_sweep_reports_progress_and_finishes(state):
@@ -270,27 +273,38 @@ def test_sweep_saved_into_the_model_file(state):
     assert state.model.opt_scaling_factor == saved.opt_scaling_factor  # reloaded for the page
 
 
-def test_trial_export(state):
+def test_trial_export_is_the_trial_on_screen_with_its_settings(state):
     import io
 
     import scipy.io
-    data = np.load(io.BytesIO(state.trial_file("npz")))
+    state.param.update(seed=3, scaling_factor=42.0)
+    trial = state.trial.with_everything_recorded()
+    data = np.load(io.BytesIO(trial_bytes(trial, "npz")))
     assert data["out"].shape == (20000,) and data["u"].shape == (1, 201) and str(data["task"]) == "go-nogo"
     # the export is the trial on screen, with the arrays the views do not record added
-    np.testing.assert_array_equal(data["out"], state.trial.lif.out)
-    np.testing.assert_array_equal(data["REC"], state.trial.lif.voltages)
+    np.testing.assert_array_equal(data["out"], state.trial.recording.out)
+    np.testing.assert_array_equal(data["REC"], state.trial.recording.voltage)
     assert data["rs"].shape == (40, 20000) and data["rs"].any()
     assert data["rate_output"].shape == (201,)
-    mat = scipy.io.loadmat(io.BytesIO(state.trial_file("mat")))
+    assert float(data["scaling_factor"]) == 42.0 and int(data["seed"]) == 3
+    mat = scipy.io.loadmat(io.BytesIO(trial_bytes(trial, "mat")))
     assert mat["spk"].shape == (40, 20000)
-    assert state.trial_file_name("mat").endswith("_lambda50_seed0.mat")
+    assert trial_file_name(trial, "mat").endswith("_lambda42_seed3.mat")
+
+
+def test_a_failed_refresh_keeps_the_trial_and_its_name(state):
+    """Bad units leave the previous trial on screen; its export says the settings it has."""
+    trial = state.trial
+    state.param.update(stim_mode="exc", stim_units="999", scaling_factor=61.0, seed=9)
+    assert "unit 999" in state.error and state.trial is trial
+    assert trial_file_name(state.trial, "npz").endswith(f"_lambda{trial.spec.scaling_factor:g}_seed{trial.spec.seed}.npz")
 
 
 def test_sessions_do_not_share_state(assets):
     first, second = ExplorerState(), ExplorerState()
     try:
         first.scaling_factor = 22.0
-        assert second.scaling_factor == DEFAULT_LAMBDA and second.trial.settings.scaling_factor == DEFAULT_LAMBDA
+        assert second.scaling_factor == DEFAULT_LAMBDA and second.trial.spec.scaling_factor == DEFAULT_LAMBDA
         assert first.upload("Task_go-nogo_N_30_one.mat", mat_bytes(N=30))
         assert not any(label.startswith("upload:") for label in second.catalog.labels)
         assert first.catalog.upload_dir != second.catalog.upload_dir
@@ -300,9 +314,10 @@ def test_sessions_do_not_share_state(assets):
 
 
 def test_saving_refuses_an_unfinished_sweep(state):
+    before = file_digest(state.model.path)
     with pytest.raises(ValueError, match="only a complete sweep"):
         state.save_sweep()
-    assert file_digest(state.model.path)  # the file is untouched and readable
+    assert file_digest(state.model.path) == before  # the file is untouched
 
 
 def test_sweep_threads_yield_the_cpu_to_interactive_work():
@@ -338,3 +353,14 @@ def test_opening_another_model_stops_and_clears_the_sweep(state):
     assert not state.poll_sweep()  # the old sweep no longer reports into this session
     background.join(timeout=30)
     assert not background.running and background.result.cancelled
+
+
+def test_task_options_reach_the_sweep(state):
+    """The sweep scores the trials on screen: mante's evidence strength included."""
+    state.model_label = next(label for label in state.catalog.labels if label.startswith("mante/"))
+    state.param.update(task_options={"evidence_strength": 1.7}, scaling_factor=20.0, seed=4)
+    assert state.start_sweep(20, 20, 5, 2, n_threads=1)
+    wait_for_sweep(state)
+    base = state.sweep_result.base
+    assert base.task_options == (("evidence_strength", 1.7),) and base.seed == 4
+    assert state.sweep_result.outcomes[0][0] == state.trial.outcome  # trial 0 is the trial on screen

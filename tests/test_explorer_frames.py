@@ -1,4 +1,4 @@
-"""The dashboard's view functions and figures, without a browser."""
+"""The dashboard's frames (plot data read from a trial) and figures, without a browser."""
 
 from __future__ import annotations
 
@@ -7,22 +7,21 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from core.model import load_model
-from core.simulation import Stimulation
-from core.tasks import get_task
-from explorer import views
-from explorer.sweeps import SweepSnapshot
-from explorer.trial import RateModelCache, TrialSettings, simulate
+from rate2spike.explorer import figures, frames
+from rate2spike.explorer.session import VIEW_RECORDINGS
+from rate2spike.explorer.sweeps import SweepSnapshot
+from rate2spike.model import load_model
+from rate2spike.network import Stimulation
+from rate2spike.trial import TrialSpec, run_trial
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     from conftest import write_model
     path = write_model(tmp_path_factory.mktemp("m") / "Task_go-nogo_N_50_x.mat", N=50, seed=1)
-    model = load_model(path)
-    settings = TrialSettings(scaling_factor=40.0, seed=3, condition="Go",
-                             stimulation=Stimulation("exc", (1, 2), 2001, 4001))
-    return simulate(model, get_task("go-nogo"), settings, RateModelCache())
+    spec = TrialSpec(load_model(path), scaling_factor=40.0, seed=3, condition="Go",
+                     stimulation=Stimulation("exc", (1, 2), 2001, 4001))
+    return run_trial(spec, VIEW_RECORDINGS)
 
 
 def test_envelope_keeps_single_step_peaks_and_bounds_the_size():
@@ -30,55 +29,55 @@ def test_envelope_keeps_single_step_peaks_and_bounds_the_size():
     v = np.full(t.size, -60.0)
     v[[123, 9_001, 19_999]] = 30.0
     v[5_000] = -90.0
-    te, ve = views.envelope(t, v, 4_000)
+    te, ve = frames.envelope(t, v, 4_000)
     assert ve.size <= 4_002 and np.all(np.diff(te) > 0)
     assert set(np.round(te[ve == 30.0], 6)) == set(np.round(t[[123, 9_001, 19_999]], 6))
     assert ve.min() == -90.0
-    short_t, short_v = views.envelope(t[:100], v[:100], 4_000)
+    short_t, short_v = frames.envelope(t[:100], v[:100], 4_000)
     assert short_v.size == 100
 
 
 def test_unit_order():
     exc = np.array([False, True, True, False])
-    assert list(views.unit_order("index", exc, None)) == [0, 1, 2, 3]
-    assert list(views.unit_order("type", exc, None)) == [2, 0, 1, 3]  # excitatory rows first
-    assert list(views.unit_order("rate", exc, np.array([1.0, 5.0, 3.0, 0.0]))) == [2, 0, 1, 3]
+    assert list(frames.unit_order("index", exc, None)) == [0, 1, 2, 3]
+    assert list(frames.unit_order("type", exc, None)) == [2, 0, 1, 3]  # excitatory rows first
+    assert list(frames.unit_order("rate", exc, np.array([1.0, 5.0, 3.0, 0.0]))) == [2, 0, 1, 3]
 
 
 def test_stimulus_spans():
     u = np.zeros((1, 201))
     u[0, 50:75] = 1
-    assert views.stimulus_spans(u) == [(0.25, 0.375)]
-    assert views.stimulus_spans(np.zeros((1, 201))) == []
+    assert frames.stimulus_spans(u) == [(0.25, 0.375)]
+    assert frames.stimulus_spans(np.zeros((1, 201))) == []
     mante = np.zeros((4, 501))
     mante[0, 50:250] = np.random.default_rng(0).standard_normal(200) + 0.5
     mante[2, :] = 1  # the context cue is on all trial long: not a stimulus period
-    assert views.stimulus_spans(mante) == [(0.25, 1.25)]
+    assert frames.stimulus_spans(mante) == [(0.25, 1.25)]
 
 
 def test_output_frame(sim):
-    frame = views.output_frame(sim)
-    assert frame.title.startswith("Network output: Go trial, ")
+    frame = frames.output_frame(sim)
+    assert frame.title.startswith("Output: Task_go-nogo_N_50_x.mat, Go trial, λ = 40, seed 3: ")
     assert ("correct ✓" in frame.title) == sim.outcome.correct
     assert list(frame.sources["window"]["start"]) == [0.5] and list(frame.sources["window"]["end"]) == [1.0]
     assert list(frame.sources["levels"]["level"]) == [0.7, 0.3]
     assert list(zip(frame.sources["stimulus"]["start"], frame.sources["stimulus"]["end"])) == [(0.25, 0.375)]
-    assert frame.sources["lif"]["output"].size <= views.TRACE_MAX_POINTS + 2
-    assert frame.sources["lif"]["output"].max() == pytest.approx(sim.lif.out.max(), rel=1e-6)
+    assert frame.sources["lif"]["output"].size <= frames.TRACE_MAX_POINTS + 2
+    assert frame.sources["lif"]["output"].max() == pytest.approx(sim.recording.out.max(), rel=1e-6)
     assert frame.sources["rate"]["time"][-1] == pytest.approx(1.0)
     low, high = frame.extras["y_range"]
-    assert low < min(sim.lif.out.min(), 0.3) and high > max(sim.lif.out.max(), 0.7)
+    assert low < min(sim.recording.out.min(), 0.3) and high > max(sim.recording.out.max(), 0.7)
 
 
 def test_raster_frame_draws_all_or_decimates(sim):
-    total = int(sim.lif.spikes.sum())
-    frame = views.raster_frame(sim, "type")
+    total = int(sim.recording.spikes.sum())
+    frame = frames.raster_frame(sim, "type")
     drawn = frame.sources["exc"]["time"].size + frame.sources["inh"]["time"].size
     assert drawn == total and f"{total:,} spikes, all drawn" in frame.title
     exc_rows = frame.sources["exc"]["row"]
-    assert exc_rows.max() < sim.lif.network.exc.sum() <= frame.sources["inh"]["row"].min()
-    assert np.all(sim.lif.network.exc[frame.sources["exc"]["unit"]])
-    small = views.raster_frame(sim, "index", max_spikes=500)
+    assert exc_rows.max() < sim.recording.network.exc.sum() <= frame.sources["inh"]["row"].min()
+    assert np.all(sim.recording.network.exc[frame.sources["exc"]["unit"]])
+    small = frames.raster_frame(sim, "index", max_spikes=500)
     assert small.sources["exc"]["time"].size + small.sources["inh"]["time"].size == 500
     assert "a random 500 are drawn (decimated)" in small.title
     (start, end), = zip(frame.sources["stimulation"]["start"], frame.sources["stimulation"]["end"])
@@ -86,37 +85,38 @@ def test_raster_frame_draws_all_or_decimates(sim):
 
 
 def test_voltage_frame(sim):
-    frame = views.voltage_frame(sim, [0, 7, 999])
-    assert frame.sources["lines"]["label"] == [f"unit 0 ({'E' if sim.lif.network.exc[0] else 'I'})",
-                                               f"unit 7 ({'E' if sim.lif.network.exc[7] else 'I'})"]
-    assert max(ys.max() for ys in frame.sources["lines"]["ys"]) == sim.lif.voltages[:, [0, 7]].max()
-    assert "none chosen" in views.voltage_frame(sim, []).title
+    frame = frames.voltage_frame(sim, [0, 7, 999])
+    assert frame.sources["lines"]["label"] == [f"unit 0 ({'E' if sim.recording.network.exc[0] else 'I'})",
+                                               f"unit 7 ({'E' if sim.recording.network.exc[7] else 'I'})"]
+    assert max(ys.max() for ys in frame.sources["lines"]["ys"]) == sim.recording.voltage[:, [0, 7]].max()
+    assert "none chosen" in frames.voltage_frame(sim, []).title
 
 
 def test_distributions(sim):
-    rates = views.firing_rate_frame(sim)
-    assert rates.sources["exc"]["top"].sum() == sim.lif.network.exc.sum()
-    assert rates.sources["inh"]["top"].sum() == (~sim.lif.network.exc).sum()
-    decay = views.decay_frame(sim.model)
-    assert decay.sources["exc"]["left"][0] == pytest.approx(sim.model.decay_constants().min() * 1e3)
+    rates = frames.firing_rate_frame(sim)
+    assert rates.sources["exc"]["top"].sum() == sim.recording.network.exc.sum()
+    assert rates.sources["inh"]["top"].sum() == (~sim.recording.network.exc).sum()
+    decay = frames.decay_frame(sim.spec.model)
+    assert decay.sources["exc"]["left"][0] == pytest.approx(sim.spec.model.decay_constants().min() * 1e3)
     assert decay.title.endswith(" ms")
 
 
 def fake_sim(rates, activity, lam=50.0, duration=1.0):
     rates = np.asarray(rates, dtype=float)
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
-    lif = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
-    return SimpleNamespace(lif=lif, rate=SimpleNamespace(mean_rates=np.asarray(activity, dtype=float)))
+    run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
+    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam),
+                           rate_response=SimpleNamespace(mean_rates=np.asarray(activity, dtype=float)))
 
 
 def test_diagnostic_flags_silent_and_pinned_units():
-    frame = views.diagnostic_frame(fake_sim([0.0, 20.0, 450.0, 30.0], [0.1, 0.4, 0.99, 0.6], lam=40.0))
+    frame = frames.diagnostic_frame(fake_sim([0.0, 20.0, 450.0, 30.0], [0.1, 0.4, 0.99, 0.6], lam=40.0))
     assert list(frame.sources["silent"]["unit"]) == [0]
     assert list(frame.sources["pinned"]["unit"]) == [2]
     assert list(frame.sources["inh"]["unit"]) == [2, 3]
     assert frame.sources["ideal"]["rate"][-1] == pytest.approx(0.99 * 40.0)  # rate = lambda * r
-    assert frame.title == "Conversion: 1 silent, 1 pinned, of 4 units"
-    assert views.diagnostic_frame(None).sources["exc"]["rate"].size == 0
+    assert frame.title == "Conversion at λ = 40: 1 silent, 1 pinned, of 4 units"
+    assert frames.diagnostic_frame(None).sources["exc"]["rate"].size == 0
 
 
 def snapshot(done, total=6):
@@ -130,25 +130,24 @@ def snapshot(done, total=6):
 
 
 def test_performance_frame_fills_in():
-    running = views.performance_frame(snapshot(2), None, 45.0)
+    running = frames.performance_frame(snapshot(2), None, 45.0)
     assert list(running.sources["sweep"]["scaling_factor"]) == [20.0]
     assert "sweep running (2 / 6 trials)" in running.title
     assert running.extras["x_range"][1] >= 45.0  # the slider's lambda stays in view
-    done = views.performance_frame(snapshot(6), None, 45.0)
+    done = frames.performance_frame(snapshot(6), None, 45.0)
     assert list(done.sources["sweep"]["accuracy"]) == [0.5, 1.0, 0.5]
     assert list(done.sources["best"]["scaling_factor"]) == [30.0]
     assert done.sources["groups"]["label"] == ["Go trials", "NoGo trials"]
     assert "best λ = 30" in done.title
     stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]))
-    assert list(views.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
+    assert list(frames.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
 
 
 def test_figures_have_labelled_axes_with_units_and_share_time():
-    x_range = views.time_range(1.0)
-    output, raster, voltage = views.OutputView(x_range), views.RasterView(x_range), views.VoltageView(x_range)
-    rates = views.HistogramView(views.firing_rate_frame(None), "LIF firing rate (Hz)", "rates")
-    decay = views.HistogramView(views.decay_frame(None), "Synaptic decay constant (ms)", "decay")
-    diagnostic, performance = views.DiagnosticView(), views.PerformanceView()
+    x_range = figures.time_range(1.0)
+    output, raster, voltage = figures.OutputView(x_range), figures.RasterView(x_range), figures.VoltageView(x_range)
+    rates, decay = figures.HistogramView.firing_rates(), figures.HistogramView.decay_constants()
+    diagnostic, performance = figures.DiagnosticView(), figures.PerformanceView()
     labels = {v: (v.figure.xaxis[0].axis_label, v.figure.yaxis[0].axis_label)
               for v in (output, raster, voltage, rates, decay, diagnostic, performance)}
     assert labels[output] == ("Time (s)", "Network output (a.u.)")
@@ -164,13 +163,13 @@ def test_figures_have_labelled_axes_with_units_and_share_time():
 
 
 def test_show_swaps_data_and_hides_empty_legend_entries(sim):
-    view = views.DiagnosticView()
-    view.show(views.diagnostic_frame(sim))
-    assert len(view.sources["exc"].data["rate"]) == sim.lif.network.exc.sum()
+    view = figures.DiagnosticView()
+    view.show(frames.diagnostic_frame(sim))
+    assert len(view.sources["exc"].data["rate"]) == sim.recording.network.exc.sum()
     visible = {item.label.value: item.visible for item in view.figure.legend[0].items}
-    assert visible["Excitatory"] and visible["Silent"] == bool((sim.lif.spike_counts == 0).any())
-    performance = views.PerformanceView()
-    performance.show(views.performance_frame(snapshot(6), None, 35.0))
+    assert visible["Excitatory"] and visible["Silent"] == bool((sim.recording.spike_counts == 0).any())
+    performance = figures.PerformanceView()
+    performance.show(frames.performance_frame(snapshot(6), None, 35.0))
     assert performance.marker.visible and performance.marker.location == 35.0
     performance.mark(150.0)
     assert performance.figure.x_range.end >= 150.0

@@ -1,0 +1,78 @@
+"""TrialSpec and run_trial: the one description of a trial and the one way to run it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rate2spike.model import load_model, save_grid_search
+from rate2spike.timegrid import trial_duration
+from rate2spike.trial import DEFAULT_SCALING_FACTOR, TRIAL_RECORDINGS, TrialSpec, run_trial
+
+
+@pytest.fixture
+def model(model_file):
+    return load_model(model_file)
+
+
+def test_defaults_come_from_the_model(model, model_file):
+    spec = TrialSpec(model)
+    assert spec.task.name == "go-nogo" and spec.scaling_factor == DEFAULT_SCALING_FACTOR
+    save_grid_search(model_file, [20, 30], [0.6, 0.9], 30)
+    assert TrialSpec(load_model(model_file)).scaling_factor == 30.0
+
+
+@pytest.mark.parametrize("changes,phrase", [
+    ({"scaling_factor": 0}, "scaling_factor must be a positive number, got 0"),
+    ({"scaling_factor": float("nan")}, "scaling_factor must be a positive number"),
+    ({"seed": -1}, "seed must be 0 or more"),
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"downsample": 0}, "downsample must be a positive integer"),
+    ({"task": "xor"}, r"has 2 input\(s\) but .* has 1"),
+    ({"condition": "Maybe"}, "no condition 'Maybe'"),
+    ({"task_options": (("evidence_strength", 1.0),)}, "no option evidence_strength"),
+    ({"stimulation": {"mode": "exc", "dur": [1, 9], "units": [99]}}, "outside 0..59"),
+])
+def test_bad_specs_are_refused_with_the_reason(model, changes, phrase):
+    with pytest.raises(ValueError, match=phrase):
+        TrialSpec(model, **changes)
+
+
+def test_specs_are_frozen_hashable_and_checked_again_when_replaced(model):
+    spec = TrialSpec(model, scaling_factor=30, condition="Go")
+    assert spec.condition == (("trial", "Go"),)
+    assert {spec, spec.replace(seed=0)} == {spec}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.seed = 3
+    with pytest.raises(ValueError, match="positive"):
+        spec.replace(scaling_factor=-2)
+
+
+def test_recording_more_gives_the_same_trial(model):
+    spec = TrialSpec(model, scaling_factor=25, seed=3, condition="Go")
+    bare, full = run_trial(spec), run_trial(spec, TRIAL_RECORDINGS)
+    np.testing.assert_array_equal(bare.recording.out, full.recording.out)
+    assert bare.outcome == full.outcome and bare.recording.voltage is None
+    assert full.recording.voltage.shape == (20000, 60) and full.rate_response.o.shape == (201,)
+    np.testing.assert_array_equal(full.recording.spike_counts, full.recording.spikes[9:].sum(axis=0))
+
+
+def test_the_trial_records_what_it_was_run_with(model):
+    spec = TrialSpec(model, scaling_factor=33, seed=8, index=2, downsample=2,
+                     stimulation={"mode": "inh", "dur": [10, 500], "units": [0, 1]})
+    trial = run_trial(spec)
+    assert trial.spec is spec
+    assert trial.recording.network.scaling_factor == 33 and trial.recording.drive.dt == spec.dt == 1e-4
+    assert trial.recording.stimulation == spec.stimulation
+    assert trial.stimulus.condition.name in ("Go", "NoGo")
+
+
+def test_one_trial_length_everywhere(model):
+    """Downsampling by 3 keeps 67 of 201 columns: 0.99 s, for the spec, the task and the run."""
+    spec = TrialSpec(model, downsample=3)
+    trial = run_trial(spec)
+    assert spec.duration == spec.task.duration(3) == trial.recording.drive.T == trial_duration(201, 3)
+    assert spec.duration == pytest.approx(0.99)
+    assert trial.recording.times[-1] == pytest.approx(0.99)
