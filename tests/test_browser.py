@@ -170,8 +170,10 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     assert sum(session.column("rates-exc", "top")) + sum(session.column("rates-inh", "top")) > 0
     assert len(session.column("diagnostic-exc", "rate")) > 0
     titles = page.evaluate(TITLES_JS)
-    assert any(re.match(r"Network output: (Go|NoGo) trial, (correct|incorrect)", t) for t in titles), titles
-    assert any(t.startswith("Spike raster: ") for t in titles)
+    # every trial figure says what it shows: model, condition, lambda and seed
+    assert any(re.match(r"Output: Task_go-nogo_N_60_\S+\.mat, (Go|NoGo) trial, λ = 50, seed 0: (correct|incorrect)", t)
+               for t in titles), titles
+    assert any(re.match(r"Spike raster: Task_go-nogo_N_60_\S+\.mat, (Go|NoGo) trial, λ = 50, seed 0: ", t) for t in titles)
     time.sleep(0.5)  # late console messages
     assert session.errors == []
     log = server.log()
@@ -211,7 +213,7 @@ def write_screenshot(session: Session, target: Path) -> None:
     """The README's picture: a Go trial of the first model, after one sweep."""
     target.parent.mkdir(parents=True, exist_ok=True)
     before = session.signature("output-lif", "output")
-    session.page.locator(".condition-select select").select_option("Go")
+    session.page.locator(".factor-trial select").select_option("Go")
     session.wait_for_change("output-lif", "output", before)
     session.page.evaluate("() => { for (const id of ['sidebar', 'main']) { const el = document.getElementById(id); "
                           "if (el) el.scrollTop = 0; } }")
