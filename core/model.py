@@ -1,6 +1,6 @@
 """spikeRNN model files (.mat): load, validate, and save results back atomically.
 
-A model file is what the rate trainer wrote (reference.md section 1). Files come from the
+A model file is what the rate trainer wrote (docs/method.md, "Model files"). Files come from the
 TensorFlow trainer (float32 arrays, bool ``inh``/``exc``) and from the PyTorch port
 (float64, raw unrectified ``w``); vectors may be 1 x K or K x 1. ``load_model`` turns any
 of them into one small typed ``RateModel``; every problem is a ``ModelFileError`` that names

@@ -1,4 +1,4 @@
-"""The discrete rate RNN that spikeRNN trains (reference.md section 4), in NumPy.
+"""The discrete rate RNN that spikeRNN trains (docs/method.md, "The rate network and its training"), in NumPy.
 
 One step is 5 ms of the rate grid. For t = 1..T-1::
 

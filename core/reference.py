@@ -1,4 +1,4 @@
-"""A plain NumPy reading of the reference LIF method (reference.md section 2).
+"""A plain NumPy reading of the reference LIF method (docs/method.md, "The LIF network").
 
 Written to be read side by side with the reference, line by line, not to be fast: the
 tests feed it and the Numba kernel the same initial voltages and noise and require the same

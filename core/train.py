@@ -1,4 +1,4 @@
-"""Training the rate RNN as spikeRNN did (reference.md section 4), with hand-derived BPTT.
+"""Training the rate RNN as spikeRNN did (docs/method.md, "The rate network and its training"), by hand-derived BPTT.
 
 Why by hand: no deep-learning framework is allowed, and the network is small enough that
 exact gradients in NumPy are cheap. The forward pass is ``rate2spike.rate.run_network`` (the
@@ -397,7 +397,7 @@ def _column(values) -> np.ndarray:
 
 def _model_file_variables(network: RateNetwork, initial: RateNetwork, last_batch, losses, evaluation: Evaluation,
                           trials: int) -> dict:
-    """Every variable of a spikeRNN model file (reference.md section 1), with its shapes.
+    """Every variable of a spikeRNN model file (docs/method.md, "Model files"), with its shapes.
 
     ``w`` is saved rectified (relu of the parameter, what the network used), as the
     TensorFlow trainer did. ``u, o, x, r, target, x0, r0`` describe the last training trial

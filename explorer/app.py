@@ -8,8 +8,6 @@ performance curve. Every view reads what it draws from the trial or sweep it is 
 
 from __future__ import annotations
 
-import time
-
 import panel as pn
 from panel.io.document import hold
 
@@ -63,7 +61,6 @@ class ExplorerPage:
         self.decay = figures.HistogramView.decay_constants()
         self.diagnostic = figures.DiagnosticView()
         self.performance = figures.PerformanceView()
-        self.render_seconds = 0.0  # time to push the last trial into the views
 
         self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
                                    sizing_mode="stretch_width")
@@ -85,7 +82,6 @@ class ExplorerPage:
 
     # --- session -> views ------------------------------------------------------------------
     def show_trial(self, trial) -> None:
-        started = time.perf_counter()
         s = self.session
         with hold():
             if trial is not None and self.time_range.bounds != (0.0, trial.recording.drive.T):
@@ -96,7 +92,6 @@ class ExplorerPage:
             self.rates.show(frames.firing_rate_frame(trial))
             self.diagnostic.show(frames.diagnostic_frame(trial))
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
-        self.render_seconds = time.perf_counter() - started
 
     def show_model(self, model, use_initial_weights) -> None:
         self.decay.show(frames.decay_frame(model, use_initial_weights))

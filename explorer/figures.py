@@ -149,12 +149,23 @@ def set_time_range(x_range: Range1d, duration: float) -> None:
     x_range.update(bounds=(0.0, duration), start=0.0, end=duration, reset_start=0.0, reset_end=duration)
 
 
+def _time_figure(frame: Frame, name: str, y_label: str, height: int, x_range: Range1d, y_range: Range1d):
+    """Sources and figure of a view over trial time (shared x range, scroll zooms time)."""
+    sources = _sources(frame, name)
+    fig = _figure(frame.title, "Time (s)", y_label, height, TIME_TOOLS, x_range=x_range, y_range=y_range,
+                  active_scroll="xwheel_zoom")
+    return sources, fig
+
+
+def _stimulation_band(fig, source, **legend) -> None:
+    fig.vstrip(x0="start", x1="end", source=source, fill_color=STIMULATION_COLOR, fill_alpha=0.15, line_alpha=0,
+               **legend)
+
+
 class OutputView(View):
     def __init__(self, x_range: Range1d, height: int = 280):
-        frame = output_frame(None)
-        sources = _sources(frame, "output")
-        fig = _figure(frame.title, "Time (s)", "Network output (a.u.)", height, TIME_TOOLS, x_range=x_range,
-                      y_range=Range1d(-1, 1), active_scroll="xwheel_zoom")
+        sources, fig = _time_figure(output_frame(None), "output", "Network output (a.u.)", height, x_range,
+                                    Range1d(-1, 1))
         fig.vstrip(x0="start", x1="end", source=sources["window"], fill_color=WINDOW_COLOR, fill_alpha=0.12,
                    line_alpha=0, legend_label="Decision window")
         fig.vstrip(x0="start", x1="end", source=sources["stimulus"], fill_color=STIMULUS_COLOR, fill_alpha=0.18,
@@ -177,12 +188,8 @@ class OutputView(View):
 
 class RasterView(View):
     def __init__(self, x_range: Range1d, height: int = 300):
-        frame = raster_frame(None)
-        sources = _sources(frame, "raster")
-        fig = _figure(frame.title, "Time (s)", "Unit (row)", height, TIME_TOOLS, x_range=x_range,
-                      y_range=Range1d(-0.5, 0.5), active_scroll="xwheel_zoom")
-        fig.vstrip(x0="start", x1="end", source=sources["stimulation"], fill_color=STIMULATION_COLOR,
-                   fill_alpha=0.15, line_alpha=0, legend_label="Stimulation")
+        sources, fig = _time_figure(raster_frame(None), "raster", "Unit (row)", height, x_range, Range1d(-0.5, 0.5))
+        _stimulation_band(fig, sources["stimulation"], legend_label="Stimulation")
         self.marks = [
             fig.scatter("time", "row", source=sources[name], marker="square", size=2.5, color=color,
                         line_alpha=0, legend_label=label)
@@ -204,12 +211,9 @@ class RasterView(View):
 
 class VoltageView(View):
     def __init__(self, x_range: Range1d, height: int = 240):
-        frame = voltage_frame(None)
-        sources = _sources(frame, "voltage")
-        fig = _figure(frame.title, "Time (s)", "Membrane voltage (mV)", height, TIME_TOOLS, x_range=x_range,
-                      y_range=Range1d(-75, 38, bounds=(-90, 45)), active_scroll="xwheel_zoom")
-        fig.vstrip(x0="start", x1="end", source=sources["stimulation"], fill_color=STIMULATION_COLOR,
-                   fill_alpha=0.15, line_alpha=0)
+        sources, fig = _time_figure(voltage_frame(None), "voltage", "Membrane voltage (mV)", height, x_range,
+                                    Range1d(-75, 38, bounds=(-90, 45)))
+        _stimulation_band(fig, sources["stimulation"])
         fig.multi_line("xs", "ys", source=sources["lines"], line_color="color", line_width=1, legend_field="label")
         for level, dash, text in ((VPEAK, "dashed", "threshold -40 mV"), (VRESET, "dotted", "reset -65 mV")):
             fig.add_layout(Span(location=level, dimension="width", line_color="black", line_dash=dash, line_width=1))

@@ -9,7 +9,6 @@ import panel as pn
 import param
 import pytest
 
-from conftest import model_path, synthetic_assets
 from rate2spike.explorer import figures
 from rate2spike.explorer.app import ExplorerPage, load_extensions
 from rate2spike.explorer.launch import serve_command

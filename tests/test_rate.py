@@ -1,4 +1,4 @@
-"""The rate RNN forward pass (core.rate) against a literal reading of reference.md section 4."""
+"""The rate RNN forward pass (rate2spike.rate) against a literal reading of docs/method.md, "The rate network"."""
 
 import numpy as np
 import pytest
