@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
+from rate2spike.tasks import TASKS
 
 EXIT_USAGE = 2
 FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a rate RNN on a task and save a spikeRNN model file")
-    p.add_argument("--task", required=True, choices=("go-nogo", "xor", "mante"))
+    p.add_argument("--task", required=True, choices=tuple(TASKS))
     p.add_argument("--N", type=int, default=200)
     p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
     p.add_argument("--seed", type=int, default=0)

@@ -40,25 +40,27 @@ class ModelFileError(ValueError):
 class RateModel:
     """A trained rate RNN, as read from a spikeRNN model file. Arrays are float64.
 
-    ``w`` and ``w0`` are kept as stored (possibly unrectified, PyTorch port); use
-    ``recurrent_weights`` for the effective matrix the rate network used.
+    The rate network's quantities are dimensionless (activities r in 0..1 for the sigmoid,
+    weights multiply them); its time unit is the 5 ms step. ``w`` and ``w0`` are kept as stored
+    (possibly unrectified, PyTorch port); ``recurrent_weights`` gives the effective matrix the
+    rate network used, ``decay_constants`` the synaptic decay constants in seconds.
     """
 
     N: int
     w: np.ndarray  # N x N trained recurrent weights, as stored
     m: np.ndarray  # N x N diagonal Dale sign matrix
     som_m: np.ndarray  # N x N 0/1 connectivity mask
-    w_in: np.ndarray  # N x n_inputs
+    w_in: np.ndarray  # N x n_inputs input weights
     w_out: np.ndarray  # N readout weights (flat)
-    b_out: float
+    b_out: float  # readout bias of the rate network (the LIF readout has none)
     exc: np.ndarray  # N bool, True for excitatory units
     taus: tuple[float, ...]  # (min, max) or (value,), in rate steps of 5 ms
     taus_gaus: np.ndarray | None  # N trained pre-sigmoid decay parameters
     activation: str = "sigmoid"
-    w0: np.ndarray | None = None
-    taus_gaus0: np.ndarray | None = None
-    opt_scaling_factor: float | None = None
-    all_perfs: np.ndarray | None = None
+    w0: np.ndarray | None = None  # N x N initial recurrent weights
+    taus_gaus0: np.ndarray | None = None  # N initial pre-sigmoid decay parameters
+    opt_scaling_factor: float | None = None  # lambda found by a stored grid search
+    all_perfs: np.ndarray | None = None  # its accuracy per scaling factor
     scaling_factors: np.ndarray | None = None
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())

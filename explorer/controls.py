@@ -22,6 +22,7 @@ from rate2spike.tasks import RANDOM, Task
 SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
 POLL_MS = 250  # how often a running sweep's progress is brought into the page
 CARD = dict(sizing_mode="stretch_width", margin=(5, 0))
+INSET = (5, 0)  # widgets inside a nested column: the column already has the card's side margin
 
 
 def hint(text: str) -> pn.pane.Markdown:
@@ -46,14 +47,15 @@ class TaskControls:
         for factor in task.factors if task is not None else ():
             select = pn.widgets.Select(label=factor.label, options=[RANDOM, *factor.levels],
                                        value=self.session.condition_level(factor.name),
-                                       sizing_mode="stretch_width", css_classes=[f"factor-{factor.name}"])
+                                       sizing_mode="stretch_width", margin=INSET, css_classes=[f"factor-{factor.name}"])
             select.param.watch(lambda event, name=factor.name: self.session.choose_level(name, event.new), "value")
             self.factors[factor.name] = select
             widgets.append(select)
         for option in task.options if task is not None else ():
             slider = pn.widgets.FloatSlider(label=option.label, start=option.low, end=option.high, step=option.step,
                                             value=self.session.task_options.get(option.name, option.default),
-                                            sizing_mode="stretch_width", css_classes=[f"option-{option.name}"])
+                                            sizing_mode="stretch_width", margin=INSET,
+                                            css_classes=[f"option-{option.name}"])
             slider.param.watch(lambda event, name=option.name: self._set_option(name, event.new), "value_throttled")
             widgets.append(slider)
         self.panel.objects = widgets

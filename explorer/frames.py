@@ -111,10 +111,9 @@ def _spans(spans) -> dict:
 
 
 def describe(trial) -> str:
-    """What a figure shows, read from the trial: model, condition, lambda and seed."""
+    """What a figure shows, read from the trial: condition, lambda and seed."""
     spec = trial.spec
-    return (f"{spec.model.name}, {trial.stimulus.condition.name} trial, λ = {spec.scaling_factor:g}, "
-            f"seed {spec.seed}")
+    return f"{trial.stimulus.condition.name} trial, λ = {spec.scaling_factor:g}, seed {spec.seed}"
 
 
 def verdict(trial) -> str:
@@ -155,7 +154,7 @@ def output_frame(trial, max_points: int = TRACE_MAX_POINTS) -> Frame:
     return Frame(
         {"lif": {"time": t, "output": o}, "rate": rate, "window": _spans([(task.decision_start, run.drive.T)]),
          "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}},
-        f"Output: {describe(trial)}: {verdict(trial)}",
+        f"Output, {describe(trial)}: {verdict(trial)} · {trial.spec.model.name}",
         {"y_range": padded(values.min(), values.max()), "correct": trial.outcome.correct},
     )
 
@@ -182,7 +181,8 @@ def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKE
     is_exc = exc[units]
     pick = lambda mask: {"time": times[mask], "row": rows[mask], "unit": units[mask]}  # noqa: E731
     return Frame({"exc": pick(is_exc), "inh": pick(~is_exc), "stimulation": _spans(stimulation_span(trial))},
-                 f"Spike raster: {describe(trial)}: {drawn}", {"n_units": run.network.N, "order": order})
+                 f"Spike raster, {describe(trial)}: {drawn} · {trial.spec.model.name}",
+                 {"n_units": run.network.N, "order": order})
 
 
 def voltage_frame(trial, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:

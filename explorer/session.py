@@ -42,7 +42,7 @@ class ExplorerSession(pn.viewable.Viewer):
 
     # --- inputs --------------------------------------------------------------------------
     model_label = param.Selector(default=None, objects=[], allow_None=True, check_on_set=True, label="Model")
-    task_name = param.Selector(default="go-nogo", objects=list(TASKS), label="Task")
+    task_name = param.Selector(default=next(iter(TASKS)), objects=list(TASKS), label="Task")
     condition = param.Dict(default={}, doc="Factor -> level; a factor not named (or 'random') is drawn from the seed.")
     task_options = param.Dict(default={}, doc="The task's options (mante: evidence_strength).")
     scaling_factor = param.Number(default=DEFAULT_SCALING_FACTOR, bounds=LAMBDA_BOUNDS, step=0.5,

@@ -50,8 +50,9 @@ def test_page_has_every_view_with_a_help_line_and_the_controls(dashboard):
                               "Display", "Export"]
     assert lif_output(dashboard).size > 0
     spec = dashboard.session.trial.spec
-    assert dashboard.output.figure.title.text.startswith(
-        f"Output: {spec.model.name}, {dashboard.session.trial.stimulus.condition.name} trial, λ = 50, seed 0: ")
+    title = dashboard.output.figure.title.text
+    assert title.startswith(f"Output, {dashboard.session.trial.stimulus.condition.name} trial, λ = 50, seed 0: ")
+    assert title.endswith(spec.model.name)
 
 
 def test_the_session_is_a_viewer_that_builds_the_page(assets):

@@ -57,7 +57,7 @@ def test_stimulus_spans():
 
 def test_output_frame(sim):
     frame = frames.output_frame(sim)
-    assert frame.title.startswith("Output: Task_go-nogo_N_50_x.mat, Go trial, λ = 40, seed 3: ")
+    assert frame.title.startswith("Output, Go trial, λ = 40, seed 3: ") and frame.title.endswith(" · Task_go-nogo_N_50_x.mat")
     assert ("correct ✓" in frame.title) == sim.outcome.correct
     assert list(frame.sources["window"]["start"]) == [0.5] and list(frame.sources["window"]["end"]) == [1.0]
     assert list(frame.sources["levels"]["level"]) == [0.7, 0.3]
