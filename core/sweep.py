@@ -24,7 +24,7 @@ import numpy as np
 from rate2spike.model import RateModel
 from rate2spike.network import check_scaling_factor
 from rate2spike.progress import is_cancelled
-from rate2spike.tasks import Outcome, get_task
+from rate2spike.tasks import Outcome
 from rate2spike.trial import TrialSpec, run_trial
 
 DEFAULT_SCALING_FACTORS = tuple(range(20, 76, 5))  # the reference's 20, 25, ..., 75
@@ -46,22 +46,32 @@ def wilson_interval(successes, n, z: float = WILSON_Z):
 
 @dataclass
 class SweepResult:
-    """Outcomes of a grid search, filled in as trials finish (so it can be drawn live)."""
+    """Outcomes of a grid search, filled in as trials finish (so it can be drawn live).
 
-    task: str
+    Trial k at scaling factor j is ``base`` with that lambda and index k: the base spec says
+    everything else about the trials (model, task and options, seed, downsampling, weights,
+    stimulation).
+    """
+
+    base: TrialSpec
     scaling_factors: np.ndarray
     n_trials: int
-    seed: int
-    model_name: str = ""
-    downsample: int = 1
-    use_initial_weights: bool = False
     outcomes: list = field(default_factory=list)  # [lambda][trial] -> Outcome or None
     spike_totals: np.ndarray | None = None  # spikes summed over units and trials, per lambda
-    duration: float = 1.0  # s, one trial's T (for firing rates)
-    n_units: int = 1
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # s
     cancelled: bool = False
-    base: TrialSpec | None = None  # the sweep's trials are this spec at each lambda and trial index
+
+    @property
+    def task(self) -> str:
+        return self.base.task.name
+
+    @property
+    def seed(self) -> int:
+        return self.base.seed
+
+    @property
+    def model_name(self) -> str:
+        return self.base.model.name
 
     def __post_init__(self):
         self.scaling_factors = np.asarray(self.scaling_factors, dtype=float)
@@ -112,7 +122,7 @@ class SweepResult:
     def mean_firing_rate(self) -> np.ndarray:
         """Mean firing rate (Hz) over units and finished trials, per lambda."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.spike_totals / (self.n_done * self.n_units * self.duration)
+            return self.spike_totals / (self.n_done * self.base.model.N * self.base.duration)
 
     @property
     def optimum(self) -> tuple[float, float] | None:
@@ -125,13 +135,12 @@ class SweepResult:
 
     def breakdown(self, index: int) -> dict:
         """The task's metric breakdown at one lambda (per condition, timing, integration)."""
-        return get_task(self.task).breakdown(self._done(index))
+        return self.base.task.breakdown(self._done(index))
 
     def group_accuracy(self) -> dict[str, np.ndarray]:
         """Accuracy per condition group (Go/NoGo, xor pattern, context), per lambda."""
-        task = get_task(self.task)
         result = {}
-        for group in task.groups():
+        for group in self.base.task.groups():
             values = []
             for k in range(len(self.scaling_factors)):
                 hits = [o.correct for o in self._done(k) if o.group == group]
@@ -221,10 +230,7 @@ def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | N
     search between trials, returning what finished with ``cancelled=True``.
     """
     factors, n_trials = check_grid(scaling_factors, n_trials)
-    result = SweepResult(task=base.task.name, scaling_factors=factors, n_trials=n_trials, seed=base.seed,
-                         model_name=base.model.name, downsample=base.downsample,
-                         use_initial_weights=base.use_initial_weights, duration=base.duration, n_units=base.model.N,
-                         base=base)
+    result = SweepResult(base, factors, n_trials)
     stop = threading.Event()
 
     def job(k_lambda, k_trial):

@@ -40,11 +40,11 @@ def test_a_sweep_scores_the_trials_its_specs_describe(make_model):
         for k in range(3):
             trial = run_trial(base.replace(scaling_factor=lam, index=k))
             assert result.outcomes[k_lambda][k] == trial.outcome
-    assert result.base is base and result.duration == base.duration
+    assert result.base is base and result.task == "xor" and result.seed == 2
 
 
-def test_sweep_result_statistics():
-    r = SweepResult(task="go-nogo", scaling_factors=[20, 30, 40], n_trials=2, seed=0)
+def test_sweep_result_statistics(model_file):
+    r = SweepResult(TrialSpec(load_model(model_file)), scaling_factors=[20, 30, 40], n_trials=2)
     for k, nogo_correct in enumerate([False, True, True]):
         r.record(k, 0, Outcome("Go", 1, True, 0.6), spikes=10)
         if k < 2:  # the last lambda has one trial still running
