@@ -15,6 +15,7 @@ import numpy as np
 
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
+from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 EXIT_USAGE = 2
 FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
@@ -211,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulate one LIF trial of a model and print a summary")
     p.add_argument("model", help="spikeRNN model file (.mat)")
     p.add_argument("--lambda", dest="scaling_factor", type=positive_number,
-                   help="scaling factor (default: the stored optimum, else 50)")
+                   help=f"scaling factor (default: the stored optimum, else {DEFAULT_SCALING_FACTOR:g})")
     p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
     p.add_argument("--seed", type=int, default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")

@@ -18,6 +18,7 @@ from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import RANDOM, Task
+from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
 POLL_MS = 250  # how often a running sweep's progress is brought into the page
@@ -233,7 +234,8 @@ class Controls:
                     title="Task and condition", **CARD),
             pn.Card(self.scaling, self.seed, self.downsample, self.initial,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
-                         "model's stored optimum (else 50). The trial is re-simulated when a slider is released."),
+                         f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The trial is re-simulated when a "
+                         "slider is released."),
                     title="Conversion", **CARD),
             self.sweeps.card(),
             pn.Card(self.stim_mode, self.stim_units, self.stim_window,

@@ -111,7 +111,7 @@ class ExplorerSession(pn.viewable.Viewer):
         self._activate(model, task)
 
     def _activate(self, model: RateModel, task: Task) -> None:
-        """Show a model: its task, its stored optimum (else 50), one E and one I unit's voltage."""
+        """Show a model: its task, its stored optimum (else the default lambda), one E and one I unit's voltage."""
         self._forget_sweep()
         self.param.task_name.objects = [t.name for t in tasks_for(model.n_inputs)]
         exc_units, inh_units = np.flatnonzero(model.exc), np.flatnonzero(~model.exc)
