@@ -181,7 +181,7 @@ def cmd_bench(args) -> int:
 def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
-    return launch(models=args.models, port=args.port, show=not args.no_browser)
+    return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save)
 
 
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
@@ -266,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", help="also offer the .mat files under this folder")
     p.add_argument("--port", type=int, default=5006)
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--allow-save", action="store_true",
+                   help="let pages write grid-search results into the files of --models DIR (never shipped models)")
     p.set_defaults(func=cmd_explore)
     return parser
 

@@ -9,6 +9,7 @@ the file, the field and what is wrong.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -281,24 +282,42 @@ def write_mat_atomic(path, variables: dict) -> None:
         raise
 
 
-def save_results(path, updates: dict) -> None:
-    """Add or replace variables in an existing model file, keeping every other variable.
-
-    The file is validated first (a file that does not load as a model is not modified),
-    then rewritten atomically with the old variables unchanged (value, dtype and shape).
-    """
+def with_results(path, updates: dict) -> dict:
+    """The variables of a model file with ``updates`` added or replaced (as float64); every
+    other variable keeps its value, dtype and shape. The file is validated first."""
     data = read_mat(path)
     model_from_dict(data, path)
     merged = dict(data)
     for name, value in updates.items():
         merged[name] = np.asarray(value, dtype=np.float64)
-    write_mat_atomic(path, merged)
+    return merged
 
 
-def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor) -> None:
-    """Store a grid search's outcome under the reference's names."""
-    save_results(path, {
+def save_results(path, updates: dict) -> None:
+    """Add or replace variables in an existing model file, keeping every other variable.
+
+    A file that does not load as a model is not modified; the new file replaces the old one
+    atomically."""
+    write_mat_atomic(path, with_results(path, updates))
+
+
+def results_bytes(path, updates: dict) -> bytes:
+    """The model file with ``updates``, as the bytes of a new .mat file (for a download):
+    the file on disk is not touched."""
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, with_results(path, updates), do_compression=True, oned_as="row")
+    return buffer.getvalue()
+
+
+def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor) -> dict:
+    """A grid search's outcome under the reference's names and shapes."""
+    return {
         "opt_scaling_factor": float(opt_scaling_factor),
         "all_perfs": np.asarray(all_perfs, dtype=np.float64).reshape(1, -1),
         "scaling_factors": np.asarray(scaling_factors, dtype=np.float64).reshape(1, -1),
-    })
+    }
+
+
+def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor) -> None:
+    """Store a grid search's outcome in the model file (atomically, keeping every other variable)."""
+    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor))

@@ -63,11 +63,11 @@ class ExplorerPage:
         self.performance = figures.PerformanceView()
 
         self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
-                                   sizing_mode="stretch_width")
+                                   sizing_mode="stretch_width", css_classes=["page-error"])
         self.notes = pn.pane.Alert(s.param.notes, alert_type="info", visible=s.param.notes.rx.bool(),
-                                   sizing_mode="stretch_width")
+                                   sizing_mode="stretch_width", css_classes=["page-notes"])
         self.summary = pn.pane.Markdown(pn.bind(summary, s.param.model, s.param.task), sizing_mode="stretch_width",
-                                        margin=(0, 12))
+                                        margin=(0, 12), css_classes=["model-summary"])
         self.sweep_line = pn.widgets.StaticText(value=s.param.sweep_status, styles=SMALL_TEXT, margin=(0, 12),
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 

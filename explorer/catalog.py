@@ -1,8 +1,10 @@
-"""The model files one dashboard session may open: shipped, configured folder, own uploads.
+"""The model files one dashboard session may open, and which of them it may write.
 
 The browser only ever sends a label; the catalog maps labels to paths it found itself, so a
 page cannot name an arbitrary file on the server. Uploads go to a private temporary folder
 per session (removed when the session ends), under a sanitised name, with a size limit.
+The page never writes a shipped model or an upload (results go home as a download); files of
+the ``--models DIR`` folder are written only when the server was started with ``--allow-save``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from rate2spike.paths import find_model_files, shipped_models
 
 MODELS_ENV = "RATE2SPIKE_MODELS"  # a folder of extra model files, like `--args --models DIR`
+ALLOW_SAVE_FLAG = "--allow-save"  # `--args --models DIR --allow-save`: the page may write files of DIR
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024  # fits Bokeh's default 20 MB websocket message once base64-encoded
 SHIPPED, FOLDER, UPLOAD = "shipped", "folder", "upload"
 
@@ -35,6 +38,11 @@ def models_dir_from(argv: list[str], environ=os.environ) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def allow_save_from(argv: list[str]) -> bool:
+    """Whether the server was started with ``--allow-save`` (in the served script's argv)."""
+    return ALLOW_SAVE_FLAG in argv
+
+
 def safe_upload_name(filename: str) -> str:
     """A plain file name for an upload: no folders, only safe characters, ending in .mat."""
     name = Path(str(filename).replace("\\", "/")).name
@@ -47,8 +55,9 @@ def safe_upload_name(filename: str) -> str:
 class ModelCatalog:
     """Labels -> model paths for one session."""
 
-    def __init__(self, models_dir=None):
+    def __init__(self, models_dir=None, allow_save: bool = False):
         self.models_dir = None if models_dir is None else Path(models_dir)
+        self.allow_save = allow_save
         self._paths: dict[str, Path] = {}
         self._kinds: dict[str, str] = {}
         self._upload_dir: Path | None = None
@@ -89,6 +98,10 @@ class ModelCatalog:
         if label not in self._paths:
             raise KeyError(f"'{label}' is not one of the models this page can open")
         return self._paths[label]
+
+    def writable(self, label: str | None) -> bool:
+        """Whether the page may write this file: only a ``--models DIR`` file, with ``--allow-save``."""
+        return label is not None and self.allow_save and self._kinds.get(label) == FOLDER
 
     def label_of(self, path) -> str | None:
         for label, known in self._paths.items():

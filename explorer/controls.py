@@ -96,7 +96,11 @@ class SweepCard:
                                             margin=(0, 10))
         self.csv = pn.widgets.FileDownload(callback=self._csv, filename="sweep.csv", label="Sweep as CSV",
                                            embed=False, disabled=True, sizing_mode="stretch_width")
-        self.save = pn.widgets.Button(label="Save into model file…", disabled=True, sizing_mode="stretch_width")
+        self.download_model = pn.widgets.FileDownload(
+            callback=self._model_file, filename="model.mat", label="Download model file", embed=False,
+            disabled=session.model is None, sizing_mode="stretch_width", css_classes=["download-model"])
+        self.save = pn.widgets.Button(label="Save into model file…", disabled=True, sizing_mode="stretch_width",
+                                      visible=session.may_write_model_file(), css_classes=["sweep-save"])
         self.confirm_text = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
         self.confirm = pn.widgets.Button(label="Yes, write it", color="danger", sizing_mode="stretch_width")
         self.dismiss = pn.widgets.Button(label="No", sizing_mode="stretch_width")
@@ -110,6 +114,7 @@ class SweepCard:
         self.confirm.on_click(self._write)
         self.dismiss.on_click(lambda _: setattr(self.confirm_box, "visible", False))
         pn.bind(self._show, session.param.sweep, session.param.sweep_running, session.param.trial, watch=True)
+        self._show(session.sweep, session.sweep_running, session.trial)
 
     def _start(self, _=None) -> None:
         low, high = self.grid.value
@@ -128,9 +133,18 @@ class SweepCard:
         self.run.disabled = running or trial is None
         self.cancel.disabled = not running
         self.csv.disabled = session.sweep_result is None
+        self.save.visible = session.may_write_model_file()
         self.save.disabled = not session.can_save_sweep()
+        self.download_model.disabled = session.model is None
+        self.download_model.label = ("Download model file with this sweep's results" if session.finished_sweep()
+                                     else "Download model file")
         if session.model is not None and session.model.path is not None:
             self.csv.filename = f"{session.model.path.stem}_sweep.csv"
+
+    def _model_file(self):
+        """The open model file, with the finished sweep stored in it (named as the original)."""
+        self.download_model.filename = self.session.model.path.name
+        return io.BytesIO(self.session.model_file_bytes())
 
     def _csv(self):
         return io.StringIO(self.session.sweep_csv())
@@ -161,9 +175,12 @@ class SweepCard:
     def card(self) -> pn.Card:
         return pn.Card(
             self.grid, pn.Row(self.step, self.n_trials, margin=0), pn.Row(self.run, self.cancel, margin=0),
-            self.progress, self.status, self.csv, self.save, self.confirm_box,
+            self.progress, self.status, self.csv, self.download_model, self.save, self.confirm_box,
             hint("Scores n random trials at each λ (the same trials at every λ) with the current seed, task options, "
-                 "downsampling, weights and stimulation, in the background; the curve fills in as it runs."),
+                 "downsampling, weights and stimulation, in the background; the curve fills in as it runs. "
+                 "The model file downloads with a complete sweep's optimum, accuracies and λ grid stored in it "
+                 "(opt_scaling_factor, all_perfs, scaling_factors); shipped models and uploads are never changed "
+                 "on the server."),
             title="Sweep λ", **CARD)
 
 
@@ -174,9 +191,12 @@ class Controls:
         self.session = s = session
         self.model_select = pn.widgets.Select.from_param(s.param.model_label, sizing_mode="stretch_width",
                                                          css_classes=["model-select"])
-        self.upload = pn.widgets.FileDropper(
-            accepted_filetypes=[".mat"], max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB", multiple=False,
-            layout="compact", sizing_mode="stretch_width", height=70)
+        # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
+        # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
+        self.upload = pn.widgets.FileDropper(max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB", multiple=False,
+                                             layout="compact", sizing_mode="stretch_width", height=70,
+                                             css_classes=["model-upload"])
+        self._handled: dict = {}  # the dropper's files already opened, by name
         self.upload.param.watch(self._uploaded, "value")
         self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
         self.task_controls = TaskControls(s)
@@ -211,8 +231,14 @@ class Controls:
         return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
 
     def _uploaded(self, event) -> None:
-        for filename, data in (event.new or {}).items():
-            self.session.upload(filename, data.encode() if isinstance(data, str) else data)
+        """Open each file once, when it arrives: the dropper keeps earlier files in its value
+        (updated in place), and those were handled (or refused) already."""
+        files = event.new or {}
+        self._handled = {name: data for name, data in self._handled.items() if files.get(name) is data}
+        for filename, data in files.items():
+            if self._handled.get(filename) is not data:
+                self._handled[filename] = data
+                self.session.upload(filename, data.encode() if isinstance(data, str) else data)
 
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:

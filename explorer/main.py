@@ -1,6 +1,7 @@
 """What ``panel serve explorer`` (and ``rate2spike explore``) runs for every browser session.
 
-Extra models: ``panel serve explorer --args --models DIR`` or $RATE2SPIKE_MODELS. It imports
+Extra models: ``panel serve explorer --args --models DIR`` or $RATE2SPIKE_MODELS; add
+``--allow-save`` to let pages write the grid search into those files. It imports
 the installed package (``pip install -e .`` or ``pip install .``), never the folder it sits in.
 """
 
@@ -9,11 +10,11 @@ import sys
 import panel as pn
 
 from rate2spike.explorer.app import TITLE, load_extensions
-from rate2spike.explorer.catalog import models_dir_from
+from rate2spike.explorer.catalog import allow_save_from, models_dir_from
 from rate2spike.explorer.session import ExplorerSession
 
 load_extensions()
-session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]))
+session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]))
 # bind the session now: Bokeh clears this module's globals once the page is built
 pn.state.on_session_destroyed(lambda _context, session=session: session.close())
 session.servable(title=TITLE)

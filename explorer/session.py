@@ -22,7 +22,8 @@ import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
-from rate2spike.model import ModelFileError, RateModel, load_model, save_grid_search
+from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
+                              save_grid_search)
 from rate2spike.network import Stimulation, parse_units
 from rate2spike.timegrid import lif_dt
 from rate2spike.tasks import RANDOM, TASKS, Task, get_task, infer_task, tasks_for
@@ -67,9 +68,9 @@ class ExplorerSession(pn.viewable.Viewer):
     sweep_status = param.String(default="No sweep yet.")
     sweep_running = param.Boolean(default=False)
 
-    def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, **params):
+    def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False, **params):
         super().__init__(**params)
-        self.catalog = catalog if catalog is not None else ModelCatalog(models_dir)
+        self.catalog = catalog if catalog is not None else ModelCatalog(models_dir, allow_save)
         self._rate_cache = RateResponseCache()
         self._background: BackgroundSweep | None = None
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
@@ -242,15 +243,37 @@ class ExplorerSession(pn.viewable.Viewer):
             raise ValueError("no finished sweep to export")
         return self.sweep_result.to_csv()
 
-    def can_save_sweep(self) -> bool:
+    def finished_sweep(self):
+        """The sweep result if it is a complete, uncancelled sweep of the model on screen, else None:
+        only such a sweep is a grid-search result that may go into a model file."""
         result = self.sweep_result
-        return (result is not None and not result.cancelled and bool(result.complete.all())
-                and self.model is not None and self.model.path is not None and result.base.model.path == self.model.path)
+        if (result is None or result.cancelled or not result.complete.all() or self.model is None
+                or result.base.model.path != self.model.path):
+            return None
+        return result
+
+    def may_write_model_file(self) -> bool:
+        """Whether this page may write the open model's file (a --models DIR file with --allow-save)."""
+        return self.catalog.writable(self.current_label())
+
+    def can_save_sweep(self) -> bool:
+        return self.finished_sweep() is not None and self.may_write_model_file()
+
+    def model_file_bytes(self) -> bytes:
+        """The open model file for download, with the finished sweep's results stored in it as the
+        reference's opt_scaling_factor, all_perfs and scaling_factors (the file on disk is untouched)."""
+        result = self.finished_sweep()
+        if result is None:
+            return self.model.path.read_bytes()
+        return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
+                                                                    result.optimum[0]))
 
     def save_sweep(self) -> str:
         """Write the finished sweep into the model file (atomically, keeping every other variable)."""
-        if not self.can_save_sweep():
+        if self.finished_sweep() is None:
             raise ValueError("only a complete sweep of the model on screen can be saved into its file")
+        if not self.may_write_model_file():
+            raise ValueError("this server does not write model files; download the model file instead")
         result = self.sweep_result
         lam, _ = result.optimum
         path = self.model.path

@@ -244,3 +244,60 @@ def test_two_sessions_are_separate_and_a_sweep_does_not_freeze_the_other(browser
     finally:
         first.close()
         second.close()
+
+
+def _pick_file(session: Session, path: Path) -> None:
+    """Choose a file in the upload's file dialog, as a person does (Chromium sets its MIME type
+    from the file itself: none for .mat on Linux)."""
+    session.page.locator(".model-upload input[type=file]").set_input_files(str(path))
+
+
+def _text(session: Session, css_class: str) -> str:
+    """The visible text of a Markdown pane (empty while it is hidden); its paragraphs sit in its
+    shadow root, which Playwright's CSS selectors enter."""
+    paragraphs = session.page.locator(f".{css_class} p")
+    return " ".join(paragraphs.all_inner_texts()) if session.page.locator(f".{css_class}").first.is_visible() else ""
+
+
+def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, server, tmp_path):
+    import scipy.io
+
+    from conftest import model_variables
+    from rate2spike.model import load_model
+
+    files = {}
+    for style, n in (("tf", 30), ("torch", 35)):
+        files[style] = tmp_path / f"Task_go-nogo_N_{n}_{style}_style.mat"
+        scipy.io.savemat(files[style], model_variables(N=n, style=style, seed=4))
+    corrupt = tmp_path / "Task_go-nogo_N_20_corrupt.mat"
+    corrupt.write_bytes(files["tf"].read_bytes()[:300])
+    tab = Session(browser, server)
+    try:
+        assert not tab.page.locator(".sweep-save").first.is_visible()  # shipped models are never written
+        for style, n in (("tf", 30), ("torch", 35)):
+            _pick_file(tab, files[style])
+            tab.wait_for(lambda: f"N = {n} units" in _text(tab, "model-summary"), timeout=60,
+                         what=f"the {style}-style upload")
+        assert "relu" in _text(tab, "page-notes")  # the PyTorch-style file's note says how it was read
+        _pick_file(tab, corrupt)
+        tab.wait_for(lambda: "Upload rejected; the previous model stays." in _text(tab, "page-error"), timeout=30,
+                     what="the corrupt upload's error")
+        assert "corrupt.mat" in _text(tab, "page-error") and "N = 35 units" in _text(tab, "model-summary")
+        # a short sweep on the upload, then the model file goes home with its results
+        tab.set_number("sweep-step", 20)
+        tab.set_number("sweep-trials", 2)
+        time.sleep(0.3)
+        tab.page.locator(".sweep-run button").click()
+        tab.wait_for(lambda: "Sweep finished" in tab.status(), timeout=60, what="the sweep to finish")
+        with tab.page.expect_download() as download:
+            tab.page.locator(".download-model button, .download-model a").first.click()
+        target = tmp_path / "home" / download.value.suggested_filename
+        target.parent.mkdir()
+        download.value.save_as(str(target))
+        assert target.name == files["torch"].name
+        home = load_model(target)
+        assert home.N == 35 and list(home.scaling_factors) == [20.0, 40.0, 60.0]
+        assert home.opt_scaling_factor in home.scaling_factors and home.all_perfs.shape == (3,)
+        assert tab.errors == []
+    finally:
+        tab.close()

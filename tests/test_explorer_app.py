@@ -13,6 +13,7 @@ from rate2spike.explorer import figures
 from rate2spike.explorer.app import ExplorerPage, load_extensions
 from rate2spike.explorer.launch import serve_command
 from rate2spike.explorer.session import ExplorerSession
+from conftest import write_model
 from test_explorer_session import mat_bytes, wait_for_sweep
 
 
@@ -109,8 +110,27 @@ def test_switching_task_resets_the_shared_time_axis(dashboard):
     assert dashboard.output.figure.x_range is dashboard.time_range is dashboard.voltage.figure.x_range
 
 
-def test_sweep_fills_the_curve_then_saves_after_confirmation(dashboard):
-    page, state = dashboard, dashboard.session
+def test_sweep_fills_the_curve_then_saves_after_confirmation(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path / "no-assets"))
+    write_model(tmp_path / "mine" / "Task_go-nogo_N_30_a.mat", N=30)
+    page = ExplorerPage(ExplorerSession(models_dir=tmp_path / "mine", allow_save=True))
+    try:
+        _sweep_then_save(page)
+    finally:
+        page.close()
+
+
+def test_the_save_button_is_hidden_where_the_page_may_not_write(dashboard):
+    sweeps = dashboard.controls.sweeps
+    assert not sweeps.save.visible and not sweeps.download_model.disabled
+    assert sweeps.download_model.label == "Download model file"
+    assert dashboard.session.start_sweep(20, 30, 10, 2, n_threads=1)
+    wait_for_sweep(dashboard.session)
+    assert not sweeps.save.visible and sweeps.download_model.label == "Download model file with this sweep's results"
+
+
+def _sweep_then_save(page):
+    state = page.session
     assert state.start_sweep(20, 40, 10, 3, n_threads=1)
     assert page.controls.sweeps.run.disabled and not page.controls.sweeps.cancel.disabled
     wait_for_sweep(state)
@@ -146,3 +166,15 @@ def test_serve_command(tmp_path):
     assert command[1:4] == ["-m", "panel", "serve"] and command[4].endswith("explorer")
     assert command[5:] == ["--port", "5100", "--show", "--args", "--models", str(tmp_path.resolve())]
     assert "--show" not in serve_command(port=5100, show=False)
+
+
+def test_each_dropped_file_is_opened_once(dashboard):
+    """The dropper keeps earlier files in its value (in place): only the new one is stored and opened."""
+    session, dropper = dashboard.session, dashboard.controls.upload
+    for name, n in (("Task_go-nogo_N_25_a.mat", 25), ("Task_go-nogo_N_26_b.mat", 26)):
+        dropper.value[name] = mat_bytes(N=n)
+        dropper.param.trigger("value")
+    uploads = [label for label in session.catalog.labels if label.startswith("upload:")]
+    assert uploads == ["upload: Task_go-nogo_N_25_a.mat", "upload: Task_go-nogo_N_26_b.mat"]
+    assert session.model.N == 26 and sorted(p.name for p in session.catalog.upload_dir.iterdir()) == [
+        "Task_go-nogo_N_25_a.mat", "Task_go-nogo_N_26_b.mat"]

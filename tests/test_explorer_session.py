@@ -257,9 +257,21 @@ def test_a_bad_grid_is_refused(state):
     assert "step must be positive" in state.error
 
 
-def test_sweep_saved_into_the_model_file(state):
+@pytest.fixture
+def writable(tmp_path, monkeypatch):
+    """A session on a --models DIR folder started with --allow-save (no shipped models)."""
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path / "no-assets"))
+    write_model(tmp_path / "mine" / "Task_go-nogo_N_30_a.mat", N=30)
+    session = ExplorerState(models_dir=tmp_path / "mine", allow_save=True)
+    yield session
+    session.close()
+
+
+def test_sweep_saved_into_the_model_file(writable):
+    state = writable
     path = state.model.path
     before = load_model(path)
+    assert state.may_write_model_file() and not state.can_save_sweep()
     assert state.start_sweep(20, 30, 10, 3, n_threads=1)
     wait_for_sweep(state)
     assert state.can_save_sweep()
@@ -271,6 +283,43 @@ def test_sweep_saved_into_the_model_file(state):
     assert np.array_equal(saved.all_perfs, state.sweep_result.accuracy)
     assert np.array_equal(saved.w, before.w) and np.array_equal(saved.w_in, before.w_in)
     assert state.model.opt_scaling_factor == saved.opt_scaling_factor  # reloaded for the page
+
+
+def test_shipped_models_and_uploads_are_never_written_but_download_with_results(state, tmp_path):
+    import scipy.io
+
+    for kind in ("shipped", "upload"):
+        if kind == "upload":
+            assert state.upload("Task_go-nogo_N_30_mine.mat", mat_bytes(N=30, seed=2))
+        path = state.model.path
+        before = file_digest(path)
+        assert not state.may_write_model_file()
+        assert state.model_file_bytes() == path.read_bytes()  # no sweep yet: the file as it is
+        assert state.start_sweep(20, 30, 10, 3, n_threads=1)
+        wait_for_sweep(state)
+        assert not state.can_save_sweep()
+        with pytest.raises(ValueError, match="does not write model files"):
+            state.save_sweep()
+        assert file_digest(path) == before
+        downloaded = tmp_path / f"{kind}.mat"
+        downloaded.write_bytes(state.model_file_bytes())
+        again = load_model(downloaded)  # the file a researcher takes home loads, with its results
+        assert again.opt_scaling_factor == state.sweep_result.optimum[0]
+        assert list(again.scaling_factors) == [20.0, 30.0]
+        np.testing.assert_array_equal(again.all_perfs, state.sweep_result.accuracy)
+        original, new = scipy.io.loadmat(path), scipy.io.loadmat(downloaded)
+        for name in (k for k in original if not k.startswith("__")):
+            np.testing.assert_array_equal(new[name], original[name])
+
+
+def test_a_folder_without_allow_save_is_read_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path / "no-assets"))
+    write_model(tmp_path / "mine" / "Task_go-nogo_N_30_a.mat", N=30)
+    session = ExplorerState(models_dir=tmp_path / "mine")
+    try:
+        assert session.model is not None and not session.may_write_model_file()
+    finally:
+        session.close()
 
 
 def test_trial_export_is_the_trial_on_screen_with_its_settings(state):
