@@ -64,6 +64,13 @@ def evaluate_single_trial(curr_full, scaling_factor, task_name=None, use_initial
     return int(run_trial(spec).outcome.correct)
 
 
+def accuracy_line(result, k: int) -> str:
+    """'lambda = 20: accuracy 0.950 (balanced 0.940; Go 0.900, NoGo 1.000)'."""
+    groups = ", ".join(f"{group} {values[k]:.3f}" for group, values in result.group_accuracy().items())
+    return (f"lambda = {result.scaling_factors[k]:g}: accuracy {result.accuracy[k]:.3f} "
+            f"(balanced {result.balanced_accuracy()[k]:.3f}; {groups})")
+
+
 def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS, scaling_factors=None, *,
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
                        progress=None, cancel=None, verbose=True, n_threads=None):
@@ -105,8 +112,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                 if progress is not None:
                     progress(p)
                 while printed[0] < len(factors) and p.result.complete[printed[0]]:
-                    k = printed[0]
-                    bar.write(f"  lambda = {factors[k]:g}: accuracy {p.result.accuracy[k]:.3f}")
+                    bar.write(f"  {accuracy_line(p.result, printed[0])}")
                     printed[0] += 1
 
             result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report, cancel=cancel)
@@ -117,4 +123,6 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
         best_lambda, best_acc = result.optimum
         save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda)
         say(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
+        for note in result.warnings():
+            say(f"warning: {note}")
     return results

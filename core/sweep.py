@@ -11,11 +11,14 @@ cancel signal stops the search between trials.
 from __future__ import annotations
 
 import csv
+import datetime
+import importlib.metadata
 import io
 import math
 import os
 import threading
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -148,23 +151,98 @@ class SweepResult:
             result[group] = np.array(values)
         return result
 
+    def balanced_accuracy(self) -> np.ndarray:
+        """Mean of the per-condition-group accuracies, per lambda: a lambda that answers one
+        condition always and another never scores 0.5 here whatever the mix of trials."""
+        groups = np.array(list(self.group_accuracy().values()))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a lambda with no trial yet: NaN
+            return np.nanmean(groups, axis=0)
+
+    @property
+    def status(self) -> str:
+        """'complete', 'cancelled' or 'partial' (some lambdas not fully scored)."""
+        if self.cancelled:
+            return "cancelled"
+        return "complete" if self.complete.all() else "partial"
+
+    def warnings(self) -> list[str]:
+        """What a reader of the optimum should know: an unfinished sweep, an optimum on the grid's
+        edge, lambdas that tie with it, conditions it never answers correctly."""
+        notes = []
+        done, total = int(self.n_done.sum()), len(self.scaling_factors) * self.n_trials
+        if self.status != "complete":
+            notes.append(f"the sweep is {self.status} ({done} of {total} trials): its best lambda is not a result")
+        optimum = self.optimum
+        if optimum is None:
+            return notes
+        best, accuracy = optimum
+        factors = self.scaling_factors
+        if factors.size > 1 and best == factors.min():
+            notes.append(f"the optimum is at the grid's lower edge ({best:g}): try lower lambdas")
+        elif factors.size > 1 and best == factors.max():
+            notes.append(f"the optimum is at the grid's upper edge ({best:g}): try higher lambdas")
+        scored = np.where(self.complete, self.accuracy, np.nan)
+        ties = [f"{lam:g}" for lam, acc in zip(factors, scored) if acc == accuracy and lam != best]
+        if ties:
+            notes.append(f"lambda {', '.join(ties)} tie{'s' if len(ties) == 1 else ''} with the optimum {best:g} "
+                         f"(accuracy {accuracy:.3f}); the first maximum is taken, as in the reference")
+        k = int(np.flatnonzero(factors == best)[0])
+        for group, values in self.group_accuracy().items():
+            if values[k] == 0:
+                notes.append(f"at lambda {best:g} no {group} trial is answered correctly")
+        return notes
+
+    def margins(self) -> dict[str, np.ndarray]:
+        """Every finished trial's scored value: what the task's rule compared with its threshold
+        (the window maximum, or minimum for -1 answers), with its lambda, group, level and
+        verdict. It shows where each condition starts failing as lambda changes."""
+        rows = [(lam, o.group, o.extreme, o.level, o.correct)
+                for lam, row in zip(self.scaling_factors, self.outcomes) for o in row if o is not None]
+        columns = list(zip(*rows)) if rows else [(), (), (), (), ()]
+        return {"scaling_factor": np.asarray(columns[0], dtype=float), "group": np.asarray(columns[1], dtype=object),
+                "value": np.asarray(columns[2], dtype=float), "level": np.asarray(columns[3], dtype=float),
+                "correct": np.asarray(columns[4], dtype=bool)}
+
     def rows(self) -> list[dict]:
         """One row per lambda: what the CSV export and the CLI table show."""
         low, high = self.interval
         groups = self.group_accuracy()
+        balanced = self.balanced_accuracy()
         rows = []
         for k, lam in enumerate(self.scaling_factors):
             row = {"scaling_factor": float(lam), "n_trials": int(self.n_done[k]),
                    "n_correct": int(self.n_correct[k]), "accuracy": float(self.accuracy[k]),
                    "ci95_low": float(low[k]), "ci95_high": float(high[k]),
-                   "mean_firing_rate_hz": float(self.mean_firing_rate[k])}
+                   "balanced_accuracy": float(balanced[k]),
+                   "mean_firing_rate_hz": float(self.mean_firing_rate[k]),
+                   "status": "complete" if self.complete[k] else f"partial ({self.n_done[k]} of {self.n_trials})"}
             row.update({f"accuracy {g}": float(v[k]) for g, v in groups.items()})
             rows.append(row)
         return rows
 
+    def metadata(self) -> dict:
+        """What the sweep scored and how, for the head of a CSV export."""
+        base = self.base
+        stim = base.stimulation
+        return {
+            "model": base.model.name, "task": base.task.name, "seed": base.seed, "trials per lambda": self.n_trials,
+            "downsample": base.downsample, "initial weights": base.use_initial_weights,
+            "stimulation": "none" if stim.mode == "none" else
+            f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
+            "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
+            "status": self.status, "rate2spike": package_version(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        }
+
     def to_csv(self, path=None) -> str:
-        """CSV text of ``rows()``; also written to ``path`` if given."""
+        """CSV text: '# key: value' lines (metadata, then warnings), a header, one row per lambda.
+        Also written to ``path`` if given."""
         buffer = io.StringIO()
+        for key, value in self.metadata().items():
+            buffer.write(f"# {key}: {value}\n")
+        for note in self.warnings():
+            buffer.write(f"# warning: {note}\n")
         rows = self.rows()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -174,6 +252,13 @@ class SweepResult:
             with open(path, "w", newline="") as fh:
                 fh.write(text)
         return text
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("rate2spike")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class ExplorerPage:
         self.decay = figures.HistogramView.decay_constants()
         self.diagnostic = figures.DiagnosticView()
         self.performance = figures.PerformanceView()
+        self.margins = figures.MarginView()
 
         self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
                                    sizing_mode="stretch_width", css_classes=["page-error"])
@@ -101,6 +102,7 @@ class ExplorerPage:
         trial = self.session.trial
         self.performance.show(frames.performance_frame(snapshot, self.session.model,
                                                        None if trial is None else trial.spec.scaling_factor))
+        self.margins.show(frames.margin_frame(snapshot, self.session.task))
 
     # --- layout ----------------------------------------------------------------------------
     def main(self) -> list:
@@ -118,6 +120,7 @@ class ExplorerPage:
                    pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
                              sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
+            pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
         ]
 
     def template(self) -> pn.template.BootstrapTemplate:

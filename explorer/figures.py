@@ -16,7 +16,7 @@ from bokeh.plotting import figure
 
 from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
                                         STIMULATION_COLOR, STIMULUS_COLOR, WINDOW_COLOR, Frame, decay_frame,
-                                        diagnostic_frame, firing_rate_frame, output_frame, padded,
+                                        diagnostic_frame, firing_rate_frame, margin_frame, output_frame, padded,
                                         performance_frame, raster_frame, voltage_frame)
 from rate2spike.lif import VPEAK, VRESET
 
@@ -54,10 +54,18 @@ HELP = {
         "by λ. Grey crosses: silent units (no spike); purple diamonds: units above 400 Hz, pinned near the "
         "refractory limit 1/t_ref = 500 Hz."
     ),
+    "margins": (
+        "After a sweep: every trial's scored value (the output's maximum in the decision window, or its minimum "
+        "for −1 answers) at each λ, one colour per condition, with the thresholds dashed. A condition fails where "
+        "its points cross to the wrong side of its threshold: this shows at which λ each condition starts failing "
+        "and whether any λ serves them all."
+    ),
     "performance": (
         "Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (band); thin "
-        "dashed lines, the accuracy per condition; grey, the grid search stored in the model file. Star: the best "
-        "λ (first maximum over fully scored λ); red dashed line: the slider's λ."
+        "dashed lines, the accuracy per condition, and their mean (balanced accuracy, dot-dashed); grey, the grid "
+        "search stored in the model file. Star: the best λ of a finished sweep (first maximum over fully scored λ, "
+        "as the reference); while a sweep runs the title names the leading λ so far. Red dashed line: the λ of the "
+        "trial on screen. Warnings (optimum on the grid's edge, ties, a condition never answered) follow the status."
     ),
 }
 
@@ -280,6 +288,8 @@ class PerformanceView(View):
                  legend_label="Stored in model file")
         fig.multi_line("xs", "ys", source=sources["groups"], line_color="color", line_dash="dashed", line_width=1.2,
                        legend_field="label")
+        fig.line("scaling_factor", "accuracy", source=sources["balanced"], color="#555555", line_width=1.5,
+                 line_dash="dotdash", legend_label="Balanced (mean over conditions)")
         fig.line("scaling_factor", "accuracy", source=sources["sweep"], color="#1f77b4", line_width=2,
                  legend_label="Sweep")
         dots = fig.scatter("scaling_factor", "accuracy", source=sources["sweep"], color="#1f77b4", size=6,
@@ -308,3 +318,25 @@ class PerformanceView(View):
             if not x_range.start <= current_lambda <= x_range.end:
                 low, high = padded(min(x_range.start, current_lambda), max(x_range.end, current_lambda), 0.02)
                 x_range.update(start=low, end=high, reset_start=low, reset_end=high)
+
+
+class MarginView(View):
+    """Each sweep trial's scored value against lambda, by condition, with the thresholds."""
+
+    def __init__(self, height: int = 320):
+        frame = margin_frame(None)
+        sources = _sources(frame, "margins")
+        fig = _figure(frame.title, "Scaling factor λ", "Scored value (window max, or min for −1 answers)", height,
+                      x_range=Range1d(0, 100))
+        fig.hspan(y="level", source=sources["levels"], line_color="black", line_dash="dashed", line_width=1,
+                  legend_label="Thresholds")
+        dots = fig.scatter("scaling_factor", "value", source=sources["points"], color="color", size=5, alpha=0.6,
+                           legend_field="group")
+        fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@lambda"), ("condition", "@group"),
+                                                            ("value", "@value{0.000}")]))
+        _finish_legend(fig, "top_right")
+        super().__init__(fig, sources)
+
+    def apply(self, extras):
+        low, high = extras.get("x_range", (0, 100))
+        self.figure.x_range.update(start=low, end=high, reset_start=low, reset_end=high)

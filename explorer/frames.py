@@ -261,6 +261,7 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     groups = {"xs": [], "ys": [], "label": [], "color": []}
     best = {"scaling_factor": nothing, "accuracy": nothing}
     stored = {"scaling_factor": nothing, "accuracy": nothing}
+    balanced = {"scaling_factor": nothing, "accuracy": nothing}
     title = "Performance curve: run a sweep to draw it"
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
@@ -271,23 +272,52 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         x = snapshot.scaling_factors[seen]
         band = {"scaling_factor": x, "low": snapshot.low[seen], "high": snapshot.high[seen]}
         sweep = {"scaling_factor": x, "accuracy": snapshot.accuracy[seen], "n_trials": snapshot.n_done[seen]}
+        balanced = {"scaling_factor": x, "accuracy": snapshot.balanced_accuracy[seen]}
         for k, (group, accuracy) in enumerate(snapshot.group_accuracy.items()):
             groups["xs"].append(x)
             groups["ys"].append(accuracy[seen])
             groups["label"].append(f"{group} trials")
             groups["color"].append(GROUP_COLORS[k % len(GROUP_COLORS)])
-        if snapshot.optimum is not None:
+        leading = "" if snapshot.optimum is None else f"; leading λ so far {snapshot.optimum[0]:g}"
+        if snapshot.is_result and snapshot.optimum is not None:
             best = {"scaling_factor": np.array([snapshot.optimum[0]]), "accuracy": np.array([snapshot.optimum[1]])}
-            title = f"Performance curve: best λ = {snapshot.optimum[0]:g} (accuracy {snapshot.optimum[1]:.2f})"
+            caution = f"; {len(snapshot.warnings)} warning(s) below" if snapshot.warnings else ""
+            title = f"Performance curve: best λ = {snapshot.optimum[0]:g} (accuracy {snapshot.optimum[1]:.2f}){caution}"
+        elif snapshot.cancelled:
+            title = f"Performance curve: sweep cancelled after {snapshot.done} / {snapshot.total} trials, not a result"
         elif not snapshot.finished:
-            title = f"Performance curve: sweep running ({snapshot.done} / {snapshot.total} trials)"
+            title = f"Performance curve: sweep running ({snapshot.done} / {snapshot.total} trials{leading})"
     x_all = np.concatenate([np.asarray(band["scaling_factor"]), np.asarray(stored["scaling_factor"]),
                             [] if current_lambda is None else [current_lambda]])
     if band["scaling_factor"].size or stored["scaling_factor"].size:
         x_range = padded(float(x_all.min()), float(x_all.max()))
     else:  # nothing scored yet: a generic range around the reference grid and the slider
         x_range = (0.0, max(100.0, 1.2 * float(x_all.max())) if x_all.size else 100.0)
-    return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored}, title,
-                 {"x_range": x_range, "lambda": current_lambda})
+    return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored,
+                  "balanced": balanced}, title, {"x_range": x_range, "lambda": current_lambda})
+
+
+def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:
+    """Per lambda and condition group, every trial's scored value (window max, or min for -1
+    answers) with the thresholds: where each condition starts failing, and whether any lambda
+    serves all of them. Groups are offset a little along lambda so they do not hide each other."""
+    empty = {"scaling_factor": np.empty(0), "value": np.empty(0), "lambda": np.empty(0)}
+    margins = None if snapshot is None else snapshot.margins
+    levels = np.array(task.thresholds if task is not None else ())
+    if margins is None or margins["value"].size == 0:
+        title = "Margins: run a sweep to see each condition's scored values"
+        return Frame({"points": {**empty, "group": [], "color": []}, "levels": {"level": levels}}, title)
+    groups = list(dict.fromkeys(margins["group"]))
+    factors = np.unique(margins["scaling_factor"])
+    step = float(np.min(np.diff(factors))) if factors.size > 1 else 1.0
+    offsets = {g: (k - (len(groups) - 1) / 2) * 0.15 * step for k, g in enumerate(groups)}
+    jitter = (np.random.default_rng(jitter_seed).random(margins["value"].size) - 0.5) * 0.08 * step
+    x = margins["scaling_factor"] + np.array([offsets[g] for g in margins["group"]]) + jitter
+    colors = [GROUP_COLORS[groups.index(g) % len(GROUP_COLORS)] for g in margins["group"]]
+    points = {"scaling_factor": x, "value": margins["value"], "lambda": margins["scaling_factor"],
+              "group": [f"{g} trials" for g in margins["group"]], "color": colors}
+    return Frame({"points": points, "levels": {"level": levels}},
+                 f"Margins: each trial's scored value by condition, {margins['value'].size} trials",
+                 {"x_range": padded(float(factors.min()), float(factors.max()))})
 
 

@@ -46,7 +46,8 @@ class SweepSnapshot:
     high: np.ndarray
     n_done: np.ndarray
     group_accuracy: dict
-    optimum: tuple[float, float] | None
+    balanced_accuracy: np.ndarray
+    optimum: tuple[float, float] | None  # the leading lambda while running; the result once finished
     done: int
     total: int
     elapsed: float
@@ -54,19 +55,29 @@ class SweepSnapshot:
     finished: bool = False
     cancelled: bool = False
     error: str | None = None
+    warnings: tuple[str, ...] = ()  # about the optimum (edge, ties, conditions never answered), once finished
+    margins: dict | None = None  # every trial's scored value (SweepResult.margins), once finished
 
     @classmethod
-    def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, **flags):
+    def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, finished=False,
+           cancelled=False):
         low, high = result.interval
         return cls(result.scaling_factors.copy(), result.accuracy, low, high, result.n_done,
-                   result.group_accuracy(), result.optimum, done, total, elapsed, remaining, **flags)
+                   result.group_accuracy(), result.balanced_accuracy(), result.optimum, done, total, elapsed,
+                   remaining, finished, cancelled, warnings=tuple(result.warnings()) if finished else (),
+                   margins=result.margins() if finished else None)
 
     @classmethod
     def failed(cls, scaling_factors, total: int, previous: "SweepSnapshot | None", error: str):
         nothing = np.full(len(scaling_factors), np.nan)
         return cls(np.asarray(scaling_factors), nothing, nothing, nothing, np.zeros(len(scaling_factors), dtype=int),
-                   {}, None, previous.done if previous else 0, total, previous.elapsed if previous else 0.0,
-                   math.nan, finished=True, error=error)
+                   {}, nothing, None, previous.done if previous else 0, total,
+                   previous.elapsed if previous else 0.0, math.nan, finished=True, error=error)
+
+    @property
+    def is_result(self) -> bool:
+        """A finished, uncancelled sweep: its optimum is a grid-search result."""
+        return self.finished and not self.cancelled and self.error is None
 
     @property
     def fraction(self) -> float:
@@ -78,12 +89,13 @@ class SweepSnapshot:
             return f"Sweep failed: {self.error}"
         head = f"{self.done} / {self.total} trials, {self.elapsed:.0f} s elapsed"
         if self.cancelled:
-            return f"Sweep cancelled after {head}."
+            return f"Sweep cancelled after {head}; it is not a result and cannot be saved."
         if self.finished:
             best = "" if self.optimum is None else f"; best λ = {self.optimum[0]:g} (accuracy {self.optimum[1]:.2f})"
-            return f"Sweep finished: {head}{best}."
+            return f"Sweep finished: {head}{best}." + "".join(f" Warning: {note}." for note in self.warnings)
         left = "estimating time left" if math.isnan(self.remaining) else f"about {self.remaining:.0f} s left"
-        return f"Sweep running: {head}, {left}."
+        leading = "" if self.optimum is None else f"; leading λ so far {self.optimum[0]:g}"
+        return f"Sweep running: {head}, {left}{leading}."
 
 
 MAX_LAMBDAS = 200  # scaling factors in one dashboard sweep

@@ -22,7 +22,7 @@ from conftest import synthetic_assets
 pytestmark = pytest.mark.browser
 
 SCREENSHOT_ENV = "RATE2SPIKE_SCREENSHOT"
-VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance")
+VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins")
 
 # Reads one column of a named Bokeh data source in the page (null until it exists).
 COLUMN_JS = """([name, column]) => {

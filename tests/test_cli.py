@@ -45,8 +45,9 @@ def test_sweep_writes_results_and_csv(model_file, tmp_path, capsys):
     assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv)]) == 0
     model = load_model(model_file)
     assert model.scaling_factors.tolist() == [20.0, 30.0]
-    lines = csv.read_text().splitlines()
+    lines = [line for line in csv.read_text().splitlines() if not line.startswith("#")]
     assert len(lines) == 3 and lines[1].startswith("20.0,3,")
+    assert f"# model: {model_file.name}" in csv.read_text() and "# trials per lambda: 3" in csv.read_text()
     assert f"optimal scaling factor {model.opt_scaling_factor:g}" in capsys.readouterr().out
 
 

@@ -125,14 +125,14 @@ def snapshot(done, total=6):
     acc = np.where(n_done > 0, [0.5, 1.0, 0.5], np.nan)
     complete = n_done == 2
     optimum = (30.0, 1.0) if complete[:2].all() else None
-    return SweepSnapshot(factors, acc, acc - 0.2, np.minimum(acc + 0.2, 1), n_done,
-                         {"Go": acc, "NoGo": acc}, optimum, done, total, 1.0, 1.0, finished=done == total)
+    return SweepSnapshot(factors, acc, acc - 0.2, np.minimum(acc + 0.2, 1), n_done, {"Go": acc, "NoGo": acc}, acc,
+                         optimum, done, total, 1.0, 1.0, finished=done == total)
 
 
 def test_performance_frame_fills_in():
     running = frames.performance_frame(snapshot(2), None, 45.0)
     assert list(running.sources["sweep"]["scaling_factor"]) == [20.0]
-    assert "sweep running (2 / 6 trials)" in running.title
+    assert "sweep running (2 / 6 trials)" in running.title and running.sources["best"]["accuracy"].size == 0
     assert running.extras["x_range"][1] >= 45.0  # the slider's lambda stays in view
     done = frames.performance_frame(snapshot(6), None, 45.0)
     assert list(done.sources["sweep"]["accuracy"]) == [0.5, 1.0, 0.5]
@@ -173,3 +173,29 @@ def test_show_swaps_data_and_hides_empty_legend_entries(sim):
     assert performance.marker.visible and performance.marker.location == 35.0
     performance.mark(150.0)
     assert performance.figure.x_range.end >= 150.0
+
+
+def test_a_running_sweep_names_the_leading_lambda_and_a_cancelled_one_is_no_result():
+    import dataclasses
+    leading = dataclasses.replace(snapshot(5), finished=False)
+    frame = frames.performance_frame(leading, None, 30.0)
+    assert "leading λ so far 30" in frame.title and frame.sources["best"]["accuracy"].size == 0
+    cancelled = dataclasses.replace(snapshot(5), finished=True, cancelled=True)
+    frame = frames.performance_frame(cancelled, None, 30.0)
+    assert "cancelled after 5 / 6 trials, not a result" in frame.title and frame.sources["best"]["accuracy"].size == 0
+    assert "cannot be saved" in cancelled.status() and "leading λ so far 30" in leading.status()
+
+
+def test_margin_frame_draws_every_trial_by_condition(sim):
+    from rate2spike.tasks import get_task
+    margins = {"scaling_factor": np.array([20.0, 20.0, 40.0, 40.0]), "group": np.array(["Go", "NoGo", "Go", "NoGo"],
+               dtype=object), "value": np.array([0.9, 0.1, 0.2, 0.4]), "level": np.array([0.7, 0.3, 0.7, 0.3]),
+               "correct": np.array([True, True, False, False])}
+    import dataclasses
+    frame = frames.margin_frame(dataclasses.replace(snapshot(6), margins=margins), get_task("go-nogo"))
+    points = frame.sources["points"]
+    assert points["value"].tolist() == [0.9, 0.1, 0.2, 0.4] and points["lambda"].tolist() == [20, 20, 40, 40]
+    assert points["group"] == ["Go trials", "NoGo trials", "Go trials", "NoGo trials"]
+    assert np.all(np.abs(points["scaling_factor"] - points["lambda"]) < 5)  # offsets stay within a grid step
+    assert frame.sources["levels"]["level"].tolist() == [0.7, 0.3]
+    assert "run a sweep" in frames.margin_frame(None, get_task("go-nogo")).title

@@ -231,7 +231,8 @@ def test_sweep_reports_progress_and_finishes(state):
     assert set(final.group_accuracy) == {"Go", "NoGo"}
     assert "Sweep finished: 12 / 12 trials" in state.sweep_status
     assert not state.sweep_running and state.sweep_result is not None
-    assert state.sweep_csv().splitlines()[0].startswith("scaling_factor,n_trials,n_correct,accuracy")
+    table = [line for line in state.sweep_csv().splitlines() if not line.startswith("#")]
+    assert table[0].startswith("scaling_factor,n_trials,n_correct,accuracy") and len(table) == 4
     # the sweep's trial 0 is the dashboard's trial with the same seed and lambda
     state.scaling_factor = 30.0
     assert state.trial.outcome.correct == state.sweep_result.outcomes[1][0].correct

@@ -54,8 +54,12 @@ def test_sweep_result_statistics(model_file):
     assert r.optimum == (30.0, 1.0)  # the first maximum among fully scored lambdas, as the reference
     assert np.isnan(r.group_accuracy()["NoGo"][2]) and r.group_accuracy()["NoGo"][:2].tolist() == [0.0, 1.0]
     text = r.to_csv()
-    assert text.splitlines()[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high")
-    assert len(text.splitlines()) == 4
+    head = [line for line in text.splitlines() if line.startswith("#")]
+    table = [line for line in text.splitlines() if not line.startswith("#")]
+    assert table[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high,balanced_accuracy")
+    assert len(table) == 4 and table[3].split(",")[8] == "partial (1 of 2)"
+    assert "# status: partial" in head and any(h.startswith("# warning: the sweep is partial (5 of 6 trials)")
+                                               for h in head)
     r.record(2, 1, Outcome("NoGo", 0, True, None))
     assert r.optimum == (30.0, 1.0) and r.complete.all()
     with pytest.raises(ValueError, match="already recorded"):
@@ -99,3 +103,43 @@ def test_bad_arguments(model_file):
         run_sweep(model, "go-nogo", [20], 0)
     with pytest.raises(ValueError, match="no option"):
         run_sweep(model, "go-nogo", [20], 2, task_options={"evidence_strength": 1.0})
+
+
+def _result(model, factors, go_correct, nogo_correct):
+    """A finished sweep with given Go / NoGo verdicts per lambda (one trial of each)."""
+    r = SweepResult(TrialSpec(model), factors, 2)
+    for k, (go, nogo) in enumerate(zip(go_correct, nogo_correct)):
+        r.record(k, 0, Outcome("Go", 1, go, None, extreme=0.9 if go else 0.2, level=0.7))
+        r.record(k, 1, Outcome("NoGo", 0, nogo, None, extreme=0.1 if nogo else 0.6, level=0.3))
+    return r
+
+
+def test_warnings_name_the_edge_the_ties_and_a_condition_never_answered(model_file):
+    """The issue's example: Go fails at large lambda, NoGo at small; the first maximum ties with
+    lambdas where Go is never answered."""
+    model = load_model(model_file)
+    r = _result(model, [20, 40, 65, 70], [True, True, False, False], [False, False, True, True])
+    np.testing.assert_allclose(r.accuracy, 0.5) and np.testing.assert_allclose(r.balanced_accuracy(), 0.5)
+    notes = r.warnings()
+    assert "the optimum is at the grid's lower edge (20): try lower lambdas" in notes
+    assert any(n.startswith("lambda 40, 65, 70 tie with the optimum 20") for n in notes)
+    assert "at lambda 20 no NoGo trial is answered correctly" in notes
+    clean = _result(model, [20, 40, 65], [True, True, False], [False, True, True])
+    assert clean.optimum == (40.0, 1.0) and clean.warnings() == []
+    upper = _result(model, [20, 40], [False, True], [False, True])
+    assert upper.warnings() == ["the optimum is at the grid's upper edge (40): try higher lambdas"]
+
+
+def test_margins_keep_every_trials_scored_value(model_file):
+    r = _result(load_model(model_file), [20, 40], [True, False], [True, True])
+    m = r.margins()
+    assert m["scaling_factor"].tolist() == [20, 20, 40, 40] and list(m["group"]) == ["Go", "NoGo", "Go", "NoGo"]
+    np.testing.assert_allclose(m["value"], [0.9, 0.1, 0.2, 0.1])
+    assert m["level"].tolist() == [0.7, 0.3, 0.7, 0.3] and m["correct"].tolist() == [True, True, False, True]
+
+
+def test_the_cli_sweep_warns_about_the_grid_edge(model_file, capsys):
+    from rate2spike.cli import main
+    assert main(["sweep", str(model_file), "--n-trials", "2", "--scaling-factors", "1000,2000"]) == 0
+    out = capsys.readouterr().out
+    assert "balanced" in out and "warning: " in out
