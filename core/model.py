@@ -65,6 +65,8 @@ class RateModel:
     scaling_factors: np.ndarray | None = None
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())
+    file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
+    eval_perf_mean: float | None = None  # the trainer's last evaluation accuracy, if stored
     _matrices: dict = field(default_factory=dict, init=False, repr=False)  # recurrent_weights, computed once
 
     @property
@@ -80,20 +82,61 @@ class RateModel:
     def name(self) -> str:
         return self.path.name if self.path is not None else "(unsaved model)"
 
-    def recurrent_weights(self, use_initial_weights: bool = False) -> np.ndarray:
+    def recurrent_weights(self, use_initial_weights: bool = False, rectify: bool = True) -> np.ndarray:
         """Effective rate-model matrix ``(relu(w) @ m) * som_m`` (``w0`` if asked), N x N,
-        row i = the inputs of unit i. Computed once per model (read-only array): every
-        conversion to a LIF network starts from it."""
-        if use_initial_weights not in self._matrices:
+        row i = the inputs of unit i. ``rectify=False`` skips the relu, as the PyTorch port's
+        own LIF code does (to compare the two readings). Computed once per model and choice
+        (read-only arrays): every conversion to a LIF network starts from it."""
+        key = (use_initial_weights, rectify)
+        if key not in self._matrices:
             w = self.w0 if use_initial_weights else self.w
             if w is None:
                 raise ModelFileError(self.path, "is missing, so use_initial_weights is not possible", "w0")
-            if self.dale:
+            if self.dale and rectify:
                 w = np.maximum(w, 0.0)
             matrix = (w @ self.m) * self.som_m
             matrix.flags.writeable = False
-            self._matrices[use_initial_weights] = matrix
-        return self._matrices[use_initial_weights]
+            self._matrices[key] = matrix
+        return self._matrices[key]
+
+    @property
+    def relu_zeroed(self) -> float:
+        """Fraction of the nonzero entries of ``w`` that relu sets to zero (0 for TensorFlow-era
+        files, which store w rectified; often most of them for PyTorch-era files)."""
+        if not self.dale:
+            return 0.0
+        return float((self.w < 0).sum() / max(1, (self.w != 0).sum()))
+
+    def file_facts(self) -> list[tuple[str, str]]:
+        """How the file was read, as (what, finding) lines for people."""
+        signs = np.diag(self.m)
+        diagonal = np.array_equal(self.m, np.diag(signs)) and set(np.unique(signs)) <= {-1.0, 1.0}
+        matches = np.array_equal(signs > 0, self.exc)
+        td = self.decay_constants() * 1e3
+        facts = [
+            ("file style", self.file_style),
+            ("recurrent weights w", "relu applied, as the rate network did: "
+             f"{self.relu_zeroed:.0%} of nonzero entries zeroed" if self.relu_zeroed else
+             "all entries ≥ 0 under Dale's principle: relu changes nothing" if self.dale else
+             "no inhibitory units in m: used as stored"),
+            ("Dale's principle", f"{'m is diagonal ±1' if diagonal else 'm is NOT a diagonal ±1 matrix'}, "
+             f"{'matching' if matches else 'NOT matching'} the unit types: {int(self.exc.sum())} excitatory, "
+             f"{int((~self.exc).sum())} inhibitory"),
+            ("readout bias b_out", f"{self.b_out:.4g} (used by the rate network only: the LIF readout has no bias, "
+             "as in the reference)"),
+            ("synaptic decay constants", f"{td.min():.1f} to {td.max():.1f} ms (taus = {', '.join(f'{t:g}' for t in self.taus)} "
+             "steps of 5 ms)"),
+            ("activation", self.activation),
+            ("stored rate accuracy (eval_perf_mean)", "not stored" if self.eval_perf_mean is None
+             else f"{self.eval_perf_mean:.3f}"),
+        ]
+        if self.opt_scaling_factor is not None and self.scaling_factors is not None:
+            grid = self.scaling_factors
+            facts.append(("stored grid search", f"optimum λ = {self.opt_scaling_factor:g} on {grid.size} values "
+                                                f"from {grid.min():g} to {grid.max():g}"))
+        else:
+            facts.append(("stored grid search", "none"))
+        return facts
 
     def decay_constants(self, use_initial_weights: bool = False) -> np.ndarray:
         """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants")."""
@@ -236,6 +279,13 @@ def model_from_dict(data: dict, path=None) -> RateModel:
             "as the PyTorch port saves them; rectifying with relu(w) as the rate network did "
             "(the port's own LIF code does not)."
         )
+    if np.asarray(data["w"]).dtype == np.float32:
+        style = "TensorFlow-era (float32 arrays, w stored rectified)"
+    elif (sign < 0).any() and (w < 0).any():
+        style = "PyTorch-era (float64 arrays, the raw trained w with negative entries)"
+    else:
+        style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
+    perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
     opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
@@ -246,7 +296,7 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
         all_perfs=None if perfs is None else perfs.reshape(-1),
         scaling_factors=None if factors is None else factors.reshape(-1),
-        path=None if path is None else Path(path), notes=tuple(notes),
+        path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
     )
 
 

@@ -51,11 +51,14 @@ def check_scaling_factor(scaling_factor) -> float:
     return value
 
 
-def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool = False) -> SpikingNetwork:
+def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool = False,
+            rectify_weights: bool = True) -> SpikingNetwork:
     """Map a rate model onto a LIF network: W = W_rate / lambda, w_out / lambda, td from the
-    rate model (``w0`` and ``taus_gaus0`` with ``use_initial_weights``)."""
+    rate model (``w0`` and ``taus_gaus0`` with ``use_initial_weights``; the raw, unrectified
+    w with ``rectify_weights=False``, as the PyTorch port's LIF code reads its files)."""
     scaling_factor = check_scaling_factor(scaling_factor)
-    WT = np.ascontiguousarray(model.recurrent_weights(use_initial_weights).T) / scaling_factor
+    W_rate = model.recurrent_weights(use_initial_weights, rectify_weights)
+    WT = np.ascontiguousarray(W_rate.T) / scaling_factor
     td0 = None
     if len(model.taus) == 1 or model.taus_gaus0 is not None:
         td0 = model.decay_constants(use_initial_weights=True)

@@ -57,7 +57,8 @@ class TrialSpec:
     50). ``condition`` is None (drawn from the seed), a condition name such as 'Go', or a
     mapping factor -> level that fixes some factors and leaves the others drawn.
     ``task_options`` maps a task's option names to values (mante: evidence_strength).
-    ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict.
+    ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict. ``rectify_weights``
+    (default True, as the rate network did) can be turned off to run a PyTorch-era file's raw w.
     """
 
     model: RateModel
@@ -70,6 +71,7 @@ class TrialSpec:
     downsample: int = 1
     use_initial_weights: bool = False
     stimulation: Stimulation = field(default_factory=Stimulation)
+    rectify_weights: bool = True  # False: the raw w of a PyTorch-era file, as that port's LIF code reads it
 
     def __post_init__(self):
         if not isinstance(self.model, RateModel):
@@ -86,6 +88,7 @@ class TrialSpec:
             "task_options": tuple(task.option_values(dict(self.task_options)).items()),
             "downsample": timegrid.check_downsample(self.downsample),
             "use_initial_weights": bool(self.use_initial_weights),
+            "rectify_weights": bool(self.rectify_weights),
             "stimulation": Stimulation.from_stims(self.stimulation, self.model.N),
         }
         if values["use_initial_weights"] and self.model.w0 is None:
@@ -167,7 +170,7 @@ def run_trial(spec: TrialSpec, record=(), rate_cache: RateResponseCache | None =
     if unknown:
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(TRIAL_RECORDINGS)}")
     stimulus = spec.stimulus()
-    network = convert(spec.model, spec.scaling_factor, spec.use_initial_weights)
+    network = convert(spec.model, spec.scaling_factor, spec.use_initial_weights, spec.rectify_weights)
     drive = make_drive(network, stimulus.u, spec.downsample)
     recording = simulate(network, drive, spec.noise_seed, spec.stimulation,
                          record=tuple(r for r in record if r != RATE_MODEL))

@@ -38,6 +38,14 @@ def plot(view: figures.View, name: str) -> pn.pane.Bokeh:
     return pn.pane.Bokeh(view.figure, sizing_mode="stretch_width", name=name)
 
 
+def file_card_text(model) -> str:
+    """How the open file was read, as a Markdown table."""
+    if model is None:
+        return "No model open."
+    rows = "\n".join(f"| {what} | {finding} |" for what, finding in model.file_facts())
+    return f"| | |\n|---|---|\n{rows}"
+
+
 def summary(model, task) -> str:
     if model is None:
         return ("**No model yet.** Upload a spikeRNN model file (.mat) in the sidebar, or start the dashboard "
@@ -60,6 +68,8 @@ class ExplorerPage:
         self.rates = figures.HistogramView.firing_rates()
         self.decay = figures.HistogramView.decay_constants()
         self.diagnostic = figures.DiagnosticView()
+        self.unit = figures.UnitView(self.time_range)
+        self.readout = figures.ReadoutView()
         self.performance = figures.PerformanceView()
         self.margins = figures.MarginView()
 
@@ -69,6 +79,14 @@ class ExplorerPage:
                                    sizing_mode="stretch_width", css_classes=["page-notes"])
         self.summary = pn.pane.Markdown(pn.bind(summary, s.param.model, s.param.task), sizing_mode="stretch_width",
                                         margin=(0, 12), css_classes=["model-summary"])
+        self.rectify = pn.widgets.Checkbox.from_param(
+            s.param.rectify_weights, disabled=pn.bind(lambda m: m is None or m.relu_zeroed == 0, s.param.model),
+            css_classes=["rectify-weights"])
+        self.file_card = pn.Card(
+            pn.pane.Markdown(pn.bind(file_card_text, s.param.model), sizing_mode="stretch_width",
+                             css_classes=["file-facts"]),
+            self.rectify, help_line("file"), title="How the file was read", collapsed=True,
+            sizing_mode="stretch_width", margin=(0, 12, 10, 12), css_classes=["file-card"])
         self.sweep_line = pn.widgets.StaticText(value=s.param.sweep_status, styles=SMALL_TEXT, margin=(0, 12),
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
@@ -76,6 +94,9 @@ class ExplorerPage:
         pn.bind(lambda order: self.raster.show(frames.raster_frame(s.trial, order)), s.param.raster_order, watch=True)
         pn.bind(lambda units: self.voltage.show(frames.voltage_frame(s.trial, units)), s.param.voltage_units,
                 watch=True)
+        pn.bind(lambda unit: self.unit.show(frames.unit_frame(s.trial, unit)), s.param.compared_unit, watch=True)
+        pn.bind(lambda window: self.diagnostic.show(frames.diagnostic_frame(s.trial, window)),
+                s.param.diagnostic_window, watch=True)
         pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, watch=True)
         pn.bind(self.show_sweep, s.param.sweep, watch=True)
         self.show_model(s.model, s.use_initial_weights)
@@ -91,7 +112,9 @@ class ExplorerPage:
             self.raster.show(frames.raster_frame(trial, s.raster_order))
             self.voltage.show(frames.voltage_frame(trial, s.voltage_units))
             self.rates.show(frames.firing_rate_frame(trial))
-            self.diagnostic.show(frames.diagnostic_frame(trial))
+            self.diagnostic.show(frames.diagnostic_frame(trial, s.diagnostic_window))
+            self.unit.show(frames.unit_frame(trial, s.compared_unit))
+            self.readout.show(frames.readout_frame(trial))
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
 
     def show_model(self, model, use_initial_weights) -> None:
@@ -108,7 +131,7 @@ class ExplorerPage:
     def main(self) -> list:
         """The main area: summary and messages, then each view with its help line under it."""
         return [
-            pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.error, self.notes,
+            pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.error, self.notes, self.file_card,
                       sizing_mode="stretch_width"),
             pn.Column(plot(self.output, "output"), help_line("output"),
                       plot(self.raster, "raster"), help_line("raster"),
@@ -120,7 +143,10 @@ class ExplorerPage:
                    pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
                              sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
-            pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
+            pn.Column(plot(self.unit, "unit"), help_line("unit"), sizing_mode="stretch_width"),
+            pn.Row(pn.Column(plot(self.readout, "readout"), help_line("readout"), sizing_mode="stretch_width"),
+                   pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
         ]
 
     def template(self) -> pn.template.BootstrapTemplate:

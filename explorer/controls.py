@@ -214,6 +214,11 @@ class Controls:
         self.stim_window = pn.widgets.RangeSlider.from_param(s.param.stim_window, throttled=True, step=0.005,
                                                              sizing_mode="stretch_width")
         self.raster_order = pn.widgets.RadioButtonGroup.from_param(s.param.raster_order, sizing_mode="stretch_width")
+        self.compared_unit = pn.widgets.IntInput.from_param(
+            s.param.compared_unit, end=pn.bind(lambda m: None if m is None else m.N - 1, s.param.model),
+            sizing_mode="stretch_width", css_classes=["compared-unit"])
+        self.diagnostic_window = pn.widgets.RadioButtonGroup.from_param(s.param.diagnostic_window,
+                                                                        sizing_mode="stretch_width")
         self.voltage_units = pn.widgets.MultiChoice.from_param(
             s.param.voltage_units, options=pn.bind(self._unit_choices, s.param.model), max_items=6,
             sizing_mode="stretch_width")
@@ -269,6 +274,7 @@ class Controls:
                          "during the window, as the reference's stims."),
                     title="Artificial stimulation", collapsed=True, **CARD),
             pn.Card(pn.pane.Markdown("Sort raster by", margin=(0, 10)), self.raster_order, self.voltage_units,
+                    self.compared_unit, pn.pane.Markdown("Diagnostic over", margin=(0, 10)), self.diagnostic_window,
                     title="Display", **CARD),
             pn.Card(self.download_mat, self.download_npz,
                     hint("The whole trial on screen (voltages, spikes, rates, synaptic currents, output, stimulus) "

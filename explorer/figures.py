@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.core.property.vectorization import Field
-from bokeh.models import ColumnDataSource, HoverTool, Label, Range1d, Span
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Label, Range1d, Span
 from bokeh.plotting import figure
 
 from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
                                         STIMULATION_COLOR, STIMULUS_COLOR, WINDOW_COLOR, Frame, decay_frame,
                                         diagnostic_frame, firing_rate_frame, margin_frame, output_frame, padded,
-                                        performance_frame, raster_frame, voltage_frame)
+                                        performance_frame, raster_frame, readout_frame, unit_frame,
+                                        voltage_frame)
 from rate2spike.lif import VPEAK, VRESET
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
@@ -52,7 +53,25 @@ HELP = {
         "Each dot is a unit: its mean activity r in the rate model (x) against its LIF firing rate in this trial "
         "(y). A faithful conversion keeps units near the dashed line rate = λ·r, because the LIF readout divides "
         "by λ. Grey crosses: silent units (no spike); purple diamonds: units above 400 Hz, pinned near the "
-        "refractory limit 1/t_ref = 500 Hz."
+        "refractory limit 1/t_ref = 500 Hz. 'Diagnostic over' under Display restricts both axes to the decision window."
+    ),
+    "file": (
+        "What rate2spike found in the file and did with it. PyTorch-era files store the raw trained w, whose "
+        "negative entries the rate network never used (it applied relu at every step), so rate2spike rectifies "
+        "them; the PyTorch port's own LIF code does not. Untick the box to run the LIF network on the raw w and "
+        "compare the two readings (it changes nothing for files stored rectified)."
+    ),
+    "unit": (
+        "One unit, same stimulus: its rate-network activity scaled by λ (orange, λ·r on the 5 ms grid) against the "
+        "LIF unit's filtered spike train r (black, Hz: the very signal the readout weighs) and its spikes (ticks). "
+        "A faithful unit's black trace follows the orange one; a silent or saturated one does not. Choose the unit "
+        "under Display."
+    ),
+    "readout": (
+        "Who moves the output in the decision window: each unit's contribution w_out·r/λ averaged over the window "
+        "(bars, blue excitatory, red inhibitory) for the units that push most, beside the same unit's contribution "
+        "in the rate network (black marks, w_out·r). Their sum is the mean output; units whose bar is far from "
+        "their mark are the ones that push, say, a NoGo output over 0.3."
     ),
     "margins": (
         "After a sweep: every trial's scored value (the output's maximum in the decision window, or its minimum "
@@ -340,3 +359,47 @@ class MarginView(View):
     def apply(self, extras):
         low, high = extras.get("x_range", (0, 100))
         self.figure.x_range.update(start=low, end=high, reset_start=low, reset_end=high)
+
+
+class UnitView(View):
+    """λ·r of the rate network against one LIF unit's filtered spike train, over trial time."""
+
+    def __init__(self, x_range: Range1d, height: int = 240):
+        sources, fig = _time_figure(unit_frame(None, 0), "unit", "Rate (Hz)", height, x_range, Range1d(0, 100))
+        fig.line("time", "rate", source=sources["rate_model"], color=RATE_MODEL_COLOR, line_width=2.5, alpha=0.85,
+                 legend_label="Rate network, λ·r")
+        fig.line("time", "rate", source=sources["lif"], color="black", line_width=1.2,
+                 legend_label="LIF unit, filtered spikes r")
+        fig.scatter(x="time", y=0, source=sources["spikes"], marker="dash", angle=1.5708, size=10, color="black",
+                    legend_label="Spikes")
+        _finish_legend(fig, "above")
+        super().__init__(fig, sources)
+
+    def apply(self, extras):
+        values = [v for v in (np.asarray(s.data["rate"]) for s in (self.sources["lif"], self.sources["rate_model"]))
+                  if v.size]
+        high = max((float(v.max()) for v in values), default=100.0)
+        self.figure.y_range.update(start=-0.04 * high, end=1.08 * high if high > 0 else 1.0)
+
+
+class ReadoutView(View):
+    """The units that push the output most in the decision window (LIF bars, rate-network marks)."""
+
+    def __init__(self, height: int = 300):
+        frame = readout_frame(None)
+        sources = _sources(frame, "readout")
+        fig = _figure(frame.title, "Unit (type)", "Contribution to the output (a.u.)", height,
+                      x_range=FactorRange(factors=[]))
+        fig.vbar(x="label", top="lif", source=sources["bars"], width=0.7, fill_color="color", line_color="color",
+                 fill_alpha=0.6, legend_label="LIF: w_out·r/λ")
+        fig.scatter("label", "rate_model", source=sources["bars"], marker="dash", size=22, line_width=3,
+                    color="black", legend_label="Rate network: w_out·r")
+        fig.add_layout(Span(location=0, dimension="width", line_color="#333333", line_width=1))
+        fig.xaxis.major_label_orientation = 0.9
+        _finish_legend(fig, "above")
+        super().__init__(fig, sources)
+
+    def apply(self, extras):
+        labels = list(extras.get("labels", []))
+        if list(self.figure.x_range.factors) != labels:
+            self.figure.x_range.factors = labels

@@ -229,28 +229,90 @@ def decay_frame(model, use_initial_weights: bool = False) -> Frame:
                  f"Decay constants: {td.min():.0f} to {td.max():.0f} ms")
 
 
-def diagnostic_frame(trial) -> Frame:
-    """LIF firing rate against rate-model activity per unit, silent and pinned units flagged."""
+WINDOWS = ("whole trial", "decision window")  # what the diagnostic averages over
+
+
+def _window_start(trial, window: str) -> float:
+    """Start (s) of the span averaged over: 0, or the task's decision window."""
+    return trial.spec.task.decision_start if window == "decision window" else 0.0
+
+
+def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
+    """LIF firing rate against rate-model activity per unit, over the whole trial or the
+    decision window; silent and pinned units flagged."""
     empty = {"activity": np.empty(0), "rate": np.empty(0), "unit": np.empty(0, dtype=np.int64)}
     if trial is None or trial.rate_response is None:
         return Frame({"exc": empty, "inh": empty, "silent": empty, "pinned": empty,
                       "ideal": {"activity": np.empty(0), "rate": np.empty(0)}},
                      "Conversion diagnostic")
     run = trial.recording
-    activity = np.asarray(trial.rate_response.mean_rates)
-    rates = run.firing_rates
+    start = _window_start(trial, window)
+    first_column = int(round(start / RATE_STEP))
+    activity = np.asarray(trial.rate_response.r[:, first_column:].mean(axis=1))
+    if window == "decision window":
+        first_step = int(round(start / run.drive.dt))
+        counts = run.spikes[first_step:].sum(axis=0)
+        rates = counts / (run.drive.T - start)
+    else:
+        counts, rates = run.spike_counts, run.firing_rates
     units = np.arange(rates.size)
     pick = lambda mask: {"activity": activity[mask], "rate": rates[mask], "unit": units[mask]}  # noqa: E731
     exc = run.network.exc
-    silent = run.spike_counts == 0
+    silent = counts == 0
     pinned = rates >= PINNED_RATE
     top = float(max(activity.max(), 1e-9))
     lam = trial.spec.scaling_factor
+    span = "in the decision window" if window == "decision window" else "over the trial"
     return Frame(
         {"exc": pick(exc), "inh": pick(~exc), "silent": pick(silent), "pinned": pick(pinned),
          "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
-        f"Conversion at λ = {lam:g}: {int(silent.sum())} silent, {int(pinned.sum())} pinned, of {rates.size} units",
+        f"Conversion at λ = {lam:g} {span}: {int(silent.sum())} silent, {int(pinned.sum())} pinned, "
+        f"of {rates.size} units",
     )
+
+
+def unit_frame(trial, unit: int, max_points: int = TRACE_MAX_POINTS) -> Frame:
+    """One unit, same stimulus: the rate network's activity scaled by lambda, λ·r(t), against
+    the LIF unit's filtered spike train r(t) (Hz; what the readout uses) and its spikes."""
+    empty = {"time": np.empty(0), "rate": np.empty(0)}
+    if trial is None or trial.recording.rate is None or not 0 <= unit < trial.recording.network.N:
+        return Frame({"lif": empty, "rate_model": empty, "spikes": {"time": np.empty(0)}},
+                     "One unit: choose a unit under Display")
+    run, lam = trial.recording, trial.spec.scaling_factor
+    t, r = _compact(*envelope(run.times, run.rate[:, unit], max_points))
+    scaled = {"time": np.empty(0), "rate": np.empty(0)}
+    if trial.rate_response is not None:
+        activity = np.asarray(trial.rate_response.r[unit])
+        scaled = {"time": np.arange(activity.size) * RATE_STEP, "rate": lam * activity}
+    spikes = (np.flatnonzero(run.spikes[:, unit]) + 1) * run.drive.dt
+    kind = "excitatory" if run.network.exc[unit] else "inhibitory"
+    return Frame({"lif": {"time": t, "rate": r}, "rate_model": scaled, "spikes": {"time": spikes}},
+                 f"Unit {unit} ({kind}), {describe(trial)}: {spikes.size} spikes, mean LIF rate "
+                 f"{run.firing_rates[unit]:.1f} Hz")
+
+
+def readout_frame(trial, top: int = 12) -> Frame:
+    """Each unit's push on the output in the decision window: w_out_i · r_i / λ averaged over the
+    window (LIF) beside w_out_i · r_i of the rate network, for the units that push most."""
+    empty = {"label": [], "lif": np.empty(0), "rate_model": np.empty(0), "color": []}
+    if trial is None or trial.recording.rate is None:
+        return Frame({"bars": empty}, "Readout contributions: no trial yet", {"labels": []})
+    run, spec = trial.recording, trial.spec
+    start = spec.task.decision_start
+    lif = run.network.w_out * run.rate[int(round(start / run.drive.dt)):].mean(axis=0)
+    rate_model = np.full(lif.size, np.nan)
+    if trial.rate_response is not None:
+        rate_model = spec.model.w_out * trial.rate_response.r[:, int(round(start / RATE_STEP)):].mean(axis=1)
+    order = np.argsort(-np.abs(lif), kind="stable")[:top]
+    exc = run.network.exc
+    labels = [f"{u} ({'E' if exc[u] else 'I'})" for u in order]
+    bars = {"label": labels, "lif": lif[order], "rate_model": rate_model[order],
+            "color": [EXC_COLOR if exc[u] else INH_COLOR for u in order]}
+    total_rate = np.nansum(rate_model)
+    return Frame({"bars": bars},
+                 f"Readout in the decision window, λ = {spec.scaling_factor:g}: mean output {lif.sum():.3f} (LIF), "
+                 f"{total_rate:.3f} (rate network, no bias)",
+                 {"labels": labels})
 
 
 def performance_frame(snapshot=None, model=None, current_lambda: float | None = None) -> Frame:

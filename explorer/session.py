@@ -21,6 +21,7 @@ import panel as pn
 import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
+from rate2spike.explorer.frames import WINDOWS
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
                               save_grid_search)
@@ -31,7 +32,7 @@ from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCa
                               default_scaling_factor, run_trial)
 
 LAMBDA_BOUNDS = (1.0, 200.0)  # the slider's range
-VIEW_RECORDINGS = ("voltage", "spikes", RATE_MODEL)  # what the views draw; rates and currents cost time
+VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what the views draw; currents are not drawn
 
 
 def _message(exc: BaseException) -> str:
@@ -51,11 +52,14 @@ class ExplorerSession(pn.viewable.Viewer):
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), label="Seed (trial and noise)")
     downsample = param.Integer(default=1, bounds=(1, 10), label="Downsample (LIF step = 0.05 ms × this)")
     use_initial_weights = param.Boolean(default=False, label="Use initial (untrained) weights")
+    rectify_weights = param.Boolean(default=True, label="Rectify w with relu, as the rate network did")
     stim_mode = param.Selector(default="none", objects=["none", "exc", "inh"], label="Artificial stimulation")
     stim_units = param.String(default="", label="Stimulated units")
     stim_window = param.Range(default=(0.5, 0.75), bounds=(0.0, 1.0), label="Stimulation window (s)")
     raster_order = param.Selector(default="index", objects=["index", "type", "rate"], label="Sort raster by")
     voltage_units = param.List(default=[], item_type=int, label="Voltage of units")
+    compared_unit = param.Integer(default=0, bounds=(0, None), label="Unit to compare with the rate network")
+    diagnostic_window = param.Selector(default=WINDOWS[0], objects=list(WINDOWS), label="Diagnostic over")
 
     # --- what the inputs give ------------------------------------------------------------
     model = param.ClassSelector(class_=RateModel, default=None, allow_None=True)
@@ -118,8 +122,9 @@ class ExplorerSession(pn.viewable.Viewer):
         exc_units, inh_units = np.flatnonzero(model.exc), np.flatnonzero(~model.exc)
         self.param.update(
             model=model, scaling_factor=float(np.clip(default_scaling_factor(model), *LAMBDA_BOUNDS)),
-            use_initial_weights=self.use_initial_weights and model.w0 is not None,
+            use_initial_weights=self.use_initial_weights and model.w0 is not None, rectify_weights=True,
             voltage_units=[int(u[0]) for u in (exc_units, inh_units) if u.size],
+            compared_unit=int(exc_units[0]) if exc_units.size else 0,
             notes=" ".join(model.notes), error="", **self._task_settings(task),
         )
 
@@ -161,10 +166,11 @@ class ExplorerSession(pn.viewable.Viewer):
         stimulation = Stimulation.over_window(self.stim_mode, units, self.stim_window, lif_dt(self.downsample))
         return TrialSpec(self.model, self.task, self.scaling_factor, seed=self.seed, condition=self.condition,
                          task_options=tuple(self.task_options.items()), downsample=self.downsample,
-                         use_initial_weights=self.use_initial_weights, stimulation=stimulation)
+                         use_initial_weights=self.use_initial_weights, stimulation=stimulation,
+                         rectify_weights=self.rectify_weights)
 
     @param.depends("model", "task", "condition", "task_options", "scaling_factor", "seed", "downsample",
-                   "use_initial_weights", "stim_mode", "stim_units", "stim_window", watch=True)
+                   "use_initial_weights", "rectify_weights", "stim_mode", "stim_units", "stim_window", watch=True)
     def _describe_trial(self) -> None:
         if self.model is None or self.task is None:
             return

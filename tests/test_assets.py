@@ -71,3 +71,12 @@ def test_spiking_network_at_the_stored_optimum_solves_each_condition(task):
     model = load_model(MODELS[task])
     at_optimum = _condition_outcomes(model, task, model.opt_scaling_factor)
     assert np.mean(at_optimum) >= 0.8, at_optimum
+
+
+def test_a_trial_export_of_a_shipped_model_is_compact():
+    """go-nogo, 200 units, 20000 steps, every recording: at most 10 MB in either format."""
+    from rate2spike.export import trial_bytes
+    from rate2spike.trial import TRIAL_RECORDINGS
+    trial = run_trial(TrialSpec(load_model(MODELS["go-nogo"]), condition="Go"), TRIAL_RECORDINGS)
+    for fmt in ("npz", "mat"):
+        assert len(trial_bytes(trial, fmt)) <= 10 * 2**20, fmt

@@ -22,7 +22,7 @@ from conftest import synthetic_assets
 pytestmark = pytest.mark.browser
 
 SCREENSHOT_ENV = "RATE2SPIKE_SCREENSHOT"
-VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins")
+VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins", "unit", "readout")
 
 # Reads one column of a named Bokeh data source in the page (null until it exists).
 COLUMN_JS = """([name, column]) => {
@@ -161,7 +161,8 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     page = session.page
     for name in VIEWS:
         assert page.locator(f".view-{name} canvas").first.is_visible(), f"view {name} is not drawn"
-    for key in ("output", "raster", "voltage", "rates", "diagnostic", "performance"):  # rates covers decay too
+    for key in ("output", "raster", "voltage", "rates", "diagnostic", "performance", "unit", "readout",
+                "margins"):  # rates covers decay too
         assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
@@ -298,6 +299,11 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
         home = load_model(target)
         assert home.N == 35 and list(home.scaling_factors) == [20.0, 40.0, 60.0]
         assert home.opt_scaling_factor in home.scaling_factors and home.all_perfs.shape == (3,)
+        # the margin view shows every trial of the finished sweep; the file card says how the file was read
+        tab.wait_for(lambda: len(tab.column("margins-points", "value") or []) == 6, timeout=10, what="the margins")
+        tab.page.locator(".file-card").first.click()
+        tab.wait_for(lambda: "PyTorch-era" in _text(tab, "file-facts") or "PyTorch-era" in
+                     " ".join(tab.page.locator(".file-facts td").all_inner_texts()), timeout=10, what="the file card")
         assert tab.errors == []
     finally:
         tab.close()

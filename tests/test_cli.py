@@ -26,7 +26,7 @@ def test_simulate_prints_the_trial_it_ran_and_saves_it(model_file, tmp_path, cap
     assert f"{int(expected.recording.spikes.sum())} spikes" in out
     assert f"verdict: {'correct' if expected.outcome.correct else 'incorrect'}" in out
     saved = np.load(target)
-    assert saved["spk"].shape == (60, 20000) and saved["REC"].shape == (20000, 60)
+    assert saved["spk"].shape == (60, 20000) and saved["REC"].shape == (2000, 60)  # voltages every 0.5 ms
     assert saved["scaling_factor"] == 30 and int(saved["seed"]) == 4 and str(saved["condition"]) == "Go"
     np.testing.assert_array_equal(saved["out"], expected.recording.out)
 

@@ -42,7 +42,8 @@ def test_page_has_every_view_with_a_help_line_and_the_controls(dashboard):
     assert isinstance(template, pn.template.BootstrapTemplate)
     main, sidebar = pn.Column(*template.main), pn.Column(*template.sidebar)
     panes = {obj.name: obj for obj in main.select(pn.pane.Bokeh)}
-    assert set(panes) == {"output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins"}
+    assert set(panes) == {"output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins", "unit",
+                          "readout"}
     help_texts = [obj.object for obj in main.select(pn.pane.Markdown)]
     for text in figures.HELP.values():
         assert text in help_texts

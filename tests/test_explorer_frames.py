@@ -106,7 +106,7 @@ def fake_sim(rates, activity, lam=50.0, duration=1.0):
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
     run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
     return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam),
-                           rate_response=SimpleNamespace(mean_rates=np.asarray(activity, dtype=float)))
+                           rate_response=SimpleNamespace(r=np.repeat(np.asarray(activity, dtype=float)[:, None], 3, 1)))
 
 
 def test_diagnostic_flags_silent_and_pinned_units():
@@ -115,7 +115,7 @@ def test_diagnostic_flags_silent_and_pinned_units():
     assert list(frame.sources["pinned"]["unit"]) == [2]
     assert list(frame.sources["inh"]["unit"]) == [2, 3]
     assert frame.sources["ideal"]["rate"][-1] == pytest.approx(0.99 * 40.0)  # rate = lambda * r
-    assert frame.title == "Conversion at λ = 40: 1 silent, 1 pinned, of 4 units"
+    assert frame.title == "Conversion at λ = 40 over the trial: 1 silent, 1 pinned, of 4 units"
     assert frames.diagnostic_frame(None).sources["exc"]["rate"].size == 0
 
 
@@ -199,3 +199,35 @@ def test_margin_frame_draws_every_trial_by_condition(sim):
     assert np.all(np.abs(points["scaling_factor"] - points["lambda"]) < 5)  # offsets stay within a grid step
     assert frame.sources["levels"]["level"].tolist() == [0.7, 0.3]
     assert "run a sweep" in frames.margin_frame(None, get_task("go-nogo")).title
+
+
+def test_unit_frame_sets_lambda_times_rate_against_the_lif_unit(sim):
+    unit = int(np.argmax(sim.recording.spike_counts))
+    frame = frames.unit_frame(sim, unit)
+    np.testing.assert_allclose(frame.sources["rate_model"]["rate"], 40.0 * sim.rate_response.r[unit])
+    assert frame.sources["lif"]["rate"].max() == pytest.approx(sim.recording.rate[:, unit].max(), rel=1e-6)
+    assert frame.sources["spikes"]["time"].size == sim.recording.spikes[:, unit].sum()
+    assert frame.title.startswith(f"Unit {unit} (") and "λ = 40, seed 3" in frame.title
+    assert "choose a unit" in frames.unit_frame(sim, 999).title
+
+
+def test_readout_contributions_add_up_to_the_mean_output_in_the_window(sim):
+    frame = frames.readout_frame(sim, top=sim.recording.network.N)
+    start = int(round(sim.spec.task.decision_start / sim.recording.drive.dt))
+    mean_output = sim.recording.out[start:].mean()
+    assert frame.sources["bars"]["lif"].sum() == pytest.approx(mean_output, rel=1e-9, abs=1e-12)
+    top = frames.readout_frame(sim, top=5).sources["bars"]
+    assert len(top["label"]) == 5 and np.all(np.diff(np.abs(top["lif"])) <= 0)  # the strongest pushes first
+    unit = int(top["label"][0].split()[0])
+    expected_rate = sim.spec.model.w_out[unit] * sim.rate_response.r[unit, 100:].mean()
+    assert top["rate_model"][0] == pytest.approx(expected_rate)
+
+
+def test_the_diagnostic_can_be_restricted_to_the_decision_window(sim):
+    whole = frames.diagnostic_frame(sim, "whole trial")
+    window = frames.diagnostic_frame(sim, "decision window")
+    counts = sim.recording.spikes[int(round(0.5 / sim.recording.drive.dt)):].sum(axis=0)
+    rates = np.concatenate([window.sources["exc"]["rate"], window.sources["inh"]["rate"]])
+    units = np.concatenate([window.sources["exc"]["unit"], window.sources["inh"]["unit"]])
+    np.testing.assert_allclose(rates, counts[units] / 0.5)
+    assert "in the decision window" in window.title and "over the trial" in whole.title

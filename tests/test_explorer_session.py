@@ -331,14 +331,16 @@ def test_trial_export_is_the_trial_on_screen_with_its_settings(state):
     trial = state.trial.with_everything_recorded()
     data = np.load(io.BytesIO(trial_bytes(trial, "npz")))
     assert data["out"].shape == (20000,) and data["u"].shape == (1, 201) and str(data["task"]) == "go-nogo"
-    # the export is the trial on screen, with the arrays the views do not record added
+    # the export is the trial on screen: spikes and output exactly, the other recordings every 0.5 ms
     np.testing.assert_array_equal(data["out"], state.trial.recording.out)
-    np.testing.assert_array_equal(data["REC"], state.trial.recording.voltage)
-    assert data["rs"].shape == (40, 20000) and data["rs"].any()
+    np.testing.assert_array_equal(data["spk"], state.trial.recording.spikes.T)
+    np.testing.assert_array_equal(data["REC"], state.trial.recording.voltage[9::10].astype(np.float32))
+    np.testing.assert_allclose(data["t_recorded"][:2], [0.0005, 0.001])
+    assert data["rs"].shape == (40, 2000) and data["rs"].any() and data["IPSCs"].shape == (40, 2000)
     assert data["rate_output"].shape == (201,)
     assert float(data["scaling_factor"]) == 42.0 and int(data["seed"]) == 3
     mat = scipy.io.loadmat(io.BytesIO(trial_bytes(trial, "mat")))
-    assert mat["spk"].shape == (40, 20000)
+    assert mat["spk"].shape == (40, 20000) and list(mat["condition_levels"]) == []
     assert trial_file_name(trial, "mat").endswith("_lambda42_seed3.mat")
 
 

@@ -175,3 +175,27 @@ def test_failed_write_leaves_the_file_untouched(make_model, monkeypatch):
         save_results(path, {"opt_scaling_factor": 30.0})
     assert file_digest(path) == before
     assert sorted(os.listdir(path.parent)) == ["atomic.mat"]
+
+
+def test_how_the_file_was_read(make_model):
+    tf = load_model(make_model("tf.mat", N=30, style="tf"))
+    torch = load_model(make_model("torch.mat", N=30, style="torch"))
+    assert tf.file_style.startswith("TensorFlow-era") and tf.relu_zeroed == 0
+    assert torch.file_style.startswith("PyTorch-era") and 0.3 < torch.relu_zeroed < 0.7
+    facts = dict(torch.file_facts())
+    assert f"{torch.relu_zeroed:.0%} of nonzero entries zeroed" in facts["recurrent weights w"]
+    assert facts["Dale's principle"].startswith("m is diagonal ±1, matching the unit types")
+    assert "the LIF readout has no bias" in facts["readout bias b_out"]
+    assert dict(tf.file_facts())["stored grid search"] == "none"
+
+
+def test_the_raw_weights_reading_differs_only_where_relu_acts(make_model):
+    from rate2spike.trial import TrialSpec, run_trial
+    torch = load_model(make_model("torch.mat", N=30, style="torch"))
+    raw = torch.recurrent_weights(rectify=False)
+    np.testing.assert_array_equal(raw, (torch.w @ torch.m) * torch.som_m)
+    assert not np.array_equal(raw, torch.recurrent_weights())
+    spec = TrialSpec(torch, scaling_factor=20, seed=1)
+    assert not np.array_equal(run_trial(spec).recording.out, run_trial(spec.replace(rectify_weights=False)).recording.out)
+    tf = load_model(make_model("tf.mat", N=30, style="tf"))
+    np.testing.assert_array_equal(tf.recurrent_weights(rectify=False), tf.recurrent_weights())
