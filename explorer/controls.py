@@ -139,7 +139,9 @@ class SweepCard:
         self.download_model.label = ("Download model file with this sweep's results" if session.finished_sweep()
                                      else "Download model file")
         if session.model is not None and session.model.path is not None:
-            self.csv.filename = f"{session.model.path.stem}_sweep.csv"
+            status = "" if session.sweep_result is None or session.sweep_result.status == "complete" \
+                else f"_{session.sweep_result.status}"
+            self.csv.filename = f"{session.model.path.stem}_sweep{status}.csv"
 
     def _model_file(self):
         """The open model file, with the finished sweep stored in it (named as the original)."""

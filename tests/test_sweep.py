@@ -138,8 +138,22 @@ def test_margins_keep_every_trials_scored_value(model_file):
     assert m["level"].tolist() == [0.7, 0.3, 0.7, 0.3] and m["correct"].tolist() == [True, True, False, True]
 
 
-def test_the_cli_sweep_warns_about_the_grid_edge(model_file, capsys):
+def test_the_cli_sweep_names_a_condition_never_answered(model_file, capsys):
+    """At huge lambda the output stays near 0: every NoGo trial passes, no Go trial does."""
     from rate2spike.cli import main
-    assert main(["sweep", str(model_file), "--n-trials", "2", "--scaling-factors", "1000,2000"]) == 0
+    assert main(["sweep", str(model_file), "--n-trials", "6", "--scaling-factors", "1000"]) == 0
     out = capsys.readouterr().out
-    assert "balanced" in out and "warning: " in out
+    assert "lambda = 1000: accuracy" in out and "balanced 0.500; Go 0.000, NoGo 1.000" in out
+    assert "warning: at lambda 1000 no Go trial is answered correctly" in out.splitlines()
+
+
+def test_the_cli_sweep_warns_that_the_shipped_go_nogo_optimum_is_on_the_grid_edge(tmp_path, capsys):
+    import shutil
+
+    from rate2spike.cli import main
+    from rate2spike.paths import shipped_model_dir
+    model = tmp_path / "go-nogo.mat"
+    shutil.copy(next(shipped_model_dir("go-nogo").glob("*.mat")), model)
+    assert main(["sweep", str(model), "--force", "--n-trials", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "warning: the optimum is at the grid's lower edge (20): try lower lambdas" in lines
