@@ -216,7 +216,8 @@ class SweepResult:
                    "ci95_low": float(low[k]), "ci95_high": float(high[k]),
                    "balanced_accuracy": float(balanced[k]),
                    "mean_firing_rate_hz": float(self.mean_firing_rate[k]),
-                   "status": "complete" if self.complete[k] else f"partial ({self.n_done[k]} of {self.n_trials})"}
+                   "status": "complete" if self.status == "complete"
+                   else f"{self.status} sweep ({self.n_done[k]} of {self.n_trials} trials)"}
             row.update({f"accuracy {g}": float(v[k]) for g, v in groups.items()})
             rows.append(row)
         return rows

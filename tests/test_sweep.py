@@ -57,7 +57,7 @@ def test_sweep_result_statistics(model_file):
     head = [line for line in text.splitlines() if line.startswith("#")]
     table = [line for line in text.splitlines() if not line.startswith("#")]
     assert table[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high,balanced_accuracy")
-    assert len(table) == 4 and table[3].split(",")[8] == "partial (1 of 2)"
+    assert len(table) == 4 and table[3].split(",")[8] == "partial sweep (1 of 2 trials)"
     assert "# status: partial" in head and any(h.startswith("# warning: the sweep is partial (5 of 6 trials)")
                                                for h in head)
     r.record(2, 1, Outcome("NoGo", 0, True, None))
