@@ -8,13 +8,16 @@ print one line and exit with 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
+from rate2spike.network import MAX_STEP
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 EXIT_USAGE = 2
@@ -35,12 +38,28 @@ def parse_scaling_factors(text: str) -> list[float]:
 
 
 def parse_window(text: str) -> tuple[int, int]:
-    """'FIRST:STOP' in simulation steps, as the reference's stims['dur']."""
+    """'FIRST:STOP' in simulation steps, as the reference's stims['dur'] (whole numbers, first <= stop)."""
     try:
         first, stop = (int(x) for x in text.split(":"))
+        if not 0 <= first <= stop <= MAX_STEP:
+            raise ValueError
         return first, stop
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not FIRST:STOP (simulation steps)") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not FIRST:STOP with whole numbers of simulation steps, "
+                                         f"0 <= FIRST <= STOP <= {MAX_STEP}") from None
+
+
+def whole_number(low: int):
+    """An argparse type: a whole number of at least ``low`` (named by argparse on failure)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"'{text}' must be {low} or more")
+        return value
+    return parse
 
 
 def positive_number(text: str) -> float:
@@ -90,8 +109,9 @@ def cmd_simulate(args) -> int:
     print(f"{model.name}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
           f"lambda = {spec.scaling_factor:g}, seed {spec.seed}")
     print(f"  {run.drive.nt} steps of {run.drive.dt * 1e3:g} ms ({run.drive.T:g} s), {int(run.spikes.sum())} spikes")
-    print(f"  mean firing rate: excitatory {rates[model.exc].mean():.1f} Hz, inhibitory {rates[~model.exc].mean():.1f} Hz; "
-          f"silent units {int((run.spike_counts == 0).sum())}")
+    means = [f"{kind} {rates[mask].mean():.1f} Hz" if mask.any() else f"no {kind} units"
+             for kind, mask in (("excitatory", model.exc), ("inhibitory", ~model.exc))]
+    print(f"  mean firing rate: {', '.join(means)}; silent units {int((run.spike_counts == 0).sum())}")
     print(f"  verdict: {'correct' if outcome.correct else 'incorrect'} ({'min' if outcome.label < 0 else 'max'} "
           f"{outcome.extreme:.3f} in the decision window from {spec.task.decision_start:g} s, against {outcome.level:g})")
     if args.save:
@@ -108,12 +128,17 @@ def cmd_sweep(args) -> int:
                                  use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                  n_threads=args.threads)
     if args.csv:
+        root = Path(args.path)
         for path, result in results.items():
             target = Path(args.csv)
-            if len(results) > 1:
-                target = target.with_name(f"{target.stem}_{path.stem}{target.suffix}")
+            if len(results) > 1:  # one file per model, named by its place under PATH (unique)
+                where = path.relative_to(root).with_suffix("") if root.is_dir() else Path(path.stem)
+                target = target.with_name(f"{target.stem}_{'_'.join(where.parts)}{target.suffix}")
             result.to_csv(target)
             print(f"wrote {target}")
+    if results.failures:
+        print(f"rate2spike: {len(results.failures)} model file(s) failed (see the errors above)", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
@@ -191,15 +216,15 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
     task.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
                       help="a task option, e.g. evidence_strength=0.8 for mante (repeatable)")
     conversion = argparse.ArgumentParser(add_help=False)
-    conversion.add_argument("--downsample", type=int, default=1, help="LIF step = 0.05 ms x this (default 1)")
+    conversion.add_argument("--downsample", type=whole_number(1), default=1, help="LIF step = 0.05 ms x this (default 1)")
     conversion.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
     grid = argparse.ArgumentParser(add_help=False)
-    grid.add_argument("--n-trials", type=int, default=DEFAULT_N_TRIALS,
+    grid.add_argument("--n-trials", type=whole_number(1), default=DEFAULT_N_TRIALS,
                       help=f"trials per lambda (default {DEFAULT_N_TRIALS})")
     grid.add_argument("--scaling-factors", type=parse_scaling_factors, default=list(DEFAULT_SCALING_FACTORS),
                       help=f"START:STOP:STEP or a,b,c (default {DEFAULT_SCALING_FACTORS[0]}:"
                            f"{DEFAULT_SCALING_FACTORS[-1]}:{DEFAULT_SCALING_FACTORS[1] - DEFAULT_SCALING_FACTORS[0]})")
-    grid.add_argument("--threads", type=int, default=None, help="default: all cores")
+    grid.add_argument("--threads", type=whole_number(1), default=None, help="default: all cores")
     return {"task": task, "conversion": conversion, "grid": grid}
 
 
@@ -214,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda", dest="scaling_factor", type=positive_number,
                    help=f"scaling factor (default: the stored optimum, else {DEFAULT_SCALING_FACTOR:g})")
     p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
-    p.add_argument("--seed", type=int, default=0, help="fixes the condition, stimulus and noise (default 0)")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
     p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
     p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
@@ -224,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"]],
                        help="grid-search the scaling factor of every model in PATH and save it")
     p.add_argument("path", help="a model file or a directory of them")
-    p.add_argument("--seed", type=int, default=0, help="the trials' seed (default 0)")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
     p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
     p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
     p.set_defaults(func=cmd_sweep)
@@ -233,30 +258,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="spikeRNN model file (.mat)")
     p.add_argument("--lambda", dest="scaling_factor", type=positive_number, help="default: the stored optimum")
     p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
-    p.add_argument("--n-trials", type=int, default=200, help="LIF trials (0 skips; default 200)")
-    p.add_argument("--rate-trials", type=int, default=500, help="rate-network trials (0 skips; default 500)")
-    p.add_argument("--seed", type=int, default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
+    p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
+    p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
+    p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("train", help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=tuple(TASKS))
-    p.add_argument("--N", type=int, default=200)
+    p.add_argument("--N", type=whole_number(1), default=200)
     p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=whole_number(0), default=0)
     p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
     p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
     p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
     p.add_argument("--gain", type=float, default=1.5)
-    p.add_argument("--n-trials", type=int, default=6000, help="trial limit (xor often needs ~10000)")
-    p.add_argument("--batch-size", type=int, default=1, help="trials per Adam step (1, as the reference, learns fastest)")
+    p.add_argument("--n-trials", type=whole_number(1), default=6000, help="trial limit (xor often needs ~10000)")
+    p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="time the simulator against the NumPy reference")
     p.add_argument("--model", help="default: the shipped go-nogo model")
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--repeats", type=whole_number(1), default=5)
+    p.add_argument("--threads", type=whole_number(1), default=None)
     p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
     p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
     p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
@@ -264,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")
-    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--port", type=whole_number(1), default=5006)
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
@@ -272,9 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, _frame) -> None:
+    """SIGTERM ends the command like Ctrl-C: through the code's cleanup (temporary files go)."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except KeyboardInterrupt:

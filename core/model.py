@@ -9,9 +9,11 @@ the file, the field and what is wrong.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import tempfile
+from glob import escape as glob_escape
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,9 +155,17 @@ class RateModel:
         return self.decay_constants() / RATE_STEP
 
 
-def read_mat(path) -> dict:
-    """All variables of a MAT file (v4-v7), or a ModelFileError saying why not."""
-    path = Path(path)
+MODEL_FIELDS = ("N", "w", "w0", "m", "som_m", "w_in", "w_out", "b_out", "inh", "exc", "taus", "taus_gaus",
+                "taus_gaus0", "activation", "eval_perf_mean", "opt_scaling_factor", "all_perfs", "scaling_factors")
+MAX_VARIABLE_BYTES = 512 * 2**20  # a variable declared larger than this is refused before it is read
+CONTAINER_CLASSES = ("cell", "struct", "object", "function_handle", "opaque")  # sizes not declared up front
+_CLASS_BYTES = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
+                "uint32": 4, "int64": 8, "uint64": 8, "logical": 1, "char": 2, "sparse": 16}
+
+
+def _declared_variables(path: Path) -> list[tuple[str, tuple, str]]:
+    """(name, shape, MATLAB class) of every variable, read from the headers only, after checking
+    that the file is a MAT file at all (a ModelFileError says why not)."""
     if not path.exists():
         raise ModelFileError(path, "no such file")
     if path.is_dir():
@@ -172,14 +182,46 @@ def read_mat(path) -> dict:
             "save(..., '-v7') or from Python with scipy.io.savemat",
         )
     try:
-        data = scipy.io.loadmat(str(path))
+        return scipy.io.whosmat(str(path))
     except Exception as exc:  # scipy raises many types for corrupt files
         hint = "truncated or corrupt" if size >= 128 else "too short to be a MAT file"
         raise ModelFileError(path, f"is not a readable MAT file ({hint}: {exc})") from None
+
+
+def _check_declared_sizes(path: Path, declared, names) -> None:
+    """Refuse the file if any variable declares more than MAX_VARIABLE_BYTES, or if one of those
+    to be read (``names``) has a size that cannot be known before reading it (cells, structs): a
+    small compressed file can declare gigabytes, which would only show once decompressed."""
+    for name, shape, matlab_class in declared:
+        if matlab_class in CONTAINER_CLASSES:
+            if name not in names:
+                continue
+            raise ModelFileError(path, f"is a MATLAB {matlab_class}, whose size cannot be checked before "
+                                       "reading it; model files hold numeric arrays and strings", name)
+        nbytes = int(np.prod(shape, dtype=np.float64)) * _CLASS_BYTES.get(matlab_class, 8)
+        if nbytes > MAX_VARIABLE_BYTES:
+            raise ModelFileError(path, f"declares {'x'.join(map(str, shape))} {matlab_class} values "
+                                       f"({nbytes / 2**20:,.0f} MB), over the {MAX_VARIABLE_BYTES // 2**20} MB "
+                                       "a model file variable may take; nothing was loaded", name)
+
+
+def read_mat(path, names=None) -> dict:
+    """Variables of a MAT file (v4-v7): those in ``names``, or all; a ModelFileError says why not.
+
+    The declared sizes are checked first, from the variable headers, so an oversized variable
+    is refused before any of it is read (``MAX_VARIABLE_BYTES``)."""
+    path = Path(path)
+    declared = _declared_variables(path)
+    present = [name for name, _shape, _cls in declared if names is None or name in names]
+    _check_declared_sizes(path, declared, set(present))
+    try:
+        data = scipy.io.loadmat(str(path), variable_names=present) if present else {}
+    except Exception as exc:
+        raise ModelFileError(path, f"is not a readable MAT file (truncated or corrupt: {exc})") from None
     variables = {k: v for k, v in data.items() if not k.startswith("__")}
     # loadmat gives MATLAB logicals (TensorFlow files' inh/exc) as uint8; restore bool so a
     # re-saved file keeps them logical
-    for name, _shape, matlab_class in scipy.io.whosmat(str(path)):
+    for name, _shape, matlab_class in declared:
         if matlab_class == "logical" and name in variables:
             variables[name] = variables[name].astype(bool)
     return variables
@@ -236,7 +278,10 @@ def _string(path, data, name, default):
 
 
 def model_from_dict(data: dict, path=None) -> RateModel:
-    """Validate the variables of a model file and build a RateModel."""
+    """Validate the variables of a model file and build a RateModel.
+
+    Stored grid-search results (opt_scaling_factor, all_perfs, scaling_factors) are read when
+    present; leave them out of ``data`` to ignore them (a search that redoes them does)."""
     w = _numeric(path, data, "w")
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ModelFileError(path, f"must be a square N x N matrix, got shape {w.shape}", "w")
@@ -287,6 +332,9 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
     opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
+    if opt is not None and not opt > 0:
+        raise ModelFileError(path, f"must be a positive scaling factor, got {opt:g} (rerun the grid search with "
+                                   "`rate2spike sweep --force`)", "opt_scaling_factor")
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     return RateModel(
@@ -300,9 +348,16 @@ def model_from_dict(data: dict, path=None) -> RateModel:
     )
 
 
-def load_model(path) -> RateModel:
-    """Load and validate a spikeRNN model file. Raises ModelFileError naming the problem."""
-    return model_from_dict(read_mat(path), path)
+RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors")  # what a grid search stores
+
+
+def load_model(path, stored_results: bool = True) -> RateModel:
+    """Load and validate a spikeRNN model file. Raises ModelFileError naming the problem.
+
+    Only the variables a model uses are read (MODEL_FIELDS): others stay on disk, whatever
+    their size. ``stored_results=False`` ignores a stored grid search (to redo it)."""
+    fields = MODEL_FIELDS if stored_results else tuple(f for f in MODEL_FIELDS if f not in RESULT_FIELDS)
+    return model_from_dict(read_mat(path, fields), path)
 
 
 def as_model(model_or_path) -> RateModel:
@@ -310,22 +365,53 @@ def as_model(model_or_path) -> RateModel:
     return model_or_path if isinstance(model_or_path, RateModel) else load_model(model_or_path)
 
 
+TEMP_SUFFIX = ".tmp"  # our temporary files: .<name>.<random>.tmp beside the target
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove temporary files a killed writer left beside ``path``. A writer holds an exclusive
+    lock on its temporary file while it writes, so a file we can lock is nobody's."""
+    for stale in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
+        try:
+            with open(stale, "rb") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                stale.unlink()
+        except OSError:  # still being written by someone, or already gone
+            continue
+
+
+def check_writable(path) -> None:
+    """Raise a PermissionError naming the file unless it can be replaced: the file itself must
+    be writable (a read-only file is not replaced behind its owner's back, even by root) and so
+    must its folder (the new file is renamed into it)."""
+    path = Path(path)
+    if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
+        raise PermissionError(f"{path}: the file is read-only; nothing was written")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: its folder {path.parent} is not writable; nothing was written")
+
+
 def write_mat_atomic(path, variables: dict) -> None:
     """Write a MAT file so that readers see the old file or the new one, never a mix.
 
-    Writes a temporary file beside the target, flushes it to disk, then renames it over
-    the target; on any error the temporary file is removed and the target is untouched.
+    Writes a temporary file beside the target (locked while written), flushes it to disk, then
+    renames it over the target; on any error, Ctrl-C or SIGTERM (the CLI turns it into an
+    exception) the temporary file is removed and the target is untouched. Temporary files left
+    by a writer that was killed outright (SIGKILL) are removed by the next write.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    check_writable(path)
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
             scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
             fh.flush()
             os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        os.replace(tmp, path)
+            if path.exists():
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

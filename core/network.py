@@ -104,6 +104,20 @@ def make_drive(network: SpikingNetwork, u, downsample: int = 1) -> Drive:
                  downsample=downsample)
 
 
+MAX_STEP = 2**62  # steps are int64 in the kernel; a stimulation window is bounded well inside that
+
+
+def _whole(value, what: str) -> int:
+    """A whole number from a stims entry, or a ValueError naming it (1.7 is not unit 1)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be whole numbers, got {value}") from None
+    if not number.is_integer():
+        raise ValueError(f"{what} must be whole numbers, got {value}")
+    return int(number)
+
+
 @dataclass(frozen=True)
 class Stimulation:
     """Artificial stimulation: push ``units`` up (exc) or down (inh) by 0.5 mV with probability
@@ -136,8 +150,8 @@ class Stimulation:
         dur = np.asarray(stims["dur"]).reshape(-1)
         if dur.size != 2:
             raise ValueError(f"stims['dur'] must be [first_step, stop_step], got {stims['dur']!r}")
-        units = tuple(dict.fromkeys(int(x) for x in np.asarray(stims["units"]).reshape(-1)))  # each unit once
-        result = cls(mode=mode, units=units, first=int(dur[0]), stop=int(dur[1]))
+        units = tuple(dict.fromkeys(_whole(x, "stimulated units") for x in np.asarray(stims["units"]).reshape(-1)))
+        result = cls(mode=mode, units=units, first=_whole(dur[0], "stims['dur']"), stop=_whole(dur[1], "stims['dur']"))
         result.validate(n_units)
         return result
 
@@ -162,8 +176,13 @@ class Stimulation:
         bad = [u for u in self.units if not 0 <= u < n_units]
         if bad:
             raise ValueError(f"stimulated units {bad} are outside 0..{n_units - 1}")
-        if self.mode != "none" and self.stop < self.first:
-            raise ValueError(f"stimulation window [{self.first}, {self.stop}) ends before it starts")
+        if self.mode == "none":
+            return
+        if not self.units:
+            raise ValueError(f"stimulation '{self.mode}' needs units to stimulate (e.g. '0-9', 'inh')")
+        if not 0 <= self.first <= self.stop <= MAX_STEP:
+            raise ValueError(f"stimulation window [{self.first}, {self.stop}) must run forwards within "
+                             f"steps 0..{MAX_STEP}")
 
 
 _UNIT_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")

@@ -9,9 +9,11 @@ Differences (docs/method.md, "Differences from the reference"): ``REC`` is steps
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
-from rate2spike.model import ModelFileError, as_model, load_model, save_grid_search
+from rate2spike.model import ModelFileError, as_model, check_writable, load_model, save_grid_search
 from rate2spike.network import Stimulation, convert, make_drive
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.progress import ProgressBar
@@ -83,7 +85,9 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     skipped unless ``force``. ``task_name`` is inferred from each file when not given.
     Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
     0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search.
-    Returns ``{path: SweepResult}`` for the files searched.
+    A file that cannot be read, fits no task or cannot be written is reported on stderr and
+    skipped; the others are searched. Returns a ``GridSearchResults``: ``{path: SweepResult}``
+    for the files searched, with ``failures`` for the others.
     """
     model_dir = shipped_model_dir("go-nogo") if model_dir is None else model_dir
     factors = DEFAULT_SCALING_FACTORS if scaling_factors is None else list(scaling_factors)
@@ -91,18 +95,26 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     if not paths:
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
     say = print if verbose else (lambda *a, **k: None)
-    results = {}
+    results = GridSearchResults()
+
+    def failed(path, exc) -> None:
+        results.failures[path] = str(exc)
+        if verbose:
+            print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
+
     for path in paths:
         try:
-            model = load_model(path)
-        except ModelFileError as exc:
-            say(f"skipping {exc}")
+            model = load_model(path, stored_results=not force)
+            if model.opt_scaling_factor is not None:
+                say(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped "
+                    "(force=True redoes it)")
+                continue
+            check_writable(path)  # before the work, not after it
+            base = TrialSpec(model, task_name, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
+                             task_options=tuple((task_options or {}).items()))
+        except (ModelFileError, ValueError, OSError) as exc:
+            failed(path, exc)
             continue
-        if model.opt_scaling_factor is not None and not force:
-            say(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped (force=True redoes it)")
-            continue
-        base = TrialSpec(model, task_name, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                         task_options=tuple((task_options or {}).items()))
         say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials")
         with ProgressBar(total=len(factors) * n_trials, desc=path.name[:40], enabled=verbose) as bar:
             printed = [0]
@@ -121,8 +133,21 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
             say(f"{path.name}: cancelled; nothing saved")
             break
         best_lambda, best_acc = result.optimum
-        save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda)
+        try:
+            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda)
+        except (ModelFileError, OSError) as exc:
+            failed(path, exc)
+            continue
         say(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
         for note in result.warnings():
             say(f"warning: {note}")
     return results
+
+
+class GridSearchResults(dict):
+    """``{path: SweepResult}`` for the files searched, and ``failures``: ``{path: message}`` for
+    the files that could not be searched or saved (reported and skipped; the others go on)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failures: dict = {}

@@ -9,6 +9,7 @@ the ``--models DIR`` folder are written only when the server was started with ``
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -20,7 +21,19 @@ from rate2spike.paths import find_model_files, shipped_models
 MODELS_ENV = "RATE2SPIKE_MODELS"  # a folder of extra model files, like `--args --models DIR`
 ALLOW_SAVE_FLAG = "--allow-save"  # `--args --models DIR --allow-save`: the page may write files of DIR
 MAX_UPLOAD_BYTES = 12 * 1024 * 1024  # fits Bokeh's default 20 MB websocket message once base64-encoded
+MAX_UPLOADS = 20  # files one session may store
 SHIPPED, FOLDER, UPLOAD = "shipped", "folder", "upload"
+
+
+_UPLOAD_DIRS: set[Path] = set()  # every session's private upload folder, removed at exit too
+
+
+@atexit.register
+def _remove_upload_dirs() -> None:
+    """A server stopped (SIGTERM ends Bokeh's server normally) removes the folders of sessions
+    that never closed."""
+    for folder in list(_UPLOAD_DIRS):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class UploadError(ValueError):
@@ -115,8 +128,13 @@ class ModelCatalog:
             raise UploadError(f"'{filename}' is {len(data) / 2**20:.1f} MB; uploads are limited to "
                               f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB (start the dashboard with --models DIR "
                               "for larger files)")
+        stored = sum(kind == UPLOAD for kind in self._kinds.values())
+        if stored >= MAX_UPLOADS:
+            raise UploadError(f"this page already holds {stored} uploads, the most one page may keep; reload the "
+                              "page to start afresh")
         if self._upload_dir is None:
             self._upload_dir = Path(tempfile.mkdtemp(prefix="rate2spike-upload-"))
+            _UPLOAD_DIRS.add(self._upload_dir)
         path = self._upload_dir / safe_upload_name(filename)
         k = 2
         while path.exists():
@@ -142,4 +160,5 @@ class ModelCatalog:
         """Remove the session's uploads."""
         if self._upload_dir is not None:
             shutil.rmtree(self._upload_dir, ignore_errors=True)
+            _UPLOAD_DIRS.discard(self._upload_dir)
             self._upload_dir = None

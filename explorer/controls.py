@@ -237,15 +237,16 @@ class Controls:
     def _unit_choices(model) -> dict:
         return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
 
-    def _uploaded(self, event) -> None:
+    async def _uploaded(self, event) -> None:
         """Open each file once, when it arrives: the dropper keeps earlier files in its value
-        (updated in place), and those were handled (or refused) already."""
+        (updated in place), and those were handled (or refused) already. Files are checked in a
+        worker thread, off the server's event loop."""
         files = event.new or {}
         self._handled = {name: data for name, data in self._handled.items() if files.get(name) is data}
-        for filename, data in files.items():
+        for filename, data in list(files.items()):
             if self._handled.get(filename) is not data:
                 self._handled[filename] = data
-                self.session.upload(filename, data.encode() if isinstance(data, str) else data)
+                await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data)
 
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:

@@ -16,6 +16,9 @@ parameters, the whole session is testable without a server or a browser.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import numpy as np
 import panel as pn
 import param
@@ -43,7 +46,9 @@ class ExplorerSession(pn.viewable.Viewer):
     """The state of one dashboard session."""
 
     # --- inputs --------------------------------------------------------------------------
-    model_label = param.Selector(default=None, objects=[], allow_None=True, check_on_set=True, label="Model")
+    # not checked on set: a label from a tampered page reaches _open_model, which refuses it with a
+    # message and shows the real current model again
+    model_label = param.Selector(default=None, objects=[], allow_None=True, check_on_set=False, label="Model")
     task_name = param.Selector(default=next(iter(TASKS)), objects=list(TASKS), label="Task")
     condition = param.Dict(default={}, doc="Factor -> level; a factor not named (or 'random') is drawn from the seed.")
     task_options = param.Dict(default={}, doc="The task's options (mante: evidence_strength).")
@@ -141,23 +146,39 @@ class ExplorerSession(pn.viewable.Viewer):
         if self.task is None or self.task.name != self.task_name:
             self.param.update(**self._task_settings(get_task(self.task_name)))
 
-    def upload(self, filename: str, data: bytes) -> bool:
-        """Add an uploaded model file and open it; a bad file keeps the previous model."""
+    def check_upload(self, filename: str, data: bytes) -> tuple[Path | None, str]:
+        """Store an upload privately and check that it is a model: (path, "") or (None, why not).
+        Touches no parameter, so it can run off the server's event loop (``upload_async``)."""
         try:
             path = self.catalog.save_upload(filename, data)
         except UploadError as exc:
-            self.error = f"Upload refused; the previous model stays. {exc}"
-            return False
+            return None, f"Upload refused; the previous model stays. {exc}"
         try:
             infer_task(load_model(path))
         except (ModelFileError, ValueError) as exc:
             self.catalog.discard_upload(path)
-            self.error = f"Upload rejected; the previous model stays. {_message(exc).replace(str(path), filename)}"
+            return None, f"Upload rejected; the previous model stays. {_message(exc).replace(str(path), filename)}"
+        return path, ""
+
+    def open_upload(self, checked: tuple[Path | None, str]) -> bool:
+        """Open a checked upload, or show why it was refused (the previous model stays)."""
+        path, problem = checked
+        if path is None:
+            self.error = problem
             return False
         label = self.catalog.add_upload(path)
         self.param.model_label.objects = self.catalog.labels
         self.model_label = label
         return True
+
+    def upload(self, filename: str, data: bytes) -> bool:
+        """Add an uploaded model file and open it; a bad file keeps the previous model."""
+        return self.open_upload(self.check_upload(filename, data))
+
+    async def upload_async(self, filename: str, data: bytes) -> bool:
+        """``upload`` with the file written and read in a worker thread, so the server's other
+        sessions keep answering while a large or hostile file is checked."""
+        return self.open_upload(await asyncio.to_thread(self.check_upload, filename, data))
 
     # --- the trial -----------------------------------------------------------------------
     def build_spec(self) -> TrialSpec:

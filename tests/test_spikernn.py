@@ -94,8 +94,8 @@ def test_grid_search_skips_broken_files_and_reports(tmp_path, capsys):
     write_model(tmp_path / "good.mat", N=40)
     (tmp_path / "broken.mat").write_bytes(b"not a mat file" * 20)
     results = lambda_grid_search(tmp_path, "go-nogo", 2, [20])
-    assert [p.name for p in results] == ["good.mat"]
-    assert "broken.mat" in capsys.readouterr().out
+    assert [p.name for p in results] == ["good.mat"] and [p.name for p in results.failures] == ["broken.mat"]
+    assert "broken.mat" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError):
         lambda_grid_search(tmp_path / "empty_dir_that_does_not_exist")
 

@@ -1,0 +1,261 @@
+"""Hostile and unlucky input: every case a probe found, and faults a person meets (a killed
+process, a read-only file or folder, two searches at once, a decompression bomb).
+
+Each case checks the guarantee README's "Errors" section states: one clear line naming the
+problem, exit code 2, and a file on disk that is either byte-identical or fully updated, never
+half-written. Processes that must not use root's overrides run under setpriv (CI runs as root).
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+
+from conftest import file_digest, model_variables, write_model
+from faults import bomb_file, rate2spike_command, run, unprivileged
+from rate2spike.cli import main
+from rate2spike.model import TEMP_SUFFIX, load_model, read_mat, save_grid_search
+from rate2spike.network import Stimulation
+
+pytestmark = pytest.mark.faults
+
+
+def go_nogo(folder: Path, name: str = "Task_go-nogo_N_30_a.mat", **kwargs) -> Path:
+    return write_model(folder / name, N=kwargs.pop("N", 30), **kwargs)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+def test_a_folder_with_broken_files_searches_the_others_and_exits_2(tmp_path, capsys):
+    good = go_nogo(tmp_path, "a_good.mat")
+    nan = tmp_path / "b_nan.mat"
+    variables = model_variables(N=30)
+    variables["w"][0, 0] = np.nan
+    scipy.io.savemat(nan, variables)
+    truncated = tmp_path / "c_truncated.mat"
+    truncated.write_bytes(good.read_bytes()[:400])
+    five_inputs = write_model(tmp_path / "d_five_inputs.mat", N=30, n_inputs=5)
+    later = go_nogo(tmp_path, "e_later.mat")
+    digests = {p: file_digest(p) for p in (nan, truncated, five_inputs)}
+    assert main(["sweep", str(tmp_path), "--n-trials", "2", "--scaling-factors", "20,40"]) == 2
+    out, err = capsys.readouterr()
+    assert load_model(good).opt_scaling_factor is not None and load_model(later).opt_scaling_factor is not None
+    for path, phrase in ((nan, "non-finite"), (truncated, "truncated or corrupt"), (five_inputs, "5 inputs")):
+        line = next(line for line in err.splitlines() if path.name in line)
+        assert phrase in line and line.startswith("rate2spike: error: "), line
+        assert file_digest(path) == digests[path]
+    assert "3 model file(s) failed" in err and "skipping" not in out and "error" not in out
+
+
+@pytest.mark.parametrize("stored", [0.0, -5.0])
+def test_a_stored_optimum_that_is_not_positive_is_refused(tmp_path, capsys, stored):
+    path = go_nogo(tmp_path)
+    save_grid_search(path, [20, 30], [0.5, 0.6], 30)
+    variables = scipy.io.loadmat(path)
+    variables["opt_scaling_factor"] = stored
+    scipy.io.savemat(path, {k: v for k, v in variables.items() if not k.startswith("__")})
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and path.name in err and "field 'opt_scaling_factor'" in err
+
+
+@pytest.mark.parametrize("argv,phrase", [
+    (["--lambda", "0"], "argument --lambda: '0' is not a positive number"),
+    (["--seed", "-1"], "argument --seed: '-1' must be 0 or more"),
+    (["--stim", "exc", "--stim-window", "0:1e23", "--stim-units", "1"], "argument --stim-window: '0:1e23'"),
+    (["--stim", "exc", "--stim-window", "10:900"], "stimulation 'exc' needs units"),
+    (["--stim", "exc", "--stim-units", "1.7", "--stim-window", "10:900"], "cannot read '1.7'"),
+    (["--downsample", "0"], "argument --downsample: '0' must be 1 or more"),
+])
+def test_bad_simulate_options_get_one_line_naming_them(model_file, capsys, argv, phrase):
+    try:
+        code = main(["simulate", str(model_file), *argv])
+    except SystemExit as exc:  # argparse refuses the value before any work
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and phrase in err and "Traceback" not in err
+
+
+def test_bad_sweep_options_name_the_option(model_file, capsys):
+    before = file_digest(model_file)
+    for argv, phrase in ((["--threads", "-1"], "argument --threads: '-1' must be 1 or more"),
+                         (["--n-trials", "0"], "argument --n-trials: '0' must be 1 or more")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["sweep", str(model_file), *argv])
+        assert exit_info.value.code == 2 and phrase in capsys.readouterr().err
+    assert file_digest(model_file) == before
+
+
+def test_stims_of_the_api_are_checked_too():
+    with pytest.raises(ValueError, match="must run forwards within steps"):
+        Stimulation.from_stims({"mode": "exc", "dur": [0, 2**70], "units": [1]}, 10)
+    with pytest.raises(ValueError, match="stimulated units must be whole numbers, got 1.7"):
+        Stimulation.from_stims({"mode": "exc", "dur": [0, 10], "units": [1.7]}, 10)
+
+
+def test_a_model_without_inhibitory_units_says_so(tmp_path, capsys):
+    variables = model_variables(N=1)
+    variables.update(m=np.eye(1), inh=np.zeros((1, 1), bool), exc=np.ones((1, 1), bool), w=np.zeros((1, 1)),
+                     w0=np.zeros((1, 1)))
+    path = tmp_path / "one.mat"
+    scipy.io.savemat(path, variables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["simulate", str(path), "--lambda", "1"]) == 0
+    assert "no inhibitory units" in capsys.readouterr().out
+
+
+def test_csv_files_of_models_with_one_name_do_not_overwrite_each_other(tmp_path):
+    for folder in ("a", "b"):
+        go_nogo(tmp_path / "models" / folder, "model.mat", seed=ord(folder))
+    assert main(["sweep", str(tmp_path / "models"), "--n-trials", "2", "--scaling-factors", "20",
+                 "--csv", str(tmp_path / "curve.csv")]) == 0
+    written = sorted(p.name for p in tmp_path.glob("curve_*.csv"))
+    assert written == ["curve_a_model.csv", "curve_b_model.csv"]
+
+
+# --- files on disk -------------------------------------------------------------------------
+
+def _sweep(path, *extra, timeout=300):
+    return run(unprivileged(rate2spike_command("sweep", str(path), "--n-trials", "2", "--scaling-factors", "20",
+                                               "--force", *extra)), timeout=timeout)
+
+
+def test_a_read_only_model_file_is_refused_before_any_work(tmp_path):
+    path = go_nogo(tmp_path)
+    path.chmod(0o444)
+    before = file_digest(path)
+    result = _sweep(path)
+    assert result.returncode == 2 and f"{path}: the file is read-only" in result.stderr
+    assert "lambda = " not in result.stdout  # refused before the search, not after it
+    assert file_digest(path) == before and path.stat().st_mode & 0o777 == 0o444
+
+
+def test_a_read_only_folder_names_the_model_and_the_others_continue(tmp_path):
+    locked = go_nogo(tmp_path / "models" / "locked")
+    free = go_nogo(tmp_path / "models" / "free", seed=3)
+    before = file_digest(locked)
+    locked.parent.chmod(0o555)
+    try:
+        result = _sweep(tmp_path / "models")
+    finally:
+        locked.parent.chmod(0o755)
+    assert result.returncode == 2
+    assert f"{locked}: its folder {locked.parent} is not writable" in result.stderr
+    assert file_digest(locked) == before and load_model(free).opt_scaling_factor == 20.0
+    assert not list(locked.parent.glob(f"*{TEMP_SUFFIX}"))
+
+
+SAVER = """
+import sys, numpy as np
+from rate2spike.model import save_grid_search
+path = sys.argv[1]
+k = 0
+while True:
+    k += 1
+    save_grid_search(path, np.arange(20, 20 + k % 7 + 2), np.linspace(0, 1, k % 7 + 2), 20)
+"""
+
+
+def _fully_written(path: Path, original: dict) -> None:
+    """The file loads as a model and keeps every original variable: old or new, never a mix."""
+    now = read_mat(path)
+    for name, value in original.items():
+        np.testing.assert_array_equal(now[name], value)
+    model = load_model(path)
+    if model.opt_scaling_factor is not None:
+        assert model.all_perfs.size == model.scaling_factors.size
+
+
+@pytest.mark.parametrize("delay", [0.05, 0.3, 0.9, 1.7])
+def test_kill_9_while_saving_leaves_the_file_whole_and_the_next_save_tidies_up(tmp_path, delay):
+    path = write_model(tmp_path / "model.mat", N=120)
+    original = read_mat(path)
+    saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path)])
+    time.sleep(delay + random.random() * 0.05)
+    saver.send_signal(signal.SIGKILL)
+    saver.wait()
+    _fully_written(path, original)
+    save_grid_search(path, [20, 30], [0.5, 0.7], 30)  # the next save removes what the killed one left
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}")) and load_model(path).opt_scaling_factor == 30
+
+
+def test_sigterm_while_saving_removes_the_temporary_file(tmp_path):
+    path = write_model(tmp_path / "model.mat", N=120)
+    original = read_mat(path)
+    for delay in (0.2, 0.6, 1.2):
+        saver = subprocess.Popen([sys.executable, "-c", "import signal, sys\n"
+                                  "signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))\n" + SAVER, str(path)])
+        time.sleep(delay)
+        saver.send_signal(signal.SIGTERM)
+        assert saver.wait(timeout=30) == 143
+        assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+        _fully_written(path, original)
+
+
+def test_sigterm_stops_the_command_line_cleanly(tmp_path):
+    path = write_model(tmp_path / "model.mat", N=60)
+    before = file_digest(path)
+    command = subprocess.Popen(rate2spike_command("sweep", str(path), "--n-trials", "400", "--force"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    command.send_signal(signal.SIGTERM)
+    command.communicate(timeout=60)
+    assert command.returncode in (143, 2) and file_digest(path) == before
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+
+
+def test_two_sweeps_of_one_file_leave_it_whole(tmp_path):
+    path = go_nogo(tmp_path)
+    original = read_mat(path)
+    runs = [subprocess.Popen(rate2spike_command("sweep", str(path), "--n-trials", "6", "--scaling-factors", grid,
+                                                "--force"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for grid in ("20,30", "25,35,45")]
+    for process in runs:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+    _fully_written(path, original)
+    assert load_model(path).scaling_factors.tolist() in ([20.0, 30.0], [25.0, 35.0, 45.0])
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+
+
+MEASURE = """
+import resource, sys
+from rate2spike.cli import main
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+code = main(sys.argv[1:])
+print("GROWTH_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+sys.exit(code)
+"""
+
+
+def test_a_decompression_bomb_is_refused_quickly_without_memory(tmp_path):
+    bomb = bomb_file(tmp_path / "Task_go-nogo_N_30_bomb.mat", N=30)
+    assert bomb.stat().st_size < 5 * 2**20
+    before = file_digest(bomb)
+    started = time.monotonic()
+    result = run([sys.executable, "-c", MEASURE, "simulate", str(bomb)])
+    elapsed = time.monotonic() - started
+    growth_mb = int(result.stdout.split("GROWTH_KB")[1]) / 1024
+    assert result.returncode == 2 and "field 'extra'" in result.stderr and "nothing was loaded" in result.stderr
+    assert growth_mb < 50, growth_mb
+    assert elapsed < 10  # a whole process (imports included); the refusal itself takes well under 1 s
+    assert file_digest(bomb) == before
+
+
+def test_a_file_larger_than_a_variable_may_be_is_refused_by_every_reader(tmp_path):
+    bomb = bomb_file(tmp_path / "bomb.mat", N=30)
+    before = file_digest(bomb)
+    for reader in (lambda: load_model(bomb), lambda: read_mat(bomb), lambda: save_grid_search(bomb, [20], [1], 20)):
+        with pytest.raises(ValueError, match="over the 512 MB"):
+            reader()
+    assert file_digest(bomb) == before
