@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 
 import panel as pn
+from panel.io.document import with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
@@ -237,6 +238,7 @@ class Controls:
     def _unit_choices(model) -> dict:
         return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
 
+    @with_lock  # this session's document stays locked while the file is checked; other sessions go on
     async def _uploaded(self, event) -> None:
         """Open each file once, when it arrives: the dropper keeps earlier files in its value
         (updated in place), and those were handled (or refused) already. Files are checked in a

@@ -417,3 +417,13 @@ def test_task_options_reach_the_sweep(state):
     base = state.sweep_result.base
     assert base.task_options == (("evidence_strength", 1.7),) and base.seed == 4
     assert state.sweep_result.outcomes[0][0] == state.trial.outcome  # trial 0 is the trial on screen
+
+
+def test_a_session_keeps_a_bounded_number_of_uploads(state):
+    from rate2spike.explorer.catalog import MAX_UPLOADS
+    data = mat_bytes(N=20)
+    for k in range(MAX_UPLOADS):
+        assert state.upload(f"Task_go-nogo_N_20_{k}.mat", data)
+    assert not state.upload("Task_go-nogo_N_20_one_more.mat", data)
+    assert "already holds 20 uploads" in state.error and state.model.path.name == f"Task_go-nogo_N_20_{MAX_UPLOADS - 1}.mat"
+    assert len(list(state.catalog.upload_dir.iterdir())) == MAX_UPLOADS
