@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import scipy.io
 
 from rate2spike.cli import main, parse_scaling_factors
@@ -71,17 +70,3 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "bad.mat" in err and "empty" in err and "Traceback" not in err
     assert main(["sweep", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("argv,phrase", [
-    (["--lambda", "0"], "--lambda: '0' is not a positive number"),
-    (["--option", "evidence_strength=1"], "no option evidence_strength"),
-    (["--condition", "Maybe"], "no condition 'Maybe'"),
-])
-def test_bad_options_are_named(model_file, capsys, argv, phrase):
-    try:
-        code = main(["simulate", str(model_file), *argv])
-    except SystemExit as exc:  # argparse refuses the value before any work
-        code = exc.code
-    assert code == 2
-    assert phrase in capsys.readouterr().err

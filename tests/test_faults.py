@@ -75,6 +75,8 @@ def test_a_stored_optimum_that_is_not_positive_is_refused(tmp_path, capsys, stor
     (["--stim", "exc", "--stim-window", "10:900"], "stimulation 'exc' needs units"),
     (["--stim", "exc", "--stim-units", "1.7", "--stim-window", "10:900"], "cannot read '1.7'"),
     (["--downsample", "0"], "argument --downsample: '0' must be 1 or more"),
+    (["--option", "evidence_strength=1"], "no option evidence_strength"),
+    (["--condition", "Maybe"], "no condition 'Maybe'"),
 ])
 def test_bad_simulate_options_get_one_line_naming_them(model_file, capsys, argv, phrase):
     try:
