@@ -32,6 +32,24 @@ def hint(text: str) -> pn.pane.Markdown:
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
 
 
+class CatalogSelect(pn.widgets.Select):
+    """The model selector. A label that is not among the options (sent by a tampered page) is
+    refused with a message on the page, and the page is shown the real current model again,
+    instead of an exception in the server's log."""
+
+    def __init__(self, session: ExplorerSession, **params):
+        super().__init__(**params)
+        self._session = session
+
+    def _process_property_change(self, msg):
+        if "value" in msg and msg["value"] not in self.labels:
+            refused = msg.pop("value")
+            self._session.error = (f"'{refused}' is not one of the models this page can open; "
+                                   f"{self._session.current_label() or 'no model'} stays open.")
+            pn.state.execute(lambda: self.param.trigger("value"))  # resend the real value to the page
+        return super()._process_property_change(msg)
+
+
 class TaskControls:
     """One selector per factor of the task's conditions and one slider per task option."""
 
@@ -192,8 +210,8 @@ class Controls:
 
     def __init__(self, session: ExplorerSession):
         self.session = s = session
-        self.model_select = pn.widgets.Select.from_param(s.param.model_label, sizing_mode="stretch_width",
-                                                         css_classes=["model-select"])
+        self.model_select = CatalogSelect.from_param(s.param.model_label, session=s, sizing_mode="stretch_width",
+                                                     css_classes=["model-select"])
         # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
         # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
         self.upload = pn.widgets.FileDropper(max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB", multiple=False,

@@ -179,3 +179,13 @@ def test_each_dropped_file_is_opened_once(dashboard):
     assert uploads == ["upload: Task_go-nogo_N_25_a.mat", "upload: Task_go-nogo_N_26_b.mat"]
     assert session.model.N == 26 and sorted(p.name for p in session.catalog.upload_dir.iterdir()) == [
         "Task_go-nogo_N_25_a.mat", "Task_go-nogo_N_26_b.mat"]
+
+
+def test_a_label_from_a_tampered_page_is_refused_on_the_page(dashboard):
+    """The selector gets a label it never offered: an error on the page, the real model stays."""
+    session, select = dashboard.session, dashboard.controls.model_select
+    label, model = session.model_label, session.model
+    select._process_events({"value": "/etc/passwd"})
+    assert "'/etc/passwd' is not one of the models this page can open" in session.error
+    assert dashboard.error.visible and session.model_label == label and session.model is model
+    assert select.value == label
