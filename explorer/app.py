@@ -72,6 +72,13 @@ class ExplorerPage:
         self.readout = figures.ReadoutView()
         self.performance = figures.PerformanceView()
         self.margins = figures.MarginView()
+        # Present mode: the output and the accuracy curve again, large, beside the λ controls
+        self.present = pn.widgets.Toggle(label="Present", value=False, button_type="light", width=110,
+                                         css_classes=["present-toggle"])
+        self.present_output = figures.OutputView(figures.time_range(duration), height=430, name="present-output")
+        self.present_performance = figures.PerformanceView(height=430, name="present-performance")
+        for view in (self.present_output, self.present_performance):
+            figures.present_style(view.figure)
 
         self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
                                    sizing_mode="stretch_width", css_classes=["page-error"])
@@ -91,6 +98,7 @@ class ExplorerPage:
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
         pn.bind(self.show_trial, s.param.trial, watch=True)
+        pn.bind(lambda on: on and self.show_present(), self.present.param.value, watch=True)
         pn.bind(lambda order: self.raster.show(frames.raster_frame(s.trial, order)), s.param.raster_order, watch=True)
         pn.bind(lambda units: self.voltage.show(frames.voltage_frame(s.trial, units)), s.param.voltage_units,
                 watch=True)
@@ -116,6 +124,18 @@ class ExplorerPage:
             self.unit.show(frames.unit_frame(trial, s.compared_unit))
             self.readout.show(frames.readout_frame(trial))
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
+            if self.present.value:
+                self.show_present()
+
+    def show_present(self) -> None:
+        """Present mode's two views, from the same trial and sweep as the others."""
+        s = self.session
+        trial = s.trial
+        if trial is not None:
+            figures.set_time_range(self.present_output.figure.x_range, trial.recording.drive.T)
+        self.present_output.show(frames.output_frame(trial))
+        self.present_performance.show(frames.performance_frame(
+            s.sweep, s.model, None if trial is None else trial.spec.scaling_factor))
 
     def show_model(self, model, use_initial_weights) -> None:
         self.decay.show(frames.decay_frame(model, use_initial_weights))
@@ -126,10 +146,35 @@ class ExplorerPage:
         self.performance.show(frames.performance_frame(snapshot, self.session.model,
                                                        None if trial is None else trial.spec.scaling_factor))
         self.margins.show(frames.margin_frame(snapshot, self.session.task))
+        if self.present.value:
+            self.show_present()
 
     # --- layout ----------------------------------------------------------------------------
+    def present_panel(self) -> pn.Column:
+        """What fits one 1280 x 720 projector screen: λ (slider and number), the output and the
+        accuracy curve. The other views are one click away (the Present toggle)."""
+        s = self.session
+        slider = pn.widgets.FloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5,
+                                                   sizing_mode="stretch_width", css_classes=["present-lambda"],
+                                                   stylesheets=[":host { font-size: 18px; }"])
+        number = pn.widgets.FloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
+                                                  css_classes=["present-lambda-number"])
+        return pn.Column(
+            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)),
+            pn.Row(plot(self.present_output, "present-output"), plot(self.present_performance, "present-performance"),
+                   sizing_mode="stretch_width"),
+            pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
+                          sizing_mode="stretch_width"),
+            visible=self.present.param.value, sizing_mode="stretch_width",
+            css_classes=["present-panel"])
+
     def main(self) -> list:
-        """The main area: summary and messages, then each view with its help line under it."""
+        """The main area: Present mode's screen, or the summary and messages, then each view with
+        its help line under it."""
+        return [self.present_panel(), pn.Column(*self.all_views(), visible=self.present.param.value.rx.not_(),
+                                                sizing_mode="stretch_width")]
+
+    def all_views(self) -> list:
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.error, self.notes, self.file_card,
                       sizing_mode="stretch_width"),
@@ -153,7 +198,8 @@ class ExplorerPage:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet
         (the Fast and Material designs fetch web fonts, which fails offline with console errors)."""
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
-                                             sidebar_width=350, header_background="#1f4e79")
+                                             header=[self.present], sidebar_width=350,
+                                             header_background="#1f4e79")
 
     def close(self) -> None:
         """End of the session: stop the sweep and delete uploads."""

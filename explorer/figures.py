@@ -121,6 +121,29 @@ def _finish_legend(fig, location="top_right"):
         fig.legend.spacing = 0
 
 
+PRESENT_FONT_PX = 16  # Present mode: readable from the back of a lecture room (at least 14 px)
+
+
+def present_style(fig, font_px: int = PRESENT_FONT_PX) -> None:
+    """Large titles, axis labels, tick labels and legends, the legend beside the plot (outside
+    the data): for a projector."""
+    fig.title.text_font_size = f"{font_px + 2}px"
+    for axis in (*fig.xaxis, *fig.yaxis):
+        axis.axis_label_text_font_size = f"{font_px}px"
+        axis.major_label_text_font_size = f"{font_px - 1}px"
+    for legend in fig.legend:
+        legend.label_text_font_size = f"{font_px - 1}px"
+        legend.glyph_height = legend.glyph_width = font_px + 4
+    if fig.legend:
+        legend = fig.legend[0]
+        fig.center = [item for item in fig.center if item is not legend]
+        fig.above = [item for item in fig.above if item is not legend]
+        fig.add_layout(legend, "below")
+        legend.orientation = "horizontal"
+        legend.location = "top_left"
+        legend.ncols = 2  # rows of two entries, so a long legend wraps instead of running off
+
+
 def _hide_empty_legend_items(fig) -> None:
     """A legend entry for a layer with nothing in it (no silent units, no stimulation) only confuses."""
     for legend in fig.legend:
@@ -190,8 +213,8 @@ def _stimulation_band(fig, source, **legend) -> None:
 
 
 class OutputView(View):
-    def __init__(self, x_range: Range1d, height: int = 280):
-        sources, fig = _time_figure(output_frame(None), "output", "Network output (a.u.)", height, x_range,
+    def __init__(self, x_range: Range1d, height: int = 280, name: str = "output"):
+        sources, fig = _time_figure(output_frame(None), name, "Network output (a.u.)", height, x_range,
                                     Range1d(-1, 1))
         fig.vstrip(x0="start", x1="end", source=sources["window"], fill_color=WINDOW_COLOR, fill_alpha=0.12,
                    line_alpha=0, legend_label="Decision window")
@@ -296,9 +319,9 @@ class DiagnosticView(View):
 
 
 class PerformanceView(View):
-    def __init__(self, height: int = 320):
+    def __init__(self, height: int = 320, name: str = "performance"):
         frame = performance_frame(None)
-        sources = _sources(frame, "performance")
+        sources = _sources(frame, name)
         fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct)", height,
                       x_range=Range1d(0, 100), y_range=Range1d(0, 1.03, bounds=(0, 1.03)))
         fig.varea(x="scaling_factor", y1="low", y2="high", source=sources["band"], fill_color="#1f77b4",

@@ -328,7 +328,7 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
         stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
-        title = "Performance curve: grid search stored in the model file (run a sweep for intervals)"
+        title = "Performance curve: the grid search stored in the file"
     if snapshot is not None:
         seen = snapshot.n_done > 0
         x = snapshot.scaling_factors[seen]

@@ -371,3 +371,50 @@ def scipy_io_save(path: Path, **model) -> None:
 
     from conftest import model_variables
     scipy.io.savemat(path, model_variables(**model))
+
+
+PRESENT_FONTS_JS = """() => {
+  const sizes = [];
+  for (const doc of window.Bokeh.documents) for (const model of doc.all_models) {
+    const inside = (fig) => fig && (fig.css_classes || []).some((c) => c.startsWith("view-present-"));
+    if (model.type === "Figure" && inside(model)) {
+      sizes.push(["title", model.title.text_font_size]);
+      for (const axis of [...model.below, ...model.left]) if (axis.axis_label_text_font_size)
+        sizes.push(["axis", axis.axis_label_text_font_size], ["ticks", axis.major_label_text_font_size]);
+      for (const item of [...model.below, ...model.center, ...model.above])
+        if (item.type === "Legend") sizes.push(["legend", item.label_text_font_size]);
+    }
+  }
+  return sizes;
+}"""
+
+
+def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, server):
+    """At 1280 x 720 the λ control, the output and the accuracy curve are on screen at once, with
+    text of at least 14 px; toggling back shows every view again."""
+    tab = Session(browser, server, viewport=(1280, 720))
+    try:
+        tab.page.locator(".present-toggle button").click()
+        tab.wait_for(lambda: tab.page.locator(".view-present-output canvas").first.is_visible(), what="Present mode")
+        time.sleep(0.5)  # layout settles
+        for css in (".present-lambda", ".present-lambda-number input", ".view-present-output canvas",
+                    ".view-present-performance canvas"):
+            box = tab.page.locator(css).first.bounding_box()
+            assert box is not None, css
+            assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1280, (css, box)
+            assert box["y"] + box["height"] <= 720, (css, box)
+        assert not tab.page.locator(".help-output").first.is_visible()  # help lines hidden
+        sizes = tab.page.evaluate(PRESENT_FONTS_JS)
+        assert {kind for kind, _ in sizes} == {"title", "axis", "ticks", "legend"}, sizes
+        assert all(float(size.rstrip("px")) >= 14 for _, size in sizes), sizes
+        before = tab.signature("present-output-lif", "output")
+        number = tab.page.locator(".present-lambda-number input")
+        number.fill("33")
+        number.press("Enter")
+        tab.wait_for_change("present-output-lif", "output", before)
+        assert "λ = 33" in " ".join(tab.page.evaluate(TITLES_JS))
+        tab.page.locator(".present-toggle button").click()
+        tab.wait_for(lambda: tab.page.locator(".view-raster canvas").first.is_visible(), what="all views again")
+        assert tab.errors == []
+    finally:
+        tab.close()
