@@ -73,7 +73,7 @@ class ExplorerPage:
         self.performance = figures.PerformanceView()
         self.margins = figures.MarginView()
         # Present mode: the output and the accuracy curve again, large, beside the λ controls
-        self.present = pn.widgets.Toggle(label="Present", value=False, button_type="light", width=110,
+        self.present = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
                                          css_classes=["present-toggle"])
         self.present_output = figures.OutputView(figures.time_range(duration), height=430, name="present-output")
         self.present_performance = figures.PerformanceView(height=430, name="present-performance")
