@@ -8,6 +8,8 @@ performance curve. Every view reads what it draws from the trial or sweep it is 
 
 from __future__ import annotations
 
+import urllib.parse
+
 import panel as pn
 from panel.io.document import hold
 
@@ -98,6 +100,10 @@ class ExplorerPage:
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
         pn.bind(self.show_trial, s.param.trial, watch=True)
+        pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
+        self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
+                                           description="Copy a link that restores this view")
+        self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
         pn.bind(lambda on: on and self.show_present(), self.present.param.value, watch=True)
         pn.bind(lambda order: self.raster.show(frames.raster_frame(s.trial, order)), s.param.raster_order, watch=True)
         pn.bind(lambda units: self.voltage.show(frames.voltage_frame(s.trial, units)), s.param.voltage_units,
@@ -109,6 +115,7 @@ class ExplorerPage:
         pn.bind(self.show_sweep, s.param.sweep, watch=True)
         self.show_model(s.model, s.use_initial_weights)
         self.show_trial(s.trial)
+        pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
     # --- session -> views ------------------------------------------------------------------
     def show_trial(self, trial) -> None:
@@ -126,6 +133,11 @@ class ExplorerPage:
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.value:
                 self.show_present()
+
+    def update_link(self, *_) -> None:
+        """Keep the page's URL a link to what it shows (opening it restores the view)."""
+        if pn.state.location is not None and self.session.model is not None:
+            pn.state.location.search = "?" + urllib.parse.urlencode(self.session.link_query())
 
     def show_present(self) -> None:
         """Present mode's two views, from the same trial and sweep as the others."""
@@ -198,7 +210,7 @@ class ExplorerPage:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet
         (the Fast and Material designs fetch web fonts, which fails offline with console errors)."""
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
-                                             header=[self.present], sidebar_width=350,
+                                             header=[pn.Row(self.present, self.copy_link)], sidebar_width=350,
                                              header_background="#1f4e79")
 
     def close(self) -> None:

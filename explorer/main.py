@@ -15,6 +15,7 @@ from rate2spike.explorer.session import ExplorerSession
 
 load_extensions()
 session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]))
+session.apply_query(pn.state.session_args)  # a link restores its view
 # bind the session now: Bokeh clears this module's globals once the page is built
 pn.state.on_session_destroyed(lambda _context, session=session: session.close())
 session.servable(title=TITLE)

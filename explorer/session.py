@@ -180,6 +180,96 @@ class ExplorerSession(pn.viewable.Viewer):
         sessions keep answering while a large or hostile file is checked."""
         return self.open_upload(await asyncio.to_thread(self.check_upload, filename, data))
 
+    # --- links ---------------------------------------------------------------------------
+    def link_query(self) -> dict[str, str]:
+        """The view as URL query values: opening a link with them restores it (``apply_query``)."""
+        if self.model is None:
+            return {}
+        query = {"model": self.current_label() or "", "lambda": f"{self.scaling_factor:g}", "seed": str(self.seed),
+                 "downsample": str(self.downsample)}
+        query.update({f"c_{factor}": level for factor, level in self.condition.items() if level != RANDOM})
+        query.update({f"o_{name}": f"{value:g}" for name, value in self.task_options.items()})
+        if self.use_initial_weights:
+            query["initial"] = "1"
+        if not self.rectify_weights:
+            query["raw_w"] = "1"
+        if self.stim_mode != "none":
+            query.update(stim=self.stim_mode, stim_units=self.stim_units,
+                         stim_window=f"{self.stim_window[0]:g}:{self.stim_window[1]:g}")
+        query["units"] = ",".join(map(str, self.voltage_units))
+        return query
+
+    def apply_query(self, query: dict) -> list[str]:
+        """Restore a view from URL query values (strings or lists of bytes, as the server gives
+        them). Each value is checked like any input: one that is unknown or out of range is
+        named in ``error`` and its default kept. Returns the problems."""
+        values = {key: (value[0].decode() if isinstance(value, list) and isinstance(value[0], bytes)
+                        else value[0] if isinstance(value, list) else str(value)) for key, value in query.items()}
+        problems = []
+
+        def attempt(key, apply):
+            try:
+                apply(values[key])
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                problems.append(f"{key}={values[key]!r} ({_message(exc)})")
+
+        if "model" in values:
+            def open_label(label):
+                if label not in self.catalog.labels:
+                    raise ValueError("no such model here")
+                self.model_label = label
+            attempt("model", open_label)
+        if self.model is None:
+            return problems
+        updates = {}
+        for key, name, convert in (("lambda", "scaling_factor", float), ("seed", "seed", int),
+                                   ("downsample", "downsample", int)):
+            if key in values:
+                attempt(key, lambda text, name=name, convert=convert: updates.update(
+                    {name: self._within_bounds(name, convert(text))}))
+        condition = {}
+        for key in (k for k in values if k.startswith("c_")):
+            attempt(key, lambda text, key=key: condition.update(self.task.fixed_levels({key[2:]: text})))
+        options = dict(self.task_options)
+        for key in (k for k in values if k.startswith("o_")):
+            attempt(key, lambda text, key=key: options.update(
+                self.task.option_values({**options, key[2:]: float(text)})))
+        if "stim" in values:
+            def mode(text):
+                if text not in self.param.stim_mode.objects:
+                    raise ValueError(f"choose {', '.join(self.param.stim_mode.objects)}")
+                updates["stim_mode"] = text
+            attempt("stim", mode)
+            updates["stim_units"] = values.get("stim_units", "")
+            if "stim_window" in values:
+                def window(text):
+                    low, high = (float(x) for x in text.split(":"))
+                    bottom, top = self.param.stim_window.bounds
+                    if not bottom <= low <= high <= top:
+                        raise ValueError(f"a window within {bottom:g}..{top:g} s")
+                    updates["stim_window"] = (low, high)
+                attempt("stim_window", window)
+        if "units" in values:
+            def units(text):
+                chosen = [int(u) for u in text.split(",") if u.strip()]
+                if any(not 0 <= u < self.model.N for u in chosen):
+                    raise ValueError(f"units are 0..{self.model.N - 1}")
+                updates["voltage_units"] = chosen
+            attempt("units", units)
+        updates["use_initial_weights"] = values.get("initial") == "1" and self.model.w0 is not None
+        updates["rectify_weights"] = values.get("raw_w") != "1"
+        self.param.update(condition=condition, task_options=options, **updates)
+        if problems:
+            self.error = "This link has values that could not be used; their defaults are shown: " + "; ".join(problems)
+        return problems
+
+    def _within_bounds(self, name: str, value):
+        """``value`` if it is within the parameter's bounds, else a ValueError saying them."""
+        low, high = self.param[name].bounds
+        if not np.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"must be within {low:g}..{high:g}" if high is not None else f"must be {low:g} or more")
+        return value
+
     # --- the trial -----------------------------------------------------------------------
     def build_spec(self) -> TrialSpec:
         """The trial the controls describe (ValueError when they do not describe one)."""

@@ -97,13 +97,13 @@ def server(tmp_path_factory):
 class Session:
     """One browser tab on the dashboard, recording console errors."""
 
-    def __init__(self, browser, server, viewport=(1280, 800)):
+    def __init__(self, browser, server, viewport=(1280, 800), url=None):
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.goto(server.url, timeout=60_000)
+        self.page.goto(url or server.url, timeout=60_000)
         self.wait_for(lambda: (self.column("output-lif", "output") or []) != [], timeout=60)
 
     def column(self, source: str, column: str):
@@ -418,3 +418,30 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def test_a_link_restores_the_view_and_the_url_follows_the_page(browser, server):
+    tab = Session(browser, server)
+    try:
+        href = lambda: tab.page.evaluate("() => window.location.href")  # noqa: E731
+        assert "lambda=50" in href()  # the page's URL is a link to it from the start
+        released = tab.drag_lambda(40)
+        tab.wait_for(lambda: "lambda=" in href() and "lambda=50" not in href(), timeout=15,
+                     what="the URL to follow λ")
+        url = href()
+        lam = re.search(r"lambda=([\d.]+)", url).group(1)
+        assert released and "model=go-nogo" in url
+    finally:
+        tab.close()
+    restored = Session(browser, server, url=url.replace("seed=0", "seed=3") + "&c_trial=Go")
+    try:
+        titles = " ".join(restored.page.evaluate(TITLES_JS))
+        assert f"Go trial, λ = {lam}, seed 3" in titles, titles
+        assert restored.errors == []
+    finally:
+        restored.close()
+    bad = Session(browser, server, url=server.url + "?lambda=-4&model=nope")
+    try:
+        assert "lambda='-4' (must be within 1..200)" in _text(bad, "page-error")
+    finally:
+        bad.close()

@@ -427,3 +427,28 @@ def test_a_session_keeps_a_bounded_number_of_uploads(state):
     assert not state.upload("Task_go-nogo_N_20_one_more.mat", data)
     assert "already holds 20 uploads" in state.error and state.model.path.name == f"Task_go-nogo_N_20_{MAX_UPLOADS - 1}.mat"
     assert len(list(state.catalog.upload_dir.iterdir())) == MAX_UPLOADS
+
+
+def test_a_link_restores_the_view(state):
+    state.model_label = next(label for label in state.catalog.labels if label.startswith("mante/"))
+    state.param.update(scaling_factor=33.0, seed=4, condition={"context": "2", "input1": "-"},
+                       task_options={"evidence_strength": 0.9}, stim_mode="inh", stim_units="0-3",
+                       stim_window=(0.5, 1.0), voltage_units=[1, 2, 5])
+    query = {key: [value.encode()] for key, value in state.link_query().items()}  # as the server gives it
+    other = ExplorerState()
+    try:
+        assert other.apply_query(query) == [] and other.error == ""
+        mine, theirs = state.trial.spec, other.trial.spec
+        assert theirs.replace(model=mine.model) == mine
+        assert other.voltage_units == [1, 2, 5] and other.model_label == state.model_label
+    finally:
+        other.close()
+
+
+def test_a_bad_link_names_each_bad_value_and_keeps_defaults(state):
+    label = state.model_label
+    problems = state.apply_query({"model": ["elsewhere/secret.mat"], "lambda": ["-3"], "seed": ["x"],
+                                  "c_trial": ["Maybe"], "units": ["999"]})
+    assert len(problems) == 5 and "lambda='-3' (must be within 1..200)" in state.error
+    assert "model='elsewhere/secret.mat' (no such model here)" in state.error
+    assert state.model_label == label and state.trial.spec.scaling_factor == DEFAULT_LAMBDA
