@@ -101,6 +101,11 @@ class ExplorerPage:
 
         pn.bind(self.show_trial, s.param.trial, watch=True)
         pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
+        self.preset_buttons = pn.Row(sizing_mode="stretch_width", margin=(0, 12), css_classes=["presets"])
+        self.preset_note = pn.widgets.StaticText(value="", styles=SMALL_TEXT, margin=(0, 12),
+                                                 css_classes=["preset-note"])
+        pn.bind(self.show_presets, s.param.model, s.param.sweep, s.param.sweep_running, watch=True)
+        self.show_presets()
         self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
                                            description="Copy a link that restores this view")
         self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
@@ -133,6 +138,19 @@ class ExplorerPage:
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.value:
                 self.show_present()
+
+    def show_presets(self, *_) -> None:
+        """One button per preset of the open model (none before any grid search)."""
+        buttons = []
+        for preset in self.session.presets():
+            button = pn.widgets.Button(label=preset.name, color="light", description=preset.why,
+                                       css_classes=[f"preset-{preset.name.split()[0].lower()}"])
+            button.on_click(lambda _, name=preset.name: setattr(
+                self.preset_note, "value", f"{name}: {self.session.apply_preset(name)}"))
+            buttons.append(button)
+        self.preset_buttons.objects = buttons or [pn.pane.Markdown(
+            "Presets appear once the model has a grid search (stored in its file, or run a sweep).",
+            styles=SMALL_TEXT)]
 
     def update_link(self, *_) -> None:
         """Keep the page's URL a link to what it shows (opening it restores the view)."""
@@ -172,7 +190,7 @@ class ExplorerPage:
         number = pn.widgets.FloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
                                                   css_classes=["present-lambda-number"])
         return pn.Column(
-            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)),
+            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.preset_buttons, self.preset_note,
             pn.Row(plot(self.present_output, "present-output"), plot(self.present_performance, "present-performance"),
                    sizing_mode="stretch_width"),
             pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),

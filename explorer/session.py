@@ -25,6 +25,7 @@ import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
 from rate2spike.explorer.frames import WINDOWS
+from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
                               save_grid_search)
@@ -179,6 +180,23 @@ class ExplorerSession(pn.viewable.Viewer):
         """``upload`` with the file written and read in a worker thread, so the server's other
         sessions keep answering while a large or hostile file is checked."""
         return self.open_upload(await asyncio.to_thread(self.check_upload, filename, data))
+
+    # --- presets -------------------------------------------------------------------------
+    def presets(self) -> list:
+        """The teaching presets of the open model, from its finished sweep or stored grid search."""
+        if self.model is None or self.task is None:
+            return []
+        window = (self.task.decision_start, self.task.duration())
+        return presets(self.model, self.finished_sweep(), window, LAMBDA_BOUNDS)
+
+    def apply_preset(self, name: str) -> str:
+        """Set the session to a preset (one change, so one new trial); returns why it is interesting."""
+        chosen = next((p for p in self.presets() if p.name == name), None)
+        if chosen is None:
+            raise ValueError(f"no preset '{name}' for this model (run a sweep first)")
+        reset = {"stim_mode": "none"} if "stim_mode" not in chosen.settings else {}
+        self.param.update(**{**reset, **chosen.settings})
+        return chosen.why
 
     # --- links ---------------------------------------------------------------------------
     def link_query(self) -> dict[str, str]:
