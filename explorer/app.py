@@ -100,6 +100,7 @@ class ExplorerPage:
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
         pn.bind(self.show_trial, s.param.trial, watch=True)
+        pn.bind(self.fix_output_range, s.param.fix_output_range, watch=True)
         pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
         self.preset_buttons = pn.Row(sizing_mode="stretch_width", margin=(0, 12), css_classes=["presets"])
         self.preset_note = pn.widgets.StaticText(value="", styles=SMALL_TEXT, margin=(0, 12),
@@ -138,6 +139,10 @@ class ExplorerPage:
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.value:
                 self.show_present()
+
+    def fix_output_range(self, fixed: bool) -> None:
+        for view in (self.output, self.present_output):
+            view.fixed = fixed
 
     def show_presets(self, *_) -> None:
         """One button per preset of the open model (none before any grid search)."""

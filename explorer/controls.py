@@ -223,6 +223,9 @@ class Controls:
         self.task_controls = TaskControls(s)
         self.scaling = pn.widgets.FloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5,
                                                          sizing_mode="stretch_width", css_classes=["lambda-slider"])
+        self.scaling_number = pn.widgets.FloatInput.from_param(s.param.scaling_factor, step=0.5, width=90, label="λ",
+                                                               css_classes=["lambda-number"])
+        self.fix_output_range = pn.widgets.Checkbox.from_param(s.param.fix_output_range)
         self.seed = pn.widgets.IntInput.from_param(s.param.seed, sizing_mode="stretch_width")
         self.downsample = pn.widgets.IntSlider.from_param(s.param.downsample, throttled=True,
                                                           sizing_mode="stretch_width")
@@ -286,7 +289,8 @@ class Controls:
             pn.Card(self.task, self.task_controls.panel,
                     hint("The task is inferred from the model; 'random' leaves a factor to the seed's draw."),
                     title="Task and condition", **CARD),
-            pn.Card(self.scaling, self.seed, self.downsample, self.initial,
+            pn.Card(pn.Row(self.scaling, self.scaling_number, margin=0, sizing_mode="stretch_width"),
+                    self.fix_output_range, self.seed, self.downsample, self.initial,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
                          f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The trial is re-simulated when a "
                          "slider is released."),

@@ -229,9 +229,12 @@ class OutputView(View):
         _finish_legend(fig, "above")
         super().__init__(fig, sources)
 
+    fixed = False  # True: keep the y-range, so outputs at different λ compare
+
     def apply(self, extras):
         low, high = extras.get("y_range", (-1, 1))
-        self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
+        if not self.fixed:
+            self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
         correct = extras.get("correct")
         self.figure.title.text_color = {True: "#1a7f37", False: "#b42318"}.get(correct, "black")
 
@@ -255,7 +258,7 @@ class RasterView(View):
         size = float(np.clip(220.0 / max(n, 1), 2.0, 6.0))
         for mark in self.marks:
             mark.glyph.size = size
-        order = {"index": "index", "type": "type: excitatory first", "rate": "firing rate"}
+        order = {"index": "index", "type": "type: excitatory on top", "rate": "firing rate, highest on top"}
         self.figure.yaxis.axis_label = f"Unit (sorted by {order.get(extras.get('order'), 'index')})"
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rate2spike.lif import TREF
+from rate2spike.tasks import THRESHOLD
 from rate2spike.timegrid import RATE_STEP
 
 EXC_COLOR = "#1f77b4"  # excitatory: blue
@@ -69,16 +70,17 @@ def envelope(times: np.ndarray, values: np.ndarray, max_points: int = TRACE_MAX_
 
 
 def unit_order(order: str, exc: np.ndarray, firing_rates: np.ndarray | None) -> np.ndarray:
-    """Raster row of each unit: by index, by type (excitatory first) or by rate (highest on top)."""
+    """Raster row of each unit (row 0 at the bottom): by index, by type (excitatory first, from
+    the top) or by rate (the highest rate on top)."""
     n = exc.size
     if order == "type":
-        ranking = np.concatenate([np.flatnonzero(exc), np.flatnonzero(~exc)])
+        top_down = np.concatenate([np.flatnonzero(exc), np.flatnonzero(~exc)])
     elif order == "rate" and firing_rates is not None:
-        ranking = np.argsort(-np.asarray(firing_rates), kind="stable")
+        top_down = np.argsort(-np.asarray(firing_rates), kind="stable")
     else:
-        ranking = np.arange(n)
+        return np.arange(n)
     rows = np.empty(n, dtype=np.int64)
-    rows[ranking] = np.arange(n)
+    rows[top_down] = np.arange(n)[::-1]
     return rows
 
 
@@ -116,6 +118,23 @@ def describe(trial) -> str:
     return f"{trial.stimulus.condition.name} trial, λ = {spec.scaling_factor:g}, seed {spec.seed}"
 
 
+def caption(trial) -> str:
+    """``describe`` with the model's name last (titles are cut at the right edge)."""
+    return f"{describe(trial)} · {trial.spec.model.name}"
+
+
+def early_response(trial) -> float | None:
+    """Time (s) at which a Go (or +1) trial's output first crossed the threshold before its
+    stimulus started, if it did: counted correct by the task's rule, but not for the right reason."""
+    spans = stimulus_spans(trial.stimulus.u)
+    if trial.outcome.label <= 0 or not spans:
+        return None
+    run = trial.recording
+    before = run.out[: max(0, int(round(spans[0][0] / run.drive.dt)))]
+    hits = np.flatnonzero(before > THRESHOLD)
+    return None if hits.size == 0 else float((hits[0] + 1) * run.drive.dt)
+
+
 def verdict(trial) -> str:
     """Whether the trial was correct, and why (the task's own comparison)."""
     if trial is None:
@@ -125,7 +144,9 @@ def verdict(trial) -> str:
     wants_above = outcome.label > 0
     holds = {True: ">" if wants_above else "<", False: "≤" if wants_above else "≥"}[outcome.correct]
     mark = "correct ✓" if outcome.correct else "incorrect ✗"
-    return f"{mark} ({statistic} in window {outcome.extreme:.3f} {holds} {outcome.level:g})"
+    early = early_response(trial)
+    warning = "" if early is None else f"; ⚠ responded before the stimulus (at {early:.3f} s)"
+    return f"{mark} ({statistic} in window {outcome.extreme:.3f} {holds} {outcome.level:g}){warning}"
 
 
 def padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, float]:
@@ -199,7 +220,8 @@ def voltage_frame(trial, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:
             lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
         spans = stimulation_span(trial)
     shown = ", ".join(lines["label"]) if lines["label"] else "none chosen (see Display in the sidebar)"
-    return Frame({"lines": lines, "stimulation": _spans(spans)}, f"Membrane voltage: {shown}")
+    title = f"Membrane voltage: {shown}" if trial is None else f"Membrane voltage, {caption(trial)}: {shown}"
+    return Frame({"lines": lines, "stimulation": _spans(spans)}, title)
 
 
 def _histogram(values_exc, values_inh, bins: int = HIST_BINS) -> dict:
@@ -217,7 +239,7 @@ def firing_rate_frame(trial) -> Frame:
     rates, exc = trial.recording.firing_rates, trial.recording.network.exc
     mean = lambda x: f"{x.mean():.1f} Hz" if x.size else "none"  # noqa: E731
     return Frame(_histogram(rates[exc], rates[~exc]),
-                 f"Firing rates: mean E {mean(rates[exc])}, I {mean(rates[~exc])}")
+                 f"Firing rates, {describe(trial)}: mean E {mean(rates[exc])}, I {mean(rates[~exc])}")
 
 
 def decay_frame(model, use_initial_weights: bool = False) -> Frame:
@@ -266,7 +288,7 @@ def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
     return Frame(
         {"exc": pick(exc), "inh": pick(~exc), "silent": pick(silent), "pinned": pick(pinned),
          "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
-        f"Conversion at λ = {lam:g} {span}: {int(silent.sum())} silent, {int(pinned.sum())} pinned, "
+        f"Conversion {span}, {describe(trial)}: {int(silent.sum())} silent, {int(pinned.sum())} pinned, "
         f"of {rates.size} units",
     )
 

@@ -64,6 +64,7 @@ class ExplorerSession(pn.viewable.Viewer):
     stim_window = param.Range(default=(0.5, 0.75), bounds=(0.0, 1.0), label="Stimulation window (s)")
     raster_order = param.Selector(default="index", objects=["index", "type", "rate"], label="Sort raster by")
     voltage_units = param.List(default=[], item_type=int, label="Voltage of units")
+    fix_output_range = param.Boolean(default=False, label="Fix the output plot's y-range (to compare λ)")
     compared_unit = param.Integer(default=0, bounds=(0, None), label="Unit to compare with the rate network")
     diagnostic_window = param.Selector(default=WINDOWS[0], objects=list(WINDOWS), label="Diagnostic over")
 

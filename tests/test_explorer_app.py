@@ -85,7 +85,7 @@ def test_the_lambda_slider_reacts_on_release_only(dashboard):
 def test_display_controls_update_their_views_without_resimulating(dashboard):
     trial = dashboard.session.trial
     dashboard.controls.raster_order.value = "rate"
-    assert dashboard.raster.figure.yaxis[0].axis_label == "Unit (sorted by firing rate)"
+    assert dashboard.raster.figure.yaxis[0].axis_label == "Unit (sorted by firing rate, highest on top)"
     dashboard.controls.voltage_units.value = [3, 5, 7]
     assert dashboard.session.voltage_units == [3, 5, 7]
     assert len(dashboard.voltage.sources["lines"].data["xs"]) == 3
@@ -189,3 +189,16 @@ def test_a_label_from_a_tampered_page_is_refused_on_the_page(dashboard):
     assert "'/etc/passwd' is not one of the models this page can open" in session.error
     assert dashboard.error.visible and session.model_label == label and session.model is model
     assert select.value == label
+
+
+def test_the_number_box_sets_lambda_and_the_output_range_can_be_fixed(dashboard):
+    session = dashboard.session
+    dashboard.controls.scaling_number.value = 27.5
+    assert session.trial.spec.scaling_factor == 27.5 and dashboard.controls.scaling.value == 27.5
+    session.fix_output_range = True
+    y_range = (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end)
+    session.scaling_factor = 3.0  # a much stronger output
+    assert (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end) == y_range
+    session.fix_output_range = False
+    session.scaling_factor = 4.0
+    assert (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end) != y_range

@@ -40,8 +40,8 @@ def test_envelope_keeps_single_step_peaks_and_bounds_the_size():
 def test_unit_order():
     exc = np.array([False, True, True, False])
     assert list(frames.unit_order("index", exc, None)) == [0, 1, 2, 3]
-    assert list(frames.unit_order("type", exc, None)) == [2, 0, 1, 3]  # excitatory rows first
-    assert list(frames.unit_order("rate", exc, np.array([1.0, 5.0, 3.0, 0.0]))) == [2, 0, 1, 3]
+    assert list(frames.unit_order("type", exc, None)) == [1, 3, 2, 0]  # excitatory on top (row 0 is the bottom)
+    assert list(frames.unit_order("rate", exc, np.array([1.0, 5.0, 3.0, 0.0]))) == [1, 3, 2, 0]  # highest on top
 
 
 def test_stimulus_spans():
@@ -74,8 +74,8 @@ def test_raster_frame_draws_all_or_decimates(sim):
     frame = frames.raster_frame(sim, "type")
     drawn = frame.sources["exc"]["time"].size + frame.sources["inh"]["time"].size
     assert drawn == total and f"{total:,} spikes, all drawn" in frame.title
-    exc_rows = frame.sources["exc"]["row"]
-    assert exc_rows.max() < sim.recording.network.exc.sum() <= frame.sources["inh"]["row"].min()
+    inh_rows = frame.sources["inh"]["row"]
+    assert inh_rows.max() < (~sim.recording.network.exc).sum() <= frame.sources["exc"]["row"].min()
     assert np.all(sim.recording.network.exc[frame.sources["exc"]["unit"]])
     small = frames.raster_frame(sim, "index", max_spikes=500)
     assert small.sources["exc"]["time"].size + small.sources["inh"]["time"].size == 500
@@ -105,7 +105,8 @@ def fake_sim(rates, activity, lam=50.0, duration=1.0):
     rates = np.asarray(rates, dtype=float)
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
     run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
-    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam),
+    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0),
+                           stimulus=SimpleNamespace(condition=SimpleNamespace(name="Go")),
                            rate_response=SimpleNamespace(r=np.repeat(np.asarray(activity, dtype=float)[:, None], 3, 1)))
 
 
@@ -115,7 +116,7 @@ def test_diagnostic_flags_silent_and_pinned_units():
     assert list(frame.sources["pinned"]["unit"]) == [2]
     assert list(frame.sources["inh"]["unit"]) == [2, 3]
     assert frame.sources["ideal"]["rate"][-1] == pytest.approx(0.99 * 40.0)  # rate = lambda * r
-    assert frame.title == "Conversion at λ = 40 over the trial: 1 silent, 1 pinned, of 4 units"
+    assert frame.title == "Conversion over the trial, Go trial, λ = 40, seed 0: 1 silent, 1 pinned, of 4 units"
     assert frames.diagnostic_frame(None).sources["exc"]["rate"].size == 0
 
 
@@ -231,3 +232,17 @@ def test_the_diagnostic_can_be_restricted_to_the_decision_window(sim):
     units = np.concatenate([window.sources["exc"]["unit"], window.sources["inh"]["unit"]])
     np.testing.assert_allclose(rates, counts[units] / 0.5)
     assert "in the decision window" in window.title and "over the trial" in whole.title
+
+
+def test_a_go_answer_before_the_stimulus_is_flagged(sim):
+    """Correct by the rule (the window is late) but for the wrong reason: the output crossed 0.7
+    before the pulse began."""
+    import dataclasses
+    out = np.zeros_like(sim.recording.out)
+    out[1000:1200] = 0.9  # 0.05-0.06 s, before the pulse at 0.25 s
+    out[12000:] = 0.9
+    early = dataclasses.replace(sim, recording=dataclasses.replace(sim.recording, out=out))
+    assert frames.early_response(early) == pytest.approx(0.05005)
+    assert "responded before the stimulus (at 0.050 s)" in frames.output_frame(early).title
+    out[1000:1200] = 0.0
+    assert frames.early_response(early) is None and "before the stimulus" not in frames.output_frame(early).title
