@@ -15,7 +15,7 @@ from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
 from rate2spike.explorer.controls import SMALL_TEXT, Controls
-from rate2spike.explorer.session import ExplorerSession
+from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
 
 TITLE = "rate2spike explorer"
 INTRO = (
@@ -107,6 +107,18 @@ class ExplorerPage:
                                                  css_classes=["preset-note"])
         pn.bind(self.show_presets, s.param.model, s.param.sweep, s.param.sweep_running, watch=True)
         self.show_presets()
+        self.side_lambdas = pn.widgets.TextInput(label="λ values (up to 3)", value=s.side_by_side_default(),
+                                                 width=220, css_classes=["side-lambdas"])
+        self.side_show = pn.widgets.Button(label="Show side by side", color="primary", css_classes=["side-show"])
+        self.side_views = [(figures.OutputView(figures.time_range(duration), height=230, name=f"side{k}-output"),
+                            figures.RasterView(figures.time_range(duration), height=230, name=f"side{k}-raster"))
+                           for k in range(MAX_SIDE_BY_SIDE)]
+        self.side_columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"),
+                                       visible=False, sizing_mode="stretch_width")
+                             for k, (out, raster) in enumerate(self.side_views)]
+        self.side_show.on_click(lambda _: self.show_side_by_side())
+        pn.bind(lambda _model: setattr(self.side_lambdas, "value", s.side_by_side_default()), s.param.model,
+                watch=True)
         self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
                                            description="Copy a link that restores this view")
         self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
@@ -139,6 +151,24 @@ class ExplorerPage:
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.value:
                 self.show_present()
+
+    def show_side_by_side(self) -> None:
+        """Run the trial on screen at each λ typed and draw them next to each other."""
+        try:
+            lambdas = [float(x) for x in self.side_lambdas.value.replace(";", ",").split(",") if x.strip()]
+            trials = self.session.side_by_side(lambdas)
+        except ValueError as exc:
+            self.session.error = f"Side by side: {exc}"
+            return
+        with hold():
+            for k, column in enumerate(self.side_columns):
+                column.visible = k < len(trials)
+                if k < len(trials):
+                    output, raster = self.side_views[k]
+                    for view in (output, raster):
+                        figures.set_time_range(view.figure.x_range, trials[k].recording.drive.T)
+                    output.show(frames.output_frame(trials[k]))
+                    raster.show(frames.raster_frame(trials[k], self.session.raster_order))
 
     def fix_output_range(self, fixed: bool) -> None:
         for view in (self.output, self.present_output):
@@ -223,6 +253,9 @@ class ExplorerPage:
                    pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
                              sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
+            pn.Card(pn.Row(self.side_lambdas, self.side_show, margin=(0, 0, 6, 0)), pn.Row(*self.side_columns,
+                    sizing_mode="stretch_width"), help_line("side"), title="λ side by side", collapsed=True,
+                    sizing_mode="stretch_width", margin=(0, 12, 10, 12), css_classes=["side-card"]),
             pn.Column(plot(self.unit, "unit"), help_line("unit"), sizing_mode="stretch_width"),
             pn.Row(pn.Column(plot(self.readout, "readout"), help_line("readout"), sizing_mode="stretch_width"),
                    pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),

@@ -61,6 +61,11 @@ HELP = {
         "them; the PyTorch port's own LIF code does not. Untick the box to run the LIF network on the raw w and "
         "compare the two readings (it changes nothing for files stored rectified)."
     ),
+    "side": (
+        "The trial on screen at each λ typed (the presets' too small, optimum and too large to start with): the "
+        "same stimulus, the same initial voltages and the same noise, so the only difference is λ. Each column: "
+        "the output with the rate network's (orange), the thresholds and the verdict in its title, and the raster."
+    ),
     "unit": (
         "One unit, same stimulus: its rate-network activity scaled by λ (orange, λ·r on the 5 ms grid) against the "
         "LIF unit's filtered spike train r (black, Hz: the very signal the readout weighs) and its spikes (ticks). "
@@ -240,8 +245,8 @@ class OutputView(View):
 
 
 class RasterView(View):
-    def __init__(self, x_range: Range1d, height: int = 300):
-        sources, fig = _time_figure(raster_frame(None), "raster", "Unit (row)", height, x_range, Range1d(-0.5, 0.5))
+    def __init__(self, x_range: Range1d, height: int = 300, name: str = "raster"):
+        sources, fig = _time_figure(raster_frame(None), name, "Unit (row)", height, x_range, Range1d(-0.5, 0.5))
         _stimulation_band(fig, sources["stimulation"], legend_label="Stimulation")
         self.marks = [
             fig.scatter("time", "row", source=sources[name], marker="square", size=2.5, color=color,

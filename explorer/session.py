@@ -36,6 +36,7 @@ from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCa
                               default_scaling_factor, run_trial)
 
 LAMBDA_BOUNDS = (1.0, 200.0)  # the slider's range
+MAX_SIDE_BY_SIDE = 3  # λ values compared side by side
 VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what the views draw; currents are not drawn
 
 
@@ -181,6 +182,26 @@ class ExplorerSession(pn.viewable.Viewer):
         """``upload`` with the file written and read in a worker thread, so the server's other
         sessions keep answering while a large or hostile file is checked."""
         return self.open_upload(await asyncio.to_thread(self.check_upload, filename, data))
+
+    # --- lambdas side by side ---------------------------------------------------------
+    def side_by_side(self, lambdas) -> list[ScoredTrial]:
+        """The trial on screen at up to three λ: the same stimulus, initial voltages and noise (the
+        same seeds), so the only difference is λ."""
+        values = [float(lam) for lam in lambdas]
+        if not 1 <= len(values) <= MAX_SIDE_BY_SIDE:
+            raise ValueError(f"give 1 to {MAX_SIDE_BY_SIDE} values of λ, got {len(values)}")
+        if self.trial is None:
+            raise ValueError("open a model first")
+        return [run_trial(self.trial.spec.replace(scaling_factor=lam), ("spikes", RATE_MODEL), self._rate_cache)
+                for lam in values]
+
+    def side_by_side_default(self) -> str:
+        """λ values to start from: the presets' too small, optimum and too large, else around λ."""
+        chosen = [p.settings["scaling_factor"] for p in self.presets()[:3]]
+        if not chosen:
+            lam = self.scaling_factor
+            chosen = [max(LAMBDA_BOUNDS[0], lam / 4), lam, min(LAMBDA_BOUNDS[1], lam * 3)]
+        return ", ".join(f"{lam:g}" for lam in chosen)
 
     # --- presets -------------------------------------------------------------------------
     def presets(self) -> list:

@@ -429,6 +429,17 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         tab.wait_for(lambda: f"λ = {best}, seed" in " ".join(tab.page.evaluate(TITLES_JS)), what="the preset's λ")
         tab.page.locator(".present-toggle button").click()
         tab.wait_for(lambda: tab.page.locator(".view-raster canvas").first.is_visible(), what="all views again")
+        # λ side by side: three columns of output and raster, the same trial at three λ
+        tab.page.locator(".side-card").first.click()
+        field = tab.page.locator(".side-lambdas input")
+        field.fill("10, 30, 90")
+        field.press("Enter")
+        tab.page.locator(".side-show button").click()
+        tab.wait_for(lambda: all(len(tab.column(f"side{k}-output-lif", "output") or []) > 0 for k in range(3)),
+                     what="three side-by-side outputs")
+        titles = " ".join(tab.page.evaluate(TITLES_JS))
+        for lam in (10, 30, 90):
+            assert f"λ = {lam}, seed 0" in titles
         assert tab.errors == []
     finally:
         tab.close()

@@ -452,3 +452,16 @@ def test_a_bad_link_names_each_bad_value_and_keeps_defaults(state):
     assert len(problems) == 5 and "lambda='-3' (must be within 1..200)" in state.error
     assert "model='elsewhere/secret.mat' (no such model here)" in state.error
     assert state.model_label == label and state.trial.spec.scaling_factor == DEFAULT_LAMBDA
+
+
+def test_lambdas_side_by_side_share_the_stimulus_and_the_noise(state):
+    state.param.update(seed=5, scaling_factor=30.0)
+    trials = state.side_by_side([10, 30, 90])
+    assert [t.spec.scaling_factor for t in trials] == [10.0, 30.0, 90.0]
+    assert all(t.spec.replace(scaling_factor=30.0) == state.trial.spec for t in trials)  # only λ differs
+    assert all(np.array_equal(t.stimulus.u, state.trial.stimulus.u) for t in trials)
+    np.testing.assert_array_equal(trials[1].recording.out, state.trial.recording.out)  # same seeds: same trial
+    assert trials[0].rate_response is trials[2].rate_response  # the rate network does not depend on λ
+    with pytest.raises(ValueError, match="1 to 3 values"):
+        state.side_by_side([10, 20, 30, 40])
+    assert state.side_by_side_default() == "7.5, 30, 90"  # no grid search yet: around the λ on screen
