@@ -43,7 +43,8 @@ def test_page_has_every_view_with_a_help_line_and_the_controls(dashboard):
     main, sidebar = pn.Column(*template.main), pn.Column(*template.sidebar)
     panes = {obj.name: obj for obj in main.select(pn.pane.Bokeh)}
     assert set(panes) == {"output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins", "unit",
-                          "readout", "present-output", "present-performance"}
+                          "readout", "present-output", "present-performance",
+                          *(f"side{k}-{view}" for k in range(3) for view in ("output", "raster"))}
     help_texts = [obj.object for obj in main.select(pn.pane.Markdown)]
     for text in figures.HELP.values():
         assert text in help_texts
