@@ -15,6 +15,7 @@ import panel as pn
 from panel.io.document import with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES
+from rate2spike.explorer.figures import HELP, View
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
@@ -30,6 +31,17 @@ INSET = (5, 0)  # widgets inside a nested column: the column already has the car
 def hint(text: str) -> pn.pane.Markdown:
     """A line of small explanatory text under a control group."""
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
+
+
+def help_line(key: str) -> pn.pane.Markdown:
+    return pn.pane.Markdown(HELP[key], styles=SMALL_TEXT, margin=(0, 12, 14, 12),
+                            sizing_mode="stretch_width", css_classes=[f"help-{key}"])
+
+
+def plot(view: View, name: str) -> pn.pane.Bokeh:
+    view.figure.css_classes = [f"view-{name}"]  # how the browser tests find each view
+    return pn.pane.Bokeh(view.figure, sizing_mode="stretch_width", name=name)
+
 
 
 class CatalogSelect(pn.widgets.Select):

@@ -449,7 +449,7 @@ def test_a_link_restores_the_view_and_the_url_follows_the_page(browser, server):
     tab = Session(browser, server)
     try:
         href = lambda: tab.page.evaluate("() => window.location.href")  # noqa: E731
-        assert "lambda=50" in href()  # the page's URL is a link to it from the start
+        tab.wait_for(lambda: "lambda=50" in href(), timeout=15, what="the URL to link the page once loaded")
         released = tab.drag_lambda(40)
         tab.wait_for(lambda: "lambda=" in href() and "lambda=50" not in href(), timeout=15,
                      what="the URL to follow λ")

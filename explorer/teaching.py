@@ -1,0 +1,129 @@
+"""What the page offers for teaching: presets, Present mode, and λ side by side.
+
+Each piece follows one session and draws with the same frames and figures as the rest of the
+page: ``Presets`` (one button per preset computed from the grid search), ``PresentMode`` (λ,
+the output and the accuracy curve on one projector screen) and ``SideBySide`` (the trial on
+screen at up to three λ, same stimulus and noise).
+"""
+
+from __future__ import annotations
+
+import panel as pn
+from panel.io.document import hold
+
+from rate2spike.explorer import figures, frames
+from rate2spike.explorer.controls import SMALL_TEXT, help_line, plot
+from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
+
+
+class Presets:
+    """One button per preset of the open model (none before any grid search), and a line saying
+    what the last one shows."""
+
+    def __init__(self, session: ExplorerSession):
+        self.session = session
+        self.buttons = pn.Row(sizing_mode="stretch_width", margin=(0, 12), css_classes=["presets"])
+        self.note = pn.widgets.StaticText(value="", styles=SMALL_TEXT, margin=(0, 12), css_classes=["preset-note"])
+        pn.bind(self.show, session.param.model, session.param.sweep, session.param.sweep_running, watch=True)
+        self.show()
+
+    def show(self, *_) -> None:
+        buttons = []
+        for preset in self.session.presets():
+            button = pn.widgets.Button(label=preset.name, color="light", description=preset.why,
+                                       css_classes=[f"preset-{preset.name.split()[0].lower()}"])
+            button.on_click(lambda _, name=preset.name: setattr(
+                self.note, "value", f"{name}: {self.session.apply_preset(name)}"))
+            buttons.append(button)
+        self.buttons.objects = buttons or [pn.pane.Markdown(
+            "Presets appear once the model has a grid search (stored in its file, or run a sweep).",
+            styles=SMALL_TEXT)]
+
+
+class PresentMode:
+    """What fits one 1280 x 720 projector screen: λ (slider and number), the presets, the output
+    and the accuracy curve, in large type. The toggle brings back every view."""
+
+    def __init__(self, session: ExplorerSession, duration: float):
+        self.session = session
+        self.toggle = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
+                                        css_classes=["present-toggle"])
+        self.output = figures.OutputView(figures.time_range(duration), height=430, name="present-output")
+        self.performance = figures.PerformanceView(height=430, name="present-performance")
+        for view in (self.output, self.performance):
+            figures.present_style(view.figure)
+        self.presets = Presets(session)
+        pn.bind(lambda on: on and self.show(), self.toggle.param.value, watch=True)
+
+    @property
+    def on(self) -> bool:
+        return self.toggle.value
+
+    def show(self) -> None:
+        """The two views, from the same trial and sweep as the others."""
+        s = self.session
+        trial = s.trial
+        if trial is not None:
+            figures.set_time_range(self.output.figure.x_range, trial.recording.drive.T)
+        self.output.show(frames.output_frame(trial))
+        self.performance.show(frames.performance_frame(s.sweep, s.model,
+                                                       None if trial is None else trial.spec.scaling_factor))
+
+    def panel(self) -> pn.Column:
+        s = self.session
+        slider = pn.widgets.FloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5,
+                                                   sizing_mode="stretch_width", css_classes=["present-lambda"],
+                                                   stylesheets=[":host { font-size: 18px; }"])
+        number = pn.widgets.FloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
+                                                  css_classes=["present-lambda-number"])
+        return pn.Column(
+            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.presets.buttons,
+            self.presets.note,
+            pn.Row(plot(self.output, "present-output"), plot(self.performance, "present-performance"),
+                   sizing_mode="stretch_width"),
+            pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
+                          sizing_mode="stretch_width"),
+            visible=self.toggle.param.value, sizing_mode="stretch_width", css_classes=["present-panel"])
+
+
+class SideBySide:
+    """The trial on screen at up to three λ typed by the user (the presets' too small, optimum and
+    too large to start with): outputs with verdicts and rasters in columns."""
+
+    def __init__(self, session: ExplorerSession, duration: float):
+        self.session = session
+        self.lambdas = pn.widgets.TextInput(label="λ values (up to 3)", value=session.side_by_side_default(),
+                                            width=220, css_classes=["side-lambdas"])
+        self.button = pn.widgets.Button(label="Show side by side", color="primary", css_classes=["side-show"])
+        self.views = [(figures.OutputView(figures.time_range(duration), height=230, name=f"side{k}-output"),
+                       figures.RasterView(figures.time_range(duration), height=230, name=f"side{k}-raster"))
+                      for k in range(MAX_SIDE_BY_SIDE)]
+        self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
+                                  sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
+        self.button.on_click(lambda _: self.show())
+        pn.bind(lambda _model: setattr(self.lambdas, "value", session.side_by_side_default()), session.param.model,
+                watch=True)
+
+    def show(self) -> None:
+        """Run the trial on screen at each λ typed and draw them next to each other."""
+        try:
+            lambdas = [float(x) for x in self.lambdas.value.replace(";", ",").split(",") if x.strip()]
+            trials = self.session.side_by_side(lambdas)
+        except ValueError as exc:
+            self.session.error = f"Side by side: {exc}"
+            return
+        with hold():
+            for k, column in enumerate(self.columns):
+                column.visible = k < len(trials)
+                if k < len(trials):
+                    output, raster = self.views[k]
+                    for view in (output, raster):
+                        figures.set_time_range(view.figure.x_range, trials[k].recording.drive.T)
+                    output.show(frames.output_frame(trials[k]))
+                    raster.show(frames.raster_frame(trials[k], self.session.raster_order))
+
+    def card(self) -> pn.Card:
+        return pn.Card(pn.Row(self.lambdas, self.button, margin=(0, 0, 6, 0)),
+                       pn.Row(*self.columns, sizing_mode="stretch_width"), help_line("side"),
+                       title="λ side by side", collapsed=True, sizing_mode="stretch_width", margin=(0, 12, 10, 12),
+                       css_classes=["side-card"])
