@@ -8,6 +8,7 @@ $RATE2SPIKE_CHROMIUM, default /usr/bin/chromium.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")  # Tornado: a tab closed while being written to
+
+
+def server_problems(log: str) -> list[str]:
+    """Tracebacks and ERROR records in a server log, leaving out those that only say a browser
+    tab went away while the server was writing to it (Tornado logs those; nothing is wrong)."""
+    records = re.split(r"\n(?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} )", log)
+    return [record for record in records if ("Traceback" in record or "ERROR" in record)
+            and not any(gone in record for gone in CLIENT_GONE)]
 
 
 class PanelServer:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path
+from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path, server_problems
 from conftest import synthetic_assets
 
 pytestmark = pytest.mark.browser
@@ -177,8 +177,7 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     assert any(re.match(r"Spike raster, (Go|NoGo) trial, λ = [\d.]+, seed 0: .* · Task_go-nogo_N_", t) for t in titles)
     time.sleep(0.5)  # late console messages
     assert session.errors == []
-    log = server.log()
-    assert "Traceback" not in log and "ERROR" not in log, log[-4000:]
+    assert server_problems(server.log()) == []
 
 
 def test_moving_the_lambda_slider_changes_the_output_plot(session):
@@ -357,12 +356,12 @@ def test_a_server_under_hostile_uploads_and_many_sessions(browser, tmp_path_fact
         assert all(tab.errors == [] for tab in tabs)
         created = set(Path("/tmp").glob("rate2spike-upload-*")) - uploads_before
         assert created, "the upload was stored in a private folder"
+        time.sleep(1.0)  # let the last updates reach the tabs before they close
     finally:
         for tab in tabs:
             tab.close()
         server.stop()  # SIGTERM
-    text = server.log()
-    assert "Traceback" not in text and "ERROR" not in text, text[-3000:]
+    assert server_problems(server.log()) == []
     assert not (set(Path("/tmp").glob("rate2spike-upload-*")) - uploads_before)  # removed at shutdown
 
 
