@@ -124,7 +124,8 @@ class ExplorerSession(pn.viewable.Viewer):
         self._activate(model, task)
 
     def _activate(self, model: RateModel, task: Task) -> None:
-        """Show a model: its task, its stored optimum (else the default lambda), one E and one I unit's voltage."""
+        """Show a model: its task, its stored optimum (else the default lambda), one E and one I unit's
+        voltage, and the excitatory unit the readout weighs most for the unit comparison."""
         self._forget_sweep()
         self.param.task_name.objects = [t.name for t in tasks_for(model.n_inputs)]
         exc_units, inh_units = np.flatnonzero(model.exc), np.flatnonzero(~model.exc)
@@ -132,7 +133,7 @@ class ExplorerSession(pn.viewable.Viewer):
             model=model, scaling_factor=float(np.clip(default_scaling_factor(model), *LAMBDA_BOUNDS)),
             use_initial_weights=self.use_initial_weights and model.w0 is not None, rectify_weights=True,
             voltage_units=[int(u[0]) for u in (exc_units, inh_units) if u.size],
-            compared_unit=int(exc_units[0]) if exc_units.size else 0,
+            compared_unit=int(np.argmax(np.abs(model.w_out) * model.exc)) if exc_units.size else 0,
             notes=" ".join(model.notes), error="", **self._task_settings(task),
         )
 
