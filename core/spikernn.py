@@ -18,7 +18,7 @@ from rate2spike.network import Stimulation, convert, make_drive
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.progress import ProgressBar
 from rate2spike.simulation import RECORDINGS, simulate
-from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid, sweep_base
 from rate2spike.trial import TrialSpec, run_trial
 
 
@@ -110,8 +110,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                     "(force=True redoes it)")
                 continue
             check_writable(path)  # before the work, not after it
-            base = TrialSpec(model, task_name, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                             task_options=tuple((task_options or {}).items()))
+            base = sweep_base(model, task_name, seed, downsample, use_initial_weights, task_options=task_options)
         except (ModelFileError, ValueError, OSError) as exc:
             failed(path, exc)
             continue

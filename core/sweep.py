@@ -289,9 +289,15 @@ def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTO
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
     with every condition drawn from the seed. See ``run_grid`` for progress and cancel.
     """
-    base = TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                     stimulation=stimulation, task_options=tuple((task_options or {}).items()))
+    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel)
+
+
+def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
+               stimulation=None, task_options=None) -> TrialSpec:
+    """The spec a grid search varies (lambda and trial index): every condition drawn from the seed."""
+    return TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
+                     stimulation=stimulation, task_options=tuple((task_options or {}).items()))
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:

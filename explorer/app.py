@@ -110,7 +110,8 @@ class ExplorerPage:
         with hold():
             if trial is not None and self.time_range.bounds != (0.0, trial.recording.drive.T):
                 figures.set_time_range(self.time_range, trial.recording.drive.T)
-            self.output.show(frames.output_frame(trial))
+            output = frames.output_frame(trial)
+            self.output.show(output)
             self.raster.show(frames.raster_frame(trial, s.raster_order))
             self.voltage.show(frames.voltage_frame(trial, s.voltage_units))
             self.rates.show(frames.firing_rate_frame(trial))
@@ -119,7 +120,7 @@ class ExplorerPage:
             self.readout.show(frames.readout_frame(trial))
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.on:
-                self.present.show()
+                self.present.show(output=output)
 
     def fix_output_range(self, fixed: bool) -> None:
         for view in (self.output, self.present.output):
@@ -136,11 +137,12 @@ class ExplorerPage:
 
     def show_sweep(self, snapshot) -> None:
         trial = self.session.trial
-        self.performance.show(frames.performance_frame(snapshot, self.session.model,
-                                                       None if trial is None else trial.spec.scaling_factor))
+        performance = frames.performance_frame(snapshot, self.session.model,
+                                               None if trial is None else trial.spec.scaling_factor)
+        self.performance.show(performance)
         self.margins.show(frames.margin_frame(snapshot, self.session.task))
         if self.present.on:
-            self.present.show()
+            self.present.show(performance=performance)
 
     # --- layout ----------------------------------------------------------------------------
     def main(self) -> list:

@@ -118,9 +118,10 @@ def describe(trial) -> str:
     return f"{trial.stimulus.condition.name} trial, λ = {spec.scaling_factor:g}, seed {spec.seed}"
 
 
-def caption(trial) -> str:
-    """``describe`` with the model's name last (titles are cut at the right edge)."""
-    return f"{describe(trial)} · {trial.spec.model.name}"
+def trial_title(what: str, trial, detail: str) -> str:
+    """'<what>, <condition> trial, λ = .., seed ..: <detail> · <model>': what the figure shows,
+    read from the trial, with the model's (long) name last, since titles are cut at the right."""
+    return f"{what}, {describe(trial)}: {detail} · {trial.spec.model.name}"
 
 
 def early_response(trial) -> float | None:
@@ -175,7 +176,7 @@ def output_frame(trial, max_points: int = TRACE_MAX_POINTS) -> Frame:
     return Frame(
         {"lif": {"time": t, "output": o}, "rate": rate, "window": _spans([(task.decision_start, run.drive.T)]),
          "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}},
-        f"Output, {describe(trial)}: {verdict(trial)} · {trial.spec.model.name}",
+        trial_title("Output", trial, verdict(trial)),
         {"y_range": padded(values.min(), values.max()), "correct": trial.outcome.correct},
     )
 
@@ -202,7 +203,7 @@ def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKE
     is_exc = exc[units]
     pick = lambda mask: {"time": times[mask], "row": rows[mask], "unit": units[mask]}  # noqa: E731
     return Frame({"exc": pick(is_exc), "inh": pick(~is_exc), "stimulation": _spans(stimulation_span(trial))},
-                 f"Spike raster, {describe(trial)}: {drawn} · {trial.spec.model.name}",
+                 trial_title("Spike raster", trial, drawn),
                  {"n_units": run.network.N, "order": order})
 
 
@@ -220,7 +221,7 @@ def voltage_frame(trial, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:
             lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
         spans = stimulation_span(trial)
     shown = ", ".join(lines["label"]) if lines["label"] else "none chosen (see Display in the sidebar)"
-    title = f"Membrane voltage: {shown}" if trial is None else f"Membrane voltage, {caption(trial)}: {shown}"
+    title = f"Membrane voltage: {shown}" if trial is None else trial_title("Membrane voltage", trial, shown)
     return Frame({"lines": lines, "stimulation": _spans(spans)}, title)
 
 
@@ -309,8 +310,8 @@ def unit_frame(trial, unit: int, max_points: int = TRACE_MAX_POINTS) -> Frame:
     spikes = (np.flatnonzero(run.spikes[:, unit]) + 1) * run.drive.dt
     kind = "excitatory" if run.network.exc[unit] else "inhibitory"
     return Frame({"lif": {"time": t, "rate": r}, "rate_model": scaled, "spikes": {"time": spikes}},
-                 f"Unit {unit} ({kind}), {describe(trial)}: {spikes.size} spikes, mean LIF rate "
-                 f"{run.firing_rates[unit]:.1f} Hz")
+                 trial_title(f"Unit {unit} ({kind})", trial,
+                             f"{spikes.size} spikes, mean LIF rate {run.firing_rates[unit]:.1f} Hz"))
 
 
 def readout_frame(trial, top: int = 12) -> Frame:

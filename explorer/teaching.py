@@ -59,15 +59,16 @@ class PresentMode:
     def on(self) -> bool:
         return self.toggle.value
 
-    def show(self) -> None:
-        """The two views, from the same trial and sweep as the others."""
+    def show(self, output: frames.Frame | None = None, performance: frames.Frame | None = None) -> None:
+        """The two views, from the same trial and sweep as the others (pass frames the page has
+        already computed, so nothing is computed twice)."""
         s = self.session
         trial = s.trial
         if trial is not None:
             figures.set_time_range(self.output.figure.x_range, trial.recording.drive.T)
-        self.output.show(frames.output_frame(trial))
-        self.performance.show(frames.performance_frame(s.sweep, s.model,
-                                                       None if trial is None else trial.spec.scaling_factor))
+        self.output.show(output or frames.output_frame(trial))
+        self.performance.show(performance or frames.performance_frame(
+            s.sweep, s.model, None if trial is None else trial.spec.scaling_factor))
 
     def panel(self) -> pn.Column:
         s = self.session
