@@ -196,6 +196,15 @@ def cmd_train(args) -> int:
 def cmd_bench(args) -> int:
     from rate2spike.bench import run_bench, run_train_bench
 
+    if args.dashboard:
+        from rate2spike.explorer.latency import run_dashboard_bench
+
+        try:
+            run_dashboard_bench(changes=args.changes)
+        except RuntimeError as exc:
+            print(f"rate2spike bench: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return 0
     if not args.train_only:
         run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
     if args.train or args.train_only:
@@ -285,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
     p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
     p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--dashboard", action="store_true",
+                   help="instead: time λ slider release -> redrawn trial in the dashboard (headless Chromium)")
+    p.add_argument("--changes", type=whole_number(1), default=15, help="λ changes timed per model (--dashboard)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")

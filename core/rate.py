@@ -20,6 +20,7 @@ import numpy as np
 from scipy.special import expit
 
 from rate2spike.model import RateModel
+from rate2spike.timegrid import RATE_STEP
 
 RATE_CLIP = 20.0  # spikeRNN clips clipped_relu and softplus rates at 20
 INITIAL_STATE_SCALE = 0.01  # x_0 = randn / 100
@@ -191,6 +192,11 @@ class RateResponse:
     r: np.ndarray
     o: np.ndarray
     u: np.ndarray
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time (s) at the start of each column, 5 ms apart (the rate network's grid)."""
+        return np.arange(self.o.shape[0]) * RATE_STEP
 
     @property
     def mean_rates(self) -> np.ndarray:

@@ -40,6 +40,16 @@ class Recording:
         """Time (s) at the end of each recorded step."""
         return self.drive.times
 
+    def spike_events(self) -> tuple[np.ndarray, np.ndarray]:
+        """(step rows, units) of every recorded spike, in time order. Scans the rows with a spike
+        first: a trial has far fewer spikes than unit-steps, so this is several times faster
+        than ``np.nonzero`` over the whole nt x N matrix."""
+        if self.spikes is None:
+            raise ValueError("spikes were not recorded in this run")
+        rows = np.flatnonzero(self.spikes.any(axis=1))
+        steps, units = np.nonzero(self.spikes[rows])
+        return rows[steps], units
+
     @property
     def firing_rates(self) -> np.ndarray:
         """Mean firing rate (Hz) per unit: spikes from step 10 on over T (the reference's all_fr)."""

@@ -5,5 +5,11 @@ displays in a notebook cell); ``app`` builds its page from ``controls`` (the sid
 ``figures`` (Bokeh views) and ``frames`` (pure functions from results to plot data);
 ``teaching`` adds presets, Present mode and λ side by side; ``presets`` computes the presets;
 ``sweeps`` runs its background sweeps; ``catalog`` says which model files it may open;
-``main`` is what the server runs per browser session and ``launch`` starts the server.
+``main`` is what the server runs per browser session and ``launch`` starts the server;
+``notebook.Explorer`` shows the same page in a Jupyter cell; ``latency`` times the page
+(``rate2spike bench --dashboard``).
 """
+
+from rate2spike.explorer.notebook import Explorer
+
+__all__ = ["Explorer"]

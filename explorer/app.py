@@ -86,41 +86,84 @@ class ExplorerPage:
         self.sweep_line = pn.widgets.StaticText(value=s.param.sweep_status, styles=SMALL_TEXT, margin=(0, 12),
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
+        # The trial views below the output sit in tabs; only what is on screen is recomputed and
+        # sent when the trial changes (a hidden figure is brought up to date when it is shown):
+        # a λ change then costs one or two figures in the browser, not nine.
+        self.trial_views = {
+            "output": lambda t: [(self.output, frames.output_frame(t))],
+            "raster": lambda t: [(self.raster, frames.raster_frame(t, s.raster_order))],
+            "voltage": lambda t: [(self.voltage, frames.voltage_frame(s.recorded_trial(), s.voltage_units))],
+            "unit": lambda t: [(self.unit, frames.unit_frame(s.recorded_trial(), s.compared_unit))],
+            "readout": lambda t: [(self.readout, frames.readout_frame(s.recorded_trial()))],
+            "diagnostic": lambda t: [(self.diagnostic, frames.diagnostic_frame(t, s.diagnostic_window))],
+            "rates": lambda t: [(self.rates, frames.firing_rate_frame(t))],
+        }
+        self.stale: set[str] = set(self.trial_views)
+        self.tabs = pn.Tabs(*[(title, content) for title, content in self.tab_contents()], dynamic=False,
+                            sizing_mode="stretch_width", margin=(0, 12), css_classes=["trial-tabs"])
         pn.bind(self.show_trial, s.param.trial, watch=True)
         pn.bind(self.fix_output_range, s.param.fix_output_range, watch=True)
         pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
         self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
                                            description="Copy a link that restores this view")
         self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
-        pn.bind(lambda order: self.raster.show(frames.raster_frame(s.trial, order)), s.param.raster_order, watch=True)
-        pn.bind(lambda units: self.voltage.show(frames.voltage_frame(s.trial, units)), s.param.voltage_units,
-                watch=True)
-        pn.bind(lambda unit: self.unit.show(frames.unit_frame(s.trial, unit)), s.param.compared_unit, watch=True)
-        pn.bind(lambda window: self.diagnostic.show(frames.diagnostic_frame(s.trial, window)),
-                s.param.diagnostic_window, watch=True)
+        for view, parameter in (("raster", s.param.raster_order), ("voltage", s.param.voltage_units),
+                                ("unit", s.param.compared_unit), ("diagnostic", s.param.diagnostic_window)):
+            pn.bind(lambda _value, view=view: self.invalidate(view), parameter, watch=True)
+        pn.bind(lambda _active: self.refresh(), self.tabs.param.active, watch=True)
+        pn.bind(lambda on: self.refresh() if not on else None, self.present.toggle.param.value, watch=True)
         pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, watch=True)
         pn.bind(self.show_sweep, s.param.sweep, watch=True)
         self.show_model(s.model, s.use_initial_weights)
         self.show_trial(s.trial)
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
+    TABS = (("Spike raster", "raster"), ("Membrane voltage", "voltage"), ("One unit", "unit"),
+            ("Readout", "readout"), ("Rate vs LIF", "diagnostic"), ("Firing rates", "rates"))
+
+    def tab_contents(self):
+        views = {"raster": self.raster, "voltage": self.voltage, "unit": self.unit, "readout": self.readout,
+                 "diagnostic": self.diagnostic}
+        for title, key in self.TABS:
+            if key == "rates":
+                content = pn.Row(plot(self.rates, "rates"), plot(self.decay, "decay"), sizing_mode="stretch_width")
+            else:
+                content = plot(views[key], key)
+            yield title, pn.Column(content, help_line(key), sizing_mode="stretch_width", name=title)
+
     # --- session -> views ------------------------------------------------------------------
-    def show_trial(self, trial) -> None:
-        s = self.session
+    def visible_views(self) -> set[str]:
+        """The trial views on screen: none of the page's own in Present mode (it has its own)."""
+        if self.present.on:
+            return set()
+        return {"output", self.TABS[self.tabs.active][1]}
+
+    def invalidate(self, view: str) -> None:
+        """A view's input changed: redraw it now if it is on screen, else when it is shown."""
+        self.stale.add(view)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Bring the views on screen up to date with the session's trial, in one document update."""
+        due = self.stale & self.visible_views()
+        if not due:
+            return
+        trial = self.session.trial
         with hold():
             if trial is not None and self.time_range.bounds != (0.0, trial.recording.drive.T):
                 figures.set_time_range(self.time_range, trial.recording.drive.T)
-            output = frames.output_frame(trial)
-            self.output.show(output)
-            self.raster.show(frames.raster_frame(trial, s.raster_order))
-            self.voltage.show(frames.voltage_frame(trial, s.voltage_units))
-            self.rates.show(frames.firing_rate_frame(trial))
-            self.diagnostic.show(frames.diagnostic_frame(trial, s.diagnostic_window))
-            self.unit.show(frames.unit_frame(trial, s.compared_unit))
-            self.readout.show(frames.readout_frame(trial))
+            for name in due:
+                for view, frame in self.trial_views[name](trial):
+                    view.show(frame)
+        self.stale -= due
+
+    def show_trial(self, trial) -> None:
+        with hold():
+            self.stale = set(self.trial_views)
+            self.refresh()
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.on:
-                self.present.show(output=output)
+                self.present.show(output=frames.output_frame(trial, narrow=True))
 
     def fix_output_range(self, fixed: bool) -> None:
         for view in (self.output, self.present.output):
@@ -155,21 +198,13 @@ class ExplorerPage:
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.error, self.notes, self.file_card,
                       sizing_mode="stretch_width"),
-            pn.Column(plot(self.output, "output"), help_line("output"),
-                      plot(self.raster, "raster"), help_line("raster"),
-                      plot(self.voltage, "voltage"), help_line("voltage"), sizing_mode="stretch_width"),
-            pn.Column(pn.Row(plot(self.rates, "rates"), plot(self.decay, "decay"), sizing_mode="stretch_width"),
-                      help_line("rates"), sizing_mode="stretch_width"),
-            pn.Row(pn.Column(plot(self.diagnostic, "diagnostic"), help_line("diagnostic"),
+            pn.Column(plot(self.output, "output"), help_line("output"), sizing_mode="stretch_width"),
+            self.tabs,
+            pn.Row(pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
                              sizing_mode="stretch_width"),
-                   pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
-                             sizing_mode="stretch_width"),
-                   sizing_mode="stretch_width"),
-            self.side_by_side.card(),
-            pn.Column(plot(self.unit, "unit"), help_line("unit"), sizing_mode="stretch_width"),
-            pn.Row(pn.Column(plot(self.readout, "readout"), help_line("readout"), sizing_mode="stretch_width"),
                    pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
+            self.side_by_side.card(),
         ]
 
     def template(self) -> pn.template.BootstrapTemplate:
@@ -178,6 +213,15 @@ class ExplorerPage:
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
                                              header=[pn.Row(self.present.toggle, self.copy_link)], sidebar_width=350,
                                              header_background="#1f4e79")
+
+    def layout(self) -> pn.Column:
+        """The page without the server template, for a notebook cell: the header's buttons, then
+        the sidebar's cards beside the main area."""
+        return pn.Column(
+            pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.present.toggle, self.copy_link),
+            pn.Row(pn.Column(*self.controls.cards(), width=350), pn.Column(*self.main(), sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width", min_width=1100)
 
     def close(self) -> None:
         """End of the session: stop the sweep and delete uploads."""

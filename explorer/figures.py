@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.core.property.vectorization import Field
-from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Label, Range1d, Span
+from bokeh.models import (ColumnDataSource, FactorRange, FixedTicker, HoverTool, LabelSet, LinearAxis, Range1d,
+                          Span)
 from bokeh.plotting import figure
 
 from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
@@ -28,7 +29,7 @@ LEFT_BORDER = 70  # same left margin on the time plots, so their time axes line 
 HELP = {
     "output": (
         "The network output over time (readout w_out·r / λ, a.u.) in this trial, and the rate model's output for "
-        "the same stimulus (orange). Green band: the decision window where the task scores the trial; grey: "
+        "the same stimulus (orange); thin lines, the task's inputs on the right-hand axis. Green band: the decision window where the task scores the trial; grey: "
         "stimulus on; dashed lines: the thresholds (+0.7, and 0.3 that NoGo must stay under in go-nogo; ±0.7 in xor "
         "and mante). The title gives the verdict. Traces are min/max envelopes of at most 4 000 points, so short "
         "peaks stay visible."
@@ -40,9 +41,10 @@ HELP = {
         "raster, voltage and output move together."
     ),
     "voltage": (
-        "Membrane voltage of the chosen units (mV). A unit fires when it reaches the threshold, -40 mV (dashed); "
-        "the spike is drawn as a jump to +30 mV, then the unit is reset to -65 mV (dotted) and held for the 2 ms "
-        "refractory period. Min/max envelope of at most 4 000 points per unit."
+        "Membrane voltage of the chosen units (mV), one lane per unit, the first on top; the y axis gives each "
+        "lane's levels. A unit fires when it reaches the threshold, -40 mV (dashed); the spike is drawn as a jump "
+        "to +30 mV, then the unit is reset to -65 mV (dotted) and held for the 2 ms refractory period. Min/max "
+        "envelope of at most 4 000 points per unit."
     ),
     "rates": (
         "Left: how many units fire at each mean rate in this trial (spikes from step 10 on, divided by the trial "
@@ -109,20 +111,24 @@ def _sources(frame: Frame, view_name: str) -> dict[str, ColumnDataSource]:
 
 
 def _finish_legend(fig, location="top_right"):
-    """Inside the plot at ``location``, or 'above' it in a row (keeps the time axes aligned)."""
-    if location == "above":
+    """Inside the plot at ``location``, or 'above' / 'below' it in rows, outside the data ('above'
+    keeps the time axes aligned)."""
+    if location in ("above", "below"):
         legend = fig.legend[0]
-        fig.add_layout(legend, "above")
+        fig.center = [item for item in fig.center if item is not legend]
+        fig.add_layout(legend, location)
         legend.orientation = "horizontal"
         legend.location = "top_left"
         legend.spacing = 14
+        if location == "below":
+            legend.ncols = 3
     else:
         fig.legend.location = location
     fig.legend.click_policy = "hide"
     fig.legend.background_fill_alpha = 0.75
     fig.legend.label_text_font_size = "8pt"
     fig.legend.padding = 4
-    if location != "above":
+    if location not in ("above", "below"):
         fig.legend.spacing = 0
 
 
@@ -143,6 +149,7 @@ def present_style(fig, font_px: int = PRESENT_FONT_PX) -> None:
         legend = fig.legend[0]
         fig.center = [item for item in fig.center if item is not legend]
         fig.above = [item for item in fig.above if item is not legend]
+        fig.below = [item for item in fig.below if item is not legend]
         fig.add_layout(legend, "below")
         legend.orientation = "horizontal"
         legend.location = "top_left"
@@ -150,14 +157,17 @@ def present_style(fig, font_px: int = PRESENT_FONT_PX) -> None:
 
 
 def _hide_empty_legend_items(fig) -> None:
-    """A legend entry for a layer with nothing in it (no silent units, no stimulation) only confuses."""
+    """A legend entry for a layer with nothing in it (no silent units, no stimulation) only
+    confuses, and a legend with no entry left is not drawn at all (no empty box)."""
     for legend in fig.legend:
+        shown = False
         for item in legend.items:
-            if isinstance(item.label, Field):
-                continue  # one entry per data row (multi-line legends): empty data has no entries
             has_data = any(len(next(iter(r.data_source.data.values()), ())) > 0 for r in item.renderers)
-            if item.visible != has_data:
-                item.visible = has_data
+            if not isinstance(item.label, Field) and item.visible != has_data:
+                item.visible = has_data  # field labels: one entry per data row, none for empty data
+            shown = shown or has_data
+        if legend.visible != shown:
+            legend.visible = shown
 
 
 def _same_columns(old: dict, new: dict) -> bool:
@@ -218,7 +228,7 @@ def _stimulation_band(fig, source, **legend) -> None:
 
 
 class OutputView(View):
-    def __init__(self, x_range: Range1d, height: int = 280, name: str = "output"):
+    def __init__(self, x_range: Range1d, height: int = 340, name: str = "output"):
         sources, fig = _time_figure(output_frame(None), name, "Network output (a.u.)", height, x_range,
                                     Range1d(-1, 1))
         fig.vstrip(x0="start", x1="end", source=sources["window"], fill_color=WINDOW_COLOR, fill_alpha=0.12,
@@ -227,6 +237,11 @@ class OutputView(View):
                    line_alpha=0, legend_label="Stimulus on")
         fig.hspan(y="level", source=sources["levels"], line_color="black", line_dash="dashed", line_width=1,
                   legend_label="Thresholds")
+        # the task's inputs as traces on their own axis (right): mante's noisy evidence, the pulses
+        fig.extra_y_ranges = {"inputs": Range1d(-1, 1)}
+        fig.add_layout(LinearAxis(y_range_name="inputs", axis_label="Task input (a.u.)"), "right")
+        fig.multi_line("xs", "ys", source=sources["inputs"], line_color="color", line_width=1, alpha=0.55,
+                       y_range_name="inputs", legend_field="label")
         fig.line("time", "output", source=sources["rate"], color=RATE_MODEL_COLOR, line_width=2.5, alpha=0.85,
                  legend_label="Rate model, same stimulus")
         fig.line("time", "output", source=sources["lif"], color="black", line_width=1.3,
@@ -240,12 +255,14 @@ class OutputView(View):
         low, high = extras.get("y_range", (-1, 1))
         if not self.fixed:
             self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
+        low, high = extras.get("input_range", (-1, 1))
+        self.figure.extra_y_ranges["inputs"].update(start=low, end=high)
         correct = extras.get("correct")
         self.figure.title.text_color = {True: "#1a7f37", False: "#b42318"}.get(correct, "black")
 
 
 class RasterView(View):
-    def __init__(self, x_range: Range1d, height: int = 300, name: str = "raster"):
+    def __init__(self, x_range: Range1d, height: int = 360, name: str = "raster"):
         sources, fig = _time_figure(raster_frame(None), name, "Unit (row)", height, x_range, Range1d(-0.5, 0.5))
         _stimulation_band(fig, sources["stimulation"], legend_label="Stimulation")
         self.marks = [
@@ -268,21 +285,40 @@ class RasterView(View):
 
 
 class VoltageView(View):
-    def __init__(self, x_range: Range1d, height: int = 240):
-        sources, fig = _time_figure(voltage_frame(None), "voltage", "Membrane voltage (mV)", height, x_range,
-                                    Range1d(-75, 38, bounds=(-90, 45)))
+    """The chosen units' membrane voltage, one lane per unit (stacked, never overlapping), the
+    threshold (dashed) and reset (dotted) of each lane marked and labelled on the y axis, off the
+    traces."""
+
+    LANE_PX = 110  # height of one lane on screen
+
+    def __init__(self, x_range: Range1d, height: int = 300):
+        sources, fig = _time_figure(voltage_frame(None), "voltage", "Membrane voltage (mV, one lane per unit)",
+                                    height, x_range, Range1d(-75, 40))
         _stimulation_band(fig, sources["stimulation"])
-        fig.multi_line("xs", "ys", source=sources["lines"], line_color="color", line_width=1, legend_field="label")
-        for level, dash, text in ((VPEAK, "dashed", "threshold -40 mV"), (VRESET, "dotted", "reset -65 mV")):
-            fig.add_layout(Span(location=level, dimension="width", line_color="black", line_dash=dash, line_width=1))
-            fig.add_layout(Label(x=4, y=level, x_units="screen", text=text, text_font_size="8pt",
-                                 text_color="#333333", y_offset=2))
-        _finish_legend(fig, "above")
+        fig.hspan(y="level", source=sources["thresholds"], line_color="black", line_dash="dashed", line_width=1)
+        fig.hspan(y="level", source=sources["resets"], line_color="#555555", line_dash="dotted", line_width=1)
+        fig.multi_line("xs", "ys", source=sources["lines"], line_color="color", line_width=1)
+        fig.add_layout(LabelSet(x=6, y="y", x_units="screen", text="text", source=sources["lanes"],
+                                text_font_size="9pt", text_color="#222222", background_fill_color="white",
+                                background_fill_alpha=0.8, y_offset=-4, text_baseline="top"))
+        fig.yaxis.ticker = FixedTicker(ticks=[VRESET, VPEAK, 0.0])
+        self.base_height = height
         super().__init__(fig, sources)
+
+    def apply(self, extras):
+        low, high = extras.get("y_range", (-75.0, 40.0))
+        self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
+        ticks = extras.get("ticks", {})
+        if ticks and list(self.figure.yaxis.ticker.ticks) != sorted(ticks):
+            self.figure.yaxis.ticker.ticks = sorted(ticks)
+            self.figure.yaxis.major_label_overrides = {k: v for k, v in ticks.items()}
+        height = max(self.base_height, 60 + self.LANE_PX * extras.get("n_lanes", 1))
+        if self.figure.height != height:
+            self.figure.height = height
 
 
 class HistogramView(View):
-    def __init__(self, frame: Frame, x_label: str, name: str, height: int = 250):
+    def __init__(self, frame: Frame, x_label: str, name: str, height: int = 330):
         sources = _sources(frame, name)
         fig = _figure(frame.title, x_label, "Number of units", height)
         for name, color, label in (("exc", EXC_COLOR, "Excitatory"), ("inh", INH_COLOR, "Inhibitory")):
@@ -304,7 +340,7 @@ class HistogramView(View):
 
 
 class DiagnosticView(View):
-    def __init__(self, height: int = 320):
+    def __init__(self, height: int = 420):
         frame = diagnostic_frame(None)
         sources = _sources(frame, "diagnostic")
         fig = _figure(frame.title, "Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)", height)
@@ -322,12 +358,12 @@ class DiagnosticView(View):
         ]
         fig.add_tools(HoverTool(renderers=marks, tooltips=[("unit", "@unit"), ("r", "@activity{0.000}"),
                                                            ("rate", "@rate{0.0} Hz")]))
-        _finish_legend(fig, "top_left")
+        _finish_legend(fig, "below")
         super().__init__(fig, sources)
 
 
 class PerformanceView(View):
-    def __init__(self, height: int = 320, name: str = "performance"):
+    def __init__(self, height: int = 440, name: str = "performance"):
         frame = performance_frame(None)
         sources = _sources(frame, name)
         fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct)", height,
@@ -351,7 +387,7 @@ class PerformanceView(View):
         fig.add_layout(self.marker)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@scaling_factor"), ("accuracy", "@accuracy{0.00}"),
                                                             ("trials", "@n_trials")]))
-        _finish_legend(fig, "bottom_left")  # accuracy is low at large lambda: keep the legend off the curve
+        _finish_legend(fig, "below")  # outside the data: the curve and its band stay uncovered
         super().__init__(fig, sources)
 
     def apply(self, extras):
@@ -373,7 +409,7 @@ class PerformanceView(View):
 class MarginView(View):
     """Each sweep trial's scored value against lambda, by condition, with the thresholds."""
 
-    def __init__(self, height: int = 320):
+    def __init__(self, height: int = 440):
         frame = margin_frame(None)
         sources = _sources(frame, "margins")
         fig = _figure(frame.title, "Scaling factor λ", "Scored value (window max, or min for −1 answers)", height,
@@ -416,7 +452,7 @@ class UnitView(View):
 class ReadoutView(View):
     """The units that push the output most in the decision window (LIF bars, rate-network marks)."""
 
-    def __init__(self, height: int = 300):
+    def __init__(self, height: int = 400):
         frame = readout_frame(None)
         sources = _sources(frame, "readout")
         fig = _figure(frame.title, "Unit (type)", "Contribution to the output (a.u.)", height,

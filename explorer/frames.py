@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rate2spike.lif import TREF
+from rate2spike.lif import TREF, VPEAK, VRESET
 from rate2spike.tasks import THRESHOLD
 from rate2spike.timegrid import RATE_STEP
 
@@ -26,7 +26,10 @@ STIMULATION_COLOR = "#9467bd"
 SILENT_COLOR = "#555555"
 PINNED_COLOR = "#9467bd"
 GROUP_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#9edae5", "#c49c94", "#f7b6d2")
-VOLTAGE_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+# Voltage traces: none of the excitatory blue / inhibitory red, the rate model's orange or the
+# stimulation purple, so a trace's colour never reads as a population.
+VOLTAGE_COLORS = ("#111111", "#1b9e77", "#a6761d", "#e7298a", "#666666", "#66a61e")
+VOLTAGE_LANE = 115.0  # mV between stacked voltage traces: a lane spans -75 .. +40 mV
 
 RASTER_MAX_SPIKES = 20_000  # above this the raster draws a random subset (decimation)
 TRACE_MAX_POINTS = 4_000  # voltage/output traces are reduced to a min/max envelope of this size
@@ -118,10 +121,30 @@ def describe(trial) -> str:
     return f"{trial.stimulus.condition.name} trial, λ = {spec.scaling_factor:g}, seed {spec.seed}"
 
 
+def wrapped_name(name: str, width: int = 34) -> str:
+    """A long model file name broken at underscores into lines of at most ``width`` characters,
+    so that it fits the title of a half-width figure."""
+    lines, line = [], ""
+    for part in name.split("_"):
+        piece = part if not line else f"_{part}"
+        if line and len(line) + len(piece) > width:
+            lines.append(line + "_")
+            line = part
+        else:
+            line += piece
+    return "\n".join(lines + [line])
+
+
 def trial_title(what: str, trial, detail: str) -> str:
-    """'<what>, <condition> trial, λ = .., seed ..: <detail> · <model>': what the figure shows,
-    read from the trial, with the model's (long) name last, since titles are cut at the right."""
-    return f"{what}, {describe(trial)}: {detail} · {trial.spec.model.name}"
+    """Three lines, '<what>, <condition> trial, λ = .., seed ..', '<detail>', '<model file>':
+    what the figure shows, read from the trial; short lines, so a narrow figure (Present mode,
+    side by side) cuts nothing and a PNG saved from it says what it is."""
+    return f"{what}, {describe(trial)}\n{detail}\n{trial.spec.model.name}"
+
+
+def narrow_trial_title(what: str, trial, detail: str) -> str:
+    """``trial_title`` for a half-width figure: the model name wrapped."""
+    return f"{what}, {describe(trial)}\n{detail}\n{wrapped_name(trial.spec.model.name)}"
 
 
 def early_response(trial) -> float | None:
@@ -159,36 +182,58 @@ def padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, floa
 
 # --- frames (pure) ------------------------------------------------------------------------
 
-def output_frame(trial, max_points: int = TRACE_MAX_POINTS) -> Frame:
-    """LIF and rate-model output, decision window, stimulus periods, thresholds, verdict."""
+INPUT_COLORS = ("#7f7f7f", "#bcbd22", "#17becf", "#8c564b")
+
+
+def input_traces(u) -> tuple[dict, tuple[float, float]]:
+    """The stimulus channels that are ever non-zero, one trace each on the 5 ms grid (mante's
+    noisy evidence and context cues, the go-nogo and xor pulses), and their value range."""
+    u = np.atleast_2d(np.asarray(u, dtype=float))
+    rows = [k for k in range(u.shape[0]) if np.any(u[k] != 0)]
+    times = np.arange(u.shape[1], dtype=np.float32) * np.float32(RATE_STEP)
+    traces = {"xs": [times for _ in rows], "ys": [u[k].astype(np.float32) for k in rows],
+              "label": [f"input {k + 1}" for k in rows], "color": [INPUT_COLORS[k % len(INPUT_COLORS)] for k in rows]}
+    low, high = (float(u[rows].min()), float(u[rows].max())) if rows else (-1.0, 1.0)
+    # the inputs take the lower part of the plot, under the outputs
+    low, high = padded(min(low, 0.0), max(high, 0.0))
+    return traces, (low, low + 2.2 * (high - low))
+
+
+def output_frame(trial, max_points: int = TRACE_MAX_POINTS, narrow: bool = False) -> Frame:
+    """LIF and rate-model output, the task's inputs, decision window, stimulus periods,
+    thresholds, verdict."""
     empty = {"time": np.empty(0), "output": np.empty(0)}
     if trial is None:
         return Frame({"lif": empty, "rate": empty, "window": _spans([]), "stimulus": _spans([]),
-                      "levels": {"level": np.empty(0)}}, "Network output: no trial yet", {"y_range": (-1, 1)})
+                      "levels": {"level": np.empty(0)}, "inputs": {"xs": [], "ys": [], "label": [], "color": []}},
+                     "Network output: no trial yet", {"y_range": (-1, 1)})
     run, task = trial.recording, trial.spec.task
     t, o = _compact(*envelope(run.times, run.out, max_points))
     rate = empty
     if trial.rate_response is not None:
         response = np.asarray(trial.rate_response.o)
-        rate = {"time": np.arange(response.size) * RATE_STEP, "output": response}
+        rate = {"time": trial.rate_response.times, "output": response}
     levels = np.array(task.thresholds)
     values = np.concatenate([o, rate["output"], levels])
+    inputs, input_range = input_traces(trial.stimulus.u)
     return Frame(
         {"lif": {"time": t, "output": o}, "rate": rate, "window": _spans([(task.decision_start, run.drive.T)]),
-         "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}},
-        trial_title("Output", trial, verdict(trial)),
-        {"y_range": padded(values.min(), values.max()), "correct": trial.outcome.correct},
+         "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}, "inputs": inputs},
+        (narrow_trial_title if narrow else trial_title)("Output", trial, verdict(trial)),
+        {"y_range": padded(values.min(), values.max()), "correct": trial.outcome.correct,
+         "input_range": input_range},
     )
 
 
-def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKES, seed: int = 0) -> Frame:
+def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKES, seed: int = 0,
+                 narrow: bool = False) -> Frame:
     """Spike times and rows by population; a random subset of ``max_spikes`` above that many."""
     empty = {"time": np.empty(0), "row": np.empty(0, dtype=np.int64), "unit": np.empty(0, dtype=np.int64)}
     if trial is None:
         return Frame({"exc": empty, "inh": empty, "stimulation": _spans([])}, "Spike raster",
                      {"n_units": 1, "order": order})
     run = trial.recording
-    steps, units = np.nonzero(run.spikes)
+    steps, units = run.spike_events()
     total = steps.size
     if total > max_spikes:
         keep = np.sort(np.random.default_rng(seed).choice(total, size=max_spikes, replace=False))
@@ -203,26 +248,42 @@ def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKE
     is_exc = exc[units]
     pick = lambda mask: {"time": times[mask], "row": rows[mask], "unit": units[mask]}  # noqa: E731
     return Frame({"exc": pick(is_exc), "inh": pick(~is_exc), "stimulation": _spans(stimulation_span(trial))},
-                 trial_title("Spike raster", trial, drawn),
+                 (narrow_trial_title if narrow else trial_title)("Spike raster", trial, drawn),
                  {"n_units": run.network.N, "order": order})
 
 
 def voltage_frame(trial, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:
-    """Envelopes of the chosen units' membrane voltage, one line each."""
+    """Envelopes of the chosen units' membrane voltage, stacked: one lane per unit, the first
+    on top, each offset by VOLTAGE_LANE mV, with its threshold and reset levels. Extras give the
+    lanes' y-axis ticks (labelled in mV, not offset) so the levels are read off the axis."""
     lines = {"xs": [], "ys": [], "label": [], "color": []}
+    lanes = {"y": [], "text": []}
     spans = []
-    if trial is not None:
+    chosen = [] if trial is None else [u for u in units if 0 <= u < trial.recording.network.N]
+    for k, unit in enumerate(chosen):
         run = trial.recording
-        for k, unit in enumerate(u for u in units if 0 <= u < run.network.N):
-            t, v = _compact(*envelope(run.times, run.voltage[:, unit], max_points))
-            lines["xs"].append(t)
-            lines["ys"].append(v)
-            lines["label"].append(f"unit {unit} ({'E' if run.network.exc[unit] else 'I'})")
-            lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
+        offset = (len(chosen) - 1 - k) * VOLTAGE_LANE
+        t, v = _compact(*envelope(run.times, run.voltage[:, unit], max_points))
+        lines["xs"].append(t)
+        lines["ys"].append(v + np.float32(offset))
+        label = f"unit {unit} ({'E' if run.network.exc[unit] else 'I'})"
+        lines["label"].append(label)
+        lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
+        lanes["y"].append(offset + 33.0)
+        lanes["text"].append(label)
+    if trial is not None:
         spans = stimulation_span(trial)
+    offsets = (len(chosen) - 1 - np.arange(len(chosen))) * VOLTAGE_LANE
+    ticks = {}
+    for offset in offsets:
+        ticks.update({float(offset + VRESET): f"{VRESET:g}", float(offset + VPEAK): f"{VPEAK:g}",
+                      float(offset + 0.0): "0"})
     shown = ", ".join(lines["label"]) if lines["label"] else "none chosen (see Display in the sidebar)"
     title = f"Membrane voltage: {shown}" if trial is None else trial_title("Membrane voltage", trial, shown)
-    return Frame({"lines": lines, "stimulation": _spans(spans)}, title)
+    n_lanes = max(1, len(chosen))
+    return Frame({"lines": lines, "lanes": lanes, "stimulation": _spans(spans),
+                  "thresholds": {"level": offsets + VPEAK}, "resets": {"level": offsets + VRESET}}, title,
+                 {"y_range": (-75.0, -75.0 + n_lanes * VOLTAGE_LANE), "ticks": ticks, "n_lanes": n_lanes})
 
 
 def _histogram(values_exc, values_inh, bins: int = HIST_BINS) -> dict:
@@ -240,7 +301,7 @@ def firing_rate_frame(trial) -> Frame:
     rates, exc = trial.recording.firing_rates, trial.recording.network.exc
     mean = lambda x: f"{x.mean():.1f} Hz" if x.size else "none"  # noqa: E731
     return Frame(_histogram(rates[exc], rates[~exc]),
-                 f"Firing rates, {describe(trial)}: mean E {mean(rates[exc])}, I {mean(rates[~exc])}")
+                 narrow_trial_title("Firing rates", trial, f"mean E {mean(rates[exc])}, I {mean(rates[~exc])}"))
 
 
 def decay_frame(model, use_initial_weights: bool = False) -> Frame:
@@ -289,8 +350,8 @@ def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
     return Frame(
         {"exc": pick(exc), "inh": pick(~exc), "silent": pick(silent), "pinned": pick(pinned),
          "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
-        f"Conversion {span}, {describe(trial)}: {int(silent.sum())} silent, {int(pinned.sum())} pinned, "
-        f"of {rates.size} units",
+        narrow_trial_title(f"Rate vs LIF {span}", trial,
+                    f"{int(silent.sum())} silent, {int(pinned.sum())} pinned, of {rates.size} units"),
     )
 
 
@@ -333,8 +394,8 @@ def readout_frame(trial, top: int = 12) -> Frame:
             "color": [EXC_COLOR if exc[u] else INH_COLOR for u in order]}
     total_rate = np.nansum(rate_model)
     return Frame({"bars": bars},
-                 f"Readout in the decision window, λ = {spec.scaling_factor:g}: mean output {lif.sum():.3f} (LIF), "
-                 f"{total_rate:.3f} (rate network, no bias)",
+                 narrow_trial_title("Readout in the decision window", trial,
+                             f"mean output {lif.sum():.3f} (LIF), {total_rate:.3f} (rate network, no bias)"),
                  {"labels": labels})
 
 
@@ -351,7 +412,7 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
         stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
-        title = "Performance curve: the grid search stored in the file"
+        title = "Performance curve: the grid search\nstored in the file"
     if snapshot is not None:
         seen = snapshot.n_done > 0
         x = snapshot.scaling_factors[seen]
@@ -366,18 +427,21 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         leading = "" if snapshot.optimum is None else f"; leading λ so far {snapshot.optimum[0]:g}"
         if snapshot.is_result and snapshot.optimum is not None:
             best = {"scaling_factor": np.array([snapshot.optimum[0]]), "accuracy": np.array([snapshot.optimum[1]])}
-            caution = f"; {len(snapshot.warnings)} warning(s) below" if snapshot.warnings else ""
-            title = f"Performance curve: best λ = {snapshot.optimum[0]:g} (accuracy {snapshot.optimum[1]:.2f}){caution}"
+            caution = f", {len(snapshot.warnings)} warning(s) below" if snapshot.warnings else ""
+            title = (f"Performance curve: best λ = {snapshot.optimum[0]:g}\n"
+                     f"accuracy {snapshot.optimum[1]:.2f}, {int(snapshot.n_done.max())} trials per λ{caution}")
         elif snapshot.cancelled:
-            title = f"Performance curve: sweep cancelled after {snapshot.done} / {snapshot.total} trials, not a result"
+            title = f"Performance curve: sweep cancelled\nafter {snapshot.done} / {snapshot.total} trials, not a result"
         elif not snapshot.finished:
-            title = f"Performance curve: sweep running ({snapshot.done} / {snapshot.total} trials{leading})"
+            title = f"Performance curve: sweep running\n{snapshot.done} / {snapshot.total} trials{leading}"
     x_all = np.concatenate([np.asarray(band["scaling_factor"]), np.asarray(stored["scaling_factor"]),
                             [] if current_lambda is None else [current_lambda]])
     if band["scaling_factor"].size or stored["scaling_factor"].size:
         x_range = padded(float(x_all.min()), float(x_all.max()))
     else:  # nothing scored yet: a generic range around the reference grid and the slider
         x_range = (0.0, max(100.0, 1.2 * float(x_all.max())) if x_all.size else 100.0)
+    if model is not None:
+        title = f"{title}\n{wrapped_name(model.name)}"
     return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored,
                   "balanced": balanced}, title, {"x_range": x_range, "lambda": current_lambda})
 
@@ -390,7 +454,7 @@ def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:
     margins = None if snapshot is None else snapshot.margins
     levels = np.array(task.thresholds if task is not None else ())
     if margins is None or margins["value"].size == 0:
-        title = "Margins: run a sweep to see each condition's scored values"
+        title = "Margins: run a sweep to see\neach condition's scored values"
         return Frame({"points": {**empty, "group": [], "color": []}, "levels": {"level": levels}}, title)
     groups = list(dict.fromkeys(margins["group"]))
     factors = np.unique(margins["scaling_factor"])
@@ -402,7 +466,7 @@ def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:
     points = {"scaling_factor": x, "value": margins["value"], "lambda": margins["scaling_factor"],
               "group": [f"{g} trials" for g in margins["group"]], "color": colors}
     return Frame({"points": points, "levels": {"level": levels}},
-                 f"Margins: each trial's scored value by condition, {margins['value'].size} trials",
+                 f"Margins: each trial's scored value\nby condition, {margins['value'].size} trials",
                  {"x_range": padded(float(factors.min()), float(factors.max()))})
 
 

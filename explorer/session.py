@@ -37,7 +37,8 @@ from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCa
 
 LAMBDA_BOUNDS = (1.0, 200.0)  # the slider's range
 MAX_SIDE_BY_SIDE = 3  # λ values compared side by side
-VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what the views draw; currents are not drawn
+TRIAL_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster draw: simulated on every change
+VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what every view draws; currents are not drawn
 
 
 def _message(exc: BaseException) -> str:
@@ -84,6 +85,7 @@ class ExplorerSession(pn.viewable.Viewer):
         super().__init__(**params)
         self.catalog = catalog if catalog is not None else ModelCatalog(models_dir, allow_save)
         self._rate_cache = RateResponseCache()
+        self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
         self.param.model_label.objects = self.catalog.labels
@@ -334,11 +336,23 @@ class ExplorerSession(pn.viewable.Viewer):
     @param.depends("spec", watch=True)
     def _run_trial(self) -> None:
         try:
-            trial = run_trial(self.spec, VIEW_RECORDINGS, self._rate_cache)
+            trial = run_trial(self.spec, TRIAL_RECORDINGS, self._rate_cache)
         except (ValueError, ModelFileError) as exc:
             self.error = _message(exc)
             return
         self.param.update(trial=trial, error="")
+
+    def recorded_trial(self) -> ScoredTrial | None:
+        """The trial on screen with voltages and filtered spike trains recorded too. A λ change
+        simulates only what the output and the raster need; the views that draw voltages or
+        rates ask for this when they are shown, which runs the same spec again (same seed,
+        same spikes) with every recording, once per trial."""
+        trial = self.trial
+        if trial is None or all(getattr(trial.recording, name) is not None for name in ("voltage", "rate")):
+            return trial
+        if self._recorded is None or self._recorded.spec != trial.spec:
+            self._recorded = run_trial(trial.spec, VIEW_RECORDINGS, self._rate_cache)
+        return self._recorded
 
     def choose_level(self, factor: str, level: str) -> None:
         """Fix one factor of the condition ('random' leaves it to the seed)."""

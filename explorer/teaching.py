@@ -48,8 +48,8 @@ class PresentMode:
         self.session = session
         self.toggle = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
                                         css_classes=["present-toggle"])
-        self.output = figures.OutputView(figures.time_range(duration), height=430, name="present-output")
-        self.performance = figures.PerformanceView(height=430, name="present-performance")
+        self.output = figures.OutputView(figures.time_range(duration), height=470, name="present-output")
+        self.performance = figures.PerformanceView(height=470, name="present-performance")
         for view in (self.output, self.performance):
             figures.present_style(view.figure)
         self.presets = Presets(session)
@@ -66,7 +66,7 @@ class PresentMode:
         trial = s.trial
         if trial is not None:
             figures.set_time_range(self.output.figure.x_range, trial.recording.drive.T)
-        self.output.show(output or frames.output_frame(trial))
+        self.output.show(output or frames.output_frame(trial, narrow=True))
         self.performance.show(performance or frames.performance_frame(
             s.sweep, s.model, None if trial is None else trial.spec.scaling_factor))
 
@@ -96,8 +96,8 @@ class SideBySide:
         self.lambdas = pn.widgets.TextInput(label="λ values (up to 3)", value=session.side_by_side_default(),
                                             width=220, css_classes=["side-lambdas"])
         self.button = pn.widgets.Button(label="Show side by side", color="primary", css_classes=["side-show"])
-        self.views = [(figures.OutputView(figures.time_range(duration), height=230, name=f"side{k}-output"),
-                       figures.RasterView(figures.time_range(duration), height=230, name=f"side{k}-raster"))
+        self.views = [(figures.OutputView(figures.time_range(duration), height=360, name=f"side{k}-output"),
+                       figures.RasterView(figures.time_range(duration), height=330, name=f"side{k}-raster"))
                       for k in range(MAX_SIDE_BY_SIDE)]
         self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
                                   sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
@@ -120,8 +120,8 @@ class SideBySide:
                     output, raster = self.views[k]
                     for view in (output, raster):
                         figures.set_time_range(view.figure.x_range, trials[k].recording.drive.T)
-                    output.show(frames.output_frame(trials[k]))
-                    raster.show(frames.raster_frame(trials[k], self.session.raster_order))
+                    output.show(frames.output_frame(trials[k], narrow=True))
+                    raster.show(frames.raster_frame(trials[k], self.session.raster_order, narrow=True))
 
     def card(self) -> pn.Card:
         return pn.Card(pn.Row(self.lambdas, self.button, margin=(0, 0, 6, 0)),

@@ -57,7 +57,7 @@ def test_stimulus_spans():
 
 def test_output_frame(sim):
     frame = frames.output_frame(sim)
-    assert frame.title.startswith("Output, Go trial, λ = 40, seed 3: ") and frame.title.endswith(" · Task_go-nogo_N_50_x.mat")
+    assert frame.title.startswith("Output, Go trial, λ = 40, seed 3\n") and frame.title.endswith("\nTask_go-nogo_N_50_x.mat")
     assert ("correct ✓" in frame.title) == sim.outcome.correct
     assert list(frame.sources["window"]["start"]) == [0.5] and list(frame.sources["window"]["end"]) == [1.0]
     assert list(frame.sources["levels"]["level"]) == [0.7, 0.3]
@@ -88,7 +88,12 @@ def test_voltage_frame(sim):
     frame = frames.voltage_frame(sim, [0, 7, 999])
     assert frame.sources["lines"]["label"] == [f"unit 0 ({'E' if sim.recording.network.exc[0] else 'I'})",
                                                f"unit 7 ({'E' if sim.recording.network.exc[7] else 'I'})"]
-    assert max(ys.max() for ys in frame.sources["lines"]["ys"]) == sim.recording.voltage[:, [0, 7]].max()
+    # stacked: unit 0 on top, one lane (VOLTAGE_LANE mV) above unit 7, each lane the unit's own trace
+    top, bottom = frame.sources["lines"]["ys"]
+    assert top.max() - frames.VOLTAGE_LANE == pytest.approx(sim.recording.voltage[:, 0].max())
+    assert bottom.max() == pytest.approx(sim.recording.voltage[:, 7].max())
+    assert frame.extras["ticks"][frames.VOLTAGE_LANE - 40.0] == "-40" and frame.extras["ticks"][-65.0] == "-65"
+    assert list(frame.sources["thresholds"]["level"]) == [frames.VOLTAGE_LANE - 40.0, -40.0]
     assert "none chosen" in frames.voltage_frame(sim, []).title
 
 
@@ -105,7 +110,8 @@ def fake_sim(rates, activity, lam=50.0, duration=1.0):
     rates = np.asarray(rates, dtype=float)
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
     run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
-    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0),
+    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0,
+                                                               model=SimpleNamespace(name="m.mat")),
                            stimulus=SimpleNamespace(condition=SimpleNamespace(name="Go")),
                            rate_response=SimpleNamespace(r=np.repeat(np.asarray(activity, dtype=float)[:, None], 3, 1)))
 
@@ -116,7 +122,8 @@ def test_diagnostic_flags_silent_and_pinned_units():
     assert list(frame.sources["pinned"]["unit"]) == [2]
     assert list(frame.sources["inh"]["unit"]) == [2, 3]
     assert frame.sources["ideal"]["rate"][-1] == pytest.approx(0.99 * 40.0)  # rate = lambda * r
-    assert frame.title == "Conversion over the trial, Go trial, λ = 40, seed 0: 1 silent, 1 pinned, of 4 units"
+    assert frame.title.split("\n")[:2] == ["Rate vs LIF over the trial, Go trial, λ = 40, seed 0",
+                                            "1 silent, 1 pinned, of 4 units"]
     assert frames.diagnostic_frame(None).sources["exc"]["rate"].size == 0
 
 
@@ -133,14 +140,14 @@ def snapshot(done, total=6):
 def test_performance_frame_fills_in():
     running = frames.performance_frame(snapshot(2), None, 45.0)
     assert list(running.sources["sweep"]["scaling_factor"]) == [20.0]
-    assert "sweep running (2 / 6 trials)" in running.title and running.sources["best"]["accuracy"].size == 0
+    assert "sweep running\n2 / 6 trials" in running.title and running.sources["best"]["accuracy"].size == 0
     assert running.extras["x_range"][1] >= 45.0  # the slider's lambda stays in view
     done = frames.performance_frame(snapshot(6), None, 45.0)
     assert list(done.sources["sweep"]["accuracy"]) == [0.5, 1.0, 0.5]
     assert list(done.sources["best"]["scaling_factor"]) == [30.0]
     assert done.sources["groups"]["label"] == ["Go trials", "NoGo trials"]
     assert "best λ = 30" in done.title
-    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]))
+    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]), name="m.mat")
     assert list(frames.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
 
 
@@ -153,7 +160,7 @@ def test_figures_have_labelled_axes_with_units_and_share_time():
               for v in (output, raster, voltage, rates, decay, diagnostic, performance)}
     assert labels[output] == ("Time (s)", "Network output (a.u.)")
     assert labels[raster][0] == "Time (s)" and labels[raster][1].startswith("Unit")
-    assert labels[voltage] == ("Time (s)", "Membrane voltage (mV)")
+    assert labels[voltage] == ("Time (s)", "Membrane voltage (mV, one lane per unit)")
     assert labels[rates] == ("LIF firing rate (Hz)", "Number of units")
     assert labels[decay] == ("Synaptic decay constant (ms)", "Number of units")
     assert labels[diagnostic] == ("Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)")
@@ -183,7 +190,7 @@ def test_a_running_sweep_names_the_leading_lambda_and_a_cancelled_one_is_no_resu
     assert "leading λ so far 30" in frame.title and frame.sources["best"]["accuracy"].size == 0
     cancelled = dataclasses.replace(snapshot(5), finished=True, cancelled=True)
     frame = frames.performance_frame(cancelled, None, 30.0)
-    assert "cancelled after 5 / 6 trials, not a result" in frame.title and frame.sources["best"]["accuracy"].size == 0
+    assert "cancelled\nafter 5 / 6 trials, not a result" in frame.title and frame.sources["best"]["accuracy"].size == 0
     assert "cannot be saved" in cancelled.status() and "leading λ so far 30" in leading.status()
 
 

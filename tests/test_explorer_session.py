@@ -335,7 +335,7 @@ def test_trial_export_is_the_trial_on_screen_with_its_settings(state):
     # the export is the trial on screen: spikes and output exactly, the other recordings every 0.5 ms
     np.testing.assert_array_equal(data["out"], state.trial.recording.out)
     np.testing.assert_array_equal(data["spk"], state.trial.recording.spikes.T)
-    np.testing.assert_array_equal(data["REC"], state.trial.recording.voltage[9::10].astype(np.float32))
+    np.testing.assert_array_equal(data["REC"], state.recorded_trial().recording.voltage[9::10].astype(np.float32))
     np.testing.assert_allclose(data["t_recorded"][:2], [0.0005, 0.001])
     assert data["rs"].shape == (40, 2000) and data["rs"].any() and data["IPSCs"].shape == (40, 2000)
     assert data["rate_output"].shape == (201,)

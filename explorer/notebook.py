@@ -1,0 +1,69 @@
+"""The explorer in a Jupyter notebook: ``Explorer(model=...)`` displays the dashboard in a cell.
+
+Run ``pn.extension("filedropper")`` (or ``rate2spike.explorer.notebook.extension()``) once in
+the notebook first, as for any Panel output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rate2spike.explorer.catalog import ModelCatalog
+from rate2spike.explorer.session import ExplorerSession
+from rate2spike.tasks import TASKS
+
+
+def extension() -> None:
+    """Load the front-end pieces the explorer uses into the notebook (run once, before displaying)."""
+    from rate2spike.explorer.app import load_extensions
+
+    load_extensions()
+
+
+def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
+    """A catalog that offers ``model`` and its label: a task name ('go-nogo') picks the shipped
+    model of that task, a path a .mat file anywhere (its folder is offered too)."""
+    if model is None:
+        return ModelCatalog(), None
+    text = str(model)
+    if text in TASKS or text.lower() in TASKS:
+        catalog = ModelCatalog()
+        labels = [label for label in catalog.labels if label.split("/", 1)[0] == text.lower()]
+        if not labels:
+            raise FileNotFoundError(f"no shipped {text} model found")
+        return catalog, labels[0]
+    path = Path(model).expanduser()
+    if not path.is_file():
+        catalog = ModelCatalog()
+        if text in catalog.labels:
+            return catalog, text
+        raise FileNotFoundError(f"{model}: no such model file, shipped task ({', '.join(TASKS)}) or catalogue label")
+    catalog = ModelCatalog(models_dir=path.resolve().parent)
+    return catalog, catalog.label_of(path.resolve())
+
+
+class Explorer(ExplorerSession):
+    """One explorer session for a notebook: display it in a cell to get the dashboard (controls
+    and every view), and drive it from code too, e.g. ``ex.scaling_factor = 30``,
+    ``ex.apply_preset("at the optimum")``, ``ex.side_by_side([10, 30, 90])``.
+
+    ``model``: a task name of a shipped model ('go-nogo', 'xor', 'mante'), a path to a spikeRNN
+    .mat file, or a catalogue label; None opens the default shipped model. Other keyword
+    arguments set session parameters (scaling_factor, seed, downsample, ...).
+    """
+
+    def __init__(self, model=None, **params):
+        catalog, label = _catalog_and_label(model)
+        super().__init__(catalog=catalog)
+        if label is not None:
+            self.model_label = label
+        if params:
+            self.param.update(**params)
+        self._page = None
+
+    def __panel__(self):
+        from rate2spike.explorer.app import ExplorerPage
+
+        if self._page is None:
+            self._page = ExplorerPage(self)
+        return self._page.layout()
