@@ -89,14 +89,16 @@ class ExplorerPage:
         # The trial views below the output sit in tabs; only what is on screen is recomputed and
         # sent when the trial changes (a hidden figure is brought up to date when it is shown):
         # a λ change then costs one or two figures in the browser, not nine.
+        # Each view with the frame it draws; voltages and rates come from the trial re-simulated
+        # with every recording (``recorded_trial``), the rest from the trial on screen.
         self.trial_views = {
-            "output": lambda t: [(self.output, frames.output_frame(t))],
-            "raster": lambda t: [(self.raster, frames.raster_frame(t, s.raster_order))],
-            "voltage": lambda t: [(self.voltage, frames.voltage_frame(s.recorded_trial(), s.voltage_units))],
-            "unit": lambda t: [(self.unit, frames.unit_frame(s.recorded_trial(), s.compared_unit))],
-            "readout": lambda t: [(self.readout, frames.readout_frame(s.recorded_trial()))],
-            "diagnostic": lambda t: [(self.diagnostic, frames.diagnostic_frame(t, s.diagnostic_window))],
-            "rates": lambda t: [(self.rates, frames.firing_rate_frame(t))],
+            "output": (self.output, lambda: frames.output_frame(s.trial)),
+            "raster": (self.raster, lambda: frames.raster_frame(s.trial, s.raster_order)),
+            "voltage": (self.voltage, lambda: frames.voltage_frame(s.recorded_trial(), s.voltage_units)),
+            "unit": (self.unit, lambda: frames.unit_frame(s.recorded_trial(), s.compared_unit)),
+            "readout": (self.readout, lambda: frames.readout_frame(s.recorded_trial())),
+            "diagnostic": (self.diagnostic, lambda: frames.diagnostic_frame(s.trial, s.diagnostic_window)),
+            "rates": (self.rates, lambda: frames.firing_rate_frame(s.trial)),
         }
         self.stale: set[str] = set(self.trial_views)
         self.tabs = pn.Tabs(*[(title, content) for title, content in self.tab_contents()], dynamic=False,
@@ -122,13 +124,11 @@ class ExplorerPage:
             ("Readout", "readout"), ("Rate vs LIF", "diagnostic"), ("Firing rates", "rates"))
 
     def tab_contents(self):
-        views = {"raster": self.raster, "voltage": self.voltage, "unit": self.unit, "readout": self.readout,
-                 "diagnostic": self.diagnostic}
         for title, key in self.TABS:
             if key == "rates":
                 content = pn.Row(plot(self.rates, "rates"), plot(self.decay, "decay"), sizing_mode="stretch_width")
             else:
-                content = plot(views[key], key)
+                content = plot(self.trial_views[key][0], key)
             yield title, pn.Column(content, help_line(key), sizing_mode="stretch_width", name=title)
 
     # --- session -> views ------------------------------------------------------------------
@@ -153,8 +153,8 @@ class ExplorerPage:
             if trial is not None and self.time_range.bounds != (0.0, trial.recording.drive.T):
                 figures.set_time_range(self.time_range, trial.recording.drive.T)
             for name in due:
-                for view, frame in self.trial_views[name](trial):
-                    view.show(frame)
+                view, frame = self.trial_views[name]
+                view.show(frame())
         self.stale -= due
 
     def show_trial(self, trial) -> None:
@@ -163,7 +163,7 @@ class ExplorerPage:
             self.refresh()
             self.performance.mark(None if trial is None else trial.spec.scaling_factor)
             if self.present.on:
-                self.present.show(output=frames.output_frame(trial, narrow=True))
+                self.present.show_trial()
 
     def fix_output_range(self, fixed: bool) -> None:
         for view in (self.output, self.present.output):
@@ -185,7 +185,7 @@ class ExplorerPage:
         self.performance.show(performance)
         self.margins.show(frames.margin_frame(snapshot, self.session.task))
         if self.present.on:
-            self.present.show(performance=performance)
+            self.present.show_performance(performance)
 
     # --- layout ----------------------------------------------------------------------------
     def main(self) -> list:

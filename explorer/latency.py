@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -27,11 +28,13 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 TARGETS_MS = {"go-nogo": 120.0, "mante": 200.0}  # median release -> redrawn, this 2-core machine
 CHROMIUM_ENV = "RATE2SPIKE_CHROMIUM"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
 SLIDER_HANDLE = ".lambda-slider .noUi-handle"
 
 # Before the page loads: record when every websocket message arrives and how big it is, and
@@ -94,47 +97,75 @@ class Latency:
 
 
 def chromium_path() -> str | None:
+    """The Chromium executable to drive ($RATE2SPIKE_CHROMIUM, default Debian's), or None."""
     path = os.environ.get(CHROMIUM_ENV, "/usr/bin/chromium")
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else shutil.which(path)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class _Server:
-    """`panel serve` of the dashboard on a free local port, for the length of a ``with``."""
+class DashboardServer:
+    """`panel serve` of the dashboard on 127.0.0.1 and a free port (the benchmark's and the
+    browser tests'); ``args`` go to the page (``--models DIR``), ``env`` to the server process.
+    Use it in a ``with`` block, or call ``wait`` and ``stop``."""
 
-    def __init__(self):
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, log_path: Path | None = None):
         from rate2spike.explorer.launch import serve_command
 
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/explorer"
-        self.command = serve_command(port=self.port, show=False) + [
+        command = serve_command(port=self.port, show=False) + [
             "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{self.port}"]
+        if args:
+            command += ["--args", *args]
+        self.log_path = log_path
+        self._log = open(log_path, "wb") if log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
 
-    def __enter__(self):
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
-        deadline = time.monotonic() + 60
+    def wait(self, timeout: float = 60.0) -> None:
+        """Wait until the server answers HTTP. Polls a static file: asking for the page itself
+        would build a whole dashboard session per poll."""
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"panel serve exited with code {self.process.returncode}")
+                raise RuntimeError(f"panel serve exited with code {self.process.returncode}: {self.log(4000)}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/static/js/bokeh.min.js", timeout=2):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.3)
-        raise TimeoutError("panel serve did not answer within 60 s")
+        raise TimeoutError(f"panel serve did not answer within {timeout} s: {self.log(4000)}")
+
+    def log(self, tail: int | None = None) -> str:
+        """What the server printed (its last ``tail`` characters if given)."""
+        if self.log_path and self.log_path.exists():
+            text = self.log_path.read_text(errors="replace")
+            return text[-tail:] if tail else text
+        return ""
+
+    def stop(self) -> None:
+        """Stop the server and its children (its own process group, started by us)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if hasattr(self._log, "close"):
+            self._log.close()
+
+    def __enter__(self):
+        self.wait()
+        return self
 
     def __exit__(self, *exc):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.stop()
 
 
 def _drag(page, pixels: float) -> None:
@@ -237,7 +268,7 @@ def run_dashboard_bench(changes: int = 15, say=print) -> dict[str, Latency]:
     results = {}
     say(f"dashboard latency: λ slider release -> trial redrawn, headless Chromium, {changes} changes per model, "
         f"{os.cpu_count()} cores")
-    with _Server() as server, sync_playwright() as playwright:
+    with DashboardServer() as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         try:
             for task in TARGETS_MS:

@@ -26,7 +26,7 @@ def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
     if model is None:
         return ModelCatalog(), None
     text = str(model)
-    if text in TASKS or text.lower() in TASKS:
+    if text.lower() in TASKS:
         catalog = ModelCatalog()
         labels = [label for label in catalog.labels if label.split("/", 1)[0] == text.lower()]
         if not labels:
@@ -45,7 +45,7 @@ def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
 class Explorer(ExplorerSession):
     """One explorer session for a notebook: display it in a cell to get the dashboard (controls
     and every view), and drive it from code too, e.g. ``ex.scaling_factor = 30``,
-    ``ex.apply_preset("at the optimum")``, ``ex.side_by_side([10, 30, 90])``.
+    ``ex.apply_preset("At the optimum")``, ``ex.side_by_side([10, 30, 90])``.
 
     ``model``: a task name of a shipped model ('go-nogo', 'xor', 'mante'), a path to a spikeRNN
     .mat file, or a catalogue label; None opens the default shipped model. Other keyword

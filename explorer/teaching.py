@@ -59,16 +59,24 @@ class PresentMode:
     def on(self) -> bool:
         return self.toggle.value
 
-    def show(self, output: frames.Frame | None = None, performance: frames.Frame | None = None) -> None:
-        """The two views, from the same trial and sweep as the others (pass frames the page has
-        already computed, so nothing is computed twice)."""
+    def show(self) -> None:
+        """Both views, from the same trial and sweep as the rest of the page."""
         s = self.session
-        trial = s.trial
+        self.show_trial()
+        self.show_performance(frames.performance_frame(
+            s.sweep, s.model, None if s.trial is None else s.trial.spec.scaling_factor))
+
+    def show_trial(self) -> None:
+        """A new trial: its output, and the λ marker on the accuracy curve (no curve data sent)."""
+        trial = self.session.trial
         if trial is not None:
             figures.set_time_range(self.output.figure.x_range, trial.recording.drive.T)
-        self.output.show(output or frames.output_frame(trial, narrow=True))
-        self.performance.show(performance or frames.performance_frame(
-            s.sweep, s.model, None if trial is None else trial.spec.scaling_factor))
+        self.output.show(frames.output_frame(trial, narrow=True))
+        self.performance.mark(None if trial is None else trial.spec.scaling_factor)
+
+    def show_performance(self, performance: frames.Frame) -> None:
+        """A new sweep snapshot or model: the accuracy curve (the page computed the frame)."""
+        self.performance.show(performance)
 
     def panel(self) -> pn.Column:
         s = self.session
