@@ -240,7 +240,7 @@ class OutputView(View):
         # the task's inputs as traces on their own axis (right): mante's noisy evidence, the pulses
         fig.extra_y_ranges = {"inputs": Range1d(-1, 1)}
         fig.add_layout(LinearAxis(y_range_name="inputs", axis_label="Task input (a.u.)"), "right")
-        fig.multi_line("xs", "ys", source=sources["inputs"], line_color="color", line_width=1, alpha=0.55,
+        fig.multi_line("xs", "ys", source=sources["inputs"], line_color="color", line_width=1.2, alpha=0.8,
                        y_range_name="inputs", legend_field="label")
         fig.line("time", "output", source=sources["rate"], color=RATE_MODEL_COLOR, line_width=2.5, alpha=0.85,
                  legend_label="Rate model, same stimulus")
@@ -308,10 +308,10 @@ class VoltageView(View):
     def apply(self, extras):
         low, high = extras.get("y_range", (-75.0, 40.0))
         self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
-        ticks = extras.get("ticks", {})
-        if ticks and list(self.figure.yaxis.ticker.ticks) != sorted(ticks):
-            self.figure.yaxis.ticker.ticks = sorted(ticks)
-            self.figure.yaxis.major_label_overrides = {k: v for k, v in ticks.items()}
+        ticks, axis = extras.get("ticks", {}), self.figure.yaxis[0]
+        if ticks and list(axis.ticker.ticks) != sorted(ticks):  # changes only with the number of units
+            axis.ticker.ticks = sorted(ticks)
+            axis.major_label_overrides = dict(ticks)
         height = max(self.base_height, 60 + self.LANE_PX * extras.get("n_lanes", 1))
         if self.figure.height != height:
             self.figure.height = height
@@ -431,7 +431,7 @@ class MarginView(View):
 class UnitView(View):
     """λ·r of the rate network against one LIF unit's filtered spike train, over trial time."""
 
-    def __init__(self, x_range: Range1d, height: int = 240):
+    def __init__(self, x_range: Range1d, height: int = 340):
         sources, fig = _time_figure(unit_frame(None, 0), "unit", "Rate (Hz)", height, x_range, Range1d(0, 100))
         fig.line("time", "rate", source=sources["rate_model"], color=RATE_MODEL_COLOR, line_width=2.5, alpha=0.85,
                  legend_label="Rate network, λ·r")

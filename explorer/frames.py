@@ -135,16 +135,12 @@ def wrapped_name(name: str, width: int = 34) -> str:
     return "\n".join(lines + [line])
 
 
-def trial_title(what: str, trial, detail: str) -> str:
+def trial_title(what: str, trial, detail: str, narrow: bool = False) -> str:
     """Three lines, '<what>, <condition> trial, λ = .., seed ..', '<detail>', '<model file>':
-    what the figure shows, read from the trial; short lines, so a narrow figure (Present mode,
-    side by side) cuts nothing and a PNG saved from it says what it is."""
-    return f"{what}, {describe(trial)}\n{detail}\n{trial.spec.model.name}"
-
-
-def narrow_trial_title(what: str, trial, detail: str) -> str:
-    """``trial_title`` for a half-width figure: the model name wrapped."""
-    return f"{what}, {describe(trial)}\n{detail}\n{wrapped_name(trial.spec.model.name)}"
+    what the figure shows, read from the trial; short lines, so a PNG saved from the figure says
+    what it is. ``narrow`` (half-width figures, Present mode, side by side) wraps the model name."""
+    name = trial.spec.model.name
+    return f"{what}, {describe(trial)}\n{detail}\n{wrapped_name(name) if narrow else name}"
 
 
 def early_response(trial) -> float | None:
@@ -182,7 +178,7 @@ def padded(low: float, high: float, fraction: float = 0.06) -> tuple[float, floa
 
 # --- frames (pure) ------------------------------------------------------------------------
 
-INPUT_COLORS = ("#7f7f7f", "#bcbd22", "#17becf", "#8c564b")
+INPUT_COLORS = ("#555555", "#8c6d31", "#17becf", "#7b4173")  # dark enough to read as thin lines
 
 
 def input_traces(u) -> tuple[dict, tuple[float, float]]:
@@ -219,7 +215,7 @@ def output_frame(trial, max_points: int = TRACE_MAX_POINTS, narrow: bool = False
     return Frame(
         {"lif": {"time": t, "output": o}, "rate": rate, "window": _spans([(task.decision_start, run.drive.T)]),
          "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}, "inputs": inputs},
-        (narrow_trial_title if narrow else trial_title)("Output", trial, verdict(trial)),
+        trial_title("Output", trial, verdict(trial), narrow),
         {"y_range": padded(values.min(), values.max()), "correct": trial.outcome.correct,
          "input_range": input_range},
     )
@@ -248,7 +244,7 @@ def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKE
     is_exc = exc[units]
     pick = lambda mask: {"time": times[mask], "row": rows[mask], "unit": units[mask]}  # noqa: E731
     return Frame({"exc": pick(is_exc), "inh": pick(~is_exc), "stimulation": _spans(stimulation_span(trial))},
-                 (narrow_trial_title if narrow else trial_title)("Spike raster", trial, drawn),
+                 trial_title("Spike raster", trial, drawn, narrow),
                  {"n_units": run.network.N, "order": order})
 
 
@@ -301,7 +297,8 @@ def firing_rate_frame(trial) -> Frame:
     rates, exc = trial.recording.firing_rates, trial.recording.network.exc
     mean = lambda x: f"{x.mean():.1f} Hz" if x.size else "none"  # noqa: E731
     return Frame(_histogram(rates[exc], rates[~exc]),
-                 narrow_trial_title("Firing rates", trial, f"mean E {mean(rates[exc])}, I {mean(rates[~exc])}"))
+                 trial_title("Firing rates", trial, f"mean E {mean(rates[exc])}, I {mean(rates[~exc])}",
+                             narrow=True))
 
 
 def decay_frame(model, use_initial_weights: bool = False) -> Frame:
@@ -310,7 +307,7 @@ def decay_frame(model, use_initial_weights: bool = False) -> Frame:
         return Frame(_histogram(np.empty(0), np.empty(0)), "Synaptic decay constants")
     td = model.decay_constants(use_initial_weights and model.taus_gaus0 is not None) * 1e3
     return Frame(_histogram(td[model.exc], td[~model.exc]),
-                 f"Decay constants: {td.min():.0f} to {td.max():.0f} ms")
+                 f"{wrapped_name(model.name)}\nDecay constants: {td.min():.0f} to {td.max():.0f} ms")
 
 
 WINDOWS = ("whole trial", "decision window")  # what the diagnostic averages over
@@ -350,7 +347,7 @@ def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
     return Frame(
         {"exc": pick(exc), "inh": pick(~exc), "silent": pick(silent), "pinned": pick(pinned),
          "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
-        narrow_trial_title(f"Rate vs LIF {span}", trial,
+        trial_title(f"Rate vs LIF {span}", trial,
                     f"{int(silent.sum())} silent, {int(pinned.sum())} pinned, of {rates.size} units"),
     )
 
@@ -394,7 +391,7 @@ def readout_frame(trial, top: int = 12) -> Frame:
             "color": [EXC_COLOR if exc[u] else INH_COLOR for u in order]}
     total_rate = np.nansum(rate_model)
     return Frame({"bars": bars},
-                 narrow_trial_title("Readout in the decision window", trial,
+                 trial_title("Readout in the decision window", trial,
                              f"mean output {lif.sum():.3f} (LIF), {total_rate:.3f} (rate network, no bias)"),
                  {"labels": labels})
 
