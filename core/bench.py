@@ -17,12 +17,17 @@ from rate2spike.model import load_model, read_mat
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.reference import reference_lif
 from rate2spike.tasks import infer_task
-from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, run_grid
+from rate2spike.search import SearchOptions
+from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, format_band, run_grid
 from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial
 
 TARGET_SPEEDUP = 30.0  # one output-only trial vs the NumPy reference, one core
 TARGET_GRID_SECONDS = 60.0  # default grid search of one go-nogo N = 200 model
 TARGET_RECORDED_MS = 150.0  # one fully recorded go-nogo trial
+TARGET_RACE_SECONDS = 3.0  # default go-nogo search with racing, 2 cores
+SEARCHES = (("full grid (the reference's search)", SearchOptions()),
+            ("race", SearchOptions(race=True)),
+            ("race + edge extension (sweep --race)", SearchOptions(race=True, extend=True)))
 
 
 @dataclass
@@ -34,6 +39,8 @@ class BenchFigures:
     threads: int
     grid_s: float | None = None
     grid_trials: int = 0
+    race_s: float | None = None
+    race_trials: int = 0
 
 
 def _best(fn, repeats: int) -> float:
@@ -81,20 +88,72 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     say(f"{'Numba full recording, one trial':<46}{recorded * 1e3:>10.1f}ms{ref / recorded:>15.1f}x")
     say(f"parallel speed-up over one core: {one / everyone:.2f}x on {threads} threads")
     if grid:
-        n = len(DEFAULT_SCALING_FACTORS) * DEFAULT_N_TRIALS
-        start = time.perf_counter()
-        run_grid(spec.replace(condition=None), DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS, n_threads=threads)
-        figures.grid_s = time.perf_counter() - start
-        figures.grid_trials = n
-        say(f"default grid search ({len(DEFAULT_SCALING_FACTORS)} lambdas x {DEFAULT_N_TRIALS} trials = {n} trials): "
-            f"{figures.grid_s:.1f} s")
+        say("")
+        say(f"default search ({len(DEFAULT_SCALING_FACTORS)} lambdas x {DEFAULT_N_TRIALS} trials, seed 0), "
+            f"{threads} thread(s):")
+        say(f"  {'procedure':<40}{'time':>9}{'trials':>9}{'optimum':>9}  band")
+        searches = {}
+        for label, options in SEARCHES:
+            start = time.perf_counter()
+            result = run_grid(spec.replace(condition=None), DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS,
+                              n_threads=threads, options=options)
+            seconds = time.perf_counter() - start
+            searches[label] = (seconds, result)
+            say(f"  {label:<40}{seconds:>8.1f}s{int(result.n_done.sum()):>9}{result.optimum[0]:>9g}  "
+                f"{format_band(result.band)}")
+        figures.grid_s, full = searches[SEARCHES[0][0]]
+        figures.grid_trials = int(full.n_done.sum())
+        race_s, race = searches[SEARCHES[1][0]]
+        figures.race_s, figures.race_trials = race_s, int(race.n_done.sum())
+        say(f"  racing: {race_s / figures.grid_s:.2f} of the full grid's time, "
+            f"{1 - figures.race_trials / figures.grid_trials:.0%} "
+            f"fewer trials, optimum {'the same' if race.optimum[0] == full.optimum[0] else 'different'}"
+            f"{'' if race.optimum[0] == full.optimum[0] else ' (in the full grid band)' if race.optimum[0] in full.band else ''}")
     say("")
     say("targets (go-nogo, N = 200):")
     _verdict(say, f"one trial >= {TARGET_SPEEDUP:g}x faster than the reference", ref / one, ref / one >= TARGET_SPEEDUP, "x")
     _verdict(say, f"full-recording trial < {TARGET_RECORDED_MS:g} ms", recorded * 1e3, recorded * 1e3 < TARGET_RECORDED_MS, " ms")
     if figures.grid_s is not None:
         _verdict(say, f"default grid search < {TARGET_GRID_SECONDS:g} s", figures.grid_s, figures.grid_s < TARGET_GRID_SECONDS, " s")
+        _verdict(say, f"default race <= {TARGET_RACE_SECONDS:g} s", figures.race_s, figures.race_s <= TARGET_RACE_SECONDS, " s")
     return figures
+
+
+def run_search_bench(say=print, threads: int | None = None, tasks=("go-nogo", "xor", "mante")) -> dict:
+    """Full grid against racing: agreement and trials saved on constructed curves (20 x 5 seeds),
+    then time, trials, optimum and band of both on each shipped model (default grid, 100 trials)."""
+    from rate2spike.validation import race_agreement
+
+    threads = threads or default_threads()
+    found = race_agreement(DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS, n_curves=20, seeds=5)
+    say(f"constructed curves ({found['runs']} races: 20 curves x 5 seeds, {len(DEFAULT_SCALING_FACTORS)} lambdas x "
+        f"{DEFAULT_N_TRIALS} trials): race agrees with the full grid in {found['agreement']:.0%} "
+        f"(within one step or inside its band), {found['trials_saved']:.0%} fewer trials")
+    say("")
+    say(f"shipped models, {threads} thread(s), seed 0:")
+    say(f"  {'model':<9}{'procedure':<12}{'time':>8}{'trials':>8}{'optimum':>9}  band")
+    rows = {}
+    for task in tasks:
+        paths = find_model_files(shipped_model_dir(task))
+        if not paths:
+            continue
+        model = load_model(paths[0], stored_results=False)
+        base = TrialSpec(model)
+        run_trial(base)  # compiled before timing
+        for label, options in (("full grid", SearchOptions()), ("race", SearchOptions(race=True))):
+            start = time.perf_counter()
+            result = run_grid(base, DEFAULT_SCALING_FACTORS, DEFAULT_N_TRIALS, n_threads=threads, options=options)
+            seconds = time.perf_counter() - start
+            rows[task, label] = (seconds, result)
+            say(f"  {task:<9}{label:<12}{seconds:>7.1f}s{int(result.n_done.sum()):>8}{result.optimum[0]:>9g}  "
+                f"{format_band(result.band)}")
+        (full_s, full), (race_s, race) = rows[task, "full grid"], rows[task, "race"]
+        same = race.optimum[0] == full.optimum[0]
+        inside = race.optimum[0] in full.band or abs(race.optimum[0] - full.optimum[0]) <= 5
+        say(f"  {'':<9}race: {race_s / full_s:.2f} of the full grid's time, "
+            f"{1 - race.n_done.sum() / full.n_done.sum():.0%} fewer trials, optimum "
+            f"{'the same' if same else 'within a step or in the band' if inside else 'DIFFERENT'}")
+    return {"constructed": found, "shipped": rows}
 
 
 def _verdict(say, text, value, ok, unit):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
 from rate2spike.network import MAX_STEP
@@ -73,6 +74,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """A number strictly between 0 and 1 (an error rate)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number between 0 and 1")
+    return value
+
+
 def parse_option(text: str) -> tuple[str, float]:
     """'NAME=VALUE' for a task option (e.g. evidence_strength=0.8)."""
     name, sep, value = text.partition("=")
@@ -126,7 +138,8 @@ def cmd_sweep(args) -> int:
     results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
                                  seed=args.seed, downsample=args.downsample,
                                  use_initial_weights=args.initial_weights, task_options=dict(args.option),
-                                 n_threads=args.threads)
+                                 n_threads=args.threads, extend=args.extend, refine=args.refine, race=args.race,
+                                 alpha=args.alpha)
     if args.csv:
         root = Path(args.path)
         for path, result in results.items():
@@ -194,8 +207,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rate2spike.bench import run_bench, run_train_bench
+    from rate2spike.bench import run_bench, run_search_bench, run_train_bench
 
+    if args.search:
+        run_search_bench(threads=args.threads)
+        return 0
     if args.dashboard:
         from rate2spike.explorer.latency import run_dashboard_bench
 
@@ -256,11 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"]],
-                       help="grid-search the scaling factor of every model in PATH and save it")
+                       help="search the scaling factor of every model in PATH and save it (with its band)")
     p.add_argument("path", help="a model file or a directory of them")
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
     p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
     p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
+    p.add_argument("--no-extend", dest="extend", action="store_false",
+                   help="do not extend the grid when the optimum is on its edge (extension is on by default)")
+    p.add_argument("--refine", action="store_true", help="then score a step of 1/5 of the grid's around the optimum")
+    p.add_argument("--race", action="store_true",
+                   help="score lambdas in rounds and drop those shown worse than the leader (fewer trials)")
+    p.add_argument("--alpha", type=probability, default=DEFAULT_ALPHA,
+                   help=f"family-wise error rate of the race and the lambda band (default {DEFAULT_ALPHA:g})")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
@@ -297,6 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard", action="store_true",
                    help="instead: time λ slider release -> redrawn trial in the dashboard (headless Chromium)")
     p.add_argument("--changes", type=whole_number(1), default=15, help="λ changes timed per model (--dashboard)")
+    p.add_argument("--search", action="store_true",
+                   help="instead: full grid against racing (agreement on constructed curves; the shipped models)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")

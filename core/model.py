@@ -65,6 +65,7 @@ class RateModel:
     opt_scaling_factor: float | None = None  # lambda found by a stored grid search
     all_perfs: np.ndarray | None = None  # its accuracy per scaling factor
     scaling_factors: np.ndarray | None = None
+    scaling_factor_band: np.ndarray | None = None  # lambdas not significantly below the optimum, if stored
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())
     file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
@@ -155,8 +156,10 @@ class RateModel:
         return self.decay_constants() / RATE_STEP
 
 
+BAND_FIELD = "scaling_factor_band"  # lambdas not significantly below the optimum (rate2spike's addition)
 MODEL_FIELDS = ("N", "w", "w0", "m", "som_m", "w_in", "w_out", "b_out", "inh", "exc", "taus", "taus_gaus",
-                "taus_gaus0", "activation", "eval_perf_mean", "opt_scaling_factor", "all_perfs", "scaling_factors")
+                "taus_gaus0", "activation", "eval_perf_mean", "opt_scaling_factor", "all_perfs", "scaling_factors",
+                "scaling_factor_band")
 MAX_VARIABLE_BYTES = 512 * 2**20  # a variable declared larger than this is refused before it is read
 CONTAINER_CLASSES = ("cell", "struct", "object", "function_handle", "opaque")  # sizes not declared up front
 _CLASS_BYTES = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
@@ -337,6 +340,7 @@ def model_from_dict(data: dict, path=None) -> RateModel:
                                    "`rate2spike sweep --force`)", "opt_scaling_factor")
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
+    band = _numeric(path, data, BAND_FIELD, required=False)
     return RateModel(
         N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
         b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
@@ -344,11 +348,12 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
         all_perfs=None if perfs is None else perfs.reshape(-1),
         scaling_factors=None if factors is None else factors.reshape(-1),
+        scaling_factor_band=None if band is None else band.reshape(-1),
         path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
     )
 
 
-RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors")  # what a grid search stores
+RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band")  # a search's results
 
 
 def load_model(path, stored_results: bool = True) -> RateModel:
@@ -445,15 +450,20 @@ def results_bytes(path, updates: dict) -> bytes:
     return buffer.getvalue()
 
 
-def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor) -> dict:
-    """A grid search's outcome under the reference's names and shapes."""
-    return {
+def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=None) -> dict:
+    """A grid search's outcome under the reference's names and shapes, and the lambda band (every
+    lambda not significantly below the best) as one extra variable, ``scaling_factor_band``."""
+    variables = {
         "opt_scaling_factor": float(opt_scaling_factor),
         "all_perfs": np.asarray(all_perfs, dtype=np.float64).reshape(1, -1),
         "scaling_factors": np.asarray(scaling_factors, dtype=np.float64).reshape(1, -1),
     }
+    if band is not None:
+        variables[BAND_FIELD] = np.asarray(band, dtype=np.float64).reshape(1, -1)
+    return variables
 
 
-def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor) -> None:
-    """Store a grid search's outcome in the model file (atomically, keeping every other variable)."""
-    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor))
+def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=None) -> None:
+    """Store a grid search's outcome (and its lambda band, if given) in the model file (atomically,
+    keeping every other variable)."""
+    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band))

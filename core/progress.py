@@ -16,7 +16,11 @@ class ProgressBar:
                          dynamic_ncols=True, mininterval=0.5)
         self._enabled = enabled
 
-    def update_to(self, done: int) -> None:
+    def update_to(self, done: int, total: int | None = None) -> None:
+        """Move to ``done``; ``total`` changes the expected total (a race lowers it as it drops work)."""
+        if total is not None and total != self._bar.total:
+            self._bar.total = total
+            self._bar.refresh()
         self._bar.update(done - self._bar.n)
 
     def write(self, text: str) -> None:

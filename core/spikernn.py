@@ -17,6 +17,7 @@ from rate2spike.model import ModelFileError, as_model, check_writable, load_mode
 from rate2spike.network import Stimulation, convert, make_drive
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.progress import ProgressBar
+from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid, sweep_base
 from rate2spike.trial import TrialSpec, run_trial
@@ -67,15 +68,19 @@ def evaluate_single_trial(curr_full, scaling_factor, task_name=None, use_initial
 
 
 def accuracy_line(result, k: int) -> str:
-    """'lambda = 20: accuracy 0.950 (balanced 0.940; Go 0.900, NoGo 1.000)'."""
+    """'lambda = 20: accuracy 0.950 (balanced 0.940; Go 0.900, NoGo 1.000)', with the trial count
+    when a search scored lambdas on different numbers of trials, and 'dropped' for raced-out ones."""
     groups = ", ".join(f"{group} {values[k]:.3f}" for group, values in result.group_accuracy().items())
-    return (f"lambda = {result.scaling_factors[k]:g}: accuracy {result.accuracy[k]:.3f} "
-            f"(balanced {result.balanced_accuracy()[k]:.3f}; {groups})")
+    trials = "" if result.n_done[k] == result.n_trials else f" on {result.n_done[k]} trials"
+    dropped = "; dropped by the race" if result.dropped[k] else ""
+    return (f"lambda = {result.scaling_factors[k]:g}: accuracy {result.accuracy[k]:.3f}{trials} "
+            f"(balanced {result.balanced_accuracy()[k]:.3f}; {groups}){dropped}")
 
 
 def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS, scaling_factors=None, *,
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
-                       progress=None, cancel=None, verbose=True, n_threads=None):
+                       progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
+                       race=False, alpha=DEFAULT_ALPHA):
     """Find the best scaling factor for every model file in ``model_dir`` and save it there.
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
@@ -84,13 +89,18 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     keeping every other variable). Files that already hold ``opt_scaling_factor`` are
     skipped unless ``force``. ``task_name`` is inferred from each file when not given.
     Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
-    0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search.
+    0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search;
+    ``extend``, ``refine`` and ``race`` (off by default, so results are the reference's) grow the
+    grid past an edge optimum, add a finer step around it, or drop clearly worse lambdas early
+    (``rate2spike.search``, family-wise error rate ``alpha``). The lambda band (lambdas not
+    significantly below the best) is stored as ``scaling_factor_band`` beside the reference's three.
     A file that cannot be read, fits no task or cannot be written is reported on stderr and
     skipped; the others are searched. Returns a ``GridSearchResults``: ``{path: SweepResult}``
     for the files searched, with ``failures`` for the others.
     """
     model_dir = shipped_model_dir("go-nogo") if model_dir is None else model_dir
     factors = DEFAULT_SCALING_FACTORS if scaling_factors is None else list(scaling_factors)
+    options = SearchOptions(extend=extend, refine=refine, race=race, alpha=alpha)
     paths = find_model_files(model_dir)
     if not paths:
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
@@ -114,30 +124,38 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
         except (ModelFileError, ValueError, OSError) as exc:
             failed(path, exc)
             continue
-        say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials")
+        say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials"
+            + ("" if options == SearchOptions(alpha=alpha) else f" ({options.describe()})"))
         with ProgressBar(total=len(factors) * n_trials, desc=path.name[:40], enabled=verbose) as bar:
-            printed = [0]
+            printed = set()
 
             def report(p, printed=printed):
-                bar.update_to(p.done)
+                bar.update_to(p.done, p.total)
                 if progress is not None:
                     progress(p)
-                while printed[0] < len(factors) and p.result.complete[printed[0]]:
-                    bar.write(f"  {accuracy_line(p.result, printed[0])}")
-                    printed[0] += 1
+                for k in np.flatnonzero(p.result.complete):  # each lambda once, when its trials are in
+                    lam = float(p.result.scaling_factors[k])
+                    if lam not in printed:
+                        printed.add(lam)
+                        bar.write(f"  {accuracy_line(p.result, int(k))}")
 
-            result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report, cancel=cancel)
+            result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report, cancel=cancel,
+                              options=options)
         results[path] = result
         if result.cancelled:
             say(f"{path.name}: cancelled; nothing saved")
             break
         best_lambda, best_acc = result.optimum
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda)
+            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band)
         except (ModelFileError, OSError) as exc:
             failed(path, exc)
             continue
+        for note in result.notes:
+            say(f"note: {note}")
         say(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
+        for line in result.summary()[1:]:
+            say(f"  {line}")
         for note in result.warnings():
             say(f"warning: {note}")
     return results

@@ -3,9 +3,11 @@
 A sweep is one base ``TrialSpec`` (model, task and options, seed, downsampling, weights,
 stimulation) crossed with scaling factors and trial indices. Every lambda is scored on the
 same trials (same stimuli, initial voltages and noise: common random numbers), so differences
-between lambdas are not sampling noise between trial sets. The engine here runs the specs on a
-thread pool (the kernel releases the GIL); a progress callback sees every finished trial and a
-cancel signal stops the search between trials.
+between lambdas are not sampling noise between trial sets. Which (lambda, trial) pairs get scored
+is up to the search procedure (``rate2spike.search``: the full grid as the reference, or with edge
+extension, refinement and racing); the engine here runs them on a thread pool (the kernel releases
+the GIL), compares each trial's output with the rate network's, calls a progress callback after
+every finished trial and stops between trials when cancelled.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import threading
 import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from rate2spike.fidelity import Fidelity, output_fidelity
 from rate2spike.model import RateModel
 from rate2spike.network import check_scaling_factor
 from rate2spike.progress import is_cancelled
+from rate2spike.rate import simulate_rate
+from rate2spike.search import LambdaTable, SearchOptions, search
 from rate2spike.tasks import Outcome
 from rate2spike.trial import TrialSpec, run_trial
 
@@ -47,22 +52,35 @@ def wilson_interval(successes, n, z: float = WILSON_Z):
     return center - half, center + half
 
 
-@dataclass
 class SweepResult:
-    """Outcomes of a grid search, filled in as trials finish (so it can be drawn live).
+    """Outcomes of a lambda search, filled in as trials finish (so it can be drawn live).
 
     Trial k at scaling factor j is ``base`` with that lambda and index k: the base spec says
     everything else about the trials (model, task and options, seed, downsampling, weights,
-    stimulation).
+    stimulation). Lambdas are kept in increasing order; an extended or refined search inserts
+    lambdas and a race drops some (``table`` holds that bookkeeping, ``rate2spike.search``).
     """
 
-    base: TrialSpec
-    scaling_factors: np.ndarray
-    n_trials: int
-    outcomes: list = field(default_factory=list)  # [lambda][trial] -> Outcome or None
-    spike_totals: np.ndarray | None = None  # spikes summed over units and trials, per lambda
-    elapsed: float = 0.0  # s
-    cancelled: bool = False
+    def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, options: SearchOptions | None = None):
+        self.base = base
+        self.n_trials = int(n_trials)
+        self.options = options or SearchOptions()
+        self.table = LambdaTable(scaling_factors, self.n_trials)
+        k = len(self.table)
+        self.outcomes: list[list] = [[None] * self.n_trials for _ in range(k)]  # [lambda][trial] -> Outcome
+        self.spike_totals = np.zeros(k)  # spikes summed over units and trials, per lambda
+        self.output_mse = np.full((k, self.n_trials), np.nan)  # output fidelity per lambda and trial
+        self.output_correlation = np.full((k, self.n_trials), np.nan)
+        self.notes: list[str] = []  # what the search did beyond the grid (extension, refinement, race)
+        self.elapsed = 0.0  # s
+        self.cancelled = False
+        self.table.on_insert(self._insert_rows)
+
+    def _insert_rows(self, k: int) -> None:
+        self.outcomes.insert(k, [None] * self.n_trials)
+        self.spike_totals = np.insert(self.spike_totals, k, 0.0)
+        self.output_mse = np.insert(self.output_mse, k, np.nan, axis=0)
+        self.output_correlation = np.insert(self.output_correlation, k, np.nan, axis=0)
 
     @property
     def task(self) -> str:
@@ -76,42 +94,34 @@ class SweepResult:
     def model_name(self) -> str:
         return self.base.model.name
 
-    def __post_init__(self):
-        self.scaling_factors = np.asarray(self.scaling_factors, dtype=float)
-        k = len(self.scaling_factors)
-        if not self.outcomes:
-            self.outcomes = [[None] * self.n_trials for _ in range(k)]
-        if self.spike_totals is None:
-            self.spike_totals = np.zeros(k)
-        # running counts, so that progress reports cost O(lambdas), not O(trials)
-        self._n_done = np.array([sum(o is not None for o in row) for row in self.outcomes], dtype=int)
-        self._n_correct = np.array([sum(o is not None and o.correct for o in row) for row in self.outcomes], dtype=int)
+    @property
+    def scaling_factors(self) -> np.ndarray:
+        return self.table.scaling_factors
 
-    def record(self, k_lambda: int, k_trial: int, outcome: Outcome, spikes: int = 0) -> None:
+    def record(self, k_lambda: int, k_trial: int, outcome: Outcome, spikes: int = 0,
+               fidelity: Fidelity | None = None) -> None:
         """Store one finished trial (each trial once)."""
-        if self.outcomes[k_lambda][k_trial] is not None:
-            raise ValueError(f"trial {k_trial} at lambda index {k_lambda} is already recorded")
+        self.table.set(k_lambda, k_trial, outcome.correct)
         self.outcomes[k_lambda][k_trial] = outcome
         self.spike_totals[k_lambda] += spikes
-        self._n_done[k_lambda] += 1
-        self._n_correct[k_lambda] += bool(outcome.correct)
+        if fidelity is not None:
+            self.output_mse[k_lambda, k_trial], self.output_correlation[k_lambda, k_trial] = fidelity
 
     def _done(self, k) -> list[Outcome]:
         return [o for o in self.outcomes[k] if o is not None]
 
     @property
     def n_done(self) -> np.ndarray:
-        return self._n_done.copy()
+        return self.table.n_done
 
     @property
     def n_correct(self) -> np.ndarray:
-        return self._n_correct.copy()
+        return self.table.n_correct
 
     @property
     def accuracy(self) -> np.ndarray:
         """Fraction correct per lambda (NaN where no trial has finished yet)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.n_correct / self.n_done
+        return self.table.accuracy
 
     @property
     def interval(self) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +129,18 @@ class SweepResult:
 
     @property
     def complete(self) -> np.ndarray:
-        return self.n_done == self.n_trials
+        """Lambdas that got all their planned trials (a race plans fewer for the lambdas it drops)."""
+        return self.table.complete
+
+    @property
+    def dropped(self) -> np.ndarray:
+        """Lambdas a race dropped as worse than its leader."""
+        return self.table.dropped.copy()
+
+    @property
+    def planned_trials(self) -> int:
+        """Trials the search expects to run in all, as far as it knows now (a race lowers it)."""
+        return int(self.table.planned.sum())
 
     @property
     def mean_firing_rate(self) -> np.ndarray:
@@ -129,12 +150,35 @@ class SweepResult:
 
     @property
     def optimum(self) -> tuple[float, float] | None:
-        """(lambda, accuracy) of the first maximum among fully scored lambdas, as the reference."""
-        acc = np.where(self.complete, self.accuracy, np.nan)
-        if np.isnan(acc).all():
+        """(lambda, accuracy) of the first maximum among fully scored lambdas (not dropped by a
+        race), as the reference."""
+        best = self.table.best()
+        if best is None:
             return None
-        best = int(np.nanargmax(acc))
-        return float(self.scaling_factors[best]), float(acc[best])
+        return float(self.scaling_factors[best]), float(self.accuracy[best])
+
+    @property
+    def band(self) -> np.ndarray:
+        """The lambda band: every lambda whose accuracy is not significantly below the best's
+        (paired exact test on the shared trials, family-wise alpha of the search options)."""
+        return self.scaling_factors[self.table.band(self.options.alpha)]
+
+    def fidelity(self) -> dict[str, np.ndarray]:
+        """Mean output fidelity per lambda over finished trials: 'mse' (mean squared difference
+        from the rate network's output) and 'correlation' (Pearson r over the trial)."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a lambda with no trial yet: NaN
+            return {"mse": np.nanmean(self.output_mse, axis=1), "correlation": np.nanmean(self.output_correlation, axis=1)}
+
+    @property
+    def best_match(self) -> tuple[float, float, float] | None:
+        """(lambda, mse, correlation) of the lambda whose output is closest to the rate network's
+        (lowest mean squared difference among fully scored lambdas), or None."""
+        mse = np.where(self.complete, self.fidelity()["mse"], np.nan)
+        if np.isnan(mse).all():
+            return None
+        k = int(np.nanargmin(mse))
+        return float(self.scaling_factors[k]), float(mse[k]), float(self.fidelity()["correlation"][k])
 
     def breakdown(self, index: int) -> dict:
         """The task's metric breakdown at one lambda (per condition, timing, integration)."""
@@ -178,11 +222,12 @@ class SweepResult:
             return notes
         best, accuracy = optimum
         factors = self.scaling_factors
+        extended = " even after extending it" if self.options.extend else ""
         if factors.size > 1 and best == factors.min():
-            notes.append(f"the optimum is at the grid's lower edge ({best:g}): try lower lambdas")
+            notes.append(f"the optimum is at the grid's lower edge ({best:g}){extended}: try lower lambdas")
         elif factors.size > 1 and best == factors.max():
-            notes.append(f"the optimum is at the grid's upper edge ({best:g}): try higher lambdas")
-        scored = np.where(self.complete, self.accuracy, np.nan)
+            notes.append(f"the optimum is at the grid's upper edge ({best:g}){extended}: try higher lambdas")
+        scored = np.where(self.complete & ~self.dropped, self.accuracy, np.nan)
         ties = [f"{lam:g}" for lam, acc in zip(factors, scored) if acc == accuracy and lam != best]
         if ties:
             notes.append(f"lambda {', '.join(ties)} tie{'s' if len(ties) == 1 else ''} with the optimum {best:g} "
@@ -209,29 +254,56 @@ class SweepResult:
         low, high = self.interval
         groups = self.group_accuracy()
         balanced = self.balanced_accuracy()
+        fidelity = self.fidelity()
+        band = set(self.band.tolist())
         rows = []
         for k, lam in enumerate(self.scaling_factors):
             row = {"scaling_factor": float(lam), "n_trials": int(self.n_done[k]),
                    "n_correct": int(self.n_correct[k]), "accuracy": float(self.accuracy[k]),
                    "ci95_low": float(low[k]), "ci95_high": float(high[k]),
                    "balanced_accuracy": float(balanced[k]),
+                   "in_band": bool(lam in band), "origin": str(self.table.origin[k]),
+                   "dropped_by_race": bool(self.table.dropped[k]),
+                   "output_mse": float(fidelity["mse"][k]), "output_correlation": float(fidelity["correlation"][k]),
                    "mean_firing_rate_hz": float(self.mean_firing_rate[k]),
                    "status": "complete" if self.status == "complete"
-                   else f"{self.status} sweep ({self.n_done[k]} of {self.n_trials} trials)"}
+                   else f"{self.status} sweep ({self.n_done[k]} of {self.table.planned[k]} trials)"}
             row.update({f"accuracy {g}": float(v[k]) for g, v in groups.items()})
             rows.append(row)
         return rows
+
+    def summary(self) -> list[str]:
+        """The result in a few lines: optimum, band, closest output (what the CLI prints)."""
+        lines = []
+        optimum = self.optimum
+        if optimum is None:
+            return lines
+        lines.append(f"optimal scaling factor {optimum[0]:g} (accuracy {optimum[1]:.3f})")
+        band = self.band
+        lines.append(f"lambda band {format_band(band)}: not significantly below the best "
+                     f"(paired exact test on the shared trials, family-wise alpha {self.options.alpha:g})")
+        match = self.best_match
+        if match is not None:
+            lines.append(f"output closest to the rate network's at lambda {match[0]:g} "
+                         f"(mean squared difference {match[1]:.4f}, correlation {match[2]:.3f})")
+        return lines
 
     def metadata(self) -> dict:
         """What the sweep scored and how, for the head of a CSV export."""
         base = self.base
         stim = base.stimulation
+        optimum, match = self.optimum, self.best_match
         return {
             "model": base.model.name, "task": base.task.name, "seed": base.seed, "trials per lambda": self.n_trials,
             "downsample": base.downsample, "initial weights": base.use_initial_weights,
             "stimulation": "none" if stim.mode == "none" else
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
+            "search": self.options.describe(),
+            "optimum": "none" if optimum is None else f"{optimum[0]:g}",
+            "lambda band": format_band(self.band),
+            "closest output": "none" if match is None else f"{match[0]:g}",
+            "trials scored": int(self.n_done.sum()),
             "status": self.status, "rate2spike": package_version(),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
         }
@@ -242,6 +314,8 @@ class SweepResult:
         buffer = io.StringIO()
         for key, value in self.metadata().items():
             buffer.write(f"# {key}: {value}\n")
+        for note in self.notes:
+            buffer.write(f"# note: {note}\n")
         for note in self.warnings():
             buffer.write(f"# warning: {note}\n")
         rows = self.rows()
@@ -253,6 +327,16 @@ class SweepResult:
             with open(path, "w", newline="") as fh:
                 fh.write(text)
         return text
+
+
+def format_band(band) -> str:
+    """'15-25 (15, 20, 25)' or '20', or 'empty'."""
+    band = [float(v) for v in band]
+    if not band:
+        return "empty"
+    if len(band) == 1:
+        return f"{band[0]:g}"
+    return f"{band[0]:g}-{band[-1]:g} ({', '.join(f'{v:g}' for v in band)})"
 
 
 def package_version() -> str:
@@ -283,14 +367,17 @@ def default_threads() -> int:
 
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
-              task_options=None, n_threads: int | None = None, progress=None, cancel=None) -> SweepResult:
+              task_options=None, n_threads: int | None = None, progress=None, cancel=None,
+              options: SearchOptions | None = None) -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
-    with every condition drawn from the seed. See ``run_grid`` for progress and cancel.
+    with every condition drawn from the seed. ``options`` (``SearchOptions``) adds edge extension,
+    refinement or racing; see ``run_grid`` for progress and cancel.
     """
     base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options)
-    return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel)
+    return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
+                    options=options)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
@@ -305,6 +392,9 @@ def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
     factors = np.asarray(list(scaling_factors), dtype=float).reshape(-1)
     if factors.size == 0:
         raise ValueError("scaling_factors is empty")
+    repeated = sorted({float(v) for v in factors if np.count_nonzero(factors == v) > 1})
+    if repeated:
+        raise ValueError(f"scaling_factors repeats {', '.join(f'{v:g}' for v in repeated)}")
     for value in factors:
         check_scaling_factor(value)
     if isinstance(n_trials, bool) or int(n_trials) != n_trials or n_trials < 1:
@@ -312,30 +402,57 @@ def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
     return factors, int(n_trials)
 
 
+class RateOutputs:
+    """The rate network's output on trial k of a sweep (its noise seeded by the trial, as
+    ``TrialSpec.rate_noise_seed``): the same at every lambda, so simulated once per trial index."""
+
+    def __init__(self, base: TrialSpec):
+        self.base = base
+        self._outputs: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, index: int, stimulus) -> np.ndarray:
+        with self._lock:
+            known = self._outputs.get(index)
+        if known is None:  # two threads may both simulate it; both get the same numbers
+            spec = self.base.replace(index=index)
+            known = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed)).o
+            with self._lock:
+                known = self._outputs.setdefault(index, known)
+        return known
+
+
 def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None,
-             progress=None, cancel=None) -> SweepResult:
-    """Score trials 0..n_trials-1 of ``base`` at each scaling factor, on a thread pool.
+             progress=None, cancel=None, options: SearchOptions | None = None) -> SweepResult:
+    """Search lambda for ``base``: trials 0..n_trials-1 at each scaling factor, on a thread pool.
 
     ``base``'s own scaling factor and index are replaced; its condition choice is kept (a grid
-    search leaves it to the seed). ``progress(SweepProgress)`` is called in the calling thread
-    after every trial; ``cancel`` (a threading.Event or a callable returning True) stops the
-    search between trials, returning what finished with ``cancelled=True``.
+    search leaves it to the seed). ``options`` (``SearchOptions``) adds edge extension, refinement
+    or racing; the default scores the full grid, as the reference. Every trial's output is also
+    compared with the rate network's (``SweepResult.fidelity``). ``progress(SweepProgress)`` is
+    called in the calling thread after every trial; ``cancel`` (a threading.Event or a callable
+    returning True) stops the search between trials, returning what finished with ``cancelled=True``.
     """
     factors, n_trials = check_grid(scaling_factors, n_trials)
-    result = SweepResult(base, factors, n_trials)
+    options = options or SearchOptions()
+    result = SweepResult(base, factors, n_trials, options)
+    rate_outputs = RateOutputs(base)
     stop = threading.Event()
 
-    def job(k_lambda, k_trial):
+    def job(scaling_factor, k_trial):
         if stop.is_set():
             return None
-        trial = run_trial(base.replace(scaling_factor=factors[k_lambda], index=k_trial))
-        return k_lambda, k_trial, trial.outcome, int(trial.recording.spike_counts.sum())
+        trial = run_trial(base.replace(scaling_factor=scaling_factor, index=k_trial))
+        fidelity = output_fidelity(trial.recording.out, rate_outputs.get(k_trial, trial.stimulus), base.downsample)
+        return scaling_factor, k_trial, trial.outcome, int(trial.recording.spike_counts.sum()), fidelity
 
-    jobs = [(kl, kt) for kl in range(len(factors)) for kt in range(n_trials)]
     started = time.perf_counter()
     done = 0
     workers = n_threads or default_threads()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lif-sweep") as pool:
+
+    def evaluate(jobs) -> bool:
+        """Run (lambda, trial) jobs and record them; False once cancelled."""
+        nonlocal done
         pending = set()
         queue = iter(jobs)
         # keep a bounded number of jobs queued, so a cancel takes effect quickly
@@ -349,11 +466,12 @@ def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | N
                 value = future.result()
                 if value is None:
                     continue
-                result.record(*value)
+                scaling_factor, k_trial, outcome, spikes, fidelity = value
+                result.record(result.table.index(scaling_factor), k_trial, outcome, spikes, fidelity)
                 done += 1
                 result.elapsed = time.perf_counter() - started
                 if progress is not None:
-                    progress(SweepProgress(done, len(jobs), result.elapsed, result))
+                    progress(SweepProgress(done, max(result.planned_trials, done), result.elapsed, result))
             if is_cancelled(cancel):
                 stop.set()
                 result.cancelled = True
@@ -362,5 +480,10 @@ def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | N
                     pending.add(pool.submit(job, *item))
                     if len(pending) >= 2 * workers:
                         break
+        return not stop.is_set()
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lif-sweep") as pool:
+        result.notes = search(result.table, evaluate, options, cancel)
+    result.cancelled = result.cancelled or is_cancelled(cancel)
     result.elapsed = time.perf_counter() - started
     return result

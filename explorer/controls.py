@@ -18,6 +18,7 @@ from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES
 from rate2spike.explorer.figures import HELP, View
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
 from rate2spike.export import trial_bytes, trial_file_name
+from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import RANDOM, Task
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
@@ -116,6 +117,11 @@ class SweepCard:
                                           css_classes=["sweep-step"])
         self.n_trials = pn.widgets.IntInput(label="Trials per λ", value=DEFAULT_N_TRIALS, start=1, end=10_000,
                                             width=110, css_classes=["sweep-trials"])
+        self.extend = pn.widgets.Checkbox(label="Extend past an edge optimum", value=True, css_classes=["sweep-extend"])
+        self.refine = pn.widgets.Checkbox(label="Refine around the optimum (step / 5)", value=False,
+                                          css_classes=["sweep-refine"])
+        self.race = pn.widgets.Checkbox(label="Race: drop clearly worse λ early", value=False,
+                                        css_classes=["sweep-race"])
         self.run = pn.widgets.Button(label="Run sweep", color="primary", sizing_mode="stretch_width",
                                      css_classes=["sweep-run"], disabled=session.sweep_running or session.trial is None)
         self.cancel = pn.widgets.Button(label="Cancel", color="warning", sizing_mode="stretch_width",
@@ -149,7 +155,8 @@ class SweepCard:
 
     def _start(self, _=None) -> None:
         low, high = self.grid.value
-        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value)):
+        options = SearchOptions(extend=self.extend.value, refine=self.refine.value, race=self.race.value)
+        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value), options=options):
             self.confirm_box.visible = False
             self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
 
@@ -185,7 +192,8 @@ class SweepCard:
     def _ask(self, _=None) -> None:
         lam, acc = self.session.sweep_result.optimum
         self.confirm_text.object = (
-            f"Write opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), all_perfs and scaling_factors into "
+            f"Write opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), all_perfs, scaling_factors and "
+            f"scaling_factor_band into "
             f"**{self.session.model.path.name}**? Every other variable in the file is kept; the file is replaced "
             "atomically.")
         self.confirm_box.visible = True
@@ -207,12 +215,16 @@ class SweepCard:
 
     def card(self) -> pn.Card:
         return pn.Card(
-            self.grid, pn.Row(self.step, self.n_trials, margin=0), pn.Row(self.run, self.cancel, margin=0),
+            self.grid, pn.Row(self.step, self.n_trials, margin=0), self.extend, self.refine, self.race,
+            pn.Row(self.run, self.cancel, margin=0),
             self.progress, self.status, self.csv, self.download_model, self.save, self.confirm_box,
             hint("Scores n random trials at each λ (the same trials at every λ) with the current seed, task options, "
                  "downsampling, weights and stimulation, in the background; the curve fills in as it runs. "
+                 "An optimum on the grid's edge adds λ beyond it; a race stops scoring λ that a paired test shows "
+                 "worse than the leader. The green band marks λ not significantly below the best; the purple line "
+                 "how closely the spiking output follows the rate network's. "
                  "The model file downloads with a complete sweep's optimum, accuracies and λ grid stored in it "
-                 "(opt_scaling_factor, all_perfs, scaling_factors); shipped models and uploads are never changed "
+                 "(opt_scaling_factor, all_perfs, scaling_factors, scaling_factor_band); shipped models and uploads are never changed "
                  "on the server."),
             title="Sweep λ", **CARD)
 

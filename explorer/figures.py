@@ -362,12 +362,19 @@ class DiagnosticView(View):
         super().__init__(fig, sources)
 
 
+BAND_COLOR = "#2ca02c"  # the lambda band (green: "as good as the best")
+FIDELITY_COLOR = "#9467bd"  # output fidelity (purple, apart from the accuracy blues and the E/I code)
+
+
 class PerformanceView(View):
     def __init__(self, height: int = 440, name: str = "performance"):
         frame = performance_frame(None)
         sources = _sources(frame, name)
-        fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct)", height,
+        fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct); correlation", height,
                       x_range=Range1d(0, 100), y_range=Range1d(0, 1.03, bounds=(0, 1.03)))
+        fig.vbar(x="scaling_factor", width="width", bottom=0, top=1.03, source=sources["lambda_band"],
+                 fill_color=BAND_COLOR, fill_alpha=0.16, line_color=None,
+                 legend_label="λ band: not significantly below the best")
         fig.varea(x="scaling_factor", y1="low", y2="high", source=sources["band"], fill_color="#1f77b4",
                   fill_alpha=0.18, legend_label="95% interval")
         fig.line("scaling_factor", "accuracy", source=sources["stored"], color="#999999", line_width=2,
@@ -380,6 +387,12 @@ class PerformanceView(View):
                  legend_label="Sweep")
         dots = fig.scatter("scaling_factor", "accuracy", source=sources["sweep"], color="#1f77b4", size=6,
                            legend_label="Sweep")
+        fig.scatter("scaling_factor", "accuracy", source=sources["dropped"], marker="x", size=11, line_width=2,
+                    color="#1f77b4", legend_label="Dropped by the race (fewer trials)")
+        fig.line("scaling_factor", "correlation", source=sources["fidelity"], color=FIDELITY_COLOR, line_width=2,
+                 line_dash="dashed", legend_label="Output correlation with the rate network")
+        fig.scatter("scaling_factor", "correlation", source=sources["match"], marker="diamond", size=16,
+                    fill_color=FIDELITY_COLOR, line_color="black", legend_label="Closest output (least squared difference)")
         fig.scatter("scaling_factor", "accuracy", source=sources["best"], marker="star", size=20,
                     fill_color="gold", line_color="black", legend_label="Best λ")
         self.marker = Span(location=0, dimension="height", line_color=INH_COLOR, line_dash="dashed", line_width=2,

@@ -143,16 +143,24 @@ def trial_title(what: str, trial, detail: str, narrow: bool = False) -> str:
     return f"{what}, {describe(trial)}\n{detail}\n{wrapped_name(name) if narrow else name}"
 
 
+START_UP = 0.1  # s: the start-up burst of the random initial voltages, ignored by early_response
+
+
 def early_response(trial) -> float | None:
     """Time (s) at which a Go (or +1) trial's output first crossed the threshold before its
-    stimulus started, if it did: counted correct by the task's rule, but not for the right reason."""
+    stimulus started, if it did: counted correct by the task's rule, but not for the right reason.
+    The first START_UP seconds are not counted: the reference starts every unit at a random voltage
+    (up to +30 mV, most of them above threshold), so most units fire on the first step and the
+    output overshoots briefly on every trial, a start-up transient that decays with the synapses
+    (at most 100 ms), not a response."""
     spans = stimulus_spans(trial.stimulus.u)
     if trial.outcome.label <= 0 or not spans:
         return None
     run = trial.recording
-    before = run.out[: max(0, int(round(spans[0][0] / run.drive.dt)))]
+    first = int(round(START_UP / run.drive.dt))
+    before = run.out[first: max(first, int(round(spans[0][0] / run.drive.dt)))]
     hits = np.flatnonzero(before > THRESHOLD)
-    return None if hits.size == 0 else float((hits[0] + 1) * run.drive.dt)
+    return None if hits.size == 0 else float((first + hits[0] + 1) * run.drive.dt)
 
 
 def verdict(trial) -> str:
@@ -405,14 +413,30 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     best = {"scaling_factor": nothing, "accuracy": nothing}
     stored = {"scaling_factor": nothing, "accuracy": nothing}
     balanced = {"scaling_factor": nothing, "accuracy": nothing}
+    lambda_band = {"scaling_factor": nothing, "width": nothing}
+    fidelity = {"scaling_factor": nothing, "correlation": nothing}
+    match = {"scaling_factor": nothing, "correlation": nothing}
+    dropped = {"scaling_factor": nothing, "accuracy": nothing}
     title = "Performance curve: run a sweep to draw it"
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
         stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
         title = "Performance curve: the grid search\nstored in the file"
+        if model.scaling_factor_band is not None and snapshot is None:
+            lambda_band = band_bars(model.scaling_factor_band, model.scaling_factors)
     if snapshot is not None:
         seen = snapshot.n_done > 0
         x = snapshot.scaling_factors[seen]
+        if snapshot.output_correlation is not None:
+            fidelity = {"scaling_factor": x, "correlation": snapshot.output_correlation[seen]}
+        if snapshot.dropped is not None and snapshot.dropped.any():
+            out = snapshot.dropped
+            dropped = {"scaling_factor": snapshot.scaling_factors[out], "accuracy": snapshot.accuracy[out]}
+        if snapshot.band is not None:
+            lambda_band = band_bars(snapshot.band, snapshot.scaling_factors)
+        if snapshot.best_match is not None:
+            match = {"scaling_factor": np.array([snapshot.best_match[0]]),
+                     "correlation": np.array([snapshot.best_match[2]])}
         band = {"scaling_factor": x, "low": snapshot.low[seen], "high": snapshot.high[seen]}
         sweep = {"scaling_factor": x, "accuracy": snapshot.accuracy[seen], "n_trials": snapshot.n_done[seen]}
         balanced = {"scaling_factor": x, "accuracy": snapshot.balanced_accuracy[seen]}
@@ -440,7 +464,22 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     if model is not None:
         title = f"{title}\n{wrapped_name(model.name)}"
     return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored,
-                  "balanced": balanced}, title, {"x_range": x_range, "lambda": current_lambda})
+                  "balanced": balanced, "lambda_band": lambda_band, "fidelity": fidelity, "match": match,
+                  "dropped": dropped}, title, {"x_range": x_range, "lambda": current_lambda})
+
+
+def band_bars(band, scaling_factors) -> dict:
+    """The lambda band as one bar per lambda in it, each as wide as the grid's spacing there."""
+    band = np.asarray(band, dtype=float)
+    grid = np.unique(np.asarray(scaling_factors, dtype=float))
+    spacing = np.diff(grid)
+    width = np.full(band.size, float(spacing.min()) if spacing.size else 1.0)
+    for k, lam in enumerate(band):  # the gap to the nearest neighbour on the grid
+        position = np.searchsorted(grid, lam)
+        gaps = [abs(grid[j] - lam) for j in (position - 1, position + 1) if 0 <= j < grid.size and grid[j] != lam]
+        if gaps:
+            width[k] = min(gaps)
+    return {"scaling_factor": band, "width": width}
 
 
 def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:

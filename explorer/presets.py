@@ -2,8 +2,9 @@
 
 From the accuracy-vs-λ curve (the session's finished sweep, else the one stored in the model
 file): the optimum; "too small", the largest λ below it whose accuracy falls clearly below the
-best (or a quarter of the optimum when the search never went below it); "too large", the
-smallest λ above it that falls clearly below the best (or four times the optimum); and the
+best (else below both a quarter of the optimum and half the grid's smallest λ); "too large", the
+smallest λ above it that falls clearly below the best (else above four times the optimum and
+1.5 times the grid's largest λ); and the
 optimum with the excitatory units inhibited during the decision window.
 """
 
@@ -44,15 +45,20 @@ def presets(model, sweep_result=None, decision_window: tuple[float, float] | Non
     if curve is None:
         return []
     factors, accuracy = curve
-    best = int(np.nanargmax(accuracy))
+    if sweep_result is not None and sweep_result.optimum is not None:  # a race's best, not a raced-out lambda
+        best = int(np.flatnonzero(factors == sweep_result.optimum[0])[0])
+    else:
+        best = int(np.nanargmax(accuracy))
     optimum, top = float(factors[best]), float(accuracy[best])
     clip = lambda lam: float(np.clip(lam, *lambda_bounds))  # noqa: E731
     below = [(lam, acc) for lam, acc in zip(factors[:best], accuracy[:best]) if acc <= top - CLEARLY_WORSE]
     above = [(lam, acc) for lam, acc in zip(factors[best + 1:], accuracy[best + 1:]) if acc <= top - CLEARLY_WORSE]
     small = (float(below[-1][0]), f"accuracy {below[-1][1]:.2f} in the grid search") if below else \
-        (clip(optimum / OUTSIDE_FACTOR), "below the searched grid")
+        (clip(min(optimum / OUTSIDE_FACTOR, float(factors.min()) / 2)),
+         "no searched λ below the optimum was clearly worse: below the searched grid")
     large = (float(above[0][0]), f"accuracy {above[0][1]:.2f} in the grid search") if above else \
-        (clip(optimum * OUTSIDE_FACTOR), "above the searched grid")
+        (clip(max(optimum * OUTSIDE_FACTOR, float(factors.max()) * 1.5)),
+         "no searched λ above the optimum was clearly worse: above the searched grid")
     result = [
         Preset("λ too small", {"scaling_factor": clip(small[0])},
                f"λ = {small[0]:g} ({small[1]}): weights too strong, units fire too much"),

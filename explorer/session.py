@@ -27,6 +27,7 @@ from rate2spike.explorer.catalog import ModelCatalog, UploadError
 from rate2spike.explorer.frames import WINDOWS
 from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
+from rate2spike.search import SearchOptions
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
                               save_grid_search)
 from rate2spike.network import Stimulation, parse_units
@@ -362,9 +363,11 @@ class ExplorerSession(pn.viewable.Viewer):
         return self.condition.get(factor, RANDOM)
 
     # --- sweeps --------------------------------------------------------------------------
-    def start_sweep(self, low: float, high: float, step: float, n_trials: int, n_threads: int | None = None) -> bool:
+    def start_sweep(self, low: float, high: float, step: float, n_trials: int, n_threads: int | None = None,
+                    options: SearchOptions | None = None) -> bool:
         """Score n_trials random trials at each λ of the grid, with everything else as the
-        trial on screen (seed, task options, downsampling, weights, stimulation)."""
+        trial on screen (seed, task options, downsampling, weights, stimulation); ``options``
+        (``SearchOptions``) extends, refines or races the search."""
         if self.trial is None:
             self.error = "Open a model before running a sweep."
             return False
@@ -372,14 +375,15 @@ class ExplorerSession(pn.viewable.Viewer):
             return False
         try:
             grid = sweep_grid(low, high, step)
-            background = BackgroundSweep(self.trial.spec.replace(condition=None), grid, n_trials, n_threads)
+            background = BackgroundSweep(self.trial.spec.replace(condition=None), grid, n_trials, n_threads, options)
         except ValueError as exc:
             self.error = _message(exc)
             return False
         self._background = background.start()
         self.sweep_result = None
         self.param.update(sweep=None, sweep_running=True, error="",
-                          sweep_status=f"Sweep starting: {grid.size} values of λ × {background.n_trials} trials.")
+                          sweep_status=f"Sweep starting: {grid.size} values of λ × {background.n_trials} trials "
+                                       f"({background.options.describe()}).")
         return True
 
     def poll_sweep(self) -> bool:
@@ -438,7 +442,7 @@ class ExplorerSession(pn.viewable.Viewer):
         if result is None:
             return self.model.path.read_bytes()
         return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
-                                                                    result.optimum[0]))
+                                                                    result.optimum[0], result.band))
 
     def save_sweep(self) -> str:
         """Write the finished sweep into the model file (atomically, keeping every other variable)."""
@@ -450,7 +454,7 @@ class ExplorerSession(pn.viewable.Viewer):
         lam, _ = result.optimum
         path = self.model.path
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, lam)
+            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band)
             reloaded = load_model(path)
         except (ModelFileError, OSError) as exc:
             self.error = f"Could not save into the model file: {_message(exc)}"

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rate2spike.search import SearchOptions
 from rate2spike.sweep import SweepProgress, SweepResult, check_grid, run_grid
 from rate2spike.trial import TrialSpec
 
@@ -57,6 +58,11 @@ class SweepSnapshot:
     error: str | None = None
     warnings: tuple[str, ...] = ()  # about the optimum (edge, ties, conditions never answered), once finished
     margins: dict | None = None  # every trial's scored value (SweepResult.margins), once finished
+    dropped: np.ndarray | None = None  # lambdas a race dropped
+    band: np.ndarray | None = None  # lambdas not significantly below the best, once finished
+    output_correlation: np.ndarray | None = None  # mean correlation of the LIF output with the rate network's
+    best_match: tuple[float, float, float] | None = None  # (lambda, mse, correlation) of the closest output
+    notes: tuple[str, ...] = ()  # what the search did beyond the grid (extension, refinement, race), once finished
 
     @classmethod
     def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, finished=False,
@@ -65,7 +71,11 @@ class SweepSnapshot:
         return cls(result.scaling_factors.copy(), result.accuracy, low, high, result.n_done,
                    result.group_accuracy(), result.balanced_accuracy(), result.optimum, done, total, elapsed,
                    remaining, finished, cancelled, warnings=tuple(result.warnings()) if finished else (),
-                   margins=result.margins() if finished else None)
+                   margins=result.margins() if finished else None, dropped=result.dropped,
+                   band=result.band if finished and not cancelled else None,
+                   output_correlation=result.fidelity()["correlation"],
+                   best_match=result.best_match if finished and not cancelled else None,
+                   notes=tuple(result.notes) if finished else ())
 
     @classmethod
     def failed(cls, scaling_factors, total: int, previous: "SweepSnapshot | None", error: str):
@@ -92,7 +102,11 @@ class SweepSnapshot:
             return f"Sweep cancelled after {head}; it is not a result and cannot be saved."
         if self.finished:
             best = "" if self.optimum is None else f"; best λ = {self.optimum[0]:g} (accuracy {self.optimum[1]:.2f})"
-            return f"Sweep finished: {head}{best}." + "".join(f" Warning: {note}." for note in self.warnings)
+            band = "" if self.band is None or self.band.size < 2 else \
+                f"; λ band {self.band[0]:g}–{self.band[-1]:g} (not significantly below the best)"
+            match = "" if self.best_match is None else f"; output closest to the rate network's at λ = {self.best_match[0]:g}"
+            return (f"Sweep finished: {head}{best}{band}{match}." + "".join(f" Note: {note}." for note in self.notes)
+                    + "".join(f" Warning: {note}." for note in self.warnings))
         left = "estimating time left" if math.isnan(self.remaining) else f"about {self.remaining:.0f} s left"
         leading = "" if self.optimum is None else f"; leading λ so far {self.optimum[0]:g}"
         return f"Sweep running: {head}, {left}{leading}."
@@ -120,10 +134,12 @@ class BackgroundSweep:
     """One sweep (``base`` at each scaling factor, trials 0..n_trials-1) on its own thread;
     ``snapshot`` is the newest published state."""
 
-    def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None):
+    def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None,
+                 options: SearchOptions | None = None):
         self.scaling_factors, self.n_trials = check_grid(scaling_factors, n_trials)
         self.base = base
         self.n_threads = n_threads
+        self.options = options or SearchOptions()
         self.total = len(self.scaling_factors) * self.n_trials
         self.result: SweepResult | None = None
         self.snapshot: SweepSnapshot | None = None
@@ -149,6 +165,7 @@ class BackgroundSweep:
         now = time.perf_counter()
         if now - self._last_published >= SNAPSHOT_INTERVAL or progress.done == progress.total:
             self._last_published = now
+            self.total = progress.total  # a search that extends or races changes its total as it goes
             self.snapshot = SweepSnapshot.of(progress.result, progress.done, progress.total,
                                              progress.elapsed, progress.remaining)
 
@@ -156,11 +173,12 @@ class BackgroundSweep:
         lower_thread_priority()
         try:
             result = run_grid(self.base, self.scaling_factors, self.n_trials, n_threads=self.n_threads,
-                              progress=self._progress, cancel=self._cancel)
+                              progress=self._progress, cancel=self._cancel, options=self.options)
         except Exception as exc:  # shown on the page; the session goes on
             self.snapshot = SweepSnapshot.failed(self.scaling_factors, self.total, self.snapshot, str(exc))
             return
         self.result = result
         done = int(result.n_done.sum())
+        self.total = done if not result.cancelled else max(self.total, result.planned_trials)
         self.snapshot = SweepSnapshot.of(result, done, self.total, result.elapsed, 0.0,
                                          finished=True, cancelled=result.cancelled)

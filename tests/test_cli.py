@@ -41,13 +41,28 @@ def test_simulate_with_stimulation_to_mat(model_file, tmp_path):
 
 def test_sweep_writes_results_and_csv(model_file, tmp_path, capsys):
     csv = tmp_path / "curve.csv"
-    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv)]) == 0
+    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv),
+                 "--no-extend"]) == 0
     model = load_model(model_file)
     assert model.scaling_factors.tolist() == [20.0, 30.0]
+    assert model.opt_scaling_factor in model.scaling_factor_band  # the band is saved beside the reference's three
     lines = [line for line in csv.read_text().splitlines() if not line.startswith("#")]
     assert len(lines) == 3 and lines[1].startswith("20.0,3,")
+    assert "in_band" in lines[0] and "output_correlation" in lines[0]
     assert f"# model: {model_file.name}" in csv.read_text() and "# trials per lambda: 3" in csv.read_text()
-    assert f"optimal scaling factor {model.opt_scaling_factor:g}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"optimal scaling factor {model.opt_scaling_factor:g}" in out and "lambda band" in out
+    assert "output closest to the rate network's at lambda" in out
+
+
+def test_sweep_extends_an_edge_optimum_by_default_and_says_so(model_file, capsys):
+    """With two lambdas the best is always on an edge: the default sweep adds lambdas beyond it."""
+    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--force"]) == 0
+    out = capsys.readouterr().out
+    model = load_model(model_file)
+    assert "note: the optimum was at the grid's" in out
+    assert model.scaling_factors.size > 2 and {20.0, 30.0} <= set(model.scaling_factors.tolist())
+    assert model.all_perfs.size == model.scaling_factors.size
 
 
 def test_task_options_reach_the_sweep(make_model, tmp_path):

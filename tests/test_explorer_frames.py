@@ -147,7 +147,8 @@ def test_performance_frame_fills_in():
     assert list(done.sources["best"]["scaling_factor"]) == [30.0]
     assert done.sources["groups"]["label"] == ["Go trials", "NoGo trials"]
     assert "best λ = 30" in done.title
-    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]), name="m.mat")
+    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]), name="m.mat",
+                             scaling_factor_band=None)
     assert list(frames.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
 
 
@@ -164,7 +165,7 @@ def test_figures_have_labelled_axes_with_units_and_share_time():
     assert labels[rates] == ("LIF firing rate (Hz)", "Number of units")
     assert labels[decay] == ("Synaptic decay constant (ms)", "Number of units")
     assert labels[diagnostic] == ("Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)")
-    assert labels[performance] == ("Scaling factor λ", "Accuracy (fraction correct)")
+    assert labels[performance] == ("Scaling factor λ", "Accuracy (fraction correct); correlation")
     assert output.figure.x_range is raster.figure.x_range is voltage.figure.x_range
     for view in labels:
         assert any(tool.__class__.__name__ == "SaveTool" for tool in view.figure.toolbar.tools)  # PNG export
@@ -246,10 +247,11 @@ def test_a_go_answer_before_the_stimulus_is_flagged(sim):
     before the pulse began."""
     import dataclasses
     out = np.zeros_like(sim.recording.out)
-    out[1000:1200] = 0.9  # 0.05-0.06 s, before the pulse at 0.25 s
+    out[:40] = 1.5  # the start-up burst of the random initial voltages: not a response
+    out[3000:3200] = 0.9  # 0.15-0.16 s, before the pulse at 0.25 s
     out[12000:] = 0.9
     early = dataclasses.replace(sim, recording=dataclasses.replace(sim.recording, out=out))
-    assert frames.early_response(early) == pytest.approx(0.05005)
-    assert "responded before the stimulus (at 0.050 s)" in frames.output_frame(early).title
-    out[1000:1200] = 0.0
+    assert frames.early_response(early) == pytest.approx(0.15005)
+    assert "responded before the stimulus (at 0.150 s)" in frames.output_frame(early).title
+    out[3000:3200] = 0.0
     assert frames.early_response(early) is None and "before the stimulus" not in frames.output_frame(early).title

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from conftest import file_digest, model_path, model_variables, synthetic_assets, write_model
-from rate2spike.model import load_model, save_grid_search
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, ModelCatalog, UploadError, models_dir_from, safe_upload_name
+from rate2spike.explorer.frames import performance_frame
 from rate2spike.explorer.session import ExplorerSession as ExplorerState
 from rate2spike.export import trial_bytes, trial_file_name
+from rate2spike.model import load_model, save_grid_search
 from rate2spike.network import Stimulation, parse_units
+from rate2spike.search import SearchOptions
 from rate2spike.trial import DEFAULT_SCALING_FACTOR as DEFAULT_LAMBDA, TrialSpec, run_trial
 
 
@@ -237,6 +239,22 @@ def test_sweep_reports_progress_and_finishes(state):
     # the sweep's trial 0 is the dashboard's trial with the same seed and lambda
     state.scaling_factor = 30.0
     assert state.trial.outcome.correct == state.sweep_result.outcomes[1][0].correct
+
+
+def test_a_raced_and_extended_sweep_reports_its_band_notes_and_closest_output(state):
+    """The dashboard's search options reach the sweep: the grid grows past an edge optimum, and the
+    finished snapshot carries what the curve draws (band, dropped lambdas, output correlation)."""
+    assert state.start_sweep(20, 30, 10, 6, n_threads=1, options=SearchOptions(race=True, extend=True))
+    assert "race" in state.sweep_status and "edge extension" in state.sweep_status
+    final = wait_for_sweep(state)[-1]
+    assert final.finished and final.scaling_factors.size > 2  # two lambdas: the best is on an edge
+    assert final.optimum[0] in final.band and final.best_match is not None
+    assert final.output_correlation.shape == final.scaling_factors.shape and final.dropped.dtype == bool
+    assert any(note.startswith("the optimum was at the grid's") for note in final.notes)
+    assert "Note: the optimum was at the grid's" in state.sweep_status
+    frame = performance_frame(final, state.model, state.scaling_factor)
+    assert list(frame.sources["lambda_band"]["scaling_factor"]) == list(final.band)
+    assert frame.sources["match"]["scaling_factor"].tolist() == [final.best_match[0]]
 
 
 def test_sweep_can_be_cancelled(state):

@@ -220,7 +220,7 @@ def test_two_sweeps_of_one_file_leave_it_whole(tmp_path):
     path = go_nogo(tmp_path)
     original = read_mat(path)
     runs = [subprocess.Popen(rate2spike_command("sweep", str(path), "--n-trials", "6", "--scaling-factors", grid,
-                                                "--force"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                                "--force", "--no-extend"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for grid in ("20,30", "25,35,45")]
     for process in runs:
         out, err = process.communicate(timeout=300)

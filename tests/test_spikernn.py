@@ -90,6 +90,22 @@ def test_grid_search_skips_done_files_unless_forced(tmp_path, capsys):
     np.testing.assert_array_equal(load_model(path).scaling_factors, [25, 35, 45])
 
 
+def test_grid_search_keeps_the_reference_grid_by_default_and_races_when_asked(tmp_path, capsys):
+    """Off by default, so results stay the reference's; the band is stored beside its three variables;
+    race and extend change what is scored and say so."""
+    path = write_model(tmp_path / "m.mat", N=40)
+    plain = lambda_grid_search(tmp_path, None, 6, [20, 40])[path]
+    stored = load_model(path)
+    assert stored.scaling_factors.tolist() == [20.0, 40.0] and plain.n_done.tolist() == [6, 6]
+    assert stored.opt_scaling_factor in stored.scaling_factor_band
+    np.testing.assert_array_equal(stored.scaling_factor_band, plain.band)
+    assert "lambda band" in capsys.readouterr().out
+    raced = lambda_grid_search(tmp_path, None, 6, [20, 40], force=True, race=True, extend=True)[path]
+    out = capsys.readouterr().out
+    assert raced.options.race and "note: the optimum was at the grid's" in out
+    assert load_model(path).scaling_factors.size > 2
+
+
 def test_grid_search_skips_broken_files_and_reports(tmp_path, capsys):
     write_model(tmp_path / "good.mat", N=40)
     (tmp_path / "broken.mat").write_bytes(b"not a mat file" * 20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import threading
 
 import numpy as np
@@ -57,7 +58,8 @@ def test_sweep_result_statistics(model_file):
     head = [line for line in text.splitlines() if line.startswith("#")]
     table = [line for line in text.splitlines() if not line.startswith("#")]
     assert table[0].startswith("scaling_factor,n_trials,n_correct,accuracy,ci95_low,ci95_high,balanced_accuracy")
-    assert len(table) == 4 and table[3].split(",")[8] == "partial sweep (1 of 2 trials)"
+    rows = list(csv.DictReader(table))
+    assert len(rows) == 3 and rows[2]["status"] == "partial sweep (1 of 2 trials)"
     assert "# status: partial" in head and any(h.startswith("# warning: the sweep is partial (5 of 6 trials)")
                                                for h in head)
     r.record(2, 1, Outcome("NoGo", 0, True, None))
@@ -147,13 +149,18 @@ def test_the_cli_sweep_names_a_condition_never_answered(model_file, capsys):
     assert "warning: at lambda 1000 no Go trial is answered correctly" in out.splitlines()
 
 
-def test_the_cli_sweep_warns_that_the_shipped_go_nogo_optimum_is_on_the_grid_edge(tmp_path, capsys):
+def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_without(tmp_path, capsys):
     import shutil
 
     from rate2spike.cli import main
     from rate2spike.paths import shipped_model_dir
     model = tmp_path / "go-nogo.mat"
     shutil.copy(next(shipped_model_dir("go-nogo").glob("*.mat")), model)
-    assert main(["sweep", str(model), "--force", "--n-trials", "8"]) == 0
+    assert main(["sweep", str(model), "--force", "--n-trials", "8", "--no-extend"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "warning: the optimum is at the grid's lower edge (20): try lower lambdas" in lines
+    assert main(["sweep", str(model), "--force", "--n-trials", "8"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("note: the optimum was at the grid's lower edge (20); added lambda 15") for line in lines)
+    assert not any("try lower lambdas" in line for line in lines if line.startswith("warning:")) or \
+        min(load_model(model).scaling_factors) == 1.0  # only at the bound may the edge warning stay

@@ -1,0 +1,164 @@
+"""Racing, the lambda band, edge extension and refinement: their error rates on constructed accuracy
+curves (Bernoulli trials on common random numbers, where the true best lambda is known), their
+agreement with the full grid, and their use on a shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rate2spike.model import load_model
+from rate2spike.paths import find_model_files, shipped_model_dir
+from rate2spike.search import (EXTENSION, REFINEMENT, LambdaTable, SearchOptions, paired_worse_p, racing_level,
+                               search)
+from rate2spike.sweep import run_sweep
+from rate2spike.validation import bernoulli_evaluate, peaked_curve, race_agreement
+
+ALPHA = 0.05
+
+
+GRID = np.arange(20.0, 76.0, 5.0)
+
+
+def test_the_paired_test_uses_only_discordant_trials():
+    best = np.array([1] * 10 + [0] * 5)
+    other = np.array([0] * 10 + [0] * 5)  # 10 trials best right and other wrong, none the reverse
+    assert paired_worse_p(best, other) == pytest.approx(0.5 ** 10)
+    assert paired_worse_p(best, best) == 1.0  # no discordant trial: no evidence
+    assert paired_worse_p(other, best) == pytest.approx(1.0)  # the other way round: other is better
+    # 8 against 2: P(X >= 8 | 10, 1/2) = 56 / 1024
+    assert paired_worse_p([1] * 8 + [0] * 2, [0] * 8 + [1] * 2) == pytest.approx(56 / 1024)
+
+
+@pytest.mark.parametrize("pairing", [0.0, 0.8])
+def test_a_race_drops_a_truly_best_lambda_at_most_at_its_stated_rate(pairing):
+    """The hardest case for a race: the best lambda has close rivals, so it often trails the leader.
+    Over many seeds it is dropped in at most alpha of the races (the bound is conservative)."""
+    curve = dict(zip(GRID, [0.90, 0.89, 0.88, 0.88, 0.86, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]))
+    best = 20.0
+    runs, dropped = 400, 0
+    for seed in range(runs):
+        table = LambdaTable(GRID, 100)
+        search(table, bernoulli_evaluate(table, curve.get, np.random.default_rng(seed), pairing),
+               SearchOptions(race=True, alpha=ALPHA))
+        dropped += bool(table.dropped[table.index(best)])
+    assert dropped / runs <= ALPHA
+
+
+def test_with_many_equally_good_lambdas_each_stays_in_the_race_and_in_the_band():
+    """Six lambdas tie at the top: each of them is dropped by the race, or left out of the full grid's
+    band, in at most alpha of the runs."""
+    values = [0.9] * 6 + [0.8, 0.6, 0.5, 0.4, 0.3, 0.3]
+    curve = dict(zip(GRID, values))
+    runs = 300
+    raced_out = np.zeros(6)
+    banded_out = np.zeros(6)
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        race = LambdaTable(GRID, 100)
+        search(race, bernoulli_evaluate(race, curve.get, rng), SearchOptions(race=True, alpha=ALPHA))
+        raced_out += race.dropped[:6]
+        grid = LambdaTable(GRID, 100)
+        search(grid, bernoulli_evaluate(grid, curve.get, rng), SearchOptions(alpha=ALPHA))
+        band = set(grid.band(ALPHA).tolist())
+        banded_out += [k not in band for k in range(6)]
+    assert (raced_out / runs <= ALPHA).all()
+    assert (banded_out / runs <= ALPHA).all()
+
+
+def test_the_band_excludes_lambdas_that_are_clearly_worse():
+    curve = dict(zip(GRID, [0.95, 0.95, 0.7, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]))
+    table = LambdaTable(GRID, 200)
+    search(table, bernoulli_evaluate(table, curve.get, np.random.default_rng(1)), SearchOptions())
+    assert table.scaling_factors[table.band(ALPHA)].tolist() == [20.0, 25.0]
+
+
+def test_racing_agrees_with_the_full_grid_on_synthetic_curves_and_scores_fewer_trials():
+    """20 synthetic accuracy curves (optimum anywhere on the grid, narrow or wide peaks) x 3 seeds:
+    the race's optimum is within one grid step of the full grid's or inside the full grid's band."""
+    found = race_agreement(GRID, 100, n_curves=20, seeds=3)
+    assert found["runs"] == 60 and found["agreement"] == 1.0
+    assert found["trials_saved"] > 0.3  # a race scores far fewer trials on such curves
+
+
+def test_the_race_level_spends_alpha_over_rounds_and_rivals():
+    assert racing_level(0.05, 10, 12) == pytest.approx(0.05 / 110)
+    assert racing_level(0.05, 1, 1) == 0.05
+
+
+def test_edge_extension_finds_an_optimum_below_the_grid_and_stops_when_accuracy_falls():
+    curve = peaked_curve(peak=12, width=6, top=0.97)
+    table = LambdaTable(GRID, 100)
+    notes = search(table, bernoulli_evaluate(table, curve, np.random.default_rng(3)), SearchOptions(extend=True))
+    added = table.scaling_factors[table.origin == EXTENSION].tolist()
+    assert {10.0, 15.0} <= set(added) and min(added) >= 1.0
+    assert table.scaling_factors[table.best()] in (10.0, 15.0)
+    assert notes and notes[0].startswith("the optimum was at the grid's lower edge (20); added lambda 15, 10")
+    assert table.n_done[table.origin == EXTENSION].tolist() == [100] * len(added)  # the same trials as the grid
+
+
+def test_edge_extension_never_goes_below_one_and_respects_its_limit():
+    table = LambdaTable([3.0, 6.0, 9.0], 20)
+    search(table, bernoulli_evaluate(table, lambda lam: 1.0 if lam < 2 else 0.6 - lam / 100, np.random.default_rng(0)),
+           SearchOptions(extend=True))
+    assert table.scaling_factors.tolist()[0] == 1.0
+    table = LambdaTable([20.0, 25.0], 200)
+    search(table, bernoulli_evaluate(table, lambda lam: min(1.0, (lam - 15) / 30), np.random.default_rng(0)),
+           SearchOptions(extend=True, extend_limit=3))
+    assert table.scaling_factors.tolist() == [20.0, 25.0, 30.0, 35.0, 40.0]
+
+
+def test_a_race_with_extension_follows_the_optimum_off_the_grid():
+    curve = peaked_curve(peak=84, width=8, top=0.96)
+    table = LambdaTable(GRID, 100)
+    notes = search(table, bernoulli_evaluate(table, curve, np.random.default_rng(4)),
+                   SearchOptions(race=True, extend=True))
+    assert table.scaling_factors[table.best()] >= 80
+    assert any("upper edge (75)" in note for note in notes)
+
+
+def test_refinement_scores_a_finer_step_around_the_best_on_the_same_trials():
+    curve = peaked_curve(peak=33, width=4, top=0.98)
+    table = LambdaTable(GRID, 60)
+    notes = search(table, bernoulli_evaluate(table, curve, np.random.default_rng(5)), SearchOptions(refine=True))
+    fine = table.scaling_factors[table.origin == REFINEMENT]
+    best_grid = 35.0 if curve(35) >= curve(30) else 30.0
+    assert len(fine) == 8 and np.allclose(np.diff(fine[fine < best_grid]), 1.0)
+    assert (table.n_done[table.origin == REFINEMENT] == 60).all()
+    assert notes[-1].startswith("refined around")
+
+
+def test_bad_options_are_refused_with_their_name():
+    with pytest.raises(ValueError, match="alpha"):
+        SearchOptions(alpha=1.5)
+    with pytest.raises(ValueError, match="round_trials"):
+        SearchOptions(round_trials=0)
+    with pytest.raises(ValueError, match="repeated"):
+        LambdaTable([20, 20], 10)
+
+
+def test_refinement_in_a_race_races_the_finer_lambdas_against_the_best():
+    curve = peaked_curve(peak=33, width=4, top=0.98)
+    table = LambdaTable(GRID, 200)
+    notes = search(table, bernoulli_evaluate(table, curve, np.random.default_rng(6)),
+                   SearchOptions(race=True, refine=True))
+    fine = table.origin == REFINEMENT
+    assert fine.sum() == 8 and table.dropped[fine].any()  # fine lambdas far from the peak are raced out
+    assert (table.n_done[fine & table.dropped] < 200).all()
+    assert abs(table.scaling_factors[table.best()] - 33) <= 2
+    assert any(note.startswith("refined around") and "raced against it" in note for note in notes)
+
+
+@pytest.mark.parametrize("task, n_trials, drops", [("go-nogo", 40, True), ("xor", 30, False), ("mante", 30, True)])
+def test_on_a_shipped_model_a_race_scores_the_full_grids_trials_and_agrees_with_it(task, n_trials, drops):
+    """On LIF trials: every trial the race scores is the full grid's trial (same verdict), the race
+    scores fewer of them (xor's curve is flat over this grid: nothing to drop), and its optimum is
+    the full grid's, a grid step away, or in its band."""
+    model = load_model(find_model_files(shipped_model_dir(task))[0], stored_results=False)
+    grid = [10.0, 25.0, 40.0, 55.0, 70.0, 85.0]
+    full = run_sweep(model, scaling_factors=grid, n_trials=n_trials)
+    race = run_sweep(model, scaling_factors=grid, n_trials=n_trials, options=SearchOptions(race=True))
+    for k, n in enumerate(race.n_done):
+        np.testing.assert_array_equal(race.table.verdicts[k, :n], full.table.verdicts[k, :n])
+    assert race.n_done.sum() < full.n_done.sum() if drops else race.n_done.sum() <= full.n_done.sum()
+    assert race.optimum[0] in full.band or abs(race.optimum[0] - full.optimum[0]) <= 10
