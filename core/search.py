@@ -349,9 +349,10 @@ def _race_note(table: LambdaTable, options: SearchOptions) -> str | None:
     dropped = int(table.dropped.sum())
     if not dropped:
         return None
+    scored, full = int(table.n_done.sum()), len(table) * table.n_trials
+    saving = f"{scored} trials instead of {full}" if scored < full else f"all {full} trials (its budget)"
     return (f"the race dropped {dropped} of {len(table)} lambdas (worse than the leader, paired exact test, "
-            f"family-wise alpha {options.alpha:g}) and scored {int(table.n_done.sum())} trials "
-            f"instead of {len(table) * table.n_trials}")
+            f"family-wise alpha {options.alpha:g}); it scored {saving}")
 
 
 def _refine(table: LambdaTable, evaluate: Evaluate, options: SearchOptions, notes: list[str], cancel) -> bool:

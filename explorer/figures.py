@@ -110,9 +110,9 @@ def _sources(frame: Frame, view_name: str) -> dict[str, ColumnDataSource]:
     return {k: ColumnDataSource(dict(v), name=f"{view_name}-{k}") for k, v in frame.sources.items()}
 
 
-def _finish_legend(fig, location="top_right"):
-    """Inside the plot at ``location``, or 'above' / 'below' it in rows, outside the data ('above'
-    keeps the time axes aligned)."""
+def _finish_legend(fig, location="top_right", ncols: int = 3):
+    """Inside the plot at ``location``, or 'above' / 'below' it in rows (``ncols`` entries per row
+    below), outside the data ('above' keeps the time axes aligned)."""
     if location in ("above", "below"):
         legend = fig.legend[0]
         fig.center = [item for item in fig.center if item is not legend]
@@ -121,7 +121,7 @@ def _finish_legend(fig, location="top_right"):
         legend.location = "top_left"
         legend.spacing = 14
         if location == "below":
-            legend.ncols = 3
+            legend.ncols = ncols
     else:
         fig.legend.location = location
     fig.legend.click_policy = "hide"
@@ -367,32 +367,39 @@ FIDELITY_COLOR = "#9467bd"  # output fidelity (purple, apart from the accuracy b
 
 
 class PerformanceView(View):
-    def __init__(self, height: int = 440, name: str = "performance"):
+    """Accuracy against λ: the sweep with its intervals, condition lines, the λ band, the output's
+    correlation with the rate network, the best and closest λ. ``compact`` (Present mode) keeps the
+    legend to the five entries a class needs; the other layers are drawn without an entry."""
+
+    def __init__(self, height: int = 520, name: str = "performance", compact: bool = False):
         frame = performance_frame(None)
         sources = _sources(frame, name)
         fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct); correlation", height,
                       x_range=Range1d(0, 100), y_range=Range1d(0, 1.03, bounds=(0, 1.03)))
+        extra = (lambda label: {}) if compact else (lambda label: {"legend_label": label})  # noqa: E731
+        short = (lambda long, brief: brief) if compact else (lambda long, brief: long)  # noqa: E731
         fig.vbar(x="scaling_factor", width="width", bottom=0, top=1.03, source=sources["lambda_band"],
                  fill_color=BAND_COLOR, fill_alpha=0.16, line_color=None,
-                 legend_label="λ band: not significantly below the best")
+                 legend_label=short("λ band (not significantly below the best)", "λ band"))
         fig.varea(x="scaling_factor", y1="low", y2="high", source=sources["band"], fill_color="#1f77b4",
-                  fill_alpha=0.18, legend_label="95% interval")
+                  fill_alpha=0.18, **extra("95% interval"))
         fig.line("scaling_factor", "accuracy", source=sources["stored"], color="#999999", line_width=2,
-                 legend_label="Stored in model file")
+                 **extra("Stored in model file"))
         fig.multi_line("xs", "ys", source=sources["groups"], line_color="color", line_dash="dashed", line_width=1.2,
-                       legend_field="label")
+                       **({} if compact else {"legend_field": "label"}))
         fig.line("scaling_factor", "accuracy", source=sources["balanced"], color="#555555", line_width=1.5,
-                 line_dash="dotdash", legend_label="Balanced (mean over conditions)")
+                 line_dash="dotdash", **extra("Balanced (mean over conditions)"))
         fig.line("scaling_factor", "accuracy", source=sources["sweep"], color="#1f77b4", line_width=2,
                  legend_label="Sweep")
         dots = fig.scatter("scaling_factor", "accuracy", source=sources["sweep"], color="#1f77b4", size=6,
                            legend_label="Sweep")
         fig.scatter("scaling_factor", "accuracy", source=sources["dropped"], marker="x", size=11, line_width=2,
-                    color="#1f77b4", legend_label="Dropped by the race (fewer trials)")
+                    color="#1f77b4", **extra("Dropped by the race"))
         fig.line("scaling_factor", "correlation", source=sources["fidelity"], color=FIDELITY_COLOR, line_width=2,
-                 line_dash="dashed", legend_label="Output correlation with the rate network")
+                 line_dash="dashed", legend_label=short("Output vs rate network (correlation)", "Output correlation"))
         fig.scatter("scaling_factor", "correlation", source=sources["match"], marker="diamond", size=16,
-                    fill_color=FIDELITY_COLOR, line_color="black", legend_label="Closest output (least squared difference)")
+                    fill_color=FIDELITY_COLOR, line_color="black",
+                    legend_label=short("Closest output to the rate network", "Closest output"))
         fig.scatter("scaling_factor", "accuracy", source=sources["best"], marker="star", size=20,
                     fill_color="gold", line_color="black", legend_label="Best λ")
         self.marker = Span(location=0, dimension="height", line_color=INH_COLOR, line_dash="dashed", line_width=2,
@@ -400,7 +407,7 @@ class PerformanceView(View):
         fig.add_layout(self.marker)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@scaling_factor"), ("accuracy", "@accuracy{0.00}"),
                                                             ("trials", "@n_trials")]))
-        _finish_legend(fig, "below")  # outside the data: the curve and its band stay uncovered
+        _finish_legend(fig, "below", ncols=2)  # outside the data: the curve and its band stay uncovered
         super().__init__(fig, sources)
 
     def apply(self, extras):
@@ -422,7 +429,7 @@ class PerformanceView(View):
 class MarginView(View):
     """Each sweep trial's scored value against lambda, by condition, with the thresholds."""
 
-    def __init__(self, height: int = 440):
+    def __init__(self, height: int = 520):
         frame = margin_frame(None)
         sources = _sources(frame, "margins")
         fig = _figure(frame.title, "Scaling factor λ", "Scored value (window max, or min for −1 answers)", height,

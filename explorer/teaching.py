@@ -49,7 +49,7 @@ class PresentMode:
         self.toggle = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
                                         css_classes=["present-toggle"])
         self.output = figures.OutputView(figures.time_range(duration), height=470, name="present-output")
-        self.performance = figures.PerformanceView(height=470, name="present-performance")
+        self.performance = figures.PerformanceView(height=470, name="present-performance", compact=True)
         for view in (self.output, self.performance):
             figures.present_style(view.figure)
         self.presets = Presets(session)
