@@ -27,10 +27,10 @@ from rate2spike.explorer.catalog import ModelCatalog, UploadError
 from rate2spike.explorer.frames import WINDOWS
 from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
-from rate2spike.search import SearchOptions
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
                               save_grid_search)
 from rate2spike.network import Stimulation, parse_units
+from rate2spike.search import SearchOptions
 from rate2spike.timegrid import lif_dt
 from rate2spike.tasks import RANDOM, TASKS, Task, get_task, infer_task, tasks_for
 from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCache, ScoredTrial, TrialSpec,
