@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rate2spike.model import load_model, read_mat
+from rate2spike.model import RateModel, load_model, read_mat
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.reference import reference_lif
 from rate2spike.tasks import infer_task
@@ -154,6 +154,38 @@ def run_search_bench(say=print, threads: int | None = None, tasks=("go-nogo", "x
             f"{1 - race.n_done.sum() / full.n_done.sum():.0%} fewer trials, optimum "
             f"{'the same' if same else 'within a step or in the band' if inside else 'DIFFERENT'}")
     return {"constructed": found, "shipped": rows}
+
+
+SIZES = (100, 200, 500, 1000, 2000)  # units of the synthetic networks timed by --sizes
+
+
+def synthetic_model(n_units: int, seed: int = 0) -> RateModel:
+    """An untrained go-nogo network of ``n_units`` units as the trainer initialises it (Dale's
+    principle, 20% inhibitory, sparse chaotic recurrent weights): a stand-in of any size."""
+    from rate2spike.train import initialise_network
+
+    net = initialise_network(1, n_units, (4, 20), np.random.default_rng(seed))
+    return RateModel(N=n_units, w=net.w, m=net.m, som_m=net.som_m, w_in=net.w_in, w_out=net.w_out,
+                     b_out=float(net.b_out), exc=net.exc, taus=net.taus, taus_gaus=net.taus_gaus,
+                     activation=net.activation)
+
+
+def run_size_bench(say=print, sizes=SIZES, repeats: int = 3, scaling_factor: float = 50.0) -> dict:
+    """One output-only go-nogo trial of synthetic networks of each size, one core: the time per
+    trial and per unit-step, and the spikes (firing rates rise with N in untrained networks)."""
+    say(f"synthetic go-nogo networks (untrained, seed 0), lambda = {scaling_factor:g}, one core, best of {repeats}:")
+    say(f"  {'N':>6}{'ms per trial':>14}{'ns per unit-step':>18}{'spikes per trial':>18}{'Hz per unit':>13}")
+    figures = {}
+    for n_units in sizes:
+        spec = TrialSpec(synthetic_model(n_units), "go-nogo", scaling_factor, condition="Go")
+        trial = run_trial(spec)  # compiled before timing
+        seconds = _best(lambda k: run_trial(spec.replace(index=k)), repeats)
+        steps = trial.recording.drive.nt
+        spikes = int(trial.recording.spike_counts.sum())
+        figures[n_units] = seconds
+        say(f"  {n_units:>6}{seconds * 1e3:>14.1f}{seconds / (n_units * steps) * 1e9:>18.2f}{spikes:>18}"
+            f"{spikes / (n_units * spec.duration):>13.1f}")
+    return figures
 
 
 def _verdict(say, text, value, ok, unit):

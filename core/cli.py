@@ -207,8 +207,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rate2spike.bench import run_bench, run_search_bench, run_train_bench
+    from rate2spike.bench import run_bench, run_search_bench, run_size_bench, run_train_bench
 
+    if args.sizes:
+        run_size_bench()
+        return 0
     if args.search:
         run_search_bench(threads=args.threads)
         return 0
@@ -320,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dashboard", action="store_true",
                    help="instead: time λ slider release -> redrawn trial in the dashboard (headless Chromium)")
     p.add_argument("--changes", type=whole_number(1), default=15, help="λ changes timed per model (--dashboard)")
+    p.add_argument("--sizes", action="store_true",
+                   help="instead: one trial of synthetic networks of N = 100 ... 2000 units (how cost grows with N)")
     p.add_argument("--search", action="store_true",
                    help="instead: full grid against racing (agreement on constructed curves; the shipped models)")
     p.set_defaults(func=cmd_bench)

@@ -85,3 +85,19 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "bad.mat" in err and "empty" in err and "Traceback" not in err
     assert main(["sweep", str(tmp_path / "missing")]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_the_size_benchmark_times_synthetic_networks_of_each_size():
+    """`rate2spike bench --sizes` prints one row per size (its timings are reported, not tested);
+    its networks follow Dale's principle with about 20% inhibitory units, like trained ones."""
+    from rate2spike.bench import run_size_bench, synthetic_model
+
+    lines = []
+    figures = run_size_bench(say=lines.append, sizes=(40, 80), repeats=1)
+    assert sorted(figures) == [40, 80] and all(seconds > 0 for seconds in figures.values())
+    rows = [line.split() for line in lines[2:]]
+    assert [int(row[0]) for row in rows] == [40, 80] and all(int(row[3]) > 0 for row in rows)
+    model = synthetic_model(400)
+    signs = np.sign(model.recurrent_weights())
+    assert (signs[:, model.exc] >= 0).all() and (signs[:, ~model.exc] <= 0).all()
+    assert 0.7 < model.exc.mean() < 0.9
