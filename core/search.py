@@ -73,10 +73,12 @@ class LambdaTable:
         self.scaling_factors = factors[order]
         k = factors.size
         self.verdicts = np.full((k, self.n_trials), UNSCORED, dtype=np.int8)
+        # running counts, so that a progress report after every trial costs O(lambdas), not O(trials)
+        self._n_done = np.zeros(k, dtype=int)
+        self._n_correct = np.zeros(k, dtype=int)
         self.planned = np.full(k, self.n_trials, dtype=int)
         self.dropped = np.zeros(k, dtype=bool)
         self.origin = np.array([GRID] * k, dtype=object)
-        self.dropped_after = np.zeros(k, dtype=int)  # trials scored when the race dropped it
         self._listeners: list[Callable[[list[int]], None]] = []
 
     def __len__(self) -> int:
@@ -98,10 +100,11 @@ class LambdaTable:
             k = int(np.searchsorted(self.scaling_factors, value))
             self.scaling_factors = np.insert(self.scaling_factors, k, value)
             self.verdicts = np.insert(self.verdicts, k, UNSCORED, axis=0)
+            self._n_done = np.insert(self._n_done, k, 0)
+            self._n_correct = np.insert(self._n_correct, k, 0)
             self.planned = np.insert(self.planned, k, planned)
             self.dropped = np.insert(self.dropped, k, False)
             self.origin = np.insert(self.origin, k, origin)
-            self.dropped_after = np.insert(self.dropped_after, k, 0)
             for listener in self._listeners:
                 listener(k)
         return new
@@ -110,21 +113,26 @@ class LambdaTable:
         if self.verdicts[k, trial] != UNSCORED:
             raise ValueError(f"trial {trial} at lambda {self.scaling_factors[k]:g} is already recorded")
         self.verdicts[k, trial] = 1 if correct else 0
+        self._n_done[k] += 1
+        self._n_correct[k] += bool(correct)
 
     def set_many(self, k: int, trials, correct) -> None:
         """Record several trials of lambda k at once (each trial once)."""
         trials = np.asarray(trials, dtype=int)
         if (self.verdicts[k, trials] != UNSCORED).any():
             raise ValueError(f"some of these trials at lambda {self.scaling_factors[k]:g} are already recorded")
-        self.verdicts[k, trials] = np.asarray(correct, dtype=bool)
+        correct = np.asarray(correct, dtype=bool)
+        self.verdicts[k, trials] = correct
+        self._n_done[k] += trials.size
+        self._n_correct[k] += int(np.count_nonzero(correct))
 
     @property
     def n_done(self) -> np.ndarray:
-        return np.count_nonzero(self.verdicts != UNSCORED, axis=1)
+        return self._n_done.copy()
 
     @property
     def n_correct(self) -> np.ndarray:
-        return np.count_nonzero(self.verdicts == 1, axis=1)
+        return self._n_correct.copy()
 
     @property
     def accuracy(self) -> np.ndarray:
@@ -196,6 +204,11 @@ class SearchOptions:
     alpha: float = DEFAULT_ALPHA
     round_trials: int = DEFAULT_ROUND_TRIALS
     extend_limit: int = DEFAULT_EXTEND_LIMIT
+
+    @property
+    def beyond_reference(self) -> bool:
+        """True when the search scores other lambdas or trials than the reference's full grid."""
+        return self.extend or self.refine or self.race
 
     def __post_init__(self):
         if not 0 < self.alpha < 1:
@@ -334,7 +347,6 @@ def _race(table: LambdaTable, evaluate: Evaluate, options: SearchOptions, notes:
         for k in contenders:
             if k != leader and table.worse_p(leader, k) < level:
                 table.dropped[k] = True
-                table.dropped_after[k] = scored
                 table.planned[k] = table.n_done[k]
     for k in alive():  # a race ends when one lambda remains or the trials run out
         table.planned[k] = table.n_done[k]

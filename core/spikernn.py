@@ -125,7 +125,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
             failed(path, exc)
             continue
         say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials"
-            + ("" if options == SearchOptions(alpha=alpha) else f" ({options.describe()})"))
+            + (f" ({options.describe()})" if options.beyond_reference else ""))
         with ProgressBar(total=len(factors) * n_trials, desc=path.name[:40], enabled=verbose) as bar:
             printed = set()
 

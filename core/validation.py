@@ -49,6 +49,13 @@ def peaked_curve(peak: float, width: float, top: float, floor: float = 0.3) -> C
     return lambda lam: floor + (top - floor) * np.exp(-0.5 * ((lam - peak) / width) ** 4)
 
 
+def optimum_agrees(full: LambdaTable, race: LambdaTable) -> bool:
+    """The race's optimum is the full grid's, within one grid step of it, or inside its band."""
+    full_best = float(full.scaling_factors[full.best()])
+    race_best = float(race.scaling_factors[race.best()])
+    return abs(race_best - full_best) <= full.grid_step() or race_best in full.scaling_factors[full.band()]
+
+
 def race_agreement(grid, n_trials: int, n_curves: int = 20, seeds: int = 5, rng_seed: int = 2026) -> dict:
     """Race and full grid on ``n_curves`` random peaked curves x ``seeds`` trial sets each: how often
     the race's optimum is within one grid step of the full grid's or inside its band, and the
@@ -65,8 +72,6 @@ def race_agreement(grid, n_trials: int, n_curves: int = 20, seeds: int = 5, rng_
             search(full, bernoulli_evaluate(full, curve, np.random.default_rng([model, seed])), SearchOptions())
             race = LambdaTable(grid, n_trials)
             search(race, bernoulli_evaluate(race, curve, np.random.default_rng([model, seed])), SearchOptions(race=True))
-            full_best = full.scaling_factors[full.best()]
-            race_best = race.scaling_factors[race.best()]
-            agree.append(abs(race_best - full_best) <= step or race_best in full.scaling_factors[full.band()])
+            agree.append(optimum_agrees(full, race))
             saved.append(1 - race.n_done.sum() / full.n_done.sum())
     return {"runs": len(agree), "agreement": float(np.mean(agree)), "trials_saved": float(np.mean(saved))}

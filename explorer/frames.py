@@ -469,17 +469,13 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
 
 
 def band_bars(band, scaling_factors) -> dict:
-    """The lambda band as one bar per lambda in it, each as wide as the grid's spacing there."""
+    """The lambda band as one bar per lambda in it, each as wide as the gap to its nearest
+    neighbour on the searched grid (a refined grid has narrower bars)."""
     band = np.asarray(band, dtype=float)
     grid = np.unique(np.asarray(scaling_factors, dtype=float))
-    spacing = np.diff(grid)
-    width = np.full(band.size, float(spacing.min()) if spacing.size else 1.0)
-    for k, lam in enumerate(band):  # the gap to the nearest neighbour on the grid
-        position = np.searchsorted(grid, lam)
-        gaps = [abs(grid[j] - lam) for j in (position - 1, position + 1) if 0 <= j < grid.size and grid[j] != lam]
-        if gaps:
-            width[k] = min(gaps)
-    return {"scaling_factor": band, "width": width}
+    gaps = np.diff(grid)
+    nearest = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf]) if gaps.size else np.ones(grid.size)
+    return {"scaling_factor": band, "width": nearest[np.clip(np.searchsorted(grid, band), 0, grid.size - 1)]}
 
 
 def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:

@@ -228,7 +228,7 @@ def shipped_labels() -> dict[str, str]:
 def server_breakdown(label: str, lambdas, say=print) -> None:
     """Time the server's part in this process: simulation, rate model, frames, patch."""
     from rate2spike.explorer.app import ExplorerPage
-    from rate2spike.explorer.session import TRIAL_RECORDINGS, ExplorerSession
+    from rate2spike.explorer.session import ON_CHANGE_RECORDINGS, ExplorerSession
     from rate2spike.rate import simulate_rate
     from rate2spike.trial import run_trial
 
@@ -239,7 +239,7 @@ def server_breakdown(label: str, lambdas, say=print) -> None:
     for k, lam in enumerate(lambdas):
         spec = session.spec.replace(scaling_factor=float(lam))
         start = time.perf_counter()
-        trial = run_trial(spec, TRIAL_RECORDINGS, session._rate_cache)  # what a λ change simulates
+        trial = run_trial(spec, ON_CHANGE_RECORDINGS, session._rate_cache)  # what a λ change simulates
         simulated = time.perf_counter()
         simulate_rate(spec.model, trial.stimulus.u, seed=list(spec.rate_noise_seed))  # what the cache saves
         rated = time.perf_counter()

@@ -38,7 +38,7 @@ from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCa
 
 LAMBDA_BOUNDS = (1.0, 200.0)  # the slider's range
 MAX_SIDE_BY_SIDE = 3  # λ values compared side by side
-TRIAL_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster draw: simulated on every change
+ON_CHANGE_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster draw: simulated on every change
 VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what every view draws; currents are not drawn
 
 
@@ -337,7 +337,7 @@ class ExplorerSession(pn.viewable.Viewer):
     @param.depends("spec", watch=True)
     def _run_trial(self) -> None:
         try:
-            trial = run_trial(self.spec, TRIAL_RECORDINGS, self._rate_cache)
+            trial = run_trial(self.spec, ON_CHANGE_RECORDINGS, self._rate_cache)
         except (ValueError, ModelFileError) as exc:
             self.error = _message(exc)
             return
