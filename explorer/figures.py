@@ -87,11 +87,14 @@ HELP = {
         "and whether any λ serves them all."
     ),
     "performance": (
-        "Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (band); thin "
+        "Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (blue band); thin "
         "dashed lines, the accuracy per condition, and their mean (balanced accuracy, dot-dashed); grey, the grid "
         "search stored in the model file. Star: the best λ of a finished sweep (first maximum over fully scored λ, "
-        "as the reference); while a sweep runs the title names the leading λ so far. Red dashed line: the λ of the "
-        "trial on screen. Warnings (optimum on the grid's edge, ties, a condition never answered) follow the status."
+        "as the reference); while a sweep runs the title names the leading λ so far. Green bars: the λ band, every λ "
+        "not significantly below the best (paired test on the same trials). Crosses: λ a race dropped. Purple "
+        "dashed line: how closely the spiking output follows the rate network's (correlation over the trial), with "
+        "the λ of the closest output (diamond). Red dashed line: the λ of the trial on screen. Notes (λ added past "
+        "an edge, refinement, the race) and warnings (ties, a condition never answered) follow the status."
     ),
 }
 

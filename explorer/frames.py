@@ -448,9 +448,10 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         leading = "" if snapshot.optimum is None else f"; leading λ so far {snapshot.optimum[0]:g}"
         if snapshot.is_result and snapshot.optimum is not None:
             best = {"scaling_factor": np.array([snapshot.optimum[0]]), "accuracy": np.array([snapshot.optimum[1]])}
-            caution = f", {len(snapshot.warnings)} warning(s) below" if snapshot.warnings else ""
+            count = len(snapshot.warnings)
+            caution = f", {count} warning{'s' if count > 1 else ''}" if count else ""  # short: Present mode
             title = (f"Performance curve: best λ = {snapshot.optimum[0]:g}\n"
-                     f"accuracy {snapshot.optimum[1]:.2f}, {int(snapshot.n_done.max())} trials per λ{caution}")
+                     f"accuracy {snapshot.optimum[1]:.2f}, {int(snapshot.n_done.max())} trials/λ{caution}")
         elif snapshot.cancelled:
             title = f"Performance curve: sweep cancelled\nafter {snapshot.done} / {snapshot.total} trials, not a result"
         elif not snapshot.finished:
