@@ -66,6 +66,7 @@ class RateModel:
     all_perfs: np.ndarray | None = None  # its accuracy per scaling factor
     scaling_factors: np.ndarray | None = None
     scaling_factor_band: np.ndarray | None = None  # lambdas not significantly below the optimum, if stored
+    condition_perfs: dict | None = None  # {condition group: accuracy per scaling factor}, if stored
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())
     file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
@@ -157,9 +158,11 @@ class RateModel:
 
 
 BAND_FIELD = "scaling_factor_band"  # lambdas not significantly below the optimum (rate2spike's addition)
+# accuracy per condition group (rows) and scaling factor (columns), and the groups' names joined by "|"
+CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD = "all_perfs_by_condition", "condition_names"
 MODEL_FIELDS = ("N", "w", "w0", "m", "som_m", "w_in", "w_out", "b_out", "inh", "exc", "taus", "taus_gaus",
                 "taus_gaus0", "activation", "eval_perf_mean", "opt_scaling_factor", "all_perfs", "scaling_factors",
-                "scaling_factor_band")
+                "scaling_factor_band", CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD)
 MAX_VARIABLE_BYTES = 512 * 2**20  # a variable declared larger than this is refused before it is read
 CONTAINER_CLASSES = ("cell", "struct", "object", "function_handle", "opaque")  # sizes not declared up front
 _CLASS_BYTES = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
@@ -341,6 +344,7 @@ def model_from_dict(data: dict, path=None) -> RateModel:
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)
+    condition_perfs = _condition_perfs(path, data, None if factors is None else factors.size)
     return RateModel(
         N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
         b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
@@ -348,12 +352,27 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
         all_perfs=None if perfs is None else perfs.reshape(-1),
         scaling_factors=None if factors is None else factors.reshape(-1),
-        scaling_factor_band=None if band is None else band.reshape(-1),
+        scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
         path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
     )
 
 
-RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band")  # a search's results
+RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band",
+                 CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD)  # a search's results
+
+
+def _condition_perfs(path, data, n_factors: int | None) -> dict | None:
+    """{group: accuracy per scaling factor} from the two per-condition variables (NaN where a
+    lambda saw no trial of that group), or None when the file does not hold them."""
+    if CONDITION_PERFS_FIELD not in data or CONDITION_NAMES_FIELD not in data or n_factors is None:
+        return None
+    names = [n for n in _string(path, data, CONDITION_NAMES_FIELD, "").split("|") if n]
+    perfs = np.asarray(data[CONDITION_PERFS_FIELD])
+    if perfs.dtype.kind not in "biuf" or perfs.reshape(-1).size != len(names) * n_factors:
+        raise ModelFileError(path, f"must be {len(names)} condition(s) x {n_factors} scaling factors, "
+                                   f"got shape {perfs.shape}", CONDITION_PERFS_FIELD)
+    perfs = perfs.astype(np.float64).reshape(len(names), n_factors)
+    return {name: row for name, row in zip(names, perfs)}
 
 
 def load_model(path, stored_results: bool = True) -> RateModel:
@@ -424,13 +443,17 @@ def write_mat_atomic(path, variables: dict) -> None:
 
 
 def with_results(path, updates: dict) -> dict:
-    """The variables of a model file with ``updates`` added or replaced (as float64); every
+    """The variables of a model file with ``updates`` added or replaced (numbers as float64, text
+    as text); an update to a grid search replaces all of the old one's variables (RESULT_FIELDS), every
     other variable keeps its value, dtype and shape. The file is validated first."""
     data = read_mat(path)
     model_from_dict(data, path)
     merged = dict(data)
+    if "opt_scaling_factor" in updates:  # a new search: no stale band or per-condition rows of the old one
+        for name in RESULT_FIELDS:
+            merged.pop(name, None)
     for name, value in updates.items():
-        merged[name] = np.asarray(value, dtype=np.float64)
+        merged[name] = value if isinstance(value, str) else np.asarray(value, dtype=np.float64)
     return merged
 
 
@@ -450,9 +473,11 @@ def results_bytes(path, updates: dict) -> bytes:
     return buffer.getvalue()
 
 
-def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=None) -> dict:
-    """A grid search's outcome under the reference's names and shapes, and the lambda band (every
-    lambda not significantly below the best) as one extra variable, ``scaling_factor_band``."""
+def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None) -> dict:
+    """A grid search's outcome under the reference's names and shapes, and rate2spike's extras: the
+    lambda band (every lambda not significantly below the best), ``scaling_factor_band``, and the
+    accuracy per condition group, ``all_perfs_by_condition`` (groups x lambdas, NaN where a lambda
+    saw no trial of a group) with ``condition_names`` ("Go|NoGo")."""
     variables = {
         "opt_scaling_factor": float(opt_scaling_factor),
         "all_perfs": np.asarray(all_perfs, dtype=np.float64).reshape(1, -1),
@@ -460,10 +485,13 @@ def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=N
     }
     if band is not None:
         variables[BAND_FIELD] = np.asarray(band, dtype=np.float64).reshape(1, -1)
+    if conditions:
+        variables[CONDITION_PERFS_FIELD] = np.array([np.asarray(v, dtype=np.float64) for v in conditions.values()])
+        variables[CONDITION_NAMES_FIELD] = "|".join(conditions)
     return variables
 
 
-def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=None) -> None:
-    """Store a grid search's outcome (and its lambda band, if given) in the model file (atomically,
-    keeping every other variable)."""
-    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band))
+def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None) -> None:
+    """Store a grid search's outcome (its lambda band and per-condition accuracy, if given) in the
+    model file (atomically, keeping every other variable)."""
+    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band, conditions))

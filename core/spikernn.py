@@ -147,7 +147,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
             break
         best_lambda, best_acc = result.optimum
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band)
+            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band,
+                             result.group_accuracy())
         except (ModelFileError, OSError) as exc:
             failed(path, exc)
             continue

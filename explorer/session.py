@@ -442,7 +442,8 @@ class ExplorerSession(pn.viewable.Viewer):
         if result is None:
             return self.model.path.read_bytes()
         return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
-                                                                    result.optimum[0], result.band))
+                                                                    result.optimum[0], result.band,
+                                                                    result.group_accuracy()))
 
     def save_sweep(self) -> str:
         """Write the finished sweep into the model file (atomically, keeping every other variable)."""
@@ -454,7 +455,7 @@ class ExplorerSession(pn.viewable.Viewer):
         lam, _ = result.optimum
         path = self.model.path
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band)
+            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band, result.group_accuracy())
             reloaded = load_model(path)
         except (ModelFileError, OSError) as exc:
             self.error = f"Could not save into the model file: {_message(exc)}"

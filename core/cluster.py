@@ -1,0 +1,58 @@
+"""Where the work runs: this process's threads, a local Dask cluster, or a running Dask scheduler.
+
+``rate2spike sweep`` and ``rate2spike train`` take ``--workers N`` (start a
+``distributed.LocalCluster`` of N single-threaded worker processes on this machine) or
+``--scheduler ADDRESS`` (use a cluster started elsewhere with ``dask scheduler`` and ``dask
+worker``); without either they run on this process's threads. Dask is the engine, not ours:
+it places tasks, retries the tasks of a worker that dies and serves its own dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+CONNECT_TIMEOUT = 10  # s: an unreachable scheduler is reported within this
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler given by address did not answer in time."""
+
+
+@contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                say: Callable[[str], None] = print) -> Iterator[object | None]:
+    """A ``distributed.Client`` for ``workers`` local worker processes or for the scheduler at
+    ``scheduler`` (closed on exit; a local cluster is shut down), or None for neither (threads).
+
+    Prints the address of Dask's dashboard through ``say``.
+    """
+    if workers and scheduler:
+        raise ValueError("give either a number of local workers or a scheduler address, not both")
+    if not workers and not scheduler:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    local = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT}s")
+        except (OSError, TimeoutError) as exc:
+            raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {scheduler} within "
+                                       f"{CONNECT_TIMEOUT} s ({type(exc).__name__}: {exc})") from None
+    else:
+        if workers < 1:
+            raise ValueError(f"the number of workers must be 1 or more, got {workers}")
+        # one thread per worker process: the kernels use one core each, and processes share nothing
+        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                             silence_logs=logging.ERROR, dashboard_address=":0")
+        client = Client(local)
+    try:
+        say(f"Dask: {len(client.scheduler_info().get('workers', {}))} worker(s), dashboard {client.dashboard_link}")
+        yield client
+    finally:
+        client.close()
+        if local is not None:
+            local.close()
