@@ -133,13 +133,20 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from rate2spike.cluster import dask_client
     from rate2spike.spikernn import lambda_grid_search
 
-    results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
-                                 seed=args.seed, downsample=args.downsample,
-                                 use_initial_weights=args.initial_weights, task_options=dict(args.option),
-                                 n_threads=args.threads, extend=args.extend, refine=args.refine, race=args.race,
-                                 alpha=args.alpha)
+    try:
+        with dask_client(args.workers, args.scheduler) as client:
+            results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
+                                         seed=args.seed, downsample=args.downsample,
+                                         use_initial_weights=args.initial_weights, task_options=dict(args.option),
+                                         n_threads=args.threads, extend=args.extend, refine=args.refine,
+                                         race=args.race, alpha=args.alpha, client=client, resume=args.resume)
+    except KeyboardInterrupt:
+        print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
+              "run the same command again to continue", file=sys.stderr)
+        return 130
     if args.csv:
         root = Path(args.path)
         for path, result in results.items():
@@ -183,7 +190,36 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'A:B' (A to B - 1, like a Python range) or '0,3,7': distinct whole numbers, 0 or more."""
+    try:
+        if ":" in text:
+            start, stop = (int(x) for x in text.split(":"))
+            seeds = list(range(start, stop))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+        if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+            raise ValueError
+        return seeds
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not START:STOP (START included, STOP not, START < STOP) "
+                                         "or a comma-separated list of distinct seeds, all 0 or more") from None
+
+
+def _train_options(args) -> dict:
+    return dict(N=args.N, taus=tuple(args.taus), activation=args.act, P_inh=args.P_inh, gain=args.gain,
+                n_trials=args.n_trials, batch_size=args.batch_size, max_eval_loss=args.max_eval_loss,
+                min_eval_accuracy=args.min_eval_accuracy)
+
+
+def _training_verdict(result) -> str:
+    return ("met the stopping criteria" if result.converged
+            else "reached the trial limit WITHOUT meeting the stopping criteria")
+
+
 def cmd_train(args) -> int:
+    if args.seeds is not None or args.workers or args.scheduler:
+        return _train_population(args)
     from rate2spike.progress import ProgressBar
     from rate2spike.train import train_model
 
@@ -195,14 +231,60 @@ def cmd_train(args) -> int:
             bar.write(f"  trial {info.trials}: training loss {info.train_loss:.2f}, eval loss {info.eval_loss:.2f}, "
                       f"eval accuracy {info.eval_accuracy:.2f}")
 
-        result = train_model(args.task, N=args.N, taus=taus, seed=args.seed, out_dir=args.out,
-                             activation=args.act, P_inh=args.P_inh, gain=args.gain, n_trials=args.n_trials,
-                             batch_size=args.batch_size, progress=progress,
-                             max_eval_loss=args.max_eval_loss, min_eval_accuracy=args.min_eval_accuracy)
-    verdict = "met the stopping criteria" if result.converged else "reached the trial limit WITHOUT meeting the stopping criteria"
-    print(f"{verdict} after {result.trials} trials ({result.elapsed_seconds:.0f} s): eval accuracy "
+        result = train_model(args.task, seed=args.seed, out_dir=args.out, progress=progress, **_train_options(args))
+    print(f"{_training_verdict(result)} after {result.trials} trials ({result.elapsed_seconds:.0f} s): eval accuracy "
           f"{result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
     print(f"model written to {result.path}")
+    return 0
+
+
+def _train_population(args) -> int:
+    """``train --seeds``: one model per seed, here or on a Dask cluster; a line per seed as it ends."""
+    import os
+
+    from rate2spike.cluster import dask_client
+    from rate2spike.population import train_population
+    from rate2spike.progress import ProgressBar
+
+    seeds = args.seeds if args.seeds is not None else [args.seed]
+    shown = f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1 else \
+        ",".join(map(str, seeds))
+    print(f"training {args.task}: N = {args.N}, taus = {tuple(args.taus)} (x 5 ms), {len(seeds)} seed(s) ({shown}), "
+          f"up to {args.n_trials} trials each")
+    where = (lambda path: path) if os.path.isabs(args.out) else os.path.relpath
+    ended = []
+    try:
+        with dask_client(args.workers, args.scheduler) as client:
+            if client is None:
+                print("one seed after another in this process (--workers N trains N at once)")
+            with ProgressBar(total=len(seeds), desc=args.task, unit="seed") as bar:
+                def progress(info):
+                    outcome = info.outcome
+                    ended.append(outcome)
+                    bar.update_to(info.done)
+                    if outcome.failed:
+                        bar.write(f"seed {outcome.seed}: FAILED: {outcome.error}")
+                    elif not outcome.cancelled:
+                        r = outcome.result
+                        bar.write(f"seed {outcome.seed}: {_training_verdict(r)} after {r.trials} trials "
+                                  f"({r.elapsed_seconds:.0f} s): eval accuracy {r.eval_accuracy:.3f}, eval loss "
+                                  f"{r.eval_loss:.2f} -> {where(r.path)}")
+
+                population = train_population(args.task, seeds, client=client, out_dir=args.out, progress=progress,
+                                              **_train_options(args))
+    except KeyboardInterrupt:
+        saved = sum(1 for o in ended if o.result is not None and not o.cancelled)
+        print(f"rate2spike: interrupted; {saved} model(s) saved (listed above), the seeds still training were "
+              "stopped without saving", file=sys.stderr)
+        return 130
+    results, failures = population.results, population.failures
+    converged = sum(1 for r in results.values() if r.converged)
+    print(f"{len(seeds)} seed(s) in {population.elapsed_seconds:.0f} s: {converged} met the stopping criteria, "
+          f"{len(results) - converged} reached the trial limit, {len(failures)} failed")
+    if failures:
+        print(f"rate2spike: {len(failures)} of {len(seeds)} seed(s) failed ({', '.join(map(str, failures))}; "
+              "see the errors above); the others finished", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
@@ -287,6 +369,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score lambdas in rounds and drop those shown worse than the leader (fewer trials)")
     p.add_argument("--alpha", type=probability, default=DEFAULT_ALPHA,
                    help=f"family-wise error rate of the race and the lambda band (default {DEFAULT_ALPHA:g})")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=whole_number(1),
+                         help="run on a local Dask cluster of this many worker processes (all models at once)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    p.add_argument("--no-resume", dest="resume", action="store_false",
+                   help="ignore the journal of an interrupted run of this search and start afresh")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
@@ -302,7 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=tuple(TASKS))
     p.add_argument("--N", type=whole_number(1), default=200)
     p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
-    p.add_argument("--seed", type=whole_number(0), default=0)
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=whole_number(0), default=0, help="the model's seed (default 0)")
+    seeds.add_argument("--seeds", type=parse_seeds,
+                       help="train one model per seed: START:STOP (STOP not included, like a Python range) or 0,3,7")
     p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
     p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
     p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
@@ -311,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
+    cluster = p.add_mutually_exclusive_group()
+    cluster.add_argument("--workers", type=whole_number(1),
+                         help="train the seeds on a local Dask cluster of this many worker processes (N at once)")
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="train the seeds on the Dask cluster of this scheduler (e.g. tcp://host:8786); "
+                              "OUT must be reachable from the workers at the same path")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="time the simulator against the NumPy reference")

@@ -10,13 +10,17 @@ Differences (docs/method.md, "Differences from the reference"): ``REC`` is steps
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
 from rate2spike.model import ModelFileError, as_model, check_writable, load_model, save_grid_search
 from rate2spike.network import Stimulation, convert, make_drive
+from rate2spike.journal import FolderLock, Journal, search_key
 from rate2spike.paths import find_model_files, shipped_model_dir
-from rate2spike.progress import ProgressBar
+from rate2spike.progress import ProgressBar, is_cancelled
 from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid, sweep_base
@@ -80,7 +84,7 @@ def accuracy_line(result, k: int) -> str:
 def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS, scaling_factors=None, *,
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
                        progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
-                       race=False, alpha=DEFAULT_ALPHA):
+                       race=False, alpha=DEFAULT_ALPHA, client=None, resume=True):
     """Find the best scaling factor for every model file in ``model_dir`` and save it there.
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
@@ -93,7 +97,13 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     ``extend``, ``refine`` and ``race`` (off by default, so results are the reference's) grow the
     grid past an edge optimum, add a finer step around it, or drop clearly worse lambdas early
     (``rate2spike.search``, family-wise error rate ``alpha``). The lambda band (lambdas not
-    significantly below the best) is stored as ``scaling_factor_band`` beside the reference's three.
+    significantly below the best) and the accuracy per condition are stored beside the reference's three.
+
+    Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers and
+    all the folder's models are in flight at once; without one, on ``n_threads`` threads, one model
+    after another. The results are the same. Finished trials are journaled next to each model
+    (``model.mat.journal``, ``rate2spike.journal``) and, with ``resume``, a second run of the same
+    search after a crash or Ctrl-C continues from there; the folder is locked while it is searched.
     A file that cannot be read, fits no task or cannot be written is reported on stderr and
     skipped; the others are searched. Returns a ``GridSearchResults``: ``{path: SweepResult}``
     for the files searched, with ``failures`` for the others.
@@ -106,12 +116,14 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
     say = print if verbose else (lambda *a, **k: None)
     results = GridSearchResults()
+    stop = threading.Event()
 
     def failed(path, exc) -> None:
         results.failures[path] = str(exc)
         if verbose:
             print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
 
+    todo = []  # (path, base) of the files to search
     for path in paths:
         try:
             model = load_model(path, stored_results=not force)
@@ -120,46 +132,107 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                     "(force=True redoes it)")
                 continue
             check_writable(path)  # before the work, not after it
-            base = sweep_base(model, task_name, seed, downsample, use_initial_weights, task_options=task_options)
+            todo.append((path, sweep_base(model, task_name, seed, downsample, use_initial_weights,
+                                          task_options=task_options)))
         except (ModelFileError, ValueError, OSError) as exc:
             failed(path, exc)
-            continue
-        say(f"{path.name}: {base.task.name}, N = {model.N}, {len(factors)} scaling factors x {n_trials} trials"
-            + (f" ({options.describe()})" if options.beyond_reference else ""))
-        with ProgressBar(total=len(factors) * n_trials, desc=path.name[:40], enabled=verbose) as bar:
+    if not todo:
+        return results
+    folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
+    with FolderLock(folder), ProgressBar(total=len(todo) * len(factors) * n_trials, desc="lambda search",
+                                         enabled=verbose) as bar:
+        tell = bar.write  # lines above the bar, not through it
+        pace = _SharedProgress(bar, [path for path, _ in todo], len(factors) * n_trials)
+
+        def search_one(path, base):
+            tell(f"{path.name}: {base.task.name}, N = {base.model.N}, {len(factors)} scaling factors x {n_trials} "
+                f"trials" + (f" ({options.describe()})" if options.beyond_reference else ""))
+            journal = Journal.open(path, search_key(base, factors, n_trials, options), bar.write) if resume else None
             printed = set()
 
-            def report(p, printed=printed):
-                bar.update_to(p.done, p.total)
+            def report(p):
+                pace.update(path, p.done, p.total)
                 if progress is not None:
                     progress(p)
                 for k in np.flatnonzero(p.result.complete):  # each lambda once, when its trials are in
                     lam = float(p.result.scaling_factors[k])
                     if lam not in printed:
                         printed.add(lam)
-                        bar.write(f"  {accuracy_line(p.result, int(k))}")
+                        bar.write(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(todo) > 1
+                                  else f"  {accuracy_line(p.result, int(k))}")
 
-            result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report, cancel=cancel,
-                              options=options)
-        results[path] = result
-        if result.cancelled:
-            say(f"{path.name}: cancelled; nothing saved")
-            break
-        best_lambda, best_acc = result.optimum
+            try:
+                result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report,
+                                  cancel=lambda: stop.is_set() or is_cancelled(cancel), options=options,
+                                  client=client, journal=journal)
+            finally:
+                if journal is not None:
+                    journal.close()
+            return result, journal
+
+        def finish(path, result, journal) -> None:
+            results[path] = result
+            if result.cancelled:
+                kept = f"; {journal.path.name} keeps the finished trials, run the same command to continue" \
+                    if journal is not None else ""
+                tell(f"{path.name}: cancelled; nothing saved{kept}")
+                return
+            best_lambda, best_acc = result.optimum
+            try:
+                save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band,
+                                 result.group_accuracy())
+            except (ModelFileError, OSError) as exc:
+                failed(path, exc)
+                return
+            if journal is not None:
+                journal.remove()
+            for note in result.notes:
+                tell(f"note: {path.name}: {note}" if len(todo) > 1 else f"note: {note}")
+            tell(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
+            for line in result.summary()[1:]:
+                tell(f"  {line}")
+            for note in result.warnings():
+                tell(f"warning: {path.name}: {note}" if len(todo) > 1 else f"warning: {note}")
+
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band,
-                             result.group_accuracy())
-        except (ModelFileError, OSError) as exc:
-            failed(path, exc)
-            continue
-        for note in result.notes:
-            say(f"note: {note}")
-        say(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
-        for line in result.summary()[1:]:
-            say(f"  {line}")
-        for note in result.warnings():
-            say(f"warning: {note}")
+            if client is None:  # one model after another, each on all threads
+                for path, base in todo:
+                    finish(path, *search_one(path, base))
+                    if results[path].cancelled:
+                        break
+            else:  # every model in flight at once: the cluster never idles between models
+                with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="search-driver") as drivers:
+                    futures = {drivers.submit(search_one, path, base): path for path, base in todo}
+                    try:
+                        for future in as_completed(futures):
+                            path = futures[future]
+                            try:
+                                finish(path, *future.result())
+                            except (ModelFileError, ValueError, OSError) as exc:
+                                failed(path, exc)
+                    except BaseException:
+                        stop.set()  # Ctrl-C or SIGTERM: the drivers stop between blocks, journals stay
+                        raise
+        except BaseException:
+            stop.set()
+            raise
     return results
+
+
+class _SharedProgress:
+    """One progress bar over the trials of all models being searched (a model's planned total
+    shrinks when a race drops lambdas and grows when the grid is extended)."""
+
+    def __init__(self, bar: ProgressBar, models, trials_per_model: int):
+        self.bar = bar
+        self.planned = {model: trials_per_model for model in models}
+        self.done = {model: 0 for model in models}
+        self.lock = threading.Lock()
+
+    def update(self, model, done: int, total: int) -> None:
+        with self.lock:
+            self.done[model], self.planned[model] = done, total
+            self.bar.update_to(sum(self.done.values()), sum(self.planned.values()))
 
 
 class GridSearchResults(dict):

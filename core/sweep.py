@@ -5,9 +5,10 @@ stimulation) crossed with scaling factors and trial indices. Every lambda is sco
 same trials (same stimuli, initial voltages and noise: common random numbers), so differences
 between lambdas are not sampling noise between trial sets. Which (lambda, trial) pairs get scored
 is up to the search procedure (``rate2spike.search``: the full grid as the reference, or with edge
-extension, refinement and racing); the engine here runs them on a thread pool (the kernel releases
-the GIL), compares each trial's output with the rate network's, calls a progress callback after
-every finished trial and stops between trials when cancelled.
+extension, refinement and racing); an engine (``rate2spike.engine``: this process's threads or a
+Dask cluster) runs them in blocks and compares each trial's output with the rate network's; the
+search here records the scores, calls a progress callback after every finished block, journals
+them for a resume (``rate2spike.journal``) and stops between blocks when cancelled.
 """
 
 from __future__ import annotations
@@ -18,22 +19,22 @@ import importlib.metadata
 import io
 import math
 import os
-import threading
 import time
+import uuid
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
 
-from rate2spike.fidelity import Fidelity, output_fidelity
+from rate2spike.engine import DaskEngine, ThreadEngine, make_blocks
+from rate2spike.fidelity import Fidelity
+from rate2spike.journal import Journal
 from rate2spike.model import RateModel
 from rate2spike.network import check_scaling_factor
 from rate2spike.progress import is_cancelled
-from rate2spike.rate import simulate_rate
 from rate2spike.search import LambdaTable, SearchOptions, search
 from rate2spike.tasks import Outcome
-from rate2spike.trial import TrialSpec, run_trial
+from rate2spike.trial import TrialSpec
 
 DEFAULT_SCALING_FACTORS = tuple(range(20, 76, 5))  # the reference's 20, 25, ..., 75
 DEFAULT_N_TRIALS = 100
@@ -368,16 +369,16 @@ def default_threads() -> int:
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
               task_options=None, n_threads: int | None = None, progress=None, cancel=None,
-              options: SearchOptions | None = None) -> SweepResult:
+              options: SearchOptions | None = None, client=None) -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
     with every condition drawn from the seed. ``options`` (``SearchOptions``) adds edge extension,
-    refinement or racing; see ``run_grid`` for progress and cancel.
+    refinement or racing; see ``run_grid`` for progress, cancel and a Dask ``client``.
     """
     base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
-                    options=options)
+                    options=options, client=client)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
@@ -402,88 +403,73 @@ def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
     return factors, int(n_trials)
 
 
-class RateOutputs:
-    """The rate network's output on trial k of a sweep (its noise seeded by the trial, as
-    ``TrialSpec.rate_noise_seed``): the same at every lambda, so simulated once per trial index."""
-
-    def __init__(self, base: TrialSpec):
-        self.base = base
-        self._outputs: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def get(self, index: int, stimulus) -> np.ndarray:
-        with self._lock:
-            known = self._outputs.get(index)
-        if known is None:  # two threads may both simulate it; both get the same numbers
-            spec = self.base.replace(index=index)
-            known = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed)).o
-            with self._lock:
-                known = self._outputs.setdefault(index, known)
-        return known
+def search_key_name(base: TrialSpec) -> str:
+    """A name for one search in the workers' rate-output caches (unique per search in a process)."""
+    return f"{base.model.name}-{id(base):x}-{uuid.uuid4().hex[:8]}"
 
 
 def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None,
-             progress=None, cancel=None, options: SearchOptions | None = None) -> SweepResult:
-    """Search lambda for ``base``: trials 0..n_trials-1 at each scaling factor, on a thread pool.
+             progress=None, cancel=None, options: SearchOptions | None = None, client=None,
+             journal: Journal | None = None, block_trials: int | None = None) -> SweepResult:
+    """Search lambda for ``base``: trials 0..n_trials-1 at each scaling factor.
 
     ``base``'s own scaling factor and index are replaced; its condition choice is kept (a grid
     search leaves it to the seed). ``options`` (``SearchOptions``) adds edge extension, refinement
     or racing; the default scores the full grid, as the reference. Every trial's output is also
-    compared with the rate network's (``SweepResult.fidelity``). ``progress(SweepProgress)`` is
-    called in the calling thread after every trial; ``cancel`` (a threading.Event or a callable
-    returning True) stops the search between trials, returning what finished with ``cancelled=True``.
+    compared with the rate network's (``SweepResult.fidelity``).
+
+    Trials run in blocks (``block_trials`` trials of one lambda; ``rate2spike.engine``) on
+    ``n_threads`` threads of this process, or on the workers of a Dask ``client``: the results are
+    the same either way. A ``journal`` (``rate2spike.journal.Journal``) supplies trials scored by an
+    earlier, interrupted run and receives every block that finishes. ``progress(SweepProgress)`` is
+    called in the calling thread after every block; ``cancel`` (a threading.Event or a callable
+    returning True) stops the search between blocks, returning what finished with ``cancelled=True``.
     """
     factors, n_trials = check_grid(scaling_factors, n_trials)
     options = options or SearchOptions()
     result = SweepResult(base, factors, n_trials, options)
-    rate_outputs = RateOutputs(base)
-    stop = threading.Event()
-
-    def job(scaling_factor, k_trial):
-        if stop.is_set():
-            return None
-        trial = run_trial(base.replace(scaling_factor=scaling_factor, index=k_trial))
-        fidelity = output_fidelity(trial.recording.out, rate_outputs.get(k_trial, trial.stimulus), base.downsample)
-        return scaling_factor, k_trial, trial.outcome, int(trial.recording.spike_counts.sum()), fidelity
-
+    engine = DaskEngine(client) if client is not None else ThreadEngine(n_threads or default_threads())
+    block_trials = block_trials or engine.block_trials
+    key = search_key_name(base)
     started = time.perf_counter()
     done = 0
-    workers = n_threads or default_threads()
+
+    def record(scores) -> None:
+        nonlocal done
+        for score in scores:
+            result.record(result.table.index(score.scaling_factor), score.trial, score.outcome, score.spikes,
+                          score.fidelity)
+        done += len(scores)
+        result.elapsed = time.perf_counter() - started
+        if progress is not None and scores:
+            progress(SweepProgress(done, max(result.planned_trials, done), result.elapsed, result))
+
+    def finished_block(scores) -> None:
+        if journal is not None:
+            journal.append(scores)  # on disk before it counts
+        record(scores)
+
+    handle = None
 
     def evaluate(jobs) -> bool:
-        """Run (lambda, trial) jobs and record them; False once cancelled."""
-        nonlocal done
-        pending = set()
-        queue = iter(jobs)
-        # keep a bounded number of jobs queued, so a cancel takes effect quickly
-        for item in queue:
-            pending.add(pool.submit(job, *item))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                value = future.result()
-                if value is None:
-                    continue
-                scaling_factor, k_trial, outcome, spikes, fidelity = value
-                result.record(result.table.index(scaling_factor), k_trial, outcome, spikes, fidelity)
-                done += 1
-                result.elapsed = time.perf_counter() - started
-                if progress is not None:
-                    progress(SweepProgress(done, max(result.planned_trials, done), result.elapsed, result))
-            if is_cancelled(cancel):
-                stop.set()
-                result.cancelled = True
-            if not stop.is_set():
-                for item in queue:
-                    pending.add(pool.submit(job, *item))
-                    if len(pending) >= 2 * workers:
-                        break
-        return not stop.is_set()
+        """Score (lambda, trial) jobs into the table; False once cancelled."""
+        nonlocal handle
+        jobs = list(jobs)
+        if journal is not None:  # trials an earlier run scored are replayed, not simulated
+            replayed = [journal.known[job] for job in jobs if job in journal.known]
+            jobs = [job for job in jobs if job not in journal.known]
+            if replayed:
+                record(replayed)
+        if not jobs:
+            return not is_cancelled(cancel)
+        if handle is None:
+            handle = engine.prepare(base, key)
+        return engine.run(handle, key, make_blocks(jobs, block_trials), finished_block, lambda: is_cancelled(cancel))
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lif-sweep") as pool:
+    try:
         result.notes = search(result.table, evaluate, options, cancel)
-    result.cancelled = result.cancelled or is_cancelled(cancel)
+    finally:
+        engine.close()
+    result.cancelled = is_cancelled(cancel)
     result.elapsed = time.perf_counter() - started
     return result

@@ -72,7 +72,8 @@ def test_progress_and_result(model_file):
     model = load_model(model_file)
     seen = []
     result = run_sweep(model, None, [20, 30], 4, seed=1, progress=seen.append)
-    assert [p.done for p in seen] == list(range(1, 9)) and seen[-1].total == 8
+    done = [p.done for p in seen]  # after every finished block of trials
+    assert done == sorted(done) and done[-1] == 8 and seen[-1].total == 8
     assert result.n_done.tolist() == [4, 4] and not result.cancelled
     assert result.mean_firing_rate[0] > 0 and result.optimum is not None
     b = result.breakdown(0)
@@ -86,12 +87,12 @@ def test_cancel_stops_early(model_file):
 
     def progress(p):
         calls.append(p.done)
-        if p.done == 3:
+        if p.done >= 3:
             cancel.set()
 
     result = run_sweep(model, "go-nogo", [20, 30, 40, 50], 25, progress=progress, cancel=cancel, n_threads=2)
     assert result.cancelled
-    assert 3 <= result.n_done.sum() <= 3 + 2 * 2 + 2  # what was already running may finish
+    assert 3 <= result.n_done.sum() <= calls[-1]  # nothing is recorded after the cancel
     assert result.n_done.sum() < 100
 
 
