@@ -217,3 +217,62 @@ def run_train_bench(say=print, seed: int = 0) -> float:
         f"{result.trials} trials, eval accuracy {result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
     _verdict(say, "training < 300 s", elapsed, elapsed < 300, " s")
     return elapsed
+
+
+SCALE_FACTORS = (15, 20, 25, 30, 35, 40)  # lambdas of the --scale benchmark's search
+SCALE_TRIALS = 40  # trials per lambda
+
+
+def _timed_block(base, key, block):
+    """score_block and the seconds it took on the worker (to separate compute from scheduling)."""
+    from rate2spike.engine import score_block
+
+    start = time.perf_counter()
+    scores = score_block(base, key, block)
+    return len(scores), time.perf_counter() - start
+
+
+def _dask_blocks(client, base: TrialSpec, blocks) -> tuple[float, float]:
+    """(wall seconds, summed compute seconds) of ``blocks`` on the cluster, all submitted at once."""
+    handle = client.scatter(base, broadcast=True, hash=False)
+    key = f"bench-{time.perf_counter_ns()}"
+    start = time.perf_counter()
+    futures = [client.submit(_timed_block, handle, key, block, pure=False) for block in blocks]
+    done = client.gather(futures)
+    return time.perf_counter() - start, sum(seconds for _, seconds in done)
+
+
+def run_scale_bench(say=print, model=None, worker_counts=(1, 2)) -> dict:
+    """Trials per second of one search on the threaded engine and on local Dask clusters of 1 and
+    2 worker processes, and Dask's scheduling cost per block (docs/scaling.md)."""
+    from rate2spike.cluster import dask_client
+    from rate2spike.engine import DASK_BLOCK_TRIALS, make_blocks
+
+    model = load_model(model or default_bench_model(), stored_results=False)
+    base = TrialSpec(model)
+    n_trials = len(SCALE_FACTORS) * SCALE_TRIALS
+    threads = default_threads()
+    run_trial(base)  # compiled before timing
+    say(f"{model.name} (N = {model.N}): {len(SCALE_FACTORS)} lambdas x {SCALE_TRIALS} trials = {n_trials} trials; "
+        f"best of 2 runs")
+    say(f"  {'engine':<28}{'trials/s':>10}{'vs threads':>12}{'overhead per block':>20}")
+    rows = {}
+    seconds = _best(lambda k: run_grid(base.replace(seed=k), SCALE_FACTORS, SCALE_TRIALS, n_threads=threads), 2)
+    rows["threads"] = n_trials / seconds
+    say(f"  {f'threads ({threads})':<28}{rows['threads']:>10.1f}{1:>11.2f}x")
+    jobs = [(lam, k) for lam in SCALE_FACTORS for k in range(SCALE_TRIALS)]
+    blocks = make_blocks(jobs, DASK_BLOCK_TRIALS)
+    for workers in worker_counts:
+        with dask_client(workers=workers, say=lambda line: None) as client:
+            _dask_blocks(client, base.replace(seed=99), make_blocks(jobs[:4 * DASK_BLOCK_TRIALS], DASK_BLOCK_TRIALS))
+            runs = [_dask_blocks(client, base.replace(seed=k), blocks) for k in range(2)]
+            wall, compute = min(runs)
+            search_s = _best(lambda k: run_grid(base.replace(seed=k), SCALE_FACTORS, SCALE_TRIALS, client=client), 2)
+        per_block = (wall * workers - compute) / len(blocks)  # worker time not spent simulating
+        rows[workers] = {"trials_per_s": n_trials / search_s, "overhead_s": per_block,
+                         "block_s": compute / len(blocks)}
+        label = f"Dask, {workers} worker{'s' if workers > 1 else ''}"
+        say(f"  {label:<28}{n_trials / search_s:>10.1f}{n_trials / search_s / rows['threads']:>11.2f}x"
+            f"{per_block * 1e3:>12.1f} ms ({per_block / (compute / len(blocks)):.1%} of a "
+            f"{compute / len(blocks) * 1e3:.0f} ms block of {DASK_BLOCK_TRIALS} trials)")
+    return rows

@@ -1,4 +1,4 @@
-"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, bench, explore.
+"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, bench, explore, report.
 
 Options shared by several commands are declared once (parent parsers below) and take their
 defaults from the library. Every command builds trial specs and prints what comes back; errors
@@ -142,7 +142,8 @@ def cmd_sweep(args) -> int:
                                          seed=args.seed, downsample=args.downsample,
                                          use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                          n_threads=args.threads, extend=args.extend, refine=args.refine,
-                                         race=args.race, alpha=args.alpha, client=client, resume=args.resume)
+                                         race=args.race, alpha=args.alpha, client=client, resume=args.resume,
+                                         block_trials=args.block_trials)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -294,6 +295,11 @@ def cmd_bench(args) -> int:
     if args.sizes:
         run_size_bench()
         return 0
+    if args.scale:
+        from rate2spike.bench import run_scale_bench
+
+        run_scale_bench(model=args.model)
+        return 0
     if args.search:
         run_search_bench(threads=args.threads)
         return 0
@@ -317,6 +323,19 @@ def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
     return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save)
+
+
+def cmd_report(args) -> int:
+    from rate2spike.report import check_output, collect, write_report
+
+    check_output(args.output)
+    population = collect(args.path)
+    print(f"{len(population.rows)} model file(s) under {args.path}: {population.counts()}")
+    for row in population.failed:
+        print(f"  could not read {row.path}: {row.error}")
+    path = write_report(args.path, args.output, population=population)
+    print(f"report written to {path}")
+    return 0
 
 
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
@@ -374,6 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run on a local Dask cluster of this many worker processes (all models at once)")
     cluster.add_argument("--scheduler", metavar="ADDRESS",
                          help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
+    p.add_argument("--block-trials", type=whole_number(1),
+                   help="trials of one lambda per task (default 5 on threads, 10 on Dask; larger on big clusters)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="ignore the journal of an interrupted run of this search and start afresh")
     p.set_defaults(func=cmd_sweep)
@@ -423,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--changes", type=whole_number(1), default=15, help="λ changes timed per model (--dashboard)")
     p.add_argument("--sizes", action="store_true",
                    help="instead: one trial of synthetic networks of N = 100 ... 2000 units (how cost grows with N)")
+    p.add_argument("--scale", action="store_true",
+                   help="instead: trials per second on threads and on 1 and 2 local Dask workers, and Dask's cost per block")
     p.add_argument("--search", action="store_true",
                    help="instead: full grid against racing (agreement on constructed curves; the shipped models)")
     p.set_defaults(func=cmd_bench)
@@ -434,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("report", help="write one standalone HTML report on the searched models under DIR: "
+                                      "accuracy against lambda, optima, per-condition accuracy, warnings")
+    p.add_argument("path", metavar="DIR", help="a folder of model files (searched recursively)")
+    p.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default report.html)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

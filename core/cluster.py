@@ -20,6 +20,20 @@ class SchedulerUnreachable(ConnectionError):
     """The Dask scheduler given by address did not answer in time."""
 
 
+def _worker_environment() -> dict:
+    """Dask's environment for new worker processes without MALLOC_TRIM_THRESHOLD_=65536.
+
+    Dask sets it so that workers hand freed memory back to the system at once; but setting it
+    also turns off glibc's adaptive mmap threshold, so every NumPy temporary over 128 kB is
+    mapped and unmapped again: training go-nogo (N = 200) ran 1.6 times slower on a worker than
+    in this process (5.9 s against 3.7 s for 400 trials), and as fast without it."""
+    import dask
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return environ
+
+
 @contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None,
                 say: Callable[[str], None] = print) -> Iterator[object | None]:
@@ -33,6 +47,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     if not workers and not scheduler:
         yield None
         return
+    import dask
     from distributed import Client, LocalCluster
 
     local = None
@@ -45,9 +60,11 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     else:
         if workers < 1:
             raise ValueError(f"the number of workers must be 1 or more, got {workers}")
-        # one thread per worker process: the kernels use one core each, and processes share nothing
-        local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                             silence_logs=logging.ERROR, dashboard_address=":0")
+        # one thread per worker process: the kernels use one core each, and processes share nothing;
+        # glibc's own malloc settings, as in this process (see _worker_environment)
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environment()}):
+            local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 silence_logs=logging.ERROR, dashboard_address=":0")
         client = Client(local)
     try:
         say(f"Dask: {len(client.scheduler_info().get('workers', {}))} worker(s), dashboard {client.dashboard_link}")

@@ -84,7 +84,8 @@ def accuracy_line(result, k: int) -> str:
 def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS, scaling_factors=None, *,
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
                        progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
-                       race=False, alpha=DEFAULT_ALPHA, client=None, resume=True):
+                       race=False, alpha=DEFAULT_ALPHA, client=None, resume=True,
+                       block_trials=None):
     """Find the best scaling factor for every model file in ``model_dir`` and save it there.
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
@@ -101,7 +102,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
 
     Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers and
     all the folder's models are in flight at once; without one, on ``n_threads`` threads, one model
-    after another. The results are the same. Finished trials are journaled next to each model
+    after another, in blocks of ``block_trials`` trials of one lambda (``rate2spike.engine``'s default
+    by engine). The results are the same. Finished trials are journaled next to each model
     (``model.mat.journal``, ``rate2spike.journal``) and, with ``resume``, a second run of the same
     search after a crash or Ctrl-C continues from there; the folder is locked while it is searched.
     A file that cannot be read, fits no task or cannot be written is reported on stderr and
@@ -164,7 +166,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
             try:
                 result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report,
                                   cancel=lambda: stop.is_set() or is_cancelled(cancel), options=options,
-                                  client=client, journal=journal)
+                                  client=client, journal=journal, block_trials=block_trials)
             finally:
                 if journal is not None:
                     journal.close()

@@ -22,16 +22,22 @@ TensorFlow and PyTorch, so the sparsity pattern of the initial matrix is kept.
 from __future__ import annotations
 
 import datetime
+import fcntl
+import json
+import os
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
+import scipy.io
 from scipy.special import expit
 
-from rate2spike.model import write_mat_atomic
+from rate2spike.model import TEMP_SUFFIX, check_writable
 from rate2spike.progress import is_cancelled
 from rate2spike.rate import draw_trial_randomness, get_activation, run_network
 from rate2spike.tasks import Task, get_task
@@ -43,6 +49,8 @@ EVAL_CHUNK = 50  # evaluation trials simulated at once (bounds memory for long t
 DEFAULT_BATCH_SIZE = 1  # one Adam step per trial, as the reference; see train_model's docstring
 REFERENCE_MAX_EVAL_LOSS = 7.0
 REFERENCE_MIN_EVAL_ACCURACY = 0.95
+MAX_SEED = 2**63 - 1  # seeds are stored as int64 (train_seed)
+NAME_ATTEMPTS = 1000  # later seconds tried when a model file name is taken (the same seed and options)
 
 
 # --- the network ---------------------------------------------------------------------------
@@ -297,8 +305,14 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     as in the reference: 0.95 and 7; so 0.98 asks for 99 of 100) after more than
     ``min_trials`` trials (the task's floor by default: 1500 for go-nogo), or after
     ``n_trials`` trials. The file goes to
-    ``<out_dir>/models/<task>/P_rec_0.2_Taus_<min>_<max>/Task_<task>_N_<N>_Taus_<min>_<max>_Act_<act>_<time>.mat``
-    (``..._Tau_<value>...`` with one fixed tau, as spikeRNN names it).
+    ``<out_dir>/models/<task>/P_rec_0.2_Taus_<min>_<max>/Task_<task>_N_<N>_Taus_<min>_<max>_Act_<act>_seed_<seed>_<time>.mat``
+    (``..._Tau_<value>...`` with one fixed tau, as spikeRNN names it; the seed is rate2spike's
+    addition). A file is never overwritten, even by another process: the name is claimed
+    atomically once the file is complete, and if it is taken (the same seed and options in
+    the same second) the next second is tried. Besides spikeRNN's variables the file records
+    ``train_seed`` (int64) and ``train_options`` (JSON text: the task, N, taus, activation,
+    P_inh, gain, n_trials, batch_size, the stop rule, learning_rate, the seed and the versions
+    of rate2spike and NumPy), which loading ignores and saving a grid search keeps.
 
     Batch size: each Adam step follows the mean loss of ``batch_size`` trials. The default
     is 1, the reference's own schedule (one step per trial), because Adam's step length
@@ -312,13 +326,22 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     in two batches of 50.
 
     Reproducible: the same seed (and arguments) gives the same weights, bit for bit on the
-    same machine. ``progress`` gets a ``TrainingProgress`` after each evaluation; ``cancel``
-    (a callable returning True, or a threading.Event) is checked between batches, and a
-    cancelled run saves nothing.
+    same machine. The number of BLAS threads (Dask workers use one) changes the last bits of
+    batched matrix products: with ``batch_size`` 1 the weights and training losses are the same
+    for any number, and only the evaluation outputs (``eval_os``) may differ in the last bit;
+    with larger batches the weights are bit-identical only with the same number.
+
+    ``progress`` gets a ``TrainingProgress`` after each evaluation; ``cancel`` (a callable
+    returning True, or a threading.Event) is checked between batches, and a cancelled run saves
+    nothing. The seed and the output folder are checked before training.
     """
     task = get_task(task)
     if batch_size < 1 or n_trials < 1:
         raise ValueError("batch_size and n_trials must be positive")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    seed = int(seed)
+    _check_folder_writable(model_file_path(out_dir, task.name, N, taus, activation, _now()).parent)
     floor = task.training_min_trials if min_trials is None else min_trials
     init_rng, train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     network = initialise_network(task.n_inputs, N, taus, init_rng, activation, P_inh, gain)
@@ -354,8 +377,12 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     elapsed = time.perf_counter() - started
     path = None
     if not cancelled and evaluation is not None:
-        path = _unique_model_path(out_dir, task.name, network)
-        write_mat_atomic(path, _model_file_variables(network, initial, last_batch, losses, evaluation, done))
+        variables = _model_file_variables(network, initial, last_batch, losses, evaluation, done)
+        variables.update(_training_record(
+            task.name, seed, N=N, taus=list(network.taus), activation=activation, P_inh=P_inh, gain=gain,
+            n_trials=n_trials, batch_size=batch_size, max_eval_loss=max_eval_loss,
+            min_eval_accuracy=min_eval_accuracy, min_trials=floor, learning_rate=learning_rate))
+        path = save_new_model(_model_paths(out_dir, task.name, network, seed), variables)
     return TrainingResult(
         path=path,
         eval_accuracy=evaluation.accuracy if evaluation else float("nan"),
@@ -367,8 +394,10 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
 
 # --- the model file ------------------------------------------------------------------------
 
-def model_file_path(out_dir, task_name: str, N: int, taus, activation: str, when: datetime.datetime) -> Path:
-    """spikeRNN's file layout, with taus written as floats (``P_rec_0.2_Taus_4.0_20.0``)."""
+def model_file_path(out_dir, task_name: str, N: int, taus, activation: str, when: datetime.datetime,
+                    seed: int | None = None) -> Path:
+    """spikeRNN's file layout, with taus written as floats (``P_rec_0.2_Taus_4.0_20.0``) and,
+    when given, the seed before the time stamp (``..._Act_sigmoid_seed_3_2024_01_02_030405.mat``)."""
     taus = _as_taus(taus)
     if len(taus) == 2:
         tau_part = f"Taus_{taus[0]}_{taus[1]}"
@@ -376,18 +405,99 @@ def model_file_path(out_dir, task_name: str, N: int, taus, activation: str, when
         tau_part = f"Tau_{taus[0]}"
     folder = Path(out_dir) / "models" / task_name / f"P_rec_{CONNECTION_PROBABILITY}_{tau_part}"
     stamp = when.strftime("%Y_%m_%d_%H%M%S")
-    return folder / f"Task_{task_name}_N_{N}_{tau_part}_Act_{activation}_{stamp}.mat"
+    seed_part = "" if seed is None else f"seed_{seed}_"
+    return folder / f"Task_{task_name}_N_{N}_{tau_part}_Act_{activation}_{seed_part}{stamp}.mat"
 
 
-def _unique_model_path(out_dir, task_name: str, network: RateNetwork) -> Path:
-    """A new file name: if two runs finish in the same second, the later one takes the next second."""
-    when = datetime.datetime.now().replace(microsecond=0)
-    while True:
-        path = model_file_path(out_dir, task_name, network.N, network.taus, network.activation, when)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            return path
+def _now() -> datetime.datetime:
+    return datetime.datetime.now()
+
+
+def _model_paths(out_dir, task_name: str, network: RateNetwork, seed: int) -> Iterator[Path]:
+    """Candidate file names: this second's, then the following seconds' (for a name already taken)."""
+    when = _now().replace(microsecond=0)
+    for _ in range(NAME_ATTEMPTS):
+        yield model_file_path(out_dir, task_name, network.N, network.taus, network.activation, when, seed)
         when += datetime.timedelta(seconds=1)
+
+
+def _check_folder_writable(folder: Path) -> None:
+    """Refuse before training, not after, an output folder that could not be made or written."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{folder}: cannot write there ({existing} is not a writable folder); "
+                              "nothing was trained")
+
+
+def save_new_model(candidates, variables: dict) -> Path:
+    """Write a new model file under the first of the ``candidates`` (paths) that is free, and
+    return its path. Never overwrites a file, even one another process creates meanwhile.
+
+    The file is written completely first, to a temporary file beside the target (locked while
+    written, the convention of ``rate2spike.model.write_mat_atomic``), flushed to disk, and only
+    then published under its name with a hard link, which fails if the name exists: the name is
+    claimed atomically and no reader ever sees a partial or empty file. Where the file system has
+    no hard links the name is claimed with O_CREAT | O_EXCL and the complete file renamed over the
+    claim at once. On any error, Ctrl-C or SIGTERM nothing is left behind.
+    """
+    candidates = iter(candidates)
+    target = next(candidates)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    check_writable(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+            fh.flush()
+            os.fsync(fh.fileno())
+            while target is not None:
+                if _publish_without_overwriting(tmp, target):
+                    return target
+                target = next(candidates, None)
+        raise FileExistsError(f"{folder}: every candidate name for the new model file is taken; nothing was written")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _publish_without_overwriting(tmp: str, target: Path) -> bool:
+    """Give the complete file ``tmp`` the name ``target`` unless that name exists (False then)."""
+    try:
+        os.link(tmp, target)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here (some network and FAT file systems): claim, then rename
+        pass
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        target.unlink(missing_ok=True)  # our empty claim
+        raise
+    return True
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _training_record(task_name: str, seed: int, **options) -> dict:
+    """``train_seed`` and ``train_options``: how the file was made (rate2spike's additions)."""
+    record = {"task": task_name, **options, "seed": seed,
+              "rate2spike": _version("rate2spike"), "numpy": np.__version__}
+    return {"train_seed": np.array([[seed]], dtype=np.int64),
+            "train_options": json.dumps(record, separators=(", ", ": "))}
 
 
 def _column(values) -> np.ndarray:

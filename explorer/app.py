@@ -16,6 +16,7 @@ from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
 from rate2spike.explorer.controls import SMALL_TEXT, Controls, help_line, plot
+from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.teaching import PresentMode, SideBySide
 
@@ -68,6 +69,7 @@ class ExplorerPage:
         self.margins = figures.MarginView()
         self.present = PresentMode(s, duration)
         self.side_by_side = SideBySide(s, duration)
+        self.population = PopulationView.of(s.catalog.models_dir)  # None unless the folder holds a population
 
         self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
                                    sizing_mode="stretch_width", css_classes=["page-error"])
@@ -205,6 +207,7 @@ class ExplorerPage:
                    pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             self.side_by_side.card(),
+            *([self.population.card] if self.population is not None else []),
         ]
 
     def template(self) -> pn.template.BootstrapTemplate:

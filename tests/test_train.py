@@ -208,7 +208,7 @@ def test_model_file_path_follows_the_naming_convention(trained):
     result, out = trained
     relative = result.path.relative_to(out).as_posix()
     assert re.fullmatch(
-        rf"models/go-nogo/P_rec_0\.2_Taus_4\.0_20\.0/Task_go-nogo_N_{TRAINED_N}_Taus_4\.0_20\.0_Act_sigmoid_"
+        rf"models/go-nogo/P_rec_0\.2_Taus_4\.0_20\.0/Task_go-nogo_N_{TRAINED_N}_Taus_4\.0_20\.0_Act_sigmoid_seed_1_"
         r"\d{4}_\d{2}_\d{2}_\d{6}\.mat", relative), relative
 
 

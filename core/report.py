@@ -1,0 +1,551 @@
+"""A population report: how the lambda searches of many models compare, in one HTML file.
+
+``collect`` reads every model file under a folder into a ``Population`` (one row per file,
+including files that are not searched or do not load); the figure functions turn it into
+HoloViews objects (bokeh backend); ``report_layout`` lays them out and ``write_report`` saves
+them as one standalone HTML file (``rate2spike report DIR``). The dashboard's Population view
+shows the same ``report_layout``, so the two never disagree.
+
+Units: the scaling factor λ is dimensionless (it divides the recurrent and readout weights);
+accuracies are fractions of trials correct (0..1); N counts units.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import mimetypes
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rate2spike.model import ModelFileError, load_model
+from rate2spike.paths import find_model_files
+from rate2spike.tasks import TASKS, infer_task
+
+# The LIF accuracy at the optimum a conversion should reach, per task (the goals of
+# assets/README.md). Tasks do not define one, so it lives here, in one place.
+GOALS = {"go-nogo": 0.95, "xor": 0.95, "mante": 0.92}
+
+WIDTH = 900  # px: every figure and text block of the report (the dashboard passes its own)
+CURVE_HEIGHT, OPTIMUM_HEIGHT = 380, 260  # px
+LAMBDA_LABEL, ACCURACY_LABEL = "scaling factor λ", "accuracy (fraction correct)"
+MODEL_COLOR, MEDIAN_COLOR, BAND_COLOR, GOAL_COLOR = "#9e9e9e", "#1f4e79", "#9ecae1", "#d62728"
+GROUP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+LAMBDA_DECIMALS = 9  # λ equal to this many decimals are the same λ (grids built by different code)
+
+HELP = {
+    "curves": (
+        "LIF accuracy against λ, as each model's stored grid search found it (grey: one line per model; "
+        "hover for the file). Dark blue: the median over models at each λ; blue band: the interquartile range "
+        "(25th to 75th percentile). Models searched on different grids are not interpolated: the curve runs "
+        "over the union of their λ, and each λ's median and quartiles are taken over the models that scored "
+        "that λ (n in the hover), so points backed by few models are noisier. Red dashed line: the task's "
+        "goal."
+    ),
+    "optimum": (
+        "How many models have their optimal λ (the stored opt_scaling_factor) at each value; dashed line: "
+        "their median. A wide spread means the best λ depends on the trained network, so each model needs "
+        "its own search."
+    ),
+    "conditions": (
+        "Accuracy per condition group (the task's breakdown, e.g. Go and NoGo): the median over the models "
+        "that store it at each λ (lines), with the interquartile range (bands); grey dashed: the overall "
+        "median. A λ where one group's curve drops while the others stay high fails that group only."
+    ),
+    "table": (
+        "One row per model file. Rate accuracy: the trainer's last evaluation (eval_perf_mean). Optimal λ and "
+        "the LIF accuracy there come from the stored grid search; the λ band lists every λ not significantly "
+        "below the best (runs of neighbouring grid values joined). Warnings: an optimum on the grid's edge "
+        "(the best λ may lie beyond it: `rate2spike sweep --force` extends the grid), a LIF accuracy below "
+        "the task's goal, a model not searched yet, a file that could not be read."
+    ),
+}
+
+
+# --- the population ---------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class ModelRow:
+    """One model file of a population: what the table shows and the curves it adds.
+
+    Accuracies are fractions correct; ``scaling_factors`` and ``accuracy`` are the stored
+    grid search (λ scored, LIF accuracy at each); ``conditions`` maps a condition group to
+    its accuracy per λ (NaN where that λ saw none of it)."""
+
+    path: str  # relative to the population's folder, with '/'
+    task: str | None = None
+    N: int | None = None
+    rate_accuracy: float | None = None
+    optimum: float | None = None
+    accuracy_at_optimum: float | None = None
+    band: tuple[float, ...] = ()
+    warnings: tuple[str, ...] = ()
+    scaling_factors: np.ndarray | None = None
+    accuracy: np.ndarray | None = None
+    conditions: dict = field(default_factory=dict)
+    error: str | None = None  # why the file could not be read
+
+    @property
+    def searched(self) -> bool:
+        return self.optimum is not None
+
+    @property
+    def has_curve(self) -> bool:
+        return self.scaling_factors is not None and self.accuracy is not None
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """Median and quartiles of accuracy per λ over the models that scored that λ."""
+
+    lambdas: np.ndarray
+    median: np.ndarray
+    q25: np.ndarray
+    q75: np.ndarray
+    n: np.ndarray  # models behind each λ
+
+
+def summarise(curves) -> CurveSummary:
+    """Median and interquartile range per λ of (λ values, accuracies) curves, on the union of
+    their λ with no interpolation: each λ's statistics use only the curves that hold that λ
+    (NaN values do not count). Percentiles interpolate linearly between models (NumPy's
+    default), so two models give their mean as the median."""
+    values: dict[float, list[float]] = {}
+    for lambdas, accuracy in curves:
+        for lam, acc in zip(np.round(np.asarray(lambdas, dtype=float), LAMBDA_DECIMALS), np.asarray(accuracy, float)):
+            if np.isfinite(acc):
+                values.setdefault(float(lam), []).append(float(acc))
+    lambdas = np.array(sorted(values))
+    stats = np.array([np.percentile(values[lam], [50, 25, 75]) for lam in lambdas]).reshape(-1, 3)
+    return CurveSummary(lambdas, stats[:, 0], stats[:, 1], stats[:, 2], np.array([len(values[lam]) for lam in lambdas]))
+
+
+@dataclass(frozen=True)
+class Population:
+    """Every model file under one folder (``rows``, in path order)."""
+
+    directory: Path
+    rows: tuple[ModelRow, ...]
+
+    def tasks(self) -> list[str]:
+        """The tasks of the models that loaded, in the package's task order."""
+        present = {row.task for row in self.rows}
+        return [name for name in TASKS if name in present]
+
+    def of_task(self, task: str) -> list[ModelRow]:
+        return [row for row in self.rows if row.task == task]
+
+    def searched(self, task: str | None = None) -> list[ModelRow]:
+        return [row for row in self.rows if row.searched and (task is None or row.task == task)]
+
+    @property
+    def failed(self) -> list[ModelRow]:
+        return [row for row in self.rows if row.error is not None]
+
+    def accuracy_summary(self, task: str) -> CurveSummary:
+        return summarise((row.scaling_factors, row.accuracy) for row in self.of_task(task) if row.has_curve)
+
+    def condition_summaries(self, task: str) -> dict[str, CurveSummary]:
+        """{condition group: its summary}, over the models of ``task`` that store per-condition accuracy."""
+        groups: dict[str, list] = {}
+        for row in self.of_task(task):
+            for group, accuracy in row.conditions.items():
+                groups.setdefault(group, []).append((row.scaling_factors, accuracy))
+        return {group: summarise(curves) for group, curves in groups.items()}
+
+    def counts(self) -> str:
+        """'go-nogo 3 (2 searched), xor 1 (1 searched)' and the files that could not be read, for people."""
+        parts = [f"{task} {len(self.of_task(task))} ({len(self.searched(task))} searched)" for task in self.tasks()]
+        unknown = sum(1 for row in self.rows if row.error is None and row.task is None)
+        if unknown:
+            parts.append(f"{unknown} of unknown task")
+        text = ", ".join(parts) or "no model loaded"
+        if self.failed:
+            text += f"; {len(self.failed)} could not be read"
+        return text
+
+
+def _error_text(exc: Exception) -> str:
+    """A load error without the file's path (the table's first column names it)."""
+    if isinstance(exc, ModelFileError):
+        return f"field '{exc.field}': {exc.problem}" if exc.field else exc.problem
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _search_warnings(task: str | None, factors, opt: float, accuracy_at_opt: float | None) -> list[str]:
+    warnings = []
+    if factors is not None and factors.size > 1:
+        low, high = factors.min(), factors.max()
+        if math.isclose(opt, low) or math.isclose(opt, high):
+            edge = "lower" if math.isclose(opt, low) else "upper"
+            warnings.append(f"optimum on the grid's {edge} edge (λ = {opt:g} of {low:g}–{high:g}): "
+                            "the best λ may lie beyond it")
+    elif factors is not None:
+        warnings.append(f"only one λ scored ({opt:g})")
+    goal = GOALS.get(task)
+    if accuracy_at_opt is not None and goal is not None and accuracy_at_opt < goal:
+        warnings.append(f"LIF accuracy {accuracy_at_opt:.3f} at the optimum, below the {task} goal of {goal:g}")
+    return warnings
+
+
+def model_row(path: Path, relative: str) -> ModelRow:
+    """One file's row. A file that does not load gives a row with its error: one bad file
+    must not stop a report on many."""
+    try:
+        model = load_model(path)
+    except Exception as exc:  # noqa: BLE001 - any failure is reported in the row, the others go on
+        return ModelRow(relative, error=_error_text(exc), warnings=(f"could not be read: {_error_text(exc)}",))
+    warnings: list[str] = []
+    try:
+        task = infer_task(model).name
+    except ValueError as exc:
+        task = None
+        warnings.append(str(exc))
+    opt, factors, perfs = model.opt_scaling_factor, model.scaling_factors, model.all_perfs
+    accuracy_at_opt = None
+    if opt is None:  # a curve without an optimum is no finished search: left out like the rest
+        warnings.append("not searched")
+        factors = perfs = None
+    elif factors is None or perfs is None:
+        warnings.append("stores an optimum but no accuracy per λ (all_perfs, scaling_factors)")
+        factors = perfs = None
+    elif factors.size != perfs.size:
+        warnings.append(f"all_perfs holds {perfs.size} values for {factors.size} scaling factors: curve left out")
+        factors = perfs = None
+    else:
+        at = np.flatnonzero(np.isclose(factors, opt))
+        if at.size:
+            accuracy_at_opt = float(perfs[at[0]])
+        else:
+            warnings.append(f"optimum λ = {opt:g} is not among the λ scored")
+    if opt is not None:
+        warnings.extend(_search_warnings(task, factors, opt, accuracy_at_opt))
+    conditions = {} if factors is None or model.condition_perfs is None else dict(model.condition_perfs)
+    band = () if model.scaling_factor_band is None else tuple(sorted(float(v) for v in model.scaling_factor_band))
+    return ModelRow(relative, task, model.N, model.eval_perf_mean, opt, accuracy_at_opt, band, tuple(warnings),
+                    factors, perfs, conditions)
+
+
+def collect(directory) -> Population:
+    """Read every .mat file under ``directory`` (recursively) into a Population.
+
+    Raises FileNotFoundError for a missing folder and ValueError when it holds no .mat file;
+    files that fail to load are rows with their error, not exceptions."""
+    directory = Path(directory)
+    paths = find_model_files(directory)
+    if not paths:
+        raise ValueError(f"{directory}: no .mat model files under it; nothing to report")
+    rows = []
+    for path in paths:
+        relative = path.name if directory.is_file() else path.relative_to(directory).as_posix()
+        rows.append(model_row(path, relative))
+    return Population(directory, tuple(rows))
+
+
+# --- figures (HoloViews, bokeh backend) -----------------------------------------------------
+
+def _hv():
+    """HoloViews with its bokeh backend registered (imported on first use: it takes a second)."""
+    import holoviews as hv
+    import holoviews.plotting.bokeh  # noqa: F401 - registers the bokeh backend's options
+
+    return hv
+
+
+def _dimensions():
+    hv = _hv()
+    return (hv.Dimension("scaling_factor", label=LAMBDA_LABEL),
+            hv.Dimension("accuracy", label=ACCURACY_LABEL, range=(0, 1)))
+
+
+def _lambda_range(pop: Population, task: str) -> tuple[float, float]:
+    """The x range of a task's figures: every λ any of its models scored, padded by 3%."""
+    lambdas = [row.scaling_factors for row in pop.of_task(task) if row.has_curve]
+    lambdas += [np.array([row.optimum]) for row in pop.searched(task)]
+    if not lambdas:
+        return 0.0, 1.0
+    values = np.concatenate(lambdas)
+    low, high = float(values.min()), float(values.max())
+    pad = max(high - low, 1.0) * 0.03
+    return low - pad, high + pad
+
+
+def _plot_options(pop: Population, task: str, title: str, height: int, width: int) -> dict:
+    return dict(backend="bokeh", width=width, height=height, title=title, xlim=_lambda_range(pop, task),
+                legend_position="right", show_grid=True, fontsize={"title": "11pt"})
+
+
+def _empty(hv, pop, task, title, message, height, width):
+    """A figure with only a message in it (keeps the report's layout regular)."""
+    low, high = _lambda_range(pop, task)
+    lam, acc = _dimensions()
+    text = hv.Text(low, 0.5, f"  {message}", kdims=[lam, acc]).opts(backend="bokeh", text_color="#555",
+                                                                    text_align="left", text_font_size="11pt")
+    return hv.Overlay([text]).opts(**_plot_options(pop, task, title, height, width), ylim=(0, 1.02))
+
+
+def accuracy_curves(pop: Population, task: str, width: int = WIDTH):
+    """Every model's accuracy against λ (grey), the median per λ (dark blue) with its
+    interquartile band, and the task's goal (red dashed): an hv.Overlay."""
+    hv = _hv()
+    lam, acc = _dimensions()
+    rows = [row for row in pop.of_task(task) if row.has_curve]
+    title = f"{task}: LIF accuracy against λ, {len(rows)} model{'s' if len(rows) != 1 else ''}"
+    if not rows:
+        return _empty(hv, pop, task, title, "no model of this task stores a grid search", CURVE_HEIGHT, width)
+    summary = pop.accuracy_summary(task)
+    models = hv.Path([{lam.name: row.scaling_factors, acc.name: row.accuracy, "model": row.path} for row in rows],
+                     kdims=[lam, acc], vdims=["model"], label="each model").opts(
+        backend="bokeh", color=MODEL_COLOR, alpha=0.6, line_width=1.2, show_legend=True, tools=["hover"])
+    band = hv.Area((summary.lambdas, summary.q25, summary.q75), kdims=[lam], vdims=[acc, "q75"],
+                   label="interquartile range").opts(backend="bokeh", color=BAND_COLOR, alpha=0.5, line_alpha=0)
+    median = hv.Curve((summary.lambdas, summary.median), kdims=[lam], vdims=[acc], label="median over models").opts(
+        backend="bokeh", color=MEDIAN_COLOR, line_width=3)
+    points = hv.Scatter((summary.lambdas, summary.median, summary.q25, summary.q75, summary.n), kdims=[lam],
+                        vdims=[acc, hv.Dimension("q25", label="25th percentile"),
+                               hv.Dimension("q75", label="75th percentile"), hv.Dimension("n", label="models")],
+                        label="median over models").opts(backend="bokeh", color=MEDIAN_COLOR, size=6, tools=["hover"])
+    layers = [band, models, median, points]
+    goal = GOALS.get(task)
+    if goal is not None:
+        layers.append(hv.HLine(goal).opts(backend="bokeh", color=GOAL_COLOR, line_dash="dashed", line_width=1.5))
+        title += f" (goal {goal:g}, red)"
+    return hv.Overlay(layers).opts(**_plot_options(pop, task, title, CURVE_HEIGHT, width), ylim=(0, 1.02))
+
+
+def optimum_distribution(pop: Population, task: str, width: int = WIDTH):
+    """How many models have their optimal λ at each value (bars: no binning, optima sit on
+    grid values), with the median optimum dashed: an hv.Overlay."""
+    hv = _hv()
+    lam, _ = _dimensions()
+    rows = pop.searched(task)
+    title = f"{task}: optimal λ of {len(rows)} model{'s' if len(rows) != 1 else ''}"
+    if not rows:
+        return _empty(hv, pop, task, title, "no model of this task is searched", OPTIMUM_HEIGHT, width)
+    optima = np.round([row.optimum for row in rows], LAMBDA_DECIMALS)
+    values, counts = np.unique(optima, return_counts=True)
+    names = [", ".join(row.path for row, o in zip(rows, optima) if o == v) for v in values]
+    median = float(np.median(optima))
+    title += f", median {median:g}"
+    count = hv.Dimension("models", label="models (count)")
+    bars = hv.Spikes((values, counts, names), kdims=[lam], vdims=[count, "files"],
+                     label="models with this optimum").opts(backend="bokeh", color=MEDIAN_COLOR, line_width=8,
+                                                            tools=["hover"])
+    step = max(1, math.ceil(counts.max() / 6))
+    line = hv.VLine(median).opts(backend="bokeh", color="black", line_dash="dashed", line_width=1.5)
+    return hv.Overlay([bars, line]).opts(**_plot_options(pop, task, title, OPTIMUM_HEIGHT, width),
+                                         ylim=(0, counts.max() + 0.5), yticks=list(range(0, counts.max() + 1, step)))
+
+
+NO_CONDITIONS = "no model of this task stores per-condition accuracy"
+
+
+def condition_breakdown(pop: Population, task: str, width: int = WIDTH):
+    """Accuracy per condition group against λ: median over models (one colour per group)
+    with interquartile bands, and the overall median (grey dashed): an hv.Overlay."""
+    hv = _hv()
+    lam, acc = _dimensions()
+    rows = pop.of_task(task)
+    with_groups = [row for row in rows if row.conditions]
+    title = f"{task}: accuracy per condition, {len(with_groups)} of {len(rows)} models store it"
+    if not with_groups:
+        return _empty(hv, pop, task, title, NO_CONDITIONS, CURVE_HEIGHT, width)
+    layers = []
+    for k, (group, summary) in enumerate(pop.condition_summaries(task).items()):
+        color = GROUP_COLORS[k % len(GROUP_COLORS)]
+        layers.append(hv.Area((summary.lambdas, summary.q25, summary.q75), kdims=[lam], vdims=[acc, "q75"]).opts(
+            backend="bokeh", color=color, alpha=0.18, line_alpha=0))
+        layers.append(hv.Curve((summary.lambdas, summary.median, summary.n), kdims=[lam],
+                               vdims=[acc, hv.Dimension("n", label="models")], label=group).opts(
+            backend="bokeh", color=color, line_width=2.5, tools=["hover"]))
+    overall = pop.accuracy_summary(task)
+    layers.append(hv.Curve((overall.lambdas, overall.median), kdims=[lam], vdims=[acc], label="all conditions").opts(
+        backend="bokeh", color="#555555", line_dash="dashed", line_width=1.5))
+    return hv.Overlay(layers).opts(**_plot_options(pop, task, title, CURVE_HEIGHT, width), ylim=(0, 1.02))
+
+
+def format_band(band, grid=None) -> str:
+    """The λ band as runs of neighbouring grid values ('16–21', '5, 7–15, 55–60')."""
+    if not band:
+        return ""
+    grid = sorted(set(np.round(grid, LAMBDA_DECIMALS))) if grid is not None else sorted(band)
+    index = {v: i for i, v in enumerate(grid)}
+    runs: list[list[float]] = []
+    for value in sorted(np.round(band, LAMBDA_DECIMALS)):
+        if runs and value in index and runs[-1][-1] in index and index[value] == index[runs[-1][-1]] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return ", ".join(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}–{run[-1]:g}" for run in runs)
+
+
+TABLE_COLUMNS = ("model", "task", "N", "rate accuracy", "optimal λ", "LIF accuracy at optimum", "λ band", "warnings")
+
+
+def table_rows(pop: Population) -> list[dict[str, str]]:
+    """The model table as text, one dict per file (keys: TABLE_COLUMNS)."""
+    def number(value, digits=3):
+        return "" if value is None else f"{value:.{digits}f}"
+
+    rows = []
+    for row in pop.rows:
+        rows.append({
+            "model": row.path, "task": row.task or "?", "N": "" if row.N is None else str(row.N),
+            "rate accuracy": ("not stored" if row.rate_accuracy is None and row.error is None
+                              else number(row.rate_accuracy)),
+            "optimal λ": "" if row.optimum is None else f"{row.optimum:g}",
+            "LIF accuracy at optimum": number(row.accuracy_at_optimum),
+            "λ band": format_band(row.band, row.scaling_factors), "warnings": "; ".join(row.warnings),
+        })
+    return rows
+
+
+TABLE_STYLE = """<style>
+table.models { border-collapse: collapse; font-size: 13px; width: calc(100% - 4px); table-layout: fixed; }
+table.models th, table.models td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top;
+  overflow-wrap: break-word; text-align: left; }
+table.models th { background: #eef3f8; position: sticky; top: 0; }
+table.models td.warn { color: #a11; }
+</style>"""
+COLUMN_WIDTHS = (200, 72, 44, 80, 70, 84, 104, None)  # px; the warnings take the rest
+LINE_PX, CHAR_PX = 19, 7.8  # estimated line height and mean character width of 14 px text (wide fonts)
+
+
+def _lines(text: str, width_px: float) -> int:
+    return max(1, math.ceil(len(text) * CHAR_PX / max(width_px - 12, 1)))
+
+
+def _div(content: str, height: int, width: int):
+    """An hv.Div of a fixed height (a Div cannot size itself to its text in a layout): the
+    content scrolls inside it rather than running over the next figure."""
+    hv = _hv()
+    return hv.Div(f'<div style="height:{height - 6}px;overflow-y:auto;font-size:14px;line-height:1.35">'
+                  f"{content}</div>").opts(backend="bokeh", width=width, height=height)
+
+
+def text_block(paragraphs, heading: str | None = None, level: int = 3, width: int = WIDTH):
+    """Paragraphs of plain text (escaped) under an optional heading, as an hv.Div sized to them."""
+    body = "".join(f"<p style='margin:0 0 6px 0'>{html.escape(p)}</p>" for p in paragraphs)
+    height = sum(_lines(p, width) * LINE_PX + 6 for p in paragraphs) + 12
+    if heading:
+        body = f"<h{level} style='margin:6px 0'>{html.escape(heading)}</h{level}>" + body
+        height += 44 if level <= 2 else 34
+    return _div(body, height, width)
+
+
+def model_table(pop: Population, width: int = WIDTH, max_height: int = 2000):
+    """The table of models as an hv.Div (an HTML table, so long warnings and errors wrap and stay
+    readable); taller tables scroll within ``max_height`` px."""
+    rows = table_rows(pop)
+    widths = [w or width - sum(x for x in COLUMN_WIDTHS if x) for w in COLUMN_WIDTHS]
+    head = "".join(f"<col style='width:{w}px'>" if given else "<col>" for w, given in zip(widths, COLUMN_WIDTHS))
+    header = "".join(f"<th>{html.escape(name)}</th>" for name in TABLE_COLUMNS)
+    body = []
+    height = max(_lines(name, w) for name, w in zip(TABLE_COLUMNS, widths)) * LINE_PX + 12
+    for row in rows:
+        cells = "".join(f"<td{' class=warn' if name == 'warnings' and row[name] else ''}>{html.escape(row[name])}</td>"
+                        for name in TABLE_COLUMNS)
+        body.append(f"<tr>{cells}</tr>")
+        height += max(_lines(row[name], w) for name, w in zip(TABLE_COLUMNS, widths)) * LINE_PX + 8
+    table = f"{TABLE_STYLE}<table class='models'><colgroup>{head}</colgroup><tr>{header}</tr>{''.join(body)}</table>"
+    return _div(table, min(height, max_height), width)
+
+
+def report_layout(pop: Population, width: int = WIDTH):
+    """The whole report as one hv.Layout (one column): a summary, then per task the accuracy
+    curves, the optima and the per-condition breakdown, each after its explanation, then the
+    table of models."""
+    hv = _hv()
+
+    def text(paragraphs, **kwargs):
+        return text_block(paragraphs, width=width, **kwargs)
+
+    items = [text([f"{len(pop.rows)} model file{'s' if len(pop.rows) != 1 else ''} under {pop.directory}: "
+                    f"{pop.counts()}.",
+                    "Each model's grid search stored its LIF accuracy at every scaling factor λ it scored and the "
+                    "optimal λ; this report puts them side by side, one set of figures per task."],
+                   heading="rate2spike population report", level=2)]
+    for task in pop.tasks():
+        rows = pop.of_task(task)
+        searched = pop.searched(task)
+        heading = f"{task}: {len(rows)} model{'s' if len(rows) != 1 else ''}, {len(searched)} searched"
+        if not searched:
+            items.append(text(["No model of this task holds a grid search yet: run `rate2spike sweep` on the "
+                               "folder first."], heading=heading))
+            continue
+        items += [text([HELP["curves"]], heading=heading), accuracy_curves(pop, task, width),
+                  text([HELP["optimum"]]), optimum_distribution(pop, task, width)]
+        if any(row.conditions for row in rows):
+            items += [text([HELP["conditions"]]), condition_breakdown(pop, task, width)]
+        else:  # an empty figure would only take room
+            items.append(text([f"Per condition: {NO_CONDITIONS} (searches by this version store it: "
+                               "`rate2spike sweep --force` redoes a search)."]))
+    items += [text([HELP["table"]], heading="Models"), model_table(pop, width)]
+    # one toolbar above the whole report (HoloViews hides each plot's own in a layout): its zoom, pan,
+    # reset and save act on the figure they are used on; hover works everywhere
+    return hv.Layout(items).cols(1).opts(backend="bokeh", shared_axes=False)
+
+
+# --- the file -------------------------------------------------------------------------------
+
+# Panel (which hv.save uses) leaves its own stylesheets and icons on its CDN even with INLINE
+# resources (holoviz/panel#6759, #7073): offline, the page would log failed loads. They ship in
+# Panel's package, so they are embedded as data: URLs.
+_QUOTED_URL = r'(?<=["\'])%s([\w./-]+\.(?:css|ico|png|svg))(\?[^"\']*)?(?=["\'])'
+
+
+def _embed_panel_assets(text: str) -> str:
+    from panel.io.resources import CDN_DIST, DIST_DIR
+
+    def data_url(match: re.Match) -> str:
+        path = Path(DIST_DIR) / match.group(1)
+        if not path.is_file():
+            return match.group(0)
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+    return re.sub(_QUOTED_URL % re.escape(CDN_DIST), data_url, text)
+
+
+def check_output(output) -> Path:
+    """The report's path, if it can be written there (an existing folder, not a folder itself)."""
+    output = Path(output)
+    if output.is_dir():
+        raise IsADirectoryError(f"{output}: is a folder; name the HTML file to write (e.g. {output / 'report.html'})")
+    if not output.parent.is_dir():
+        raise FileNotFoundError(f"{output.parent}: no such folder; the report was not written")
+    return output
+
+
+def write_report(directory, output="report.html", *, population: Population | None = None) -> Path:
+    """Write the population report of ``directory`` as one standalone HTML file (BokehJS and
+    Panel inlined: it opens offline) and return its path. ``population``: one already
+    collected from ``directory`` (not read again).
+
+    Written atomically: a temporary file beside ``output`` is renamed over it, so a reader
+    never sees half a report and a failure leaves any old report in place."""
+    from bokeh.resources import INLINE
+
+    output = check_output(output)
+    pop = population if population is not None else collect(directory)
+    hv = _hv()
+    mode = output.stat().st_mode & 0o777 if output.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".html", dir=output.parent)
+    os.close(fd)
+    try:
+        hv.save(report_layout(pop), tmp, fmt="html", backend="bokeh", resources=INLINE,
+                title=f"rate2spike population report: {pop.directory.name or pop.directory}")
+        text = Path(tmp).read_text(encoding="utf-8")
+        Path(tmp).write_text(_embed_panel_assets(text), encoding="utf-8")
+        os.chmod(tmp, mode)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return output

@@ -1,0 +1,265 @@
+"""The population report: rows, statistics per λ, the standalone HTML file, the CLI, the
+dashboard's Population view, and the file in headless Chromium.
+
+The population is made of copies of the shipped models with grid searches written into them
+(no simulation), once per module.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import numpy as np
+import panel as pn
+import pytest
+
+from rate2spike.cli import main
+from rate2spike.model import RESULT_FIELDS, read_mat, save_grid_search, write_mat_atomic
+from rate2spike.paths import find_model_files, shipped_model_dir
+from rate2spike.report import collect, format_band, summarise, table_rows, write_report
+from test_browser import browser  # noqa: F401 - the module's headless Chromium (fails in CI when missing)
+
+GRID_A = np.arange(20.0, 80.0, 5.0)  # 20..75, the reference's grid
+ACC_A = np.linspace(0.97, 0.30, GRID_A.size)  # best at 20: on the grid's lower edge
+GRID_B = np.arange(15.0, 45.0, 5.0)  # 15..40
+ACC_B = np.array([0.70, 0.85, 0.90, 0.88, 0.80, 0.75])  # best 0.90 at 25: below the go-nogo goal 0.95
+GRID_C = np.array([20.0, 30.0, 40.0])
+ACC_C = np.array([0.60, 0.96, 0.93])  # best 0.96 at 30: fine
+CONDITIONS_B = {"Go": np.array([1.0, 1.0, 0.95, 0.9, 0.85, 0.8]), "NoGo": np.array([0.4, 0.7, 0.85, np.nan, 0.75, 0.7])}
+
+
+def shipped(task):
+    return find_model_files(shipped_model_dir(task))[0]
+
+
+@pytest.fixture(scope="module")
+def population_dir(tmp_path_factory):
+    """go-nogo/a (edge optimum), b (below goal, per-condition accuracy), c (fine), unsearched;
+    the shipped xor model as it is; a file that is not a MAT file."""
+    root = tmp_path_factory.mktemp("population")
+    (root / "go-nogo").mkdir()
+    for name, grid, acc, band, conditions in (("a", GRID_A, ACC_A, [20.0], None),
+                                              ("b", GRID_B, ACC_B, [20.0, 25.0, 30.0], CONDITIONS_B),
+                                              ("c", GRID_C, ACC_C, [30.0, 40.0], None)):
+        path = root / "go-nogo" / f"{name}.mat"
+        shutil.copy(shipped("go-nogo"), path)
+        save_grid_search(path, grid, acc, grid[np.argmax(acc)], band=band, conditions=conditions)
+    unsearched = root / "go-nogo" / "unsearched.mat"
+    shutil.copy(shipped("go-nogo"), unsearched)
+    variables = read_mat(unsearched)
+    write_mat_atomic(unsearched, {k: v for k, v in variables.items() if k not in RESULT_FIELDS})
+    shutil.copy(shipped("xor"), root / "xor.mat")
+    (root / "broken.mat").write_bytes(b"this is not a MAT file, whatever its name says" * 4)
+    return root
+
+
+@pytest.fixture(scope="module")
+def population(population_dir):
+    return collect(population_dir)
+
+
+@pytest.fixture(scope="module")
+def report(population_dir, population, tmp_path_factory):
+    return write_report(population_dir, tmp_path_factory.mktemp("out") / "report.html", population=population)
+
+
+def rows_by_path(population):
+    return {row.path: row for row in population.rows}
+
+
+def test_rows_give_the_optimum_its_accuracy_and_the_warnings(population):
+    rows = rows_by_path(population)
+    assert list(rows) == ["broken.mat", "go-nogo/a.mat", "go-nogo/b.mat", "go-nogo/c.mat", "go-nogo/unsearched.mat",
+                          "xor.mat"]
+    a, b, c = rows["go-nogo/a.mat"], rows["go-nogo/b.mat"], rows["go-nogo/c.mat"]
+    assert (a.task, a.N, a.optimum, a.accuracy_at_optimum) == ("go-nogo", 200, 20.0, pytest.approx(0.97))
+    assert a.rate_accuracy == pytest.approx(1.0)  # the shipped model's eval_perf_mean
+    assert len(a.warnings) == 1 and "lower edge" in a.warnings[0] and "λ = 20 of 20–75" in a.warnings[0]
+    assert (b.optimum, b.accuracy_at_optimum, b.band) == (25.0, pytest.approx(0.90), (20.0, 25.0, 30.0))
+    assert b.warnings == ("LIF accuracy 0.900 at the optimum, below the go-nogo goal of 0.95",)
+    assert (c.optimum, c.accuracy_at_optimum, c.warnings) == (30.0, pytest.approx(0.96), ())
+    assert rows["go-nogo/unsearched.mat"].warnings == ("not searched",)
+    assert not rows["go-nogo/unsearched.mat"].searched
+    xor = rows["xor.mat"]
+    assert (xor.task, xor.optimum, xor.accuracy_at_optimum, xor.warnings) == ("xor", 8.0, pytest.approx(0.98), ())
+    broken = rows["broken.mat"]
+    assert broken.task is None and broken.error.startswith("is not a readable MAT file")
+    assert population.tasks() == ["go-nogo", "xor"]
+    assert population.counts() == "go-nogo 4 (3 searched), xor 1 (1 searched); 1 could not be read"
+
+
+def test_warnings_for_odd_searches_and_models_of_no_known_task(make_model):
+    from rate2spike.model import save_results
+
+    upper = make_model("upper.mat")
+    save_grid_search(upper, [20, 25, 30], [0.5, 0.9, 0.97], 30)
+    assert collect(upper).rows[0].warnings == ("optimum on the grid's upper edge (λ = 30 of 20–30): the best λ "
+                                               "may lie beyond it",)
+    off_grid = make_model("off_grid.mat")
+    save_grid_search(off_grid, [20, 25, 30], [0.97, 0.96, 0.5], 22)
+    row = collect(off_grid).rows[0]
+    assert row.optimum == 22 and row.accuracy_at_optimum is None
+    assert row.warnings == ("optimum λ = 22 is not among the λ scored",)
+    mismatched = make_model("mismatched.mat")
+    save_results(mismatched, {"opt_scaling_factor": 25.0, "scaling_factors": [20.0, 25.0, 30.0],
+                              "all_perfs": [0.9, 0.97]})
+    row = collect(mismatched).rows[0]
+    assert not row.has_curve and row.warnings == ("all_perfs holds 2 values for 3 scaling factors: curve left out",)
+    three_inputs = make_model("three.mat", n_inputs=3)
+    row = collect(three_inputs).rows[0]
+    assert row.task is None and "cannot tell the task from 3 inputs" in row.warnings[0]
+
+
+def test_the_table_shows_the_rows_as_text(population):
+    text = {row["model"]: row for row in table_rows(population)}
+    assert text["go-nogo/b.mat"] == {
+        "model": "go-nogo/b.mat", "task": "go-nogo", "N": "200", "rate accuracy": "1.000", "optimal λ": "25",
+        "LIF accuracy at optimum": "0.900", "λ band": "20–30",
+        "warnings": "LIF accuracy 0.900 at the optimum, below the go-nogo goal of 0.95"}
+    assert text["xor.mat"]["λ band"] == "5, 7–15, 55–60"  # runs of neighbouring grid values
+    unsearched = text["go-nogo/unsearched.mat"]
+    assert unsearched["optimal λ"] == "" and unsearched["warnings"] == "not searched"
+    assert text["broken.mat"]["warnings"].startswith("could not be read: is not a readable MAT file")
+
+
+def test_median_and_quartiles_per_lambda_over_the_models_that_scored_it(population):
+    """Grids differ: each λ counts only the models searched at it (no interpolation)."""
+    summary = population.accuracy_summary("go-nogo")
+    assert summary.lambdas.tolist() == [15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0]
+    assert summary.n.tolist() == [1, 3, 2, 3, 2, 3, 1, 1, 1, 1, 1, 1, 1]
+    # λ = 15: b alone
+    assert (summary.median[0], summary.q25[0], summary.q75[0]) == pytest.approx((0.70, 0.70, 0.70))
+    # λ = 20: a 0.97, b 0.85, c 0.60 -> median 0.85, quartiles halfway between neighbours
+    assert (summary.median[1], summary.q25[1], summary.q75[1]) == pytest.approx((0.85, 0.725, 0.91))
+    # λ = 25: a and b only -> the mean of the two
+    a25 = ACC_A[1]
+    assert summary.median[2] == pytest.approx((a25 + 0.90) / 2)
+    assert summary.q25[2] == pytest.approx(0.90 + 0.25 * (a25 - 0.90))
+
+
+def test_condition_summaries_skip_lambdas_without_trials_of_a_group(population):
+    groups = population.condition_summaries("go-nogo")
+    assert list(groups) == ["Go", "NoGo"]
+    assert groups["Go"].lambdas.tolist() == GRID_B.tolist()
+    assert groups["NoGo"].lambdas.tolist() == [15.0, 20.0, 25.0, 35.0, 40.0]  # NaN at 30: no NoGo trial there
+    assert groups["NoGo"].median.tolist() == pytest.approx([0.4, 0.7, 0.85, 0.75, 0.7])
+
+
+def test_summarise_and_format_band_directly():
+    summary = summarise([([1.0, 2.0], [0.2, 0.4]), ([2.0 + 1e-12, 3.0], [0.8, 0.6])])
+    assert summary.lambdas.tolist() == [1.0, 2.0, 3.0] and summary.n.tolist() == [1, 2, 1]
+    assert summary.median.tolist() == pytest.approx([0.2, 0.6, 0.6])
+    assert format_band([16, 17, 18], [15, 16, 17, 18, 20]) == "16–18"
+    assert format_band([15, 20], [15, 20, 25]) == "15–20" and format_band([15, 25], [15, 20, 25]) == "15, 25"
+
+
+def test_the_report_is_one_standalone_html_file(report, population_dir):
+    text = report.read_text(encoding="utf-8")
+    assert report.stat().st_size > 500_000  # BokehJS is inside
+    external = re.findall(r"""<script[^>]+src=["']?(?:https?:)?//""", text)
+    assert external == []
+    linked = re.findall(r""""url":"(https?://[^"]+)"|<link[^>]+href=["']?(https?://[^"' >]+)""", text)
+    assert linked == []  # no stylesheet or icon from a CDN (Panel's are embedded)
+    for expected in ("go-nogo: LIF accuracy against λ, 3 models", "xor: optimal λ of 1 model",
+                     "go-nogo: accuracy per condition, 1 of 4 models store it", "scaling factor λ",
+                     "accuracy (fraction correct)", "not searched", "is not a readable MAT file", "lower edge",
+                     "below the go-nogo goal of 0.95", "union of their λ"):
+        assert json.dumps(expected)[1:-1] in text, expected  # as the page's JSON writes it
+    assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_write_report_refuses_a_folder_without_model_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("no models here")
+    with pytest.raises(ValueError, match="no .mat model files"):
+        write_report(tmp_path, tmp_path / "report.html")
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_cli_report_prints_counts_and_writes_the_file(population_dir, tmp_path, capsys):
+    target = tmp_path / "population.html"
+    assert main(["report", str(population_dir), "-o", str(target)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (f"6 model file(s) under {population_dir}: go-nogo 4 (3 searched), xor 1 (1 searched); "
+                      "1 could not be read")
+    assert out[1].startswith("  could not read broken.mat: is not a readable MAT file")
+    assert out[-1] == f"report written to {target}" and target.stat().st_size > 500_000
+
+
+@pytest.mark.parametrize("case", ["empty folder", "missing folder", "missing output folder"])
+def test_cli_report_errors_are_one_line_and_exit_2(case, population_dir, tmp_path, capsys):
+    args = {"empty folder": [str(tmp_path)], "missing folder": [str(tmp_path / "nowhere")],
+            "missing output folder": [str(population_dir), "-o", str(tmp_path / "nowhere" / "r.html")]}[case]
+    assert main(["report", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rate2spike: error: ") and err.count("\n") == 1
+    assert not list(tmp_path.glob("**/*.html"))
+
+
+def test_the_dashboard_shows_a_population_view_only_for_a_population(population_dir, tmp_path, assets):
+    from rate2spike.explorer.app import ExplorerPage, load_extensions
+    from rate2spike.explorer.population_view import PopulationView
+    from rate2spike.explorer.session import ExplorerSession
+
+    load_extensions()
+    assert PopulationView.of(None) is None  # no --models DIR: no view
+    session = ExplorerSession(models_dir=population_dir)
+    page = ExplorerPage(session)
+    try:
+        card = page.population.card
+        assert card in page.all_views() and card.collapsed
+        assert "Population: 4 searched models" in card.title
+        card.collapsed = False  # opening it draws the report's figures
+        panes = card.select(pn.pane.HoloViews)
+        assert len(panes) == 1 and panes[0].object is not None
+        titles = [item.opts.get("plot", backend="bokeh").kwargs.get("title") for item in panes[0].object]
+        assert "go-nogo: LIF accuracy against λ, 3 models (goal 0.95, red)" in titles  # the report's own layout
+    finally:
+        page.close()
+    single = tmp_path / "one"
+    single.mkdir()
+    shutil.copy(population_dir / "xor.mat", single / "xor.mat")
+    page = ExplorerPage(ExplorerSession(models_dir=single))
+    try:
+        assert page.population is None  # one searched model is no population
+    finally:
+        page.close()
+
+
+CANVASES_JS = """() => {
+  let n = 0;
+  const walk = (root) => { for (const el of root.querySelectorAll("*")) {
+    if (el.tagName === "CANVAS") n++;
+    if (el.shadowRoot) walk(el.shadowRoot);
+  } };
+  walk(document);
+  return n;
+}"""
+PLOT_TITLES_JS = """() => {
+  const titles = [];
+  for (const doc of window.Bokeh.documents) for (const model of doc.all_models)
+    if (model.type === "Title" && model.text) titles.push(model.text);
+  return titles;
+}"""
+
+
+@pytest.mark.browser
+def test_the_report_opens_offline_in_chromium_without_errors(report, browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors, outside = [], []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:", "blob:"))
+               else (outside.append(route.request.url), route.abort()))
+    try:
+        page.goto(report.as_uri())
+        page.wait_for_function(f"({CANVASES_JS})() >= 5", timeout=20_000)  # the five figures drew
+        titles = page.evaluate(PLOT_TITLES_JS)
+        assert "go-nogo: LIF accuracy against λ, 3 models (goal 0.95, red)" in titles
+        assert any(t.startswith("xor: optimal λ of 1 model") for t in titles)
+        page.wait_for_timeout(300)  # late errors (a failed load) would arrive now
+        assert errors == [] and outside == []
+    finally:
+        context.close()
