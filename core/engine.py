@@ -67,7 +67,7 @@ class RateOutputs:
 
 
 _RATE_OUTPUTS: OrderedDict[str, RateOutputs] = OrderedDict()  # per search key, in this process
-_RATE_OUTPUTS_KEPT = 16  # searches whose rate outputs a process keeps (a folder's models in flight)
+_RATE_OUTPUTS_KEPT = 128  # searches whose rate outputs a process keeps (a folder's models in flight; ~0.2 MB each)
 _RATE_OUTPUTS_LOCK = threading.Lock()
 
 
