@@ -58,14 +58,16 @@ def test_the_documented_imports_come_from_site_packages(installed):
     assert (site / "rate2spike" / "explorer" / "main.py").is_file()
 
 
-def test_the_command_line_sweeps_a_shipped_model(installed):
+def test_the_command_line_sweeps_a_shipped_model_on_local_dask_workers(installed):
+    """The installed command, its Dask workers (separate processes of the venv's Python) included."""
     bin_dir, away = installed
     code = "from rate2spike.paths import shipped_model_dir; print(next(shipped_model_dir('go-nogo').glob('*.mat')))"
     shipped = Path(run([str(bin_dir / "python"), "-c", code], cwd=away).stdout.strip())
     model = away / shipped.name
     shutil.copy(shipped, model)
     out = run([str(bin_dir / "rate2spike"), "sweep", str(model), "--force", "--n-trials", "4",
-               "--scaling-factors", "20,40"], cwd=away).stdout
+               "--scaling-factors", "20,40", "--workers", "2"], cwd=away).stdout
+    assert "Dask: 2 worker(s), dashboard http" in out
     assert "lambda = 20: accuracy" in out and "optimal scaling factor" in out and "saved" in out
 
 
