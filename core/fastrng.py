@@ -1,11 +1,22 @@
-"""A fast, seedable normal/uniform generator usable inside Numba kernels.
+"""A fast, seedable normal/uniform generator usable inside Numba kernels (docs/method.md,
+"The noise generator").
 
 Why not NumPy's or Numba's own generators: the LIF simulation draws one normal per unit
 per 0.05 ms step (4 million per go-nogo trial), and drawing them is most of the cost of a
-trial. xoshiro256++ with Marsaglia & Tsang's 256-layer ziggurat (NumPy's algorithm) is about
-twice as fast as ``numba``'s ``np.random.Generator`` here and needs no Python object, so the
-kernels can run with the GIL released. The state is four uint64 words in a NumPy array that
-the caller owns: one state per trial makes results independent of thread scheduling.
+trial. xoshiro256++ with Marsaglia & Tsang's ziggurat needs no Python object, so the kernels
+run with the GIL released. A state is four uint64 words in a NumPy array that the caller owns:
+one state per trial makes results independent of thread scheduling.
+
+Two ways to draw:
+
+- ``fill_normals``: one stream, one draw after another, through NumPy's 256-layer ziggurat
+  (about 2 ns per normal here). Each draw waits for the previous one's state update.
+- ``fill_normals_lanes`` (what the LIF kernel uses): one xoshiro256++ stream per unit
+  (``Lanes``), all advanced in one loop that the compiler turns into SIMD instructions, through a
+  1024-layer ziggurat whose fast path (99.6% of draws) is branch-free in the same loop; the rare
+  rest finish on the trial's scalar stream. About 1.1 ns per normal. The tables are module-level
+  constants: Numba then compiles them into the kernel, which is what lets the table lookups
+  vectorise (passed as arguments they might alias the output, and LLVM gives up).
 """
 
 from __future__ import annotations
@@ -21,21 +32,26 @@ _INV_2_53 = 1.0 / 9007199254740992.0
 _MANTISSA_MASK = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Marsaglia & Tsang's tables for 52-bit mantissas (the layout NumPy uses)."""
+def ziggurat_tables(layers: int = 256, tail_start: float = _TAIL_START,
+                    layer_volume: float = _LAYER_VOLUME) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Marsaglia & Tsang's tables for 52-bit mantissas (the layout NumPy uses): ``ki`` (the
+    magnitude below which a draw in a layer is inside its rectangle), ``wi`` (magnitude -> x),
+    ``fi`` (the density at each layer's edge). ``tail_start`` (r) and ``layer_volume`` (v) are
+    the ziggurat's two constants for that many layers (for 256, NumPy's)."""
     scale = 2.0**52
-    dn = tn = _TAIL_START
-    ki = np.zeros(256, np.uint64)
-    wi = np.zeros(256)
-    fi = np.zeros(256)
-    q = _LAYER_VOLUME / math.exp(-0.5 * dn * dn)
+    last = layers - 1
+    dn = tn = tail_start
+    ki = np.zeros(layers, np.uint64)
+    wi = np.zeros(layers)
+    fi = np.zeros(layers)
+    q = layer_volume / math.exp(-0.5 * dn * dn)
     ki[0] = np.uint64(int((dn / q) * scale))
     wi[0] = q / scale
-    wi[255] = dn / scale
+    wi[last] = dn / scale
     fi[0] = 1.0
-    fi[255] = math.exp(-0.5 * dn * dn)
-    for i in range(254, 0, -1):
-        dn = math.sqrt(-2.0 * math.log(_LAYER_VOLUME / dn + math.exp(-0.5 * dn * dn)))
+    fi[last] = math.exp(-0.5 * dn * dn)
+    for i in range(last - 1, 0, -1):
+        dn = math.sqrt(-2.0 * math.log(layer_volume / dn + math.exp(-0.5 * dn * dn)))
         ki[i + 1] = np.uint64(int((dn / tn) * scale))
         tn = dn
         fi[i] = math.exp(-0.5 * dn * dn)
@@ -43,7 +59,17 @@ def _ziggurat_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ki, wi, fi
 
 
-ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI = _ziggurat_tables()
+ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI = ziggurat_tables()
+
+# The 1024-layer ziggurat of the lanes: 4x fewer draws leave the rectangles (0.43% against 1.5%).
+# r and v solve the ziggurat's equations for 1024 layers (every layer, the base with its tail
+# included, has area v, and the top layer closes at x = 0; tests/test_statistics.py checks it).
+LANE_LAYERS = 1024
+LANE_TAIL_START = 4.038849846109504
+LANE_LAYER_VOLUME = 0.0012263246463530893
+_LANE_KI, _LANE_WI, _LANE_FI = ziggurat_tables(LANE_LAYERS, LANE_TAIL_START, LANE_LAYER_VOLUME)
+_LANE_LAYER_MASK = np.uint64(LANE_LAYERS - 1)
+_LANE_LAYER_BITS = np.uint64(10)
 
 
 def seed_state(seed) -> np.ndarray:
@@ -126,3 +152,101 @@ def fill_normals(state, out, ki, wi, fi):
                 out[n] = x
                 n += 1
     state[0], state[1], state[2], state[3] = s0, s1, s2, s3
+
+
+# --- one stream per unit ----------------------------------------------------------------------
+
+class Lanes:
+    """The random streams of one trial: a scalar xoshiro256++ state (initial voltages,
+    stimulation draws and the ziggurat's rare slow cases) and one xoshiro256++ stream per lane
+    (one lane per unit): ``s0``..``s3`` hold the four state words of every lane, each a contiguous
+    uint64 array, so the lanes advance together in SIMD registers. ``bits`` and ``flags`` are
+    scratch space for one draw per lane.
+
+    Every word comes from the seed through NumPy's SeedSequence: the scalar state is the first
+    four words (the same as ``seed_state(seed)``), the lanes the next 4 x ``n_lanes``.
+    """
+
+    def __init__(self, seed, n_lanes: int):
+        entropy = list(seed) if isinstance(seed, (tuple, list)) else seed
+        words = np.random.SeedSequence(entropy).generate_state(4 + 4 * n_lanes, np.uint64)
+        self.scalar = words[:4].copy()
+        if not self.scalar.any():
+            self.scalar[0] = 1
+        lanes = words[4:].reshape(n_lanes, 4)
+        lanes[~lanes.any(axis=1), 0] = 1  # xoshiro's one forbidden state (probability 2**-256)
+        self.s0, self.s1, self.s2, self.s3 = (np.ascontiguousarray(lanes[:, k]) for k in range(4))
+        self.bits = np.empty(n_lanes, np.uint64)
+        self.flags = np.zeros(-(-n_lanes // 8) * 8, np.uint8)  # whole 8-byte words, scanned 8 at a time
+
+    def arrays(self) -> tuple:
+        """(scalar, s0, s1, s2, s3, bits, flags): what the kernels take."""
+        return self.scalar, self.s0, self.s1, self.s2, self.s3, self.bits, self.flags
+
+
+@njit(nogil=True, cache=True)
+def fill_normals_lanes(s0, s1, s2, s3, bits, flags, out, state):
+    """Fill ``out`` (one value per lane) with standard normals: each lane's next xoshiro256++
+    output through the 1024-layer ziggurat. The loop is branch-free so that it vectorises; a
+    draw outside its layer's rectangle is flagged, and finished after the loop by the
+    ziggurat's wedge or tail test on uniforms from the scalar ``state`` (when the wedge rejects,
+    the ziggurat starts over on ``state``: a fresh draw is the same as starting over)."""
+    n = out.shape[0]
+    bad = 0
+    for k in range(n):
+        a0, a1, a2, a3 = s0[k], s1[k], s2[k], s3[k]
+        total = a0 + a3
+        word = ((total << uint64(23)) | (total >> uint64(41))) + a0
+        t = a1 << uint64(17)
+        a2 ^= a0
+        a3 ^= a1
+        a1 ^= a2
+        a0 ^= a3
+        a2 ^= t
+        s0[k], s1[k], s2[k] = a0, a1, a2
+        s3[k] = (a3 << uint64(45)) | (a3 >> uint64(19))
+        bits[k] = word
+        layer = int64(word & _LANE_LAYER_MASK)
+        word >>= _LANE_LAYER_BITS
+        magnitude = (word >> uint64(1)) & _MANTISSA_MASK
+        x = float(int64(magnitude)) * _LANE_WI[layer]
+        out[k] = -x if (word & uint64(1)) else x
+        miss = 1 if magnitude >= _LANE_KI[layer] else 0
+        flags[k] = miss
+        bad += miss
+    if bad:
+        words = flags.view(np.uint64)
+        for w in range(words.shape[0]):
+            if words[w]:
+                for k in range(8 * w, min(8 * w + 8, n)):
+                    if flags[k]:
+                        word = bits[k] >> _LANE_LAYER_BITS
+                        layer = int64(bits[k] & _LANE_LAYER_MASK)
+                        magnitude = (word >> uint64(1)) & _MANTISSA_MASK
+                        out[k] = _lane_slow_normal(state, layer, (word & uint64(1)) != uint64(0),
+                                                   float(int64(magnitude)) * _LANE_WI[layer])
+
+
+@njit(nogil=True, cache=True)
+def _lane_slow_normal(state, layer, negative, x):
+    """The 1024-layer ziggurat's rare cases for a draw in ``layer`` with magnitude ``x``: the
+    tail or the wedge test on uniforms from ``state``; after a wedge rejection it starts over on
+    ``state``."""
+    while True:
+        if layer == 0:
+            while True:  # the tail beyond LANE_TAIL_START, sampled by Marsaglia's method
+                xx = -math.log1p(-next_double(state)) / LANE_TAIL_START
+                yy = -math.log1p(-next_double(state))
+                if yy + yy > xx * xx:
+                    break
+            return -(LANE_TAIL_START + xx) if negative else LANE_TAIL_START + xx
+        if (_LANE_FI[layer - 1] - _LANE_FI[layer]) * next_double(state) + _LANE_FI[layer] < math.exp(-0.5 * x * x):
+            return -x if negative else x
+        word = next_uint64(state)  # start over
+        layer = int64(word & _LANE_LAYER_MASK)
+        word >>= _LANE_LAYER_BITS
+        negative = (word & uint64(1)) != uint64(0)
+        magnitude = (word >> uint64(1)) & _MANTISSA_MASK
+        x = float(int64(magnitude)) * _LANE_WI[layer]
+        if magnitude < _LANE_KI[layer]:
+            return -x if negative else x

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from numba import njit
 
-from rate2spike.fastrng import fill_normals, next_double
+from rate2spike.fastrng import fill_normals_lanes, next_double
 from rate2spike.timegrid import column_of_step
 
 # LIF constants of the reference (seconds and millivolts).
@@ -80,7 +80,7 @@ def _readout(w_out, r):
 @njit(nogil=True, cache=True)
 def run_lif_trial(
     WT, ext, td, w_out, dt, nt, v0,
-    rng_state, zig_ki, zig_wi, zig_fi,
+    rng_state, lane_s0, lane_s1, lane_s2, lane_s3, lane_bits, lane_flags,
     noise, stim_draws,
     stim_sign, stim_units, stim_first, stim_stop,
     voltage, spikes, rate, synaptic_current, out, spike_counts,
@@ -90,7 +90,8 @@ def run_lif_trial(
     Inputs: WT (N x N, mV) is W transposed, row j = the outgoing weights of unit j, so a
     spike adds a contiguous row; ext (N x columns, mV) the external input; td (N, s) the
     synaptic decay constants; w_out (N) the readout divided by lambda; dt (s); v0 (N, mV).
-    ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) replace the random
+    The noise is drawn from one stream per unit (``lane_*``, ``rate2spike.fastrng.Lanes``) and
+    the trial's scalar stream ``rng_state``. ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) replace the random
     stream when non-empty; tests use that to feed the kernel and the NumPy reference the same
     numbers. stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
     Outputs: out[i-1] = w_out . r after step i; spike_counts[n] counts the spikes of unit n
@@ -122,7 +123,7 @@ def run_lif_trial(
         if explicit_noise:
             z[:] = noise[row]
         else:
-            fill_normals(rng_state, z, zig_ki, zig_wi, zig_fi)
+            fill_normals_lanes(lane_s0, lane_s1, lane_s2, lane_s3, lane_bits, lane_flags, z, rng_state)
         if record_current:
             synaptic_current[row, :] = current_syn
         ext_now = ext_by_column[col]

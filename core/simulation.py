@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rate2spike import lif
-from rate2spike.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, seed_state
+from rate2spike.fastrng import Lanes
 from rate2spike.network import Drive, SpikingNetwork, Stimulation
 
 RECORDINGS = ("voltage", "spikes", "rate", "synaptic_current")  # what can be recorded at every step
@@ -86,7 +86,8 @@ def simulate(network: SpikingNetwork, drive: Drive, seed=0, stimulation: Stimula
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(RECORDINGS)}")
     stimulation = stimulation or Stimulation()
     stimulation.validate(n)
-    state = seed_state(seed)
+    lanes = Lanes(seed, n)
+    state = lanes.scalar
     drawn_v0 = lif.initial_voltages(state, n)  # always drawn, so the stream is the same either way
     v0 = drawn_v0 if v0 is None else np.asarray(v0, dtype=np.float64).reshape(n)
     noise, stim_draws = _explicit_noise(drive, n, noise, stim_draws)
@@ -96,7 +97,7 @@ def simulate(network: SpikingNetwork, drive: Drive, seed=0, stimulation: Stimula
     counts = np.zeros(n, dtype=np.int64)
     lif.run_lif_trial(
         network.WT, drive.ext, network.td, network.w_out, drive.dt, drive.nt, v0,
-        state, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI, noise, stim_draws,
+        *lanes.arrays(), noise, stim_draws,
         stimulation.sign, np.asarray(stimulation.units, dtype=np.int64), stimulation.first, stimulation.stop,
         *arrays.values(), out, counts,
     )

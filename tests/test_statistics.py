@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from rate2spike.fastrng import ZIGGURAT_FI, ZIGGURAT_KI, ZIGGURAT_WI, fill_normals, next_double, seed_state
+from rate2spike.fastrng import (LANE_LAYER_VOLUME, LANE_LAYERS, LANE_TAIL_START, ZIGGURAT_FI, ZIGGURAT_KI,
+                                ZIGGURAT_WI, Lanes, fill_normals, fill_normals_lanes, next_double, seed_state)
 from rate2spike.model import load_model, read_mat
 from rate2spike.reference import reference_lif
 from rate2spike.network import convert, make_drive
@@ -58,6 +59,74 @@ def test_seeds_give_independent_reproducible_streams():
     fill_normals(seed_state((1, 3)), c, ZIGGURAT_KI, ZIGGURAT_WI, ZIGGURAT_FI)
     np.testing.assert_array_equal(a, b)
     assert abs(np.corrcoef(a, c)[0, 1]) < 0.15
+
+
+# --- the per-unit streams the LIF kernel draws from (fill_normals_lanes) ------------------------
+
+LANE_STEPS, LANE_UNITS = 20_000, 200  # a go-nogo trial's draws: 4 million
+
+
+def lane_draws(seed, units=LANE_UNITS, steps=LANE_STEPS) -> np.ndarray:
+    """steps x units normals, one row per simulation step, as the kernel draws them."""
+    lanes = Lanes(seed, units)
+    scalar, s0, s1, s2, s3, bits, flags = lanes.arrays()
+    out = np.empty((steps, units))
+    for step in range(steps):
+        fill_normals_lanes(s0, s1, s2, s3, bits, flags, out[step], scalar)
+    return out
+
+
+@pytest.fixture(scope="module")
+def lane_normals():
+    return lane_draws(123)
+
+
+def test_lane_normals_moments_tails_and_shape(lane_normals):
+    x = lane_normals.ravel()
+    n = x.size
+    assert abs(x.mean()) < 5 / np.sqrt(n) and abs(x.var() - 1) < 5 * np.sqrt(2 / n)
+    assert abs(stats.skew(x)) < 5 * np.sqrt(6 / n) and abs(stats.kurtosis(x)) < 5 * np.sqrt(24 / n)
+    for level in (1.0, 2.0, 3.0, 4.0, LANE_TAIL_START):  # the last: the tail, drawn on the slow path
+        expected = 2 * stats.norm.sf(level) * n
+        observed = (np.abs(x) > level).sum()
+        assert abs(observed - expected) < 5 * np.sqrt(expected), level
+    assert stats.kstest(x[:500_000], "norm").pvalue > 1e-4
+    # fine bins: a wrong wedge test (the rare path) would show up as a bump in some layer
+    counts, edges = np.histogram(x, bins=400, range=(-4, 4))
+    expected = n * np.diff(stats.norm.cdf(edges))
+    assert ((counts - expected) ** 2 / expected).sum() < stats.chi2.ppf(1 - 1e-6, 399)
+
+
+def test_lanes_are_independent_of_each_other_and_of_their_past(lane_normals):
+    steps = lane_normals.shape[0]
+    bound = 6 / np.sqrt(steps)  # 6 standard errors of a correlation, for ~20 000 pairs of lanes
+    r = np.corrcoef(lane_normals.T)
+    assert np.abs(r[np.triu_indices_from(r, k=1)]).max() < bound
+    lag1 = [np.corrcoef(lane_normals[:-1, k], lane_normals[1:, k])[0, 1] for k in range(lane_normals.shape[1])]
+    assert np.abs(lag1).max() < bound and abs(np.mean(lag1)) < 5 / np.sqrt(steps * lane_normals.shape[1])
+
+
+def test_trials_draw_independent_reproducible_noise():
+    a, b, again = lane_draws((0, 1), steps=5000), lane_draws((0, 2), steps=5000), lane_draws((0, 1), steps=5000)
+    np.testing.assert_array_equal(a, again)  # the same trial, the same noise
+    r = [np.corrcoef(a[:, k], b[:, k])[0, 1] for k in range(a.shape[1])]  # unit k in trials 1 and 2
+    assert np.abs(r).max() < 6 / np.sqrt(5000)
+    assert (Lanes((0, 1), 10).scalar == seed_state((0, 1))).all()  # initial voltages as before the lanes
+
+
+def test_the_ziggurat_tables_close():
+    """Each layer has the same area v, the base layer with its tail included, and the top layer
+    ends at x = 0: the equations r and v solve (NumPy's constants for 256 layers, ours for 1024)."""
+    for layers, r, v in ((256, 3.6541528853610088, 0.00492867323399), (LANE_LAYERS, LANE_TAIL_START, LANE_LAYER_VOLUME)):
+        def f(x):
+            return np.exp(-0.5 * x * x)
+
+        tail = np.sqrt(2 * np.pi) * stats.norm.sf(r)  # the integral of f beyond r
+        assert v == pytest.approx(r * f(r) + tail, rel=1e-9)  # the base layer: a rectangle and the tail
+        edge = r
+        for _ in range(layers - 2):
+            edge = np.sqrt(-2 * np.log(v / edge + f(edge)))
+        assert v / edge + f(edge) == pytest.approx(1.0, abs=1e-9)  # the top layer's area is v too
 
 
 def test_firing_rates_match_reference_in_distribution(model_file):
