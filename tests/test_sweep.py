@@ -157,11 +157,12 @@ def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_wi
     from rate2spike.paths import shipped_model_dir
     model = tmp_path / "go-nogo.mat"
     shutil.copy(next(shipped_model_dir("go-nogo").glob("*.mat")), model)
-    assert main(["sweep", str(model), "--force", "--n-trials", "8", "--no-extend"]) == 0
+    grid = ["--scaling-factors", "20,60,75"]  # lambda 60 and 75 are far past this model's optimum (~19)
+    assert main(["sweep", str(model), "--force", "--n-trials", "8", "--no-extend", *grid]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "warning: the optimum is at the grid's lower edge (20): try lower lambdas" in lines
-    assert main(["sweep", str(model), "--force", "--n-trials", "8"]) == 0
+    assert main(["sweep", str(model), "--force", "--n-trials", "8", *grid]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("note: the optimum was at the grid's lower edge (20); added lambda 15") for line in lines)
+    assert any(line.startswith("note: the optimum was at the grid's lower edge (20); added lambda 5") for line in lines)
     assert not any("try lower lambdas" in line for line in lines if line.startswith("warning:")) or \
         min(load_model(model).scaling_factors) == 1.0  # only at the bound may the edge warning stay
