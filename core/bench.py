@@ -21,10 +21,13 @@ from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, format_band, run_grid
 from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial
 
-TARGET_SPEEDUP = 30.0  # one output-only trial vs the NumPy reference, one core
-TARGET_GRID_SECONDS = 60.0  # default grid search of one go-nogo N = 200 model
-TARGET_RECORDED_MS = 150.0  # one fully recorded go-nogo trial
-TARGET_RACE_SECONDS = 3.0  # default go-nogo search with racing, 2 cores
+# Targets the project set itself (the simulator issue's, #13, for go-nogo N = 200 on this 2-core machine)
+TARGET_SPEEDUP = 80.0  # one output-only trial vs the NumPy reference, one core
+TARGET_OUTPUT_MS = 6.0  # one output-only trial, one core
+TARGET_RECORDED_MS = 15.0  # one fully recorded trial
+TARGET_GRID_SECONDS = 4.0  # default full-grid search (12 lambdas x 100 trials), 2 cores
+TARGET_RACE_SECONDS = 3.0  # default go-nogo search with racing, 2 cores (the search issue's, #11)
+TARGET_N1000_MS = 50.0  # one output-only trial of a synthetic N = 1000 network, one core (--sizes)
 SEARCHES = (("full grid (the reference's search)", SearchOptions()),
             ("race", SearchOptions(race=True)),
             ("race + edge extension (sweep --race)", SearchOptions(race=True, extend=True)))
@@ -102,9 +105,10 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     say("")
     say("targets (go-nogo, N = 200):")
     _verdict(say, f"one trial >= {TARGET_SPEEDUP:g}x faster than the reference", ref / one, ref / one >= TARGET_SPEEDUP, "x")
-    _verdict(say, f"full-recording trial < {TARGET_RECORDED_MS:g} ms", recorded * 1e3, recorded * 1e3 < TARGET_RECORDED_MS, " ms")
+    _verdict(say, f"output-only trial <= {TARGET_OUTPUT_MS:g} ms", one * 1e3, one * 1e3 <= TARGET_OUTPUT_MS, " ms")
+    _verdict(say, f"full-recording trial <= {TARGET_RECORDED_MS:g} ms", recorded * 1e3, recorded * 1e3 <= TARGET_RECORDED_MS, " ms")
     if figures.grid_s is not None:
-        _verdict(say, f"default grid search < {TARGET_GRID_SECONDS:g} s", figures.grid_s, figures.grid_s < TARGET_GRID_SECONDS, " s")
+        _verdict(say, f"default full-grid search <= {TARGET_GRID_SECONDS:g} s", figures.grid_s, figures.grid_s <= TARGET_GRID_SECONDS, " s")
         _verdict(say, f"default race <= {TARGET_RACE_SECONDS:g} s", figures.race_s, figures.race_s <= TARGET_RACE_SECONDS, " s")
     return figures
 
@@ -188,6 +192,9 @@ def run_size_bench(say=print, sizes=SIZES, repeats: int = 3, scaling_factor: flo
         figures[n_units] = seconds
         say(f"  {n_units:>6}{seconds * 1e3:>14.1f}{seconds / (n_units * steps) * 1e9:>18.2f}{spikes:>18}"
             f"{spikes / (n_units * spec.duration):>13.1f}")
+    if 1000 in figures:
+        _verdict(say, f"N = 1000 trial <= {TARGET_N1000_MS:g} ms", figures[1000] * 1e3,
+                 figures[1000] * 1e3 <= TARGET_N1000_MS, " ms")
     return figures
 
 
