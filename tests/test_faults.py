@@ -209,11 +209,15 @@ def test_sigterm_stops_the_command_line_cleanly(tmp_path):
     before = file_digest(path)
     command = subprocess.Popen(rate2spike_command("sweep", str(path), "--n-trials", "400", "--force"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    journal = path.with_name(path.name + ".journal")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 2):
+        time.sleep(0.1)  # mid-search: some blocks of trials are journaled
     command.send_signal(signal.SIGTERM)
     command.communicate(timeout=60)
     assert command.returncode in (143, 2) and file_digest(path) == before
     assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+    assert len(journal.read_text().splitlines()) >= 2  # the finished trials stay for the next run
 
 
 def test_two_sweeps_of_one_folder_do_not_both_work_and_leave_the_file_whole(tmp_path):
