@@ -148,8 +148,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
 
         def search_one(path, base):
             tell(f"{path.name}: {base.task.name}, N = {base.model.N}, {len(factors)} scaling factors x {n_trials} "
-                f"trials" + (f" ({options.describe()})" if options.beyond_reference else ""))
-            journal = Journal.open(path, search_key(base, factors, n_trials, options), bar.write) if resume else None
+                 f"trials" + (f" ({options.describe()})" if options.beyond_reference else ""))
+            journal = Journal.open(path, search_key(base, factors, n_trials, options), tell) if resume else None
             printed = set()
 
             def report(p):
@@ -160,8 +160,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                     lam = float(p.result.scaling_factors[k])
                     if lam not in printed:
                         printed.add(lam)
-                        bar.write(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(todo) > 1
-                                  else f"  {accuracy_line(p.result, int(k))}")
+                        tell(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(todo) > 1
+                             else f"  {accuracy_line(p.result, int(k))}")
 
             try:
                 result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report,
@@ -213,10 +213,10 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                             except (ModelFileError, ValueError, OSError) as exc:
                                 failed(path, exc)
                     except BaseException:
-                        stop.set()  # Ctrl-C or SIGTERM: the drivers stop between blocks, journals stay
+                        stop.set()  # before the pool's exit waits for the drivers: they stop between blocks
                         raise
         except BaseException:
-            stop.set()
+            stop.set()  # Ctrl-C or SIGTERM: the search stops between blocks; the journals stay for the next run
             raise
     return results
 
