@@ -194,17 +194,7 @@ def fill_normals_lanes(s0, s1, s2, s3, bits, flags, out, state):
     n = out.shape[0]
     bad = 0
     for k in range(n):
-        a0, a1, a2, a3 = s0[k], s1[k], s2[k], s3[k]
-        total = a0 + a3
-        word = ((total << uint64(23)) | (total >> uint64(41))) + a0
-        t = a1 << uint64(17)
-        a2 ^= a0
-        a3 ^= a1
-        a1 ^= a2
-        a0 ^= a3
-        a2 ^= t
-        s0[k], s1[k], s2[k] = a0, a1, a2
-        s3[k] = (a3 << uint64(45)) | (a3 >> uint64(19))
+        word, s0[k], s1[k], s2[k], s3[k] = _step(s0[k], s1[k], s2[k], s3[k])  # lane k's stream
         bits[k] = word
         layer = int64(word & _LANE_LAYER_MASK)
         word >>= _LANE_LAYER_BITS

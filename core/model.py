@@ -13,9 +13,11 @@ import fcntl
 import io
 import os
 import tempfile
+from contextlib import contextmanager
 from glob import escape as glob_escape
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import scipy.io
@@ -415,6 +417,25 @@ def check_writable(path) -> None:
         raise PermissionError(f"{path}: its folder {path.parent} is not writable; nothing was written")
 
 
+@contextmanager
+def written_temporary(target: Path, variables: dict) -> Iterator[str]:
+    """A complete MAT file of ``variables`` in a temporary file beside ``target``, written and
+    flushed to disk, and locked until the ``with`` block ends (a file we can lock is nobody's,
+    see ``_remove_stale_temporaries``). The block publishes it (rename, link); whatever is left
+    of it afterwards, on success or error, is removed."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+            fh.flush()
+            os.fsync(fh.fileno())
+            yield tmp
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def write_mat_atomic(path, variables: dict) -> None:
     """Write a MAT file so that readers see the old file or the new one, never a mix.
 
@@ -426,20 +447,10 @@ def write_mat_atomic(path, variables: dict) -> None:
     path = Path(path)
     check_writable(path)
     _remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
-            fh.flush()
-            os.fsync(fh.fileno())
-            if path.exists():
-                os.chmod(tmp, path.stat().st_mode & 0o777)
-            os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with written_temporary(path, variables) as tmp:
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
 
 
 def with_results(path, updates: dict) -> dict:

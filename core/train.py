@@ -22,10 +22,8 @@ TensorFlow and PyTorch, so the sparsity pattern of the initial matrix is kept.
 from __future__ import annotations
 
 import datetime
-import fcntl
 import json
 import os
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,10 +32,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-import scipy.io
 from scipy.special import expit
 
-from rate2spike.model import TEMP_SUFFIX, check_writable
+from rate2spike.model import check_writable, written_temporary
 from rate2spike.progress import is_cancelled
 from rate2spike.rate import draw_trial_randomness, get_activation, run_network
 from rate2spike.tasks import Task, get_task
@@ -447,21 +444,12 @@ def save_new_model(candidates, variables: dict) -> Path:
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     check_writable(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
-            fh.flush()
-            os.fsync(fh.fileno())
-            while target is not None:
-                if _publish_without_overwriting(tmp, target):
-                    return target
-                target = next(candidates, None)
-        raise FileExistsError(f"{folder}: every candidate name for the new model file is taken; nothing was written")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with written_temporary(target, variables) as tmp:
+        while target is not None:
+            if _publish_without_overwriting(tmp, target):
+                return target
+            target = next(candidates, None)
+    raise FileExistsError(f"{folder}: every candidate name for the new model file is taken; nothing was written")
 
 
 def _publish_without_overwriting(tmp: str, target: Path) -> bool:

@@ -23,26 +23,36 @@ def normals():
     return out
 
 
+def assert_standard_normal_moments(x):
+    """Mean, variance, skewness and excess kurtosis within 5 standard errors of N(0, 1)'s."""
+    n = x.size
+    assert abs(x.mean()) < 5 / np.sqrt(n)
+    assert abs(x.var() - 1) < 5 * np.sqrt(2 / n)
+    assert abs(stats.skew(x)) < 5 * np.sqrt(6 / n)
+    assert abs(stats.kurtosis(x)) < 5 * np.sqrt(24 / n)
+
+
+def assert_standard_normal_shape(x, tail_levels, bins):
+    """Tail counts beyond each level within 5 standard errors, a KS test, and a chi-square test
+    of a histogram of ``bins`` bins on -4..4 against the normal density."""
+    n = x.size
+    for level in tail_levels:
+        expected = 2 * stats.norm.sf(level) * n
+        observed = (np.abs(x) > level).sum()
+        assert abs(observed - expected) < 5 * np.sqrt(expected), level
+    assert stats.kstest(x[:500_000], "norm").pvalue > 1e-4
+    counts, edges = np.histogram(x, bins=bins, range=(-4, 4))
+    expected = n * np.diff(stats.norm.cdf(edges))
+    assert ((counts - expected) ** 2 / expected).sum() < stats.chi2.ppf(1 - 1e-6, bins - 1)
+
+
 def test_normal_moments(normals):
-    n = normals.size
-    assert abs(normals.mean()) < 5 / np.sqrt(n)
-    assert abs(normals.var() - 1) < 5 * np.sqrt(2 / n)
-    assert abs(stats.skew(normals)) < 5 * np.sqrt(6 / n)
-    assert abs(stats.kurtosis(normals)) < 5 * np.sqrt(24 / n)
+    assert_standard_normal_moments(normals)
 
 
 def test_normal_tails_and_shape(normals):
-    n = normals.size
-    for level in (1.0, 2.0, 3.0, 4.0):
-        expected = 2 * stats.norm.sf(level) * n
-        observed = (np.abs(normals) > level).sum()
-        assert abs(observed - expected) < 5 * np.sqrt(expected), level
-    assert stats.kstest(normals[:500_000], "norm").pvalue > 1e-4
-    # the 256 ziggurat layers are all used: a histogram matches the normal density
-    counts, edges = np.histogram(normals, bins=80, range=(-4, 4))
-    expected = n * np.diff(stats.norm.cdf(edges))
-    chi2 = ((counts - expected) ** 2 / expected).sum()
-    assert chi2 < stats.chi2.ppf(1 - 1e-6, 79)
+    # 80 bins: the 256 ziggurat layers are all used, a histogram matches the normal density
+    assert_standard_normal_shape(normals, (1.0, 2.0, 3.0, 4.0), bins=80)
 
 
 def test_uniform_draws():
@@ -83,18 +93,10 @@ def lane_normals():
 
 def test_lane_normals_moments_tails_and_shape(lane_normals):
     x = lane_normals.ravel()
-    n = x.size
-    assert abs(x.mean()) < 5 / np.sqrt(n) and abs(x.var() - 1) < 5 * np.sqrt(2 / n)
-    assert abs(stats.skew(x)) < 5 * np.sqrt(6 / n) and abs(stats.kurtosis(x)) < 5 * np.sqrt(24 / n)
-    for level in (1.0, 2.0, 3.0, 4.0, LANE_TAIL_START):  # the last: the tail, drawn on the slow path
-        expected = 2 * stats.norm.sf(level) * n
-        observed = (np.abs(x) > level).sum()
-        assert abs(observed - expected) < 5 * np.sqrt(expected), level
-    assert stats.kstest(x[:500_000], "norm").pvalue > 1e-4
-    # fine bins: a wrong wedge test (the rare path) would show up as a bump in some layer
-    counts, edges = np.histogram(x, bins=400, range=(-4, 4))
-    expected = n * np.diff(stats.norm.cdf(edges))
-    assert ((counts - expected) ** 2 / expected).sum() < stats.chi2.ppf(1 - 1e-6, 399)
+    assert_standard_normal_moments(x)
+    # beyond LANE_TAIL_START: the tail, drawn on the slow path; 400 fine bins: a wrong wedge test
+    # (the rare path) would show up as a bump in some layer
+    assert_standard_normal_shape(x, (1.0, 2.0, 3.0, 4.0, LANE_TAIL_START), bins=400)
 
 
 def test_lanes_are_independent_of_each_other_and_of_their_past(lane_normals):

@@ -91,7 +91,7 @@ def test_a_failed_or_interrupted_save_leaves_nothing(tmp_path, monkeypatch):
         fh.write(b"half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module.scipy.io, "savemat", broken_savemat)
+    monkeypatch.setattr(scipy.io, "savemat", broken_savemat)  # the one module every writer uses
     with pytest.raises(KeyboardInterrupt):
         train_model("go-nogo", seed=0, out_dir=tmp_path, **TINY)
     assert model_files(tmp_path) == []
