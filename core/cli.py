@@ -354,7 +354,14 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
                       help=f"START:STOP:STEP or a,b,c (default {DEFAULT_SCALING_FACTORS[0]}:"
                            f"{DEFAULT_SCALING_FACTORS[-1]}:{DEFAULT_SCALING_FACTORS[1] - DEFAULT_SCALING_FACTORS[0]})")
     grid.add_argument("--threads", type=whole_number(1), default=None, help="default: all cores")
-    return {"task": task, "conversion": conversion, "grid": grid}
+    cluster = argparse.ArgumentParser(add_help=False)
+    where = cluster.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=whole_number(1),
+                       help="run on a local Dask cluster of this many worker processes (several models or seeds at once)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786); `train` workers "
+                            "write their files under OUT, which they must reach at the same path")
+    return {"task": task, "conversion": conversion, "grid": grid, "cluster": cluster}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -375,7 +382,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", help="write the trial to a .npz or .mat file")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"]],
+    p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"], shared["cluster"]],
                        help="search the scaling factor of every model in PATH and save it (with its band)")
     p.add_argument("path", help="a model file or a directory of them")
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
@@ -388,11 +395,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score lambdas in rounds and drop those shown worse than the leader (fewer trials)")
     p.add_argument("--alpha", type=probability, default=DEFAULT_ALPHA,
                    help=f"family-wise error rate of the race and the lambda band (default {DEFAULT_ALPHA:g})")
-    cluster = p.add_mutually_exclusive_group()
-    cluster.add_argument("--workers", type=whole_number(1),
-                         help="run on a local Dask cluster of this many worker processes (all models at once)")
-    cluster.add_argument("--scheduler", metavar="ADDRESS",
-                         help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786)")
     p.add_argument("--block-trials", type=whole_number(1),
                    help="trials of one lambda per task (default 5 on threads, 10 on Dask; larger on big clusters)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
@@ -408,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("train", help="train a rate RNN on a task and save a spikeRNN model file")
+    p = sub.add_parser("train", parents=[shared["cluster"]],
+                       help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=tuple(TASKS))
     p.add_argument("--N", type=whole_number(1), default=200)
     p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
@@ -424,12 +427,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
-    cluster = p.add_mutually_exclusive_group()
-    cluster.add_argument("--workers", type=whole_number(1),
-                         help="train the seeds on a local Dask cluster of this many worker processes (N at once)")
-    cluster.add_argument("--scheduler", metavar="ADDRESS",
-                         help="train the seeds on the Dask cluster of this scheduler (e.g. tcp://host:8786); "
-                              "OUT must be reachable from the workers at the same path")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("bench", help="time the simulator against the NumPy reference")

@@ -1,7 +1,8 @@
-"""Where the shipped models live, and finding model files in a directory."""
+"""Where the shipped models live, finding model files in a directory, and which rate2spike this is."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 from importlib.resources import files
 from pathlib import Path
@@ -36,3 +37,11 @@ def find_model_files(directory) -> list[Path]:
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     return sorted(p for p in directory.rglob("*.mat") if not p.name.startswith("."))
+
+
+def package_version() -> str:
+    """The installed rate2spike's version (recorded in exports and trained files), or 'unknown'."""
+    try:
+        return importlib.metadata.version("rate2spike")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

@@ -370,7 +370,7 @@ def condition_breakdown(pop: Population, task: str, width: int = WIDTH):
     return hv.Overlay(layers).opts(**_plot_options(pop, task, title, CURVE_HEIGHT, width), ylim=(0, 1.02))
 
 
-def format_band(band, grid=None) -> str:
+def band_runs(band, grid=None) -> str:
     """The λ band as runs of neighbouring grid values ('16–21', '5, 7–15, 55–60')."""
     if not band:
         return ""
@@ -401,7 +401,7 @@ def table_rows(pop: Population) -> list[dict[str, str]]:
                               else number(row.rate_accuracy)),
             "optimal λ": "" if row.optimum is None else f"{row.optimum:g}",
             "LIF accuracy at optimum": number(row.accuracy_at_optimum),
-            "λ band": format_band(row.band, row.scaling_factors), "warnings": "; ".join(row.warnings),
+            "λ band": band_runs(row.band, row.scaling_factors), "warnings": "; ".join(row.warnings),
         })
     return rows
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import importlib.metadata
 import io
 import math
 import os
@@ -31,6 +30,7 @@ from rate2spike.fidelity import Fidelity
 from rate2spike.journal import Journal
 from rate2spike.model import RateModel
 from rate2spike.network import check_scaling_factor
+from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
 from rate2spike.search import LambdaTable, SearchOptions, search
 from rate2spike.tasks import Outcome
@@ -338,13 +338,6 @@ def format_band(band) -> str:
     if len(band) == 1:
         return f"{band[0]:g}"
     return f"{band[0]:g}-{band[-1]:g} ({', '.join(f'{v:g}' for v in band)})"
-
-
-def package_version() -> str:
-    try:
-        return importlib.metadata.version("rate2spike")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -35,6 +34,7 @@ import numpy as np
 from scipy.special import expit
 
 from rate2spike.model import check_writable, written_temporary
+from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
 from rate2spike.rate import draw_trial_randomness, get_activation, run_network
 from rate2spike.tasks import Task, get_task
@@ -473,17 +473,10 @@ def _publish_without_overwriting(tmp: str, target: Path) -> bool:
     return True
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def _training_record(task_name: str, seed: int, **options) -> dict:
     """``train_seed`` and ``train_options``: how the file was made (rate2spike's additions)."""
     record = {"task": task_name, **options, "seed": seed,
-              "rate2spike": _version("rate2spike"), "numpy": np.__version__}
+              "rate2spike": package_version(), "numpy": np.__version__}
     return {"train_seed": np.array([[seed]], dtype=np.int64),
             "train_options": json.dumps(record, separators=(", ", ": "))}
 

@@ -18,7 +18,7 @@ import pytest
 from rate2spike.cli import main
 from rate2spike.model import RESULT_FIELDS, read_mat, save_grid_search, write_mat_atomic
 from rate2spike.paths import find_model_files, shipped_model_dir
-from rate2spike.report import collect, format_band, summarise, table_rows, write_report
+from rate2spike.report import band_runs, collect, summarise, table_rows, write_report
 from test_browser import browser  # noqa: F401 - the module's headless Chromium (fails in CI when missing)
 
 GRID_A = np.arange(20.0, 80.0, 5.0)  # 20..75, the reference's grid
@@ -147,12 +147,12 @@ def test_condition_summaries_skip_lambdas_without_trials_of_a_group(population):
     assert groups["NoGo"].median.tolist() == pytest.approx([0.4, 0.7, 0.85, 0.75, 0.7])
 
 
-def test_summarise_and_format_band_directly():
+def test_summarise_and_band_runs_directly():
     summary = summarise([([1.0, 2.0], [0.2, 0.4]), ([2.0 + 1e-12, 3.0], [0.8, 0.6])])
     assert summary.lambdas.tolist() == [1.0, 2.0, 3.0] and summary.n.tolist() == [1, 2, 1]
     assert summary.median.tolist() == pytest.approx([0.2, 0.6, 0.6])
-    assert format_band([16, 17, 18], [15, 16, 17, 18, 20]) == "16–18"
-    assert format_band([15, 20], [15, 20, 25]) == "15–20" and format_band([15, 25], [15, 20, 25]) == "15, 25"
+    assert band_runs([16, 17, 18], [15, 16, 17, 18, 20]) == "16–18"
+    assert band_runs([15, 20], [15, 20, 25]) == "15–20" and band_runs([15, 25], [15, 20, 25]) == "15, 25"
 
 
 def test_the_report_is_one_standalone_html_file(report, population_dir):
