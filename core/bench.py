@@ -19,7 +19,8 @@ from rate2spike.reference import reference_lif
 from rate2spike.tasks import infer_task
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, format_band, run_grid
-from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial
+from rate2spike.engine import LOCKSTEP_TRIALS
+from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial, run_trials
 
 # Targets the project set itself (the simulator issue's, #13, for go-nogo N = 200 on this 2-core machine)
 TARGET_SPEEDUP = 80.0  # one output-only trial vs the NumPy reference, one core
@@ -44,6 +45,7 @@ class BenchFigures:
     grid_trials: int = 0
     race_s: float | None = None
     race_trials: int = 0
+    lockstep_s: float | None = None  # per trial, LOCKSTEP_TRIALS trials simulated together, one core
 
 
 def _best(fn, repeats: int) -> float:
@@ -77,16 +79,19 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     ref = _best(lambda k: reference_lif(variables, scaling, first.stimulus.u, {"mode": "none"},
                                         rng=np.random.default_rng(k)), max(2, repeats // 2))
     one = _best(lambda k: run_trial(spec.replace(index=k)), repeats * 2)
+    lockstep = _best(lambda k: run_trials([spec.replace(index=LOCKSTEP_TRIALS * k + j) for j in range(LOCKSTEP_TRIALS)]),
+                     repeats) / LOCKSTEP_TRIALS
     batch = 8 * threads
     everyone = _best(lambda k: run_grid(spec.replace(seed=k, condition=None), [scaling], batch, n_threads=threads),
                      2) / batch
     recorded = _best(lambda k: run_trial(spec.replace(index=k), TRIAL_RECORDINGS[:4]), repeats)
-    figures = BenchFigures(ref, one, everyone, recorded, threads)
+    figures = BenchFigures(ref, one, everyone, recorded, threads, lockstep_s=lockstep)
 
     say("")
     say(f"{'what':<46}{'time':>12}{'vs reference':>16}")
     say(f"{'NumPy reference, one trial':<46}{ref * 1e3:>10.1f}ms{1.0:>15.1f}x")
     say(f"{'Numba output-only, one trial, one core':<46}{one * 1e3:>10.1f}ms{ref / one:>15.1f}x")
+    say(f"{f'Numba output-only, per trial, {LOCKSTEP_TRIALS} in lockstep':<46}{lockstep * 1e3:>10.1f}ms{ref / lockstep:>15.1f}x")
     say(f"{f'Numba output-only, per trial, {threads} threads':<46}{everyone * 1e3:>10.1f}ms{ref / everyone:>15.1f}x")
     say(f"{'Numba full recording, one trial':<46}{recorded * 1e3:>10.1f}ms{ref / recorded:>15.1f}x")
     say(f"parallel speed-up over one core: {one / everyone:.2f}x on {threads} threads")

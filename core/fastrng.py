@@ -186,12 +186,21 @@ class Lanes:
 
 @njit(nogil=True, cache=True)
 def fill_normals_lanes(s0, s1, s2, s3, bits, flags, out, state):
+    """One trial's lanes: ``fill_normals_trials`` with one scalar ``state`` (four words)."""
+    fill_normals_trials(s0, s1, s2, s3, bits, flags, out, state.reshape(1, 4))
+
+
+@njit(nogil=True, cache=True)
+def fill_normals_trials(s0, s1, s2, s3, bits, flags, out, states):
     """Fill ``out`` (one value per lane) with standard normals: each lane's next xoshiro256++
-    output through the 1024-layer ziggurat. The loop is branch-free so that it vectorises; a
-    draw outside its layer's rectangle is flagged, and finished after the loop by the
-    ziggurat's wedge or tail test on uniforms from the scalar ``state`` (when the wedge rejects,
-    the ziggurat starts over on ``state``: a fresh draw is the same as starting over)."""
+    output through the 1024-layer ziggurat. The lanes belong to len(states) trials, an equal
+    number each, end to end. The loop is branch-free so that it vectorises; a draw outside its
+    layer's rectangle is flagged, and finished after the loop by the ziggurat's wedge or tail
+    test on uniforms from its trial's scalar stream ``states[trial]``, in lane order (when the
+    wedge rejects, the ziggurat starts over on that stream: a fresh draw is the same as starting
+    over). ``flags`` holds at least len(out) bytes, a multiple of 8."""
     n = out.shape[0]
+    lanes_per_trial = n // states.shape[0]
     bad = 0
     for k in range(n):
         word, s0[k], s1[k], s2[k], s3[k] = _step(s0[k], s1[k], s2[k], s3[k])  # lane k's stream
@@ -213,7 +222,7 @@ def fill_normals_lanes(s0, s1, s2, s3, bits, flags, out, state):
                         word = bits[k] >> _LANE_LAYER_BITS
                         layer = int64(bits[k] & _LANE_LAYER_MASK)
                         magnitude = (word >> uint64(1)) & _MANTISSA_MASK
-                        out[k] = _lane_slow_normal(state, layer, (word & uint64(1)) != uint64(0),
+                        out[k] = _lane_slow_normal(states[k // lanes_per_trial], layer, (word & uint64(1)) != uint64(0),
                                                    float(int64(magnitude)) * _LANE_WI[layer])
 
 

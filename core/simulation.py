@@ -56,17 +56,31 @@ class Recording:
         return self.spike_counts / self.drive.T
 
 
-def _explicit_noise(drive: Drive, n_units: int, noise, stim_draws):
-    """The kernel's noise inputs: empty (draw from the seed's stream) or checked arrays."""
+def _explicit_noise(drives, n_units: int, noise, stim_draws):
+    """The kernel's noise inputs (nt x K*N normals, nt x K uniforms): empty (draw from the
+    seeds' streams) or the given K x nt x N and K x nt arrays, checked and laid out step-major."""
+    k_trials, nt = len(drives), drives[0].nt
     if noise is None:
-        return np.empty((0, n_units)), np.empty(0)
-    noise = np.ascontiguousarray(noise, dtype=np.float64)
-    if noise.shape != (drive.nt, n_units):
-        raise ValueError(f"noise must have shape ({drive.nt}, {n_units}), got {noise.shape}")
-    stim_draws = np.zeros(drive.nt) if stim_draws is None else np.ascontiguousarray(stim_draws, dtype=np.float64)
-    if stim_draws.shape != (drive.nt,):
-        raise ValueError(f"stim_draws must have shape ({drive.nt},), got {stim_draws.shape}")
-    return noise, stim_draws
+        return np.empty((0, k_trials * n_units)), np.empty((0, k_trials))
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.shape != (k_trials, nt, n_units):
+        raise ValueError(f"noise must have shape ({k_trials}, {nt}, {n_units}), got {noise.shape}")
+    stim_draws = np.zeros((k_trials, nt)) if stim_draws is None else np.asarray(stim_draws, dtype=np.float64)
+    if stim_draws.shape != (k_trials, nt):
+        raise ValueError(f"stim_draws must have shape ({k_trials}, {nt}), got {stim_draws.shape}")
+    return (np.ascontiguousarray(noise.transpose(1, 0, 2).reshape(nt, k_trials * n_units)),
+            np.ascontiguousarray(stim_draws.T))
+
+
+def _check_lockstep(drives, n_units: int) -> None:
+    for drive in drives:
+        if drive.ext.shape[0] != n_units:
+            raise ValueError(f"drive is for {drive.ext.shape[0]} units, network has {n_units}")
+    first = drives[0]
+    for drive in drives[1:]:
+        if (drive.nt, drive.dt, drive.ext.shape[1]) != (first.nt, first.dt, first.ext.shape[1]):
+            raise ValueError(f"trials run together must have the same time grid: {drive.nt} steps of {drive.dt} s "
+                             f"against {first.nt} of {first.dt} s")
 
 
 def simulate(network: SpikingNetwork, drive: Drive, seed=0, stimulation: Stimulation | None = None, *,
@@ -78,28 +92,60 @@ def simulate(network: SpikingNetwork, drive: Drive, seed=0, stimulation: Stimula
     ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) replace the random
     stream; the equivalence tests use them. Releases the GIL, so threads run trials in parallel.
     """
-    n = network.N
-    if drive.ext.shape[0] != n:
-        raise ValueError(f"drive is for {drive.ext.shape[0]} units, network has {n}")
+    return simulate_batch(network, [drive], [seed], stimulation, record=record,
+                          v0=None if v0 is None else np.asarray(v0, dtype=np.float64).reshape(1, -1),
+                          noise=None if noise is None else np.asarray(noise, dtype=np.float64)[None],
+                          stim_draws=None if stim_draws is None else np.asarray(stim_draws, dtype=np.float64)[None])[0]
+
+
+def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulation | None = None, *,
+                   record=(), v0=None, noise=None, stim_draws=None) -> list[Recording]:
+    """Simulate K runs of one network in lockstep: one per drive, with the matching seed (the
+    drives must share their time grid). Run k gives exactly what ``simulate(network, drives[k],
+    seeds[k], ...)`` gives; together they run faster, because every per-unit update is one
+    loop over all K runs. ``v0`` (K x N), ``noise`` (K x nt x N) and ``stim_draws`` (K x nt)
+    replace the random streams, as in ``simulate``.
+    """
+    drives, seeds = list(drives), list(seeds)
+    if not drives or len(seeds) != len(drives):
+        raise ValueError(f"need one seed per drive, got {len(drives)} drives and {len(seeds)} seeds")
+    n, k_trials = network.N, len(drives)
+    _check_lockstep(drives, n)
     unknown = set(record) - set(RECORDINGS)
     if unknown:
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(RECORDINGS)}")
     stimulation = stimulation or Stimulation()
     stimulation.validate(n)
-    lanes = Lanes(seed, n)
-    state = lanes.scalar
-    drawn_v0 = lif.initial_voltages(state, n)  # always drawn, so the stream is the same either way
-    v0 = drawn_v0 if v0 is None else np.asarray(v0, dtype=np.float64).reshape(n)
-    noise, stim_draws = _explicit_noise(drive, n, noise, stim_draws)
-    arrays = {name: np.zeros((drive.nt if name in record else 0, n), dtype=bool if name == "spikes" else np.float64)
+    lanes = [Lanes(seed, n) for seed in seeds]
+    # always drawn, so the streams are the same either way
+    drawn_v0 = np.stack([lif.initial_voltages(trial.scalar, n) for trial in lanes])
+    if v0 is not None:
+        v0 = np.asarray(v0, dtype=np.float64)
+        if v0.shape != (k_trials, n):
+            raise ValueError(f"v0 must have shape ({k_trials}, {n}), got {v0.shape}")
+    v0 = drawn_v0 if v0 is None else v0
+    noise, stim_draws = _explicit_noise(drives, n, noise, stim_draws)
+    nt = drives[0].nt
+    arrays = {name: np.zeros((nt if name in record else 0, k_trials * n), dtype=bool if name == "spikes" else np.float64)
               for name in RECORDINGS}
-    out = np.empty(drive.nt)
-    counts = np.zeros(n, dtype=np.int64)
-    lif.run_lif_trial(
-        network.WT, drive.ext, network.td, network.w_out, drive.dt, drive.nt, v0,
-        *lanes.arrays(), noise, stim_draws,
+    out = np.empty((k_trials, nt))
+    counts = np.zeros(k_trials * n, dtype=np.int64)
+    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1))
+    lif.run_lif_trials(
+        network.WT, ext_by_column, network.td, network.w_out, drives[0].dt, nt, v0.reshape(-1),
+        np.stack([trial.scalar for trial in lanes]),
+        *(np.concatenate([getattr(trial, word) for trial in lanes]) for word in ("s0", "s1", "s2", "s3", "bits")),
+        np.zeros(-(-k_trials * n // 8) * 8, np.uint8),  # the flags of every lane, whole 8-byte words
+        noise, stim_draws,
         stimulation.sign, np.asarray(stimulation.units, dtype=np.int64), stimulation.first, stimulation.stop,
         *arrays.values(), out, counts,
     )
-    return Recording(network, drive, stimulation, v0, out, counts,
-                     **{name: array for name, array in arrays.items() if name in record})
+    counts = counts.reshape(k_trials, n)
+
+    def trial_part(array, k):
+        part = array[:, k * n:(k + 1) * n]
+        return part if k_trials == 1 else np.ascontiguousarray(part)
+
+    return [Recording(network, drive, stimulation, v0[k], out[k], counts[k],
+                      **{name: trial_part(array, k) for name, array in arrays.items() if name in record})
+            for k, drive in enumerate(drives)]

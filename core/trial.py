@@ -25,7 +25,7 @@ from rate2spike import timegrid
 from rate2spike.model import RateModel
 from rate2spike.network import Stimulation, check_scaling_factor, convert, make_drive
 from rate2spike.rate import RateResponse, simulate_rate
-from rate2spike.simulation import RECORDINGS, Recording, simulate
+from rate2spike.simulation import RECORDINGS, Recording, simulate_batch
 from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
 
 DEFAULT_SCALING_FACTOR = 50.0  # lambda when a model holds no usable grid-search optimum
@@ -166,16 +166,40 @@ def run_trial(spec: TrialSpec, record=(), rate_cache: RateResponseCache | None =
     to the same stimulus. Without any the trial keeps its output trace, spike counts and score
     (what a grid search needs). The result does not depend on what is recorded.
     """
+    return run_trials([spec], record, rate_cache)[0]
+
+
+def _one_network(specs) -> None:
+    first = specs[0]
+    for spec in specs[1:]:
+        if (spec.model is not first.model or spec.scaling_factor != first.scaling_factor
+                or spec.downsample != first.downsample or spec.task.name != first.task.name
+                or spec.use_initial_weights != first.use_initial_weights
+                or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation):
+            raise ValueError("trials run together must share the model, task, lambda, downsampling, weights and "
+                             "stimulation; only the seed, index, condition and task options may differ")
+
+
+def run_trials(specs, record=(), rate_cache: RateResponseCache | None = None) -> list[ScoredTrial]:
+    """Run and score several trials of one network in lockstep (``simulation.simulate_batch``):
+    the same results as ``run_trial`` on each spec, faster. The specs may differ only in
+    seed, index, condition and task options (a block of a grid search)."""
+    specs = list(specs)
+    if not specs:
+        return []
     unknown = set(record) - set(TRIAL_RECORDINGS)
     if unknown:
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(TRIAL_RECORDINGS)}")
-    stimulus = spec.stimulus()
-    network = convert(spec.model, spec.scaling_factor, spec.use_initial_weights, spec.rectify_weights)
-    drive = make_drive(network, stimulus.u, spec.downsample)
-    recording = simulate(network, drive, spec.noise_seed, spec.stimulation,
-                         record=tuple(r for r in record if r != RATE_MODEL))
-    outcome = spec.task.score(recording.out, drive.dt, stimulus)
-    response = None
-    if RATE_MODEL in record:
-        response = (rate_cache or RateResponseCache()).get(spec, stimulus)
-    return ScoredTrial(spec, stimulus, recording, outcome, response)
+    _one_network(specs)
+    first = specs[0]
+    stimuli = [spec.stimulus() for spec in specs]
+    network = convert(first.model, first.scaling_factor, first.use_initial_weights, first.rectify_weights)
+    drives = [make_drive(network, stimulus.u, first.downsample) for stimulus in stimuli]
+    recordings = simulate_batch(network, drives, [spec.noise_seed for spec in specs], first.stimulation,
+                                record=tuple(r for r in record if r != RATE_MODEL))
+    trials = []
+    for spec, stimulus, recording in zip(specs, stimuli, recordings):
+        outcome = spec.task.score(recording.out, recording.drive.dt, stimulus)
+        response = (rate_cache or RateResponseCache()).get(spec, stimulus) if RATE_MODEL in record else None
+        trials.append(ScoredTrial(spec, stimulus, recording, outcome, response))
+    return trials

@@ -19,6 +19,7 @@ from conftest import file_digest, write_model
 from faults import rate2spike_command
 from rate2spike import cluster
 from rate2spike.cli import main
+from rate2spike.engine import THREAD_BLOCK_TRIALS
 from rate2spike.journal import FolderBusy, FolderLock, journal_path
 from rate2spike.model import load_model
 from rate2spike.paths import find_model_files, shipped_model_dir
@@ -131,7 +132,8 @@ def test_a_journal_of_another_search_is_ignored_and_a_torn_line_dropped(tmp_path
     journal.write_text("\n".join(head_and_blocks) + '\n{"scores": [[20.0, 3')  # a line cut by a kill
     lambda_grid_search(folder, None, 20, [20, 30], force=True)
     out = capsys.readouterr().out
-    assert "m.mat: resuming from m.mat.journal (10 trials already scored)" in out and stored(path) == reference
+    two_blocks = 2 * THREAD_BLOCK_TRIALS
+    assert f"m.mat: resuming from m.mat.journal ({two_blocks} trials already scored)" in out and stored(path) == reference
     # a journal written for another number of trials is named as such and not used
     lambda_grid_search(folder, None, 20, [20, 30], force=True, verbose=False, cancel=after_blocks(1))
     lambda_grid_search(folder, None, 6, [20, 30], force=True)

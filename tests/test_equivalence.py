@@ -10,7 +10,8 @@ from rate2spike import LIF_network_fnc, load_model
 from rate2spike.model import read_mat
 from rate2spike.reference import reference_lif
 from rate2spike.network import Stimulation, convert, make_drive
-from rate2spike.simulation import RECORDINGS, simulate
+from rate2spike.simulation import RECORDINGS, simulate, simulate_batch
+from rate2spike.trial import TrialSpec, run_trial, run_trials
 
 from conftest import model_variables
 
@@ -140,3 +141,58 @@ def test_recording_less_gives_the_same_trial(model_file):
     assert part.rate is None and part.synaptic_current is None
     with pytest.raises(ValueError, match="cannot record"):
         simulate(network, drive, 0, record=("voltages",))
+
+
+def test_trials_in_lockstep_are_the_trials_run_one_by_one(model_file):
+    """simulate_batch gives each trial exactly what simulate gives it alone, whatever the batch
+    size: different stimuli, seeds, stimulation (its draws come from each trial's own stream)
+    and recordings."""
+    model = load_model(model_file)
+    network = convert(model, 20.0)
+    nogo = np.zeros_like(GO)
+    drives = [make_drive(network, u) for u in (GO, nogo, GO, nogo, GO)]
+    seeds = [(5, k) for k in range(5)]
+    stimulation = Stimulation("exc", tuple(range(0, model.N, 3)), 2000, 9000)
+    alone = [simulate(network, d, s, stimulation, record=RECORDINGS) for d, s in zip(drives, seeds)]
+    assert len({int(t.spike_counts.sum()) for t in alone}) > 1  # the trials do differ
+    for size in (2, 3, 5):
+        together = []
+        for start in range(0, 5, size):
+            together += simulate_batch(network, drives[start:start + size], seeds[start:start + size], stimulation,
+                                       record=RECORDINGS)
+        for one, batch in zip(alone, together):
+            np.testing.assert_array_equal(one.v0, batch.v0)
+            np.testing.assert_array_equal(one.out, batch.out)
+            np.testing.assert_array_equal(one.spike_counts, batch.spike_counts)
+            for name in RECORDINGS:
+                np.testing.assert_array_equal(getattr(one, name), getattr(batch, name))
+
+
+def test_lockstep_with_explicit_noise_matches_the_reference(go_nogo_60):
+    """The second trial of a batch, fed the same noise as the NumPy reference, has its spikes."""
+    variables, path = go_nogo_60
+    network = convert(load_model(path), 30.0)
+    drives = [make_drive(network, np.zeros_like(GO)), make_drive(network, GO)]
+    rng = np.random.default_rng(3)
+    noise = rng.standard_normal((2, drives[0].nt, 60))
+    v0 = -65 + 95 * rng.random((2, 60))
+    batch = simulate_batch(network, drives, [0, 0], record=("spikes",), v0=v0, noise=noise)
+    ref = reference_lif(variables, 30.0, GO, {"mode": "none"}, v0=v0[1], noise=noise[1], stim_draws=np.zeros(drives[1].nt))
+    np.testing.assert_array_equal(batch[1].spikes, ref[2].T.astype(bool))
+
+
+def test_trials_run_together_must_share_the_network_and_time_grid(model_file):
+    model = load_model(model_file)
+    network = convert(model, 20.0)
+    with pytest.raises(ValueError, match="same time grid"):
+        simulate_batch(network, [make_drive(network, GO), make_drive(network, GO[:, :100])], [0, 1])
+    with pytest.raises(ValueError, match="one seed per drive"):
+        simulate_batch(network, [make_drive(network, GO)], [0, 1])
+    spec = TrialSpec(model, scaling_factor=20.0)
+    with pytest.raises(ValueError, match="must share the model, task, lambda"):
+        run_trials([spec, spec.replace(scaling_factor=30.0)])
+    together = run_trials([spec.replace(index=k) for k in range(3)])
+    for k, trial in enumerate(together):
+        alone = run_trial(spec.replace(index=k))
+        np.testing.assert_array_equal(alone.recording.out, trial.recording.out)
+        assert alone.outcome == trial.outcome
