@@ -212,10 +212,13 @@ class ExplorerPage:
 
     def template(self) -> pn.template.BootstrapTemplate:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet
-        (the Fast and Material designs fetch web fonts, which fails offline with console errors)."""
+        (the Fast and Material designs fetch web fonts, which fails offline with console errors).
+        No busy indicator: Panel's follows one busy state for the whole server, so every slider
+        move of one user made every other open page spin, and cost a message per page (a class of
+        30 on one server: 30 messages per move). Sweeps show their own progress bar."""
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
                                              header=[pn.Row(self.present.toggle, self.copy_link)], sidebar_width=350,
-                                             header_background="#1f4e79")
+                                             header_background="#1f4e79", busy_indicator=None)
 
     def layout(self) -> pn.Column:
         """The page without the server template, for a notebook cell: the header's buttons, then

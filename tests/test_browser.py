@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path, server_problems
+from rate2spike.explorer.latency import RECORDER_JS
 from conftest import synthetic_assets
 
 pytestmark = pytest.mark.browser
@@ -99,6 +100,7 @@ class Session:
 
     def __init__(self, browser, server, viewport=(1280, 800), url=None):
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        self.context.add_init_script(RECORDER_JS)  # window.__messages: [time, size] of every server message
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
@@ -258,6 +260,26 @@ def test_two_sessions_are_separate_and_a_sweep_does_not_freeze_the_other(browser
         assert "No sweep yet" in second.status()
         first.page.locator(".sweep-cancel button").click()
         first.wait_for(lambda: "Sweep cancelled" in first.status(), timeout=20, what="the cancel")
+        assert first.errors == [] and second.errors == []
+    finally:
+        first.close()
+        second.close()
+
+
+def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
+    """A lecture: many pages on one server. Moving lambda in one page must not touch the others
+    (Panel's busy indicator follows one server-wide busy state; it used to spin and cost a message
+    in every open page on every move)."""
+    first, second = Session(browser, server), Session(browser, server)
+    try:
+        time.sleep(1.0)  # let both pages settle
+        second.page.evaluate("window.__messages = []")
+        for pixels in (30, -30, 30):
+            before = first.signature("output-lif", "output")
+            first.drag_lambda(pixels)
+            first.wait_for_change("output-lif", "output", before)
+        time.sleep(0.5)
+        assert second.page.evaluate("window.__messages") == []
         assert first.errors == [] and second.errors == []
     finally:
         first.close()
