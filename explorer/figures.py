@@ -253,15 +253,25 @@ class OutputView(View):
         super().__init__(fig, sources)
 
     fixed = False  # True: keep the y-range, so outputs at different λ compare
+    KEEP_WHILE_FILLED = 0.6  # keep the y-range while the data span at least this much of it
 
     def apply(self, extras):
         low, high = extras.get("y_range", (-1, 1))
-        if not self.fixed:
+        if not self.fixed and not self._still_fits(extras.get("data_range")):
             self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
         low, high = extras.get("input_range", (-1, 1))
         self.figure.extra_y_ranges["inputs"].update(start=low, end=high)
         correct = extras.get("correct")
         self.figure.title.text_color = {True: "#1a7f37", False: "#b42318"}.get(correct, "black")
+
+    def _still_fits(self, data_range) -> bool:
+        """True when the current y-range holds the new trace and is not much larger than it: the
+        axis then stays put (steadier to read; a moved axis costs the browser a new layout)."""
+        if data_range is None:
+            return False
+        low, high = data_range
+        start, end = self.figure.y_range.start, self.figure.y_range.end
+        return start < low and high < end and (high - low) >= self.KEEP_WHILE_FILLED * (end - start)
 
 
 class RasterView(View):

@@ -224,3 +224,10 @@ def test_the_number_box_sets_lambda_and_the_output_range_can_be_fixed(dashboard)
     session.fix_output_range = False
     session.scaling_factor = 4.0
     assert (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end) != y_range
+    # a small step of lambda leaves the axis where it is, while the trace still fills it
+    session.scaling_factor = 27.5  # the axis fits this trace
+    y_range = (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end)
+    session.scaling_factor = 28.0
+    assert (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end) == y_range
+    out = session.trial.recording.out
+    assert y_range[0] < out.min() and out.max() < y_range[1]

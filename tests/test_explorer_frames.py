@@ -69,6 +69,14 @@ def test_output_frame(sim):
     assert low < min(sim.recording.out.min(), 0.3) and high > max(sim.recording.out.max(), 0.7)
 
 
+def test_the_output_axis_takes_round_bounds_that_small_changes_leave_alone():
+    assert frames.nice_range(-0.1, 1.1) == (-0.25, 1.25)  # padded, then out to multiples of 0.25
+    assert frames.nice_range(-0.12, 1.13) == (-0.25, 1.25)  # another lambda, the same axis
+    assert frames.nice_range(-2.5, 0.3) == (-3.0, 1.0)
+    low, high = frames.nice_range(0.05, 0.06)
+    assert low < 0.05 and high > 0.06 and high - low < 0.02
+
+
 def test_raster_frame_draws_all_or_decimates(sim):
     total = int(sim.recording.spikes.sum())
     frame = frames.raster_frame(sim, "type")
