@@ -272,7 +272,12 @@ def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
     in every open page on every move)."""
     first, second = Session(browser, server), Session(browser, server)
     try:
-        time.sleep(1.0)  # let both pages settle
+        def quiet(page) -> bool:  # no message for a second (a page's own start-up messages are over)
+            page.evaluate("window.__messages = []")
+            time.sleep(1.0)
+            return page.evaluate("window.__messages") == []
+
+        second.wait_for(lambda: quiet(second) and quiet(first), timeout=30, what="both pages to settle")
         second.page.evaluate("window.__messages = []")
         for pixels in (30, -30, 30):
             before = first.signature("output-lif", "output")

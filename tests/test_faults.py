@@ -195,8 +195,13 @@ def test_sigterm_while_saving_removes_the_temporary_file(tmp_path):
     path = write_model(tmp_path / "model.mat", N=120)
     original = read_mat(path)
     for delay in (0.2, 0.6, 1.2):
-        saver = subprocess.Popen([sys.executable, "-c", "import signal, sys\n"
-                                  "signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))\n" + SAVER, str(path)])
+        # the handler exits by raising SystemExit in the middle of a save; Python drops an exception
+        # raised while a finaliser runs, so the handler also ends the loop at the next save
+        saver = subprocess.Popen([sys.executable, "-c", "import signal, sys\nstopped = []\n"
+                                  "def stop(*a):\n    stopped.append(1)\n    sys.exit(143)\n"
+                                  "signal.signal(signal.SIGTERM, stop)\n"
+                                  + SAVER.replace("while True:", "while not stopped:") + "sys.exit(143)\n",
+                                  str(path)])
         time.sleep(delay)
         saver.send_signal(signal.SIGTERM)
         assert saver.wait(timeout=30) == 143
