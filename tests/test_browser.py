@@ -277,7 +277,7 @@ def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
             time.sleep(1.0)
             return page.evaluate("window.__messages") == []
 
-        second.wait_for(lambda: quiet(second) and quiet(first), timeout=30, what="both pages to settle")
+        second.wait_for(lambda: quiet(second.page) and quiet(first.page), timeout=30, what="both pages to settle")
         second.page.evaluate("window.__messages = []")
         for pixels in (30, -30, 30):
             before = first.signature("output-lif", "output")
