@@ -37,8 +37,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-dev-shm-usage"]
 SLIDER_HANDLE = ".lambda-slider .noUi-handle"
 
-# Before the page loads: record when every websocket message arrives and how big it is, and
-# when the mouse is released.
+# Before the page loads: record when every websocket frame arrives, how big it is and, for the
+# frame that opens a Bokeh message (its header), the message's type; and when the mouse is released.
 RECORDER_JS = """
 (() => {
   window.__messages = [];
@@ -50,7 +50,8 @@ RECORDER_JS = """
       this.addEventListener('message', (event) => {
         const data = event.data;
         const size = typeof data === 'string' ? data.length : (data.byteLength ?? data.size ?? 0);
-        window.__messages.push([performance.now(), size]);
+        const type = typeof data === 'string' && data.startsWith('{"msgid"') ? JSON.parse(data).msgtype : null;
+        window.__messages.push([performance.now(), size, type]);
       });
     }
   };
@@ -203,12 +204,12 @@ def measure_model(browser, url: str, task: str, label: str, changes: int = 15, s
             messages = page.evaluate("window.__messages")
             if k < 2:
                 continue
-            first = min((t for t, size in messages if t >= released and size > 1000), default=redrawn)
+            first = min((t for t, size, _ in messages if t >= released and size > 1000), default=redrawn)
             result.total_ms.append(redrawn - released)
             result.server_ms.append(first - released)
             result.browser_ms.append(redrawn - first)
             time.sleep(0.2)  # let the rest of the update arrive before counting its bytes
-            result.sent_bytes.append(sum(size for t, size in page.evaluate("window.__messages") if t >= released))
+            result.sent_bytes.append(sum(size for t, size, _ in page.evaluate("window.__messages") if t >= released))
         return result
     finally:
         context.close()

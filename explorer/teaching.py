@@ -12,7 +12,7 @@ import panel as pn
 from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
-from rate2spike.explorer.controls import SMALL_TEXT, help_line, plot
+from rate2spike.explorer.controls import LAMBDA_FORMAT, SMALL_TEXT, ImmediateFloatInput, ImmediateFloatSlider, help_line, plot
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
 
 
@@ -80,10 +80,10 @@ class PresentMode:
 
     def panel(self) -> pn.Column:
         s = self.session
-        slider = pn.widgets.FloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5,
+        slider = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
                                                    sizing_mode="stretch_width", css_classes=["present-lambda"],
                                                    stylesheets=[":host { font-size: 18px; }"])
-        number = pn.widgets.FloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
+        number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
                                                   css_classes=["present-lambda-number"])
         return pn.Column(
             pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.presets.buttons,

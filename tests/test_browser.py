@@ -100,7 +100,7 @@ class Session:
 
     def __init__(self, browser, server, viewport=(1280, 800), url=None):
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        self.context.add_init_script(RECORDER_JS)  # window.__messages: [time, size] of every server message
+        self.context.add_init_script(RECORDER_JS)  # window.__messages: [time, size, type] of every server frame
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
@@ -128,6 +128,7 @@ class Session:
     def drag_lambda(self, pixels: float) -> float:
         """Drag the λ slider's handle sideways and release; returns the release time."""
         handle = self.page.locator(".lambda-slider .noUi-handle")
+        handle.scroll_into_view_if_needed()  # an earlier step may have scrolled the sidebar
         box = handle.bounding_box()
         x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         self.page.mouse.move(x, y)
@@ -136,6 +137,15 @@ class Session:
         released = time.monotonic()
         self.page.mouse.up()
         return released
+
+    def drag_lambda_inward(self, pixels: float) -> float:
+        """Drag the λ handle ``pixels`` towards the middle of its slider (a move that always
+        changes λ, wherever earlier tests left it); returns the release time."""
+        self.page.locator(".lambda-slider .noUi-handle").scroll_into_view_if_needed()
+        handle = self.page.locator(".lambda-slider .noUi-handle").bounding_box()
+        track = self.page.locator(".lambda-slider .noUi-base").bounding_box()
+        middle = track["x"] + track["width"] / 2
+        return self.drag_lambda(pixels if handle["x"] + handle["width"] / 2 < middle else -pixels)
 
     def lambda_shown(self) -> str:
         return self.page.locator(".lambda-slider .bk-slider-title").inner_text()
@@ -289,6 +299,26 @@ def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
     finally:
         first.close()
         second.close()
+
+
+def test_a_lambda_release_reaches_the_page_as_one_update(session):
+    """Releasing the λ slider: the new trial, the λ number box beside it and the page's link
+    arrive in one message (Panel would send each widget and figure on its own, after waiting
+    50 ms for more changes; the browser then lays out and paints once per message)."""
+    session.wait_for(lambda: session.page.evaluate("window.__messages = []; true") and time.sleep(1.0) is None
+                     and session.page.evaluate("window.__messages") == [], timeout=30, what="the page to settle")
+    before = session.signature("output-lif", "output")
+    session.page.evaluate("window.__messages = []; window.__released = null")
+    session.drag_lambda_inward(40)
+    session.wait_for_change("output-lif", "output", before)
+    time.sleep(1.0)  # anything the change sends after the trial has arrived by now
+    released = session.page.evaluate("window.__released")
+    patches = [t for t, _size, kind in session.page.evaluate("window.__messages") if kind == "PATCH-DOC" and t >= released]
+    shown = session.lambda_shown().split(":")[-1].strip()
+    assert len(patches) == 1, f"{len(patches)} PATCH-DOC messages for one λ release"
+    assert session.page.locator(".lambda-number input").input_value() == shown
+    assert f"lambda={shown}" in session.page.url
+    assert session.errors == []
 
 
 def _pick_file(session: Session, path: Path) -> None:
