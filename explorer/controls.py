@@ -298,7 +298,8 @@ class Controls:
                                                                         sizing_mode="stretch_width")
         self.voltage_units = pn.widgets.MultiChoice.from_param(
             s.param.voltage_units, options=pn.bind(self._unit_choices, s.param.model), max_items=6,
-            sizing_mode="stretch_width")
+            # 20 choices in the list, the rest found by typing: the page keeps fewer elements to restyle
+            option_limit=20, search_option_limit=20, placeholder="type a unit number", sizing_mode="stretch_width")
         self.sweeps = SweepCard(s)
         missing = pn.bind(lambda trial: trial is None, s.param.trial)
         self.download_mat = pn.widgets.FileDownload(callback=lambda: self._trial_file("mat"), filename="trial.mat",

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path, server_problems
+from rate2spike.explorer.browser_fixes import INSTALLED_FLAG
 from rate2spike.explorer.latency import RECORDER_JS
 from conftest import synthetic_assets
 
@@ -197,6 +198,8 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     output = r"Output, (Go|NoGo) trial, λ = [\d.]+, seed 0\n(correct|incorrect) .*\nTask_go-nogo_N_\d+_\S+\.mat$"
     assert any(re.match(output, t) for t in titles), titles
     assert any(re.match(r"Spike raster, (Go|NoGo) trial, λ = [\d.]+, seed 0\n.*\nTask_go-nogo_N_", t) for t in titles)
+    # the fix for Bokeh's stylesheet rewrites is in place (explorer/browser_fixes.py; fails if Bokeh changed)
+    assert page.evaluate(f"window.{INSTALLED_FLAG}") is True
     time.sleep(0.5)  # late console messages
     assert session.errors == []
     assert server_problems(server.log()) == []
