@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import scipy.io
 
@@ -101,3 +103,13 @@ def test_the_size_benchmark_times_synthetic_networks_of_each_size():
     signs = np.sign(model.recurrent_weights())
     assert (signs[:, model.exc] >= 0).all() and (signs[:, ~model.exc] <= 0).all()
     assert 0.7 < model.exc.mean() < 0.9
+
+
+def test_the_benchmark_times_the_numpy_reading_kept_in_tests():
+    """`rate2spike bench` compares with the same NumPy reading the faithfulness tests use, loaded
+    from this checkout's tests/ (it is not part of the installed package)."""
+    import numpy_reading
+    from rate2spike.bench import NUMPY_READING, numpy_reading as load
+
+    assert NUMPY_READING == Path(numpy_reading.__file__).resolve()
+    assert load().__code__.co_code == numpy_reading.reference_lif.__code__.co_code

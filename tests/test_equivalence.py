@@ -8,7 +8,7 @@ import scipy.io
 
 from rate2spike import LIF_network_fnc, load_model
 from rate2spike.model import read_mat
-from rate2spike.reference import reference_lif
+from numpy_reading import reference_lif
 from rate2spike.network import Stimulation, convert, make_drive
 from rate2spike.simulation import RECORDINGS, simulate, simulate_batch
 from rate2spike.trial import TrialSpec, run_trial, run_trials

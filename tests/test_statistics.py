@@ -10,7 +10,7 @@ from scipy import stats
 from rate2spike.fastrng import (LANE_LAYER_VOLUME, LANE_LAYERS, LANE_TAIL_START, ZIGGURAT_FI, ZIGGURAT_KI,
                                 ZIGGURAT_WI, Lanes, fill_normals, fill_normals_lanes, next_double, seed_state)
 from rate2spike.model import load_model, read_mat
-from rate2spike.reference import reference_lif
+from numpy_reading import reference_lif
 from rate2spike.network import convert, make_drive
 from rate2spike.simulation import simulate
 from rate2spike.sweep import run_sweep
