@@ -168,8 +168,8 @@ class ExplorerPage:
                 self.present.show_trial()
 
     def fix_output_range(self, fixed: bool) -> None:
-        for view in (self.output, self.present.output):
-            view.fixed = fixed
+        self.output.fixed = fixed
+        self.present.fix_output_range(fixed)
 
     def update_link(self, *_) -> None:
         """Keep the page's URL a link to what it shows (opening it restores the view)."""

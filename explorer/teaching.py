@@ -42,29 +42,63 @@ class Presets:
 
 class PresentMode:
     """What fits one 1280 x 720 projector screen: λ (slider and number), the presets, the output
-    and the accuracy curve, in large type. The toggle brings back every view."""
+    and the accuracy curve, in large type. The toggle brings back every view.
+
+    Its widgets and figures are built the first time it is switched on: until then the page
+    carries none of them (fewer models to serialise with every message, and no hidden λ widgets
+    to update with every λ change)."""
 
     def __init__(self, session: ExplorerSession, duration: float):
         self.session = session
+        self.duration = duration
         self.toggle = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
                                         css_classes=["present-toggle"])
-        self.output = figures.OutputView(figures.time_range(duration), height=470, name="present-output")
-        self.performance = figures.PerformanceView(height=470, name="present-performance", compact=True)
-        for view in (self.output, self.performance):
-            figures.present_style(view.figure)
+        self.output: figures.OutputView | None = None  # built by _build
+        self.performance: figures.PerformanceView | None = None
+        self.fixed_output_range = False
         self.presets = Presets(session)
+        self.column = pn.Column(visible=self.toggle.param.value, sizing_mode="stretch_width",
+                                css_classes=["present-panel"])
         pn.bind(lambda on: on and self.show(), self.toggle.param.value, watch=True)
 
     @property
     def on(self) -> bool:
         return self.toggle.value
 
+    def fix_output_range(self, fixed: bool) -> None:
+        self.fixed_output_range = fixed
+        if self.output is not None:
+            self.output.fixed = fixed
+
+    def _build(self) -> None:
+        s = self.session
+        self.output = figures.OutputView(figures.time_range(self.duration), height=470, name="present-output")
+        self.output.fixed = self.fixed_output_range
+        self.performance = figures.PerformanceView(height=470, name="present-performance", compact=True)
+        for view in (self.output, self.performance):
+            figures.present_style(view.figure)
+        slider = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
+                                                 sizing_mode="stretch_width", css_classes=["present-lambda"],
+                                                 stylesheets=[":host { font-size: 18px; }"])
+        number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
+                                                css_classes=["present-lambda-number"])
+        self.column.objects = [
+            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.presets.buttons,
+            self.presets.note,
+            pn.Row(plot(self.output, "present-output"), plot(self.performance, "present-performance"),
+                   sizing_mode="stretch_width"),
+            pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
+                          sizing_mode="stretch_width")]
+
     def show(self) -> None:
         """Both views, from the same trial and sweep as the rest of the page."""
         s = self.session
-        self.show_trial()
-        self.show_performance(frames.performance_frame(
-            s.sweep, s.model, None if s.trial is None else s.trial.spec.scaling_factor))
+        with hold():
+            if self.output is None:
+                self._build()
+            self.show_trial()
+            self.show_performance(frames.performance_frame(
+                s.sweep, s.model, None if s.trial is None else s.trial.spec.scaling_factor))
 
     def show_trial(self) -> None:
         """A new trial: its output, and the λ marker on the accuracy curve (no curve data sent)."""
@@ -79,20 +113,8 @@ class PresentMode:
         self.performance.show(performance)
 
     def panel(self) -> pn.Column:
-        s = self.session
-        slider = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
-                                                   sizing_mode="stretch_width", css_classes=["present-lambda"],
-                                                   stylesheets=[":host { font-size: 18px; }"])
-        number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
-                                                  css_classes=["present-lambda-number"])
-        return pn.Column(
-            pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.presets.buttons,
-            self.presets.note,
-            pn.Row(plot(self.output, "present-output"), plot(self.performance, "present-performance"),
-                   sizing_mode="stretch_width"),
-            pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
-                          sizing_mode="stretch_width"),
-            visible=self.toggle.param.value, sizing_mode="stretch_width", css_classes=["present-panel"])
+        """The screen of Present mode (empty, and hidden, until it is first switched on)."""
+        return self.column
 
 
 class SideBySide:
@@ -104,11 +126,11 @@ class SideBySide:
         self.lambdas = pn.widgets.TextInput(label="λ values (up to 3)", value=session.side_by_side_default(),
                                             width=220, css_classes=["side-lambdas"])
         self.button = pn.widgets.Button(label="Show side by side", color="primary", css_classes=["side-show"])
-        self.views = [(figures.OutputView(figures.time_range(duration), height=360, name=f"side{k}-output"),
-                       figures.RasterView(figures.time_range(duration), height=330, name=f"side{k}-raster"))
-                      for k in range(MAX_SIDE_BY_SIDE)]
-        self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
-                                  sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
+        self.duration = duration
+        # the figures are built at the first "Show side by side": until then the page carries none
+        self.views: list[tuple[figures.OutputView, figures.RasterView]] = []
+        self.columns: list[pn.Column] = []
+        self.row = pn.Row(sizing_mode="stretch_width")
         self.button.on_click(lambda _: self.show())
         pn.bind(lambda _model: setattr(self.lambdas, "value", session.side_by_side_default()), session.param.model,
                 watch=True)
@@ -122,6 +144,8 @@ class SideBySide:
             self.session.error = f"Side by side: {exc}"
             return
         with hold():
+            if not self.views:
+                self._build()
             for k, column in enumerate(self.columns):
                 column.visible = k < len(trials)
                 if k < len(trials):
@@ -131,8 +155,16 @@ class SideBySide:
                     output.show(frames.output_frame(trials[k], narrow=True))
                     raster.show(frames.raster_frame(trials[k], self.session.raster_order, narrow=True))
 
+    def _build(self) -> None:
+        self.views = [(figures.OutputView(figures.time_range(self.duration), height=360, name=f"side{k}-output"),
+                       figures.RasterView(figures.time_range(self.duration), height=330, name=f"side{k}-raster"))
+                      for k in range(MAX_SIDE_BY_SIDE)]
+        self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
+                                  sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
+        self.row.objects = self.columns
+
     def card(self) -> pn.Card:
         return pn.Card(pn.Row(self.lambdas, self.button, margin=(0, 0, 6, 0)),
-                       pn.Row(*self.columns, sizing_mode="stretch_width"), help_line("side"),
+                       self.row, help_line("side"),
                        title="λ side by side", collapsed=True, sizing_mode="stretch_width", margin=(0, 12, 10, 12),
                        css_classes=["side-card"])
