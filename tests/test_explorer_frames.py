@@ -263,3 +263,20 @@ def test_a_go_answer_before_the_stimulus_is_flagged(sim):
     assert "responded before the stimulus (at 0.150 s)" in frames.output_frame(early).title
     out[3000:3200] = 0.0
     assert frames.early_response(early) is None and "before the stimulus" not in frames.output_frame(early).title
+
+
+def test_the_raster_draws_each_spike_as_a_tick_of_its_row(sim):
+    """The raster view strokes its spikes as one line: per spike a tick from 0.4 below to 0.4
+    above its row at the spike's time, then a break; hovering a tick still names the unit."""
+    frame = frames.raster_frame(sim, "rate")
+    view = figures.RasterView(figures.time_range(sim.recording.drive.T))
+    view.show(frame)
+    drawn = view.sources["exc"].data
+    spikes = frame.sources["exc"]
+    assert len(drawn["time"]) == 3 * spikes["time"].size > 0
+    np.testing.assert_array_equal(drawn["time"][0::3], spikes["time"])
+    np.testing.assert_array_equal(drawn["time"][1::3], spikes["time"])
+    np.testing.assert_allclose(drawn["row"][0::3], spikes["row"] - 0.4, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(drawn["row"][1::3], spikes["row"] + 0.4, rtol=0, atol=1e-5)
+    assert np.isnan(drawn["time"][2::3]).all() and np.isnan(drawn["row"][2::3]).all()
+    np.testing.assert_array_equal(drawn["unit"][0::3], spikes["unit"])
