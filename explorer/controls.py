@@ -45,10 +45,9 @@ def plot(view: View, name: str) -> pn.pane.Bokeh:
     return pn.pane.Bokeh(view.figure, sizing_mode="stretch_width", name=name)
 
 
-
 class Immediate:
-    """For the widgets that start a new trial (λ, seed): handle a change from the page at once and
-    send everything it causes in one message. Panel by default waits 50 ms after a widget's change
+    """For the widgets that start a new trial (λ, seed, the condition): handle a change from the
+    page at once and send everything it causes in one message. Panel by default waits 50 ms after a widget's change
     (to batch further ones), then sends each updated widget and figure as its own message; here
     the new trial's data, the other λ widgets and the page's link leave together: the trial is on
     screen about 40 ms sooner and the browser applies one update, not five (``rate2spike bench
@@ -72,6 +71,10 @@ class ImmediateFloatInput(Immediate, pn.widgets.FloatInput):
 
 class ImmediateIntInput(Immediate, pn.widgets.IntInput):
     """An integer box whose value reaches the page in one message, at once (``Immediate``)."""
+
+
+class ImmediateSelect(Immediate, pn.widgets.Select):
+    """A selector (a condition's factor) whose choice reaches the page in one message, at once."""
 
 
 class CatalogSelect(pn.widgets.Select):
@@ -107,7 +110,7 @@ class TaskControls:
         self.factors = {}
         widgets = []
         for factor in task.factors if task is not None else ():
-            select = pn.widgets.Select(label=factor.label, options=[RANDOM, *factor.levels],
+            select = ImmediateSelect(label=factor.label, options=[RANDOM, *factor.levels],
                                        value=self.session.condition_level(factor.name),
                                        sizing_mode="stretch_width", margin=INSET, css_classes=[f"factor-{factor.name}"])
             select.param.watch(lambda event, name=factor.name: self.session.choose_level(name, event.new), "value")

@@ -305,7 +305,7 @@ def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
 
 
 def test_a_lambda_release_reaches_the_page_as_one_update(session):
-    """Releasing the λ slider: the new trial, the λ number box beside it and the page's link
+    """Releasing the λ slider (or choosing a condition): the new trial, the λ number box and the page's link
     arrive in one message (Panel would send each widget and figure on its own, after waiting
     50 ms for more changes; the browser then lays out and paints once per message)."""
     session.wait_for(lambda: session.page.evaluate("window.__messages = []; true") and time.sleep(1.0) is None
@@ -321,6 +321,18 @@ def test_a_lambda_release_reaches_the_page_as_one_update(session):
     assert len(patches) == 1, f"{len(patches)} PATCH-DOC messages for one λ release"
     assert session.page.locator(".lambda-number input").input_value() == shown
     assert f"lambda={shown}" in session.page.url
+    # so does choosing a condition
+    select = session.page.locator(".factor-trial select")
+    choice = "NoGo" if select.input_value() == "Go" else "Go"
+    session.page.evaluate("window.__messages = []")
+    before = session.signature("output-lif", "output")
+    started = session.page.evaluate("performance.now()")
+    select.select_option(choice)
+    session.wait_for_change("output-lif", "output", before)
+    time.sleep(1.0)
+    patches = [t for t, _size, kind in session.page.evaluate("window.__messages") if kind == "PATCH-DOC" and t >= started]
+    assert len(patches) == 1, f"{len(patches)} PATCH-DOC messages for one choice of condition"
+    assert f"{choice} trial, λ = {shown}" in " ".join(session.page.evaluate(TITLES_JS))
     assert session.errors == []
 
 
