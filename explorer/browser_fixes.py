@@ -27,8 +27,9 @@ while (stack.length && sheet_class === null) {{
   if (view == null || seen.has(view)) continue;
   seen.add(view);
   const sheet = view.position;
-  if (sheet != null && sheet.el instanceof HTMLStyleElement && typeof Object.getPrototypeOf(sheet)._update === "function") {{
-    sheet_class = Object.getPrototypeOf(sheet);
+  const candidate = sheet == null ? null : Object.getPrototypeOf(sheet);
+  if (candidate != null && sheet.el instanceof HTMLStyleElement && typeof candidate._update === "function") {{
+    sheet_class = candidate;
   }}
   for (const child of (view.child_views ?? [])) stack.push(child);
   for (const child of (view.computed_renderer_views ?? [])) stack.push(child);

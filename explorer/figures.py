@@ -186,7 +186,8 @@ def _same_columns(old: dict, new: dict) -> bool:
     for key, value in new.items():
         before = old[key]
         if isinstance(value, list) or isinstance(before, list):
-            if len(value) != len(before) or any(not _arrays_equal(np.asarray(a), np.asarray(b)) for a, b in zip(value, before)):
+            if len(value) != len(before) or any(not _arrays_equal(np.asarray(a), np.asarray(b))
+                                                for a, b in zip(value, before)):
                 return False
         elif not _arrays_equal(np.asarray(before), np.asarray(value)):
             return False

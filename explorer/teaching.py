@@ -12,7 +12,8 @@ import panel as pn
 from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
-from rate2spike.explorer.controls import LAMBDA_FORMAT, SMALL_TEXT, ImmediateFloatInput, ImmediateFloatSlider, help_line, plot
+from rate2spike.explorer.controls import (LAMBDA_FORMAT, SMALL_TEXT, ImmediateFloatInput, ImmediateFloatSlider,
+                                          help_line, plot)
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
 
 
