@@ -47,12 +47,12 @@ def plot(view: View, name: str) -> pn.pane.Bokeh:
 
 class Immediate:
     """For the widgets that start a new trial (λ, seed, the condition): handle a change from the
-    page at once and send everything it causes in one message. Panel by default waits 50 ms after a widget's change
-    (to batch further ones), then sends each updated widget and figure as its own message; here
-    the new trial's data, the other λ widgets and the page's link leave together: the trial is on
-    screen about 40 ms sooner and the browser applies one update, not five (``rate2spike bench
-    --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its Tabulator does) and the
-    document hold it puts around a change in a notebook."""
+    page at once and send everything it causes in one message. Panel by default waits 50 ms
+    after a widget's change (to batch further ones), then sends each updated widget and figure
+    as its own message; here the new trial's data, the other λ widgets and the page's link leave
+    together: the trial is on screen about 40 ms sooner and the browser applies one update, not
+    five (``rate2spike bench --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its
+    Tabulator does) and the document hold it puts around a change in a notebook."""
 
     _priority_changes = ["value", "value_throttled"]
 

@@ -291,8 +291,9 @@ def spike_ticks(spikes: dict) -> dict:
     time = np.full(3 * n, np.nan, dtype=np.float32)
     row = np.full(3 * n, np.nan, dtype=np.float32)
     time[0::3] = time[1::3] = spikes["time"]
-    row[0::3] = np.asarray(spikes["row"], dtype=np.float32) - np.float32(TICK_HALF_HEIGHT)
-    row[1::3] = np.asarray(spikes["row"], dtype=np.float32) + np.float32(TICK_HALF_HEIGHT)
+    rows = np.asarray(spikes["row"], dtype=np.float32)
+    row[0::3] = rows - np.float32(TICK_HALF_HEIGHT)
+    row[1::3] = rows + np.float32(TICK_HALF_HEIGHT)
     return {"time": time, "row": row, "unit": np.repeat(np.asarray(spikes["unit"], dtype=np.int32), 3)}
 
 
