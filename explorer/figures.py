@@ -117,14 +117,8 @@ def _finish_legend(fig, location="top_right", ncols: int = 3):
     """Inside the plot at ``location``, or 'above' / 'below' it in rows (``ncols`` entries per row
     below), outside the data ('above' keeps the time axes aligned)."""
     if location in ("above", "below"):
-        legend = fig.legend[0]
-        fig.center = [item for item in fig.center if item is not legend]
-        fig.add_layout(legend, location)
-        legend.orientation = "horizontal"
-        legend.location = "top_left"
-        legend.spacing = 14
-        if location == "below":
-            legend.ncols = ncols
+        move_legend(fig, location, ncols if location == "below" else None)
+        fig.legend.spacing = 14
     else:
         fig.legend.location = location
     fig.legend.click_policy = "hide"
@@ -148,15 +142,24 @@ def present_style(fig, font_px: int = PRESENT_FONT_PX) -> None:
     for legend in fig.legend:
         legend.label_text_font_size = f"{font_px - 1}px"
         legend.glyph_height = legend.glyph_width = font_px + 4
-    if fig.legend:
-        legend = fig.legend[0]
-        fig.center = [item for item in fig.center if item is not legend]
-        fig.above = [item for item in fig.above if item is not legend]
-        fig.below = [item for item in fig.below if item is not legend]
-        fig.add_layout(legend, "below")
-        legend.orientation = "horizontal"
-        legend.location = "top_left"
-        legend.ncols = 2  # rows of two entries, so a long legend wraps instead of running off
+    move_legend(fig, "below", ncols=2)  # rows of two entries: a long legend wraps instead of running off
+
+
+def move_legend(fig, side: str, ncols: int | None = None) -> None:
+    """Put the figure's legend outside the data on ``side`` ('above' or 'below'), entries in a
+    row (wrapped every ``ncols`` entries when given, so that a long legend in a narrow figure
+    wraps instead of running off its edge), wherever the legend was before."""
+    if not fig.legend:
+        return
+    legend = fig.legend[0]
+    fig.center = [item for item in fig.center if item is not legend]
+    fig.above = [item for item in fig.above if item is not legend]
+    fig.below = [item for item in fig.below if item is not legend]
+    fig.add_layout(legend, side)
+    legend.orientation = "horizontal"
+    legend.location = "top_left"
+    if ncols is not None:
+        legend.ncols = ncols
 
 
 def _hide_empty_legend_items(fig) -> None:

@@ -160,6 +160,8 @@ class SideBySide:
         self.views = [(figures.OutputView(figures.time_range(self.duration), height=360, name=f"side{k}-output"),
                        figures.RasterView(figures.time_range(self.duration), height=330, name=f"side{k}-raster"))
                       for k in range(MAX_SIDE_BY_SIDE)]
+        for output, _raster in self.views:
+            figures.move_legend(output.figure, "below", ncols=2)  # a third of the page: too narrow for one row
         self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
                                   sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
         self.row.objects = self.columns
