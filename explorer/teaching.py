@@ -157,11 +157,13 @@ class SideBySide:
                     raster.show(frames.raster_frame(trials[k], self.session.raster_order, narrow=True))
 
     def _build(self) -> None:
-        self.views = [(figures.OutputView(figures.time_range(self.duration), height=360, name=f"side{k}-output"),
+        self.views = [(figures.OutputView(figures.time_range(self.duration), height=500, name=f"side{k}-output"),
                        figures.RasterView(figures.time_range(self.duration), height=330, name=f"side{k}-raster"))
                       for k in range(MAX_SIDE_BY_SIDE)]
+        # a third of the page is too narrow for the output's legend in one row: below the plot in
+        # rows of two (the figure is 500 px tall to keep the plot's height beside the raster's)
         for output, _raster in self.views:
-            figures.move_legend(output.figure, "below", ncols=2)  # a third of the page: too narrow for one row
+            figures.move_legend(output.figure, "below", ncols=2)
         self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
                                   sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
         self.row.objects = self.columns
