@@ -25,8 +25,7 @@ from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.tasks import infer_task
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, default_threads, format_band, run_grid
-from rate2spike.engine import LOCKSTEP_TRIALS
-from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial, run_trials
+from rate2spike.trial import TRIAL_RECORDINGS, TrialSpec, run_trial, run_trials_at
 
 # Targets the project set itself (the simulator issue's, #13, for go-nogo N = 200 on this 2-core machine)
 TARGET_SPEEDUP = 80.0  # one output-only trial vs the NumPy reference, one core
@@ -65,7 +64,7 @@ class BenchFigures:
     grid_trials: int = 0
     race_s: float | None = None
     race_trials: int = 0
-    lockstep_s: float | None = None  # per trial, LOCKSTEP_TRIALS trials simulated together, one core
+    lockstep_s: float | None = None  # per trial, one trial at the default grid's lambdas together, one core
 
 
 def _best(fn, repeats: int) -> float:
@@ -102,8 +101,8 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
         ref = _best(lambda k: reference_lif(variables, scaling, first.stimulus.u, {"mode": "none"},
                                             rng=np.random.default_rng(k)), max(2, repeats // 2))
     one = _best(lambda k: run_trial(spec.replace(index=k)), repeats * 2)
-    lockstep = _best(lambda k: run_trials([spec.replace(index=LOCKSTEP_TRIALS * k + j) for j in range(LOCKSTEP_TRIALS)]),
-                     repeats) / LOCKSTEP_TRIALS
+    lockstep = _best(lambda k: run_trials_at([spec.replace(index=k)], DEFAULT_SCALING_FACTORS),
+                     repeats) / len(DEFAULT_SCALING_FACTORS)
     batch = 8 * threads
     everyone = _best(lambda k: run_grid(spec.replace(seed=k, condition=None), [scaling], batch, n_threads=threads),
                      2) / batch
@@ -120,7 +119,8 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     else:
         say(f"NumPy reference: not timed, {NUMPY_READING} is not here (it lives in the source checkout's tests/)")
     say(f"{'Numba output-only, one trial, one core':<46}{one * 1e3:>10.1f}ms{ratio(one)}")
-    say(f"{f'Numba output-only, per trial, {LOCKSTEP_TRIALS} in lockstep':<46}{lockstep * 1e3:>10.1f}ms{ratio(lockstep)}")
+    say(f"{f'Numba output-only, per trial, {len(DEFAULT_SCALING_FACTORS)} lambdas at once':<46}"
+        f"{lockstep * 1e3:>10.1f}ms{ratio(lockstep)}")
     say(f"{f'Numba output-only, per trial, {threads} threads':<46}{everyone * 1e3:>10.1f}ms{ratio(everyone)}")
     say(f"{'Numba full recording, one trial':<46}{recorded * 1e3:>10.1f}ms{ratio(recorded)}")
     say(f"parallel speed-up over one core: {one / everyone:.2f}x on {threads} threads")

@@ -1,7 +1,7 @@
 """Where a search's trials run: this process's threads, or the workers of a Dask cluster.
 
-The unit of work is a **block**: one model, one lambda, a few trial indices. ``score_block`` runs
-a block wherever it lands (a thread here, a worker process there) and returns one ``TrialScore``
+The unit of work is a **block**: one model, a few lambdas and a few trial indices, every lambda
+on every trial. ``score_block`` runs a block wherever it lands (a thread here, a worker process there) and returns one ``TrialScore``
 per trial; the engines only differ in how blocks reach it. A Dask worker receives a model's base
 spec once (scattered to every worker) and keeps the rate network's output per trial in a
 process-wide cache, so neither the weights nor the rate simulation travel or repeat per block.
@@ -21,19 +21,24 @@ import numpy as np
 from rate2spike.fidelity import Fidelity, output_fidelity
 from rate2spike.rate import simulate_rate
 from rate2spike.tasks import Outcome
-from rate2spike.trial import TrialSpec, run_trials
+from rate2spike.trial import TrialSpec, run_trials_at
 
-LOCKSTEP_TRIALS = 4  # trials simulated together (rate2spike.lif): 4-8% faster per trial than 1 at N = 200; 8 is slower
-THREAD_BLOCK_TRIALS = 4  # trials per block on threads (one block ~ 0.05 s: cancel and progress stay prompt)
-DASK_BLOCK_TRIALS = 10  # trials per block on Dask (~0.11 s of work against ~2 ms of scheduling: under 2%)
+# A block's lambdas run together on each of its trials and share the trial's noise draws (most of a
+# trial's cost): 12 lambdas of a go-nogo trial cost about what 6 trials at one lambda cost.
+THREAD_BLOCK_TRIALS = 12  # trials per block on threads (one block ~ 0.1 s: cancel and progress stay prompt)
+DASK_BLOCK_TRIALS = 24  # trials per block on Dask (~0.2 s of work against ~2 ms of scheduling: about 1%)
+LOCKSTEP_WEIGHT_BYTES = 64 * 2**20  # at most this much of stacked weights in one kernel call (N = 1000: 8 lambdas)
 
 
 @dataclass(frozen=True)
 class Block:
-    """Trials ``trials`` of one model's search at one scaling factor."""
+    """One model's search: every scaling factor of ``scaling_factors`` on every trial of ``trials``."""
 
-    scaling_factor: float
+    scaling_factors: tuple[float, ...]
     trials: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.scaling_factors) * len(self.trials)
 
 
 @dataclass(frozen=True)
@@ -87,29 +92,40 @@ def rate_outputs_for(key: str, base: TrialSpec) -> RateOutputs:
 
 def score_block(base: TrialSpec, key: str, block: Block, stop: threading.Event | None = None) -> list[TrialScore]:
     """Simulate and score the trials of ``block`` (stopping early, with fewer scores, if ``stop``
-    is set). ``key`` names the search, for the rate-output cache."""
+    is set): its lambdas in lockstep on one trial at a time, sharing the trial's noise. ``key``
+    names the search, for the rate-output cache."""
     rate_outputs = rate_outputs_for(key, base)
-    at_lambda = base.replace(scaling_factor=block.scaling_factor)
+    per_call = max(1, LOCKSTEP_WEIGHT_BYTES // (8 * base.model.N ** 2))
     scores = []
-    for start in range(0, len(block.trials), LOCKSTEP_TRIALS):
-        if stop is not None and stop.is_set():
-            break
-        indices = block.trials[start:start + LOCKSTEP_TRIALS]
-        for k_trial, trial in zip(indices, run_trials([at_lambda.replace(index=k) for k in indices])):
-            fidelity = output_fidelity(trial.recording.out, rate_outputs.get(k_trial, trial.stimulus), base.downsample)
-            scores.append(TrialScore(block.scaling_factor, k_trial, trial.outcome,
-                                     int(trial.recording.spike_counts.sum()), fidelity))
+    for k_trial in block.trials:
+        for start in range(0, len(block.scaling_factors), per_call):
+            if stop is not None and stop.is_set():
+                return scores
+            factors = block.scaling_factors[start:start + per_call]
+            for factor, trial in zip(factors, run_trials_at([base.replace(index=k_trial)], factors)[0]):
+                fidelity = output_fidelity(trial.recording.out, rate_outputs.get(k_trial, trial.stimulus), base.downsample)
+                scores.append(TrialScore(factor, k_trial, trial.outcome, int(trial.recording.spike_counts.sum()), fidelity))
     return scores
 
 
 def make_blocks(jobs: Iterable[tuple[float, int]], block_trials: int) -> list[Block]:
-    """(lambda, trial) jobs grouped into blocks of at most ``block_trials`` trials of one lambda,
-    in the order the jobs came (a lambda's trials stay together)."""
-    by_lambda: dict[float, list[int]] = {}
+    """(lambda, trial) jobs grouped into blocks of about ``block_trials`` trials: trials that ask
+    for the same lambdas go together, each block as many of those lambdas as fit (they share
+    noise) on as many of the trials as then fit, trial by trial in the order the jobs came."""
+    by_trial: dict[int, list[float]] = {}
     for scaling_factor, k_trial in jobs:
-        by_lambda.setdefault(float(scaling_factor), []).append(int(k_trial))
-    return [Block(lam, tuple(trials[i:i + block_trials]))
-            for lam, trials in by_lambda.items() for i in range(0, len(trials), block_trials)]
+        by_trial.setdefault(int(k_trial), []).append(float(scaling_factor))
+    trials_asking: dict[tuple[float, ...], list[int]] = {}
+    for k_trial, factors in by_trial.items():
+        trials_asking.setdefault(tuple(factors), []).append(k_trial)
+    blocks = []
+    for factors, trials in trials_asking.items():
+        parts = -(-len(factors) // block_trials)  # lambdas split evenly: no block of one stray lambda
+        width = -(-len(factors) // parts)
+        depth = max(1, block_trials // width)
+        for i in range(0, len(trials), depth):
+            blocks.extend(Block(factors[j:j + width], tuple(trials[i:i + depth])) for j in range(0, len(factors), width))
+    return blocks
 
 
 OnScores = Callable[[list[TrialScore]], None]

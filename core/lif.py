@@ -1,7 +1,7 @@
 """Numba kernel for LIF trials (docs/method.md, "The LIF network"), float64 throughout.
 
-One kernel serves every use: it advances one trial, or several trials of the same network in
-lockstep (a grid search's block: same weights and lambda, different stimuli and noise), and
+One kernel serves every use: it advances one trial, or several in lockstep (a grid search's
+block: the same trials at several lambdas, sharing their noise draws, or several trials at one), and
 fills each of the voltage, spike, rate and synaptic-current recordings that the caller passes
 with nt rows (``LIF_network_fnc`` wants all four, the dashboard voltages and spikes); an empty
 recording (0 rows) is skipped. With all four empty the trials keep only their output traces and
@@ -79,29 +79,32 @@ def run_lif_trials(
     stim_sign, stim_units, stim_first, stim_stop,
     voltage, spikes, rate, synaptic_current, out, spike_counts,
 ):
-    """Simulate steps i = 1..nt of K trials of one network in lockstep, in place.
+    """Simulate steps i = 1..nt of K = S x M trials in lockstep, in place: S noise streams (trial
+    seeds), each run through M networks that differ only in their weights (a grid search's
+    lambdas). Trial k = s*M + g is stream s in network g.
 
-    The K trials share the network (WT, td, w_out) and differ in drive, initial state and
-    noise; their unit-level arrays are laid end to end (unit n of trial k at k*N + n), so every
-    per-unit update is one long loop that fills the SIMD lanes. Each trial draws from its own
-    streams exactly as it would alone, so a trial's spikes do not depend on K.
+    The trials' unit-level arrays are laid end to end (unit n of trial k at k*N + n), so the
+    per-unit updates fill the SIMD lanes. A stream is drawn once per step and shared by its M
+    trials: each gets exactly the numbers it would draw alone, so a trial's spikes depend neither
+    on K nor on the other trials, and M networks cost one noise draw.
 
-    Inputs: WT (N x N, mV) is W transposed, row j = the outgoing weights of unit j, so a
-    spike adds a contiguous row; ext_by_column (columns x K*N, mV) the external input of every
-    trial, one row per stimulus column; td (N, s) the synaptic decay constants; w_out (N) the
-    readout divided by lambda; dt (s); v0 (K*N, mV). The noise of trial k is drawn from its
-    lanes (``lane_*`` entries k*N .. k*N + N - 1, ``lane_flags`` row k; see
-    ``rate2spike.fastrng.Lanes``) and its scalar stream ``rng_states[k]``. ``noise`` (nt x K*N
-    standard normals) and ``stim_draws`` (nt x K uniforms) replace the random streams when
-    non-empty; tests use that to feed the kernel and the NumPy reference the same numbers.
-    stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
+    Inputs: WT (M x N x N, mV) is each network's W transposed, row j = the outgoing weights of
+    unit j, so a spike adds a contiguous row; ext_by_column (columns x K*N, mV) the external input
+    of every trial, one row per stimulus column; td (N, s) the synaptic decay constants; w_out
+    (M x N) each network's readout; dt (s); v0 (K*N, mV). Stream s draws its noise from its lanes
+    (``lane_*`` entries s*N .. s*N + N - 1, ``lane_flags`` a whole number of 8-byte words for
+    S*N lanes; see ``rate2spike.fastrng.Lanes``) and its scalar stream ``rng_states[s]``.
+    ``noise`` (nt x S*N standard normals) and ``stim_draws`` (nt x S uniforms) replace the random
+    streams when non-empty; tests use that to feed the kernel and the NumPy reference the same
+    numbers. stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
     Outputs: out[k, i-1] = w_out . r of trial k after step i; spike_counts[k*N + n] counts the
     spikes of unit n from step FIRING_RATE_FIRST_STEP on; the recordings voltage (mV, spikes
     drawn at +30), spikes (bool), rate (r, Hz) and synaptic_current (at the top of the step, mV)
     are nt x K*N with row i-1 holding step i, or 0 x K*N to skip them.
     """
-    n_units = td.shape[0]
-    n_trials = rng_states.shape[0]
+    n_networks, n_units = WT.shape[0], td.shape[0]
+    n_streams = rng_states.shape[0]
+    n_trials = n_streams * n_networks
     size = n_trials * n_units
     explicit_noise = noise.shape[0] > 0
     record_voltage, record_spikes = voltage.shape[0] > 0, spikes.shape[0] > 0
@@ -113,7 +116,7 @@ def run_lif_trials(
     hr = np.zeros(size)
     tlast = np.zeros(size)
     jd = np.zeros(size)
-    z = np.empty(size)
+    z = np.empty(n_streams * n_units)
     fired_units = np.empty(size, np.int64)  # k*N + n, in order
     fired_in_trial = np.zeros(n_trials, np.int64)
     decay_d = np.empty(size)  # per-unit constants repeated for every trial
@@ -136,18 +139,22 @@ def run_lif_trials(
             synaptic_current[row, :] = current_syn
         ext_now = ext_by_column[col]
         above = 0
-        for n in range(size):  # branch-free so that it vectorises
-            current = current_syn[n] + BIAS + ext_now[n]
-            active = 1.0 if now > tlast[n] + TREF else 0.0  # 0 while refractory
-            dv = active * (-v[n] + current) * INV_TM
-            v[n] = v[n] + dt * dv + z[n] * NOISE_SCALE
-            above += 1 if v[n] >= VPEAK else 0
+        for k in range(n_trials):
+            first, z_first = k * n_units, (k // n_networks) * n_units
+            for m in range(n_units):  # branch-free so that it vectorises
+                n = first + m
+                current = current_syn[n] + BIAS + ext_now[n]
+                active = 1.0 if now > tlast[n] + TREF else 0.0  # 0 while refractory
+                dv = active * (-v[n] + current) * INV_TM
+                v[n] = v[n] + dt * dv + z[z_first + m] * NOISE_SCALE
+                above += 1 if v[n] >= VPEAK else 0
         if stimulating and stim_first <= i < stim_stop:
-            for k in range(n_trials):
-                draw = stim_draws[row, k] if explicit_noise else next_double(rng_states[k])
+            for stream in range(n_streams):
+                draw = stim_draws[row, stream] if explicit_noise else next_double(rng_states[stream])
                 if draw < STIM_PROBABILITY:
-                    for m in range(stim_units.shape[0]):
-                        v[k * n_units + stim_units[m]] += stim_sign * STIM_KICK
+                    for k in range(stream * n_networks, (stream + 1) * n_networks):
+                        for m in range(stim_units.shape[0]):
+                            v[k * n_units + stim_units[m]] += stim_sign * STIM_KICK
             above = size  # the kicks may have moved units across the threshold: scan them all
         n_fired = 0
         if above > 0:  # most steps of most trials have no spike: skip the scan
@@ -164,6 +171,7 @@ def run_lif_trials(
             # so the result is the same as row by row, with a quarter of the jd traffic)
             trial = fired_units[f] // n_units
             first = trial * n_units
+            weights = WT[trial % n_networks]
             fired_in_trial[trial] = 1
             group = 1
             while group < 4 and f + group < n_fired and fired_units[f + group] < first + n_units:
@@ -173,18 +181,18 @@ def run_lif_trials(
             if group == 4:
                 b, c, d = fired_units[f + 1] - first, fired_units[f + 2] - first, fired_units[f + 3] - first
                 for m in range(n_units):
-                    trial_jd[m] = (((trial_jd[m] + WT[a, m]) + WT[b, m]) + WT[c, m]) + WT[d, m]
+                    trial_jd[m] = (((trial_jd[m] + weights[a, m]) + weights[b, m]) + weights[c, m]) + weights[d, m]
             elif group == 3:
                 b, c = fired_units[f + 1] - first, fired_units[f + 2] - first
                 for m in range(n_units):
-                    trial_jd[m] = ((trial_jd[m] + WT[a, m]) + WT[b, m]) + WT[c, m]
+                    trial_jd[m] = ((trial_jd[m] + weights[a, m]) + weights[b, m]) + weights[c, m]
             elif group == 2:
                 b = fired_units[f + 1] - first
                 for m in range(n_units):
-                    trial_jd[m] = (trial_jd[m] + WT[a, m]) + WT[b, m]
+                    trial_jd[m] = (trial_jd[m] + weights[a, m]) + weights[b, m]
             else:
                 for m in range(n_units):
-                    trial_jd[m] += WT[a, m]
+                    trial_jd[m] += weights[a, m]
             for g in range(group):
                 tlast[fired_units[f + g]] = now
             f += group
@@ -213,7 +221,7 @@ def run_lif_trials(
             hr[n] = _decayed(hr[n], decay_r)
             r[n] = new_r
         for k in range(n_trials):
-            out[k, row] = _readout(w_out, r[k * n_units:(k + 1) * n_units])
+            out[k, row] = _readout(w_out[k % n_networks], r[k * n_units:(k + 1) * n_units])
         for f in range(n_fired):
             unit = fired_units[f]
             hr[unit] += 1.0 / rise_td[unit]

@@ -106,10 +106,35 @@ def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulat
     loop over all K runs. ``v0`` (K x N), ``noise`` (K x nt x N) and ``stim_draws`` (K x nt)
     replace the random streams, as in ``simulate``.
     """
-    drives, seeds = list(drives), list(seeds)
+    return simulate_networks([network], drives, seeds, stimulation, record=record, v0=v0, noise=noise,
+                             stim_draws=stim_draws)
+
+
+def _same_but_weights(networks) -> None:
+    first = networks[0]
+    for network in networks[1:]:
+        if network.N != first.N or not (network.td == first.td).all():
+            raise ValueError("networks run together must have the same units and decay constants; only the "
+                             "recurrent and readout weights (lambda) may differ")
+
+
+def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None = None, *,
+                      record=(), v0=None, noise=None, stim_draws=None) -> list[Recording]:
+    """Simulate every seed (with its drive) in every network, in lockstep: the same trials at
+    several lambdas. The networks must differ only in their weights (``convert`` of one model at
+    several scaling factors) and the drives share their time grid. Returns the runs seed-major:
+    run s * len(networks) + g is seeds[s] in networks[g], exactly what ``simulate(networks[g],
+    drives[s], seeds[s], ...)`` gives. Each seed's noise is drawn once per step for all the
+    networks, so M networks cost far less than M runs. ``v0`` (S x N), ``noise`` (S x nt x N)
+    and ``stim_draws`` (S x nt) replace the seeds' streams, as in ``simulate``.
+    """
+    networks, drives, seeds = list(networks), list(drives), list(seeds)
+    if not networks:
+        raise ValueError("need at least one network")
     if not drives or len(seeds) != len(drives):
         raise ValueError(f"need one seed per drive, got {len(drives)} drives and {len(seeds)} seeds")
-    n, k_trials = network.N, len(drives)
+    _same_but_weights(networks)
+    n, n_streams, n_networks = networks[0].N, len(drives), len(networks)
     _check_lockstep(drives, n)
     unknown = set(record) - set(RECORDINGS)
     if unknown:
@@ -118,24 +143,25 @@ def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulat
     stimulation.validate(n)
     lanes = [Lanes(seed, n) for seed in seeds]
     # always drawn, so the streams are the same either way
-    drawn_v0 = np.stack([lif.initial_voltages(trial.scalar, n) for trial in lanes])
+    drawn_v0 = np.stack([lif.initial_voltages(stream.scalar, n) for stream in lanes])
     if v0 is not None:
         v0 = np.asarray(v0, dtype=np.float64)
-        if v0.shape != (k_trials, n):
-            raise ValueError(f"v0 must have shape ({k_trials}, {n}), got {v0.shape}")
+        if v0.shape != (n_streams, n):
+            raise ValueError(f"v0 must have shape ({n_streams}, {n}), got {v0.shape}")
     v0 = drawn_v0 if v0 is None else v0
     noise, stim_draws = _explicit_noise(drives, n, noise, stim_draws)
-    nt = drives[0].nt
+    nt, k_trials = drives[0].nt, n_streams * n_networks
     arrays = {name: np.zeros((nt if name in record else 0, k_trials * n), dtype=bool if name == "spikes" else np.float64)
               for name in RECORDINGS}
     out = np.empty((k_trials, nt))
     counts = np.zeros(k_trials * n, dtype=np.int64)
-    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1))
+    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives for _ in networks], axis=1))
     lif.run_lif_trials(
-        network.WT, ext_by_column, network.td, network.w_out, drives[0].dt, nt, v0.reshape(-1),
-        np.stack([trial.scalar for trial in lanes]),
-        *(np.concatenate([getattr(trial, word) for trial in lanes]) for word in ("s0", "s1", "s2", "s3", "bits")),
-        np.zeros(-(-k_trials * n // 8) * 8, np.uint8),  # the flags of every lane, whole 8-byte words
+        np.stack([network.WT for network in networks]), ext_by_column, networks[0].td,
+        np.stack([network.w_out for network in networks]), drives[0].dt, nt, np.repeat(v0, n_networks, axis=0).reshape(-1),
+        np.stack([stream.scalar for stream in lanes]),
+        *(np.concatenate([getattr(stream, word) for stream in lanes]) for word in ("s0", "s1", "s2", "s3", "bits")),
+        np.zeros(-(-n_streams * n // 8) * 8, np.uint8),  # the flags of every lane, whole 8-byte words
         noise, stim_draws,
         stimulation.sign, np.asarray(stimulation.units, dtype=np.int64), stimulation.first, stimulation.stop,
         *arrays.values(), out, counts,
@@ -146,6 +172,6 @@ def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulat
         part = array[:, k * n:(k + 1) * n]
         return part if k_trials == 1 else np.ascontiguousarray(part)
 
-    return [Recording(network, drive, stimulation, v0[k], out[k], counts[k],
-                      **{name: trial_part(array, k) for name, array in arrays.items() if name in record})
-            for k, drive in enumerate(drives)]
+    return [Recording(networks[k % n_networks], drives[k // n_networks], stimulation, v0[k // n_networks], out[k],
+                      counts[k], **{name: trial_part(array, k) for name, array in arrays.items() if name in record})
+            for k in range(k_trials)]

@@ -411,7 +411,7 @@ def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | N
     or racing; the default scores the full grid, as the reference. Every trial's output is also
     compared with the rate network's (``SweepResult.fidelity``).
 
-    Trials run in blocks (``block_trials`` trials of one lambda; ``rate2spike.engine``) on
+    Trials run in blocks (about ``block_trials`` trials, several lambdas on each; ``rate2spike.engine``) on
     ``n_threads`` threads of this process, or on the workers of a Dask ``client``: the results are
     the same either way. A ``journal`` (``rate2spike.journal.Journal``) supplies trials scored by an
     earlier, interrupted run and receives every block that finishes. ``progress(SweepProgress)`` is

@@ -25,7 +25,7 @@ from rate2spike import timegrid
 from rate2spike.model import RateModel
 from rate2spike.network import Stimulation, check_scaling_factor, convert, make_drive
 from rate2spike.rate import RateResponse, simulate_rate
-from rate2spike.simulation import RECORDINGS, Recording, simulate_batch
+from rate2spike.simulation import RECORDINGS, Recording, simulate_networks
 from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
 
 DEFAULT_SCALING_FACTOR = 50.0  # lambda when a model holds no usable grid-search optimum
@@ -169,10 +169,10 @@ def run_trial(spec: TrialSpec, record=(), rate_cache: RateResponseCache | None =
     return run_trials([spec], record, rate_cache)[0]
 
 
-def _one_network(specs) -> None:
+def _one_network(specs, any_lambda: bool = False) -> None:
     first = specs[0]
     for spec in specs[1:]:
-        if (spec.model is not first.model or spec.scaling_factor != first.scaling_factor
+        if (spec.model is not first.model or (spec.scaling_factor != first.scaling_factor and not any_lambda)
                 or spec.downsample != first.downsample or spec.task.name != first.task.name
                 or spec.use_initial_weights != first.use_initial_weights
                 or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation):
@@ -181,25 +181,46 @@ def _one_network(specs) -> None:
 
 
 def run_trials(specs, record=(), rate_cache: RateResponseCache | None = None) -> list[ScoredTrial]:
-    """Run and score several trials of one network in lockstep (``simulation.simulate_batch``):
+    """Run and score several trials of one network in lockstep (``run_trials_at`` at one lambda):
     the same results as ``run_trial`` on each spec, faster. The specs may differ only in
     seed, index, condition and task options (a block of a grid search)."""
+    specs = list(specs)
+    if not specs:
+        return []
+    _one_network(specs)
+    return [trials[0] for trials in run_trials_at(specs, [specs[0].scaling_factor], record, rate_cache)]
+
+
+def run_trials_at(specs, scaling_factors, record=(), rate_cache: RateResponseCache | None = None) -> list[list[ScoredTrial]]:
+    """Run and score every spec at every scaling factor, all in lockstep
+    (``simulation.simulate_networks``): ``result[s][g]`` is exactly ``run_trial(specs[s].replace(
+    scaling_factor=scaling_factors[g]))``. A trial's noise is drawn once for all the lambdas, so
+    this is the cheap way to score one trial at many lambdas (a grid search). The specs may differ
+    only in seed, index, condition, task options and their own lambda (which is replaced)."""
     specs = list(specs)
     if not specs:
         return []
     unknown = set(record) - set(TRIAL_RECORDINGS)
     if unknown:
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(TRIAL_RECORDINGS)}")
-    _one_network(specs)
+    factors = [check_scaling_factor(value) for value in scaling_factors]
+    if not factors:
+        raise ValueError("need at least one scaling factor")
+    _one_network(specs, any_lambda=True)
     first = specs[0]
     stimuli = [spec.stimulus() for spec in specs]
-    network = convert(first.model, first.scaling_factor, first.use_initial_weights, first.rectify_weights)
-    drives = [make_drive(network, stimulus.u, first.downsample) for stimulus in stimuli]
-    recordings = simulate_batch(network, drives, [spec.noise_seed for spec in specs], first.stimulation,
-                                record=tuple(r for r in record if r != RATE_MODEL))
-    trials = []
-    for spec, stimulus, recording in zip(specs, stimuli, recordings):
-        outcome = spec.task.score(recording.out, recording.drive.dt, stimulus)
+    networks = [convert(first.model, factor, first.use_initial_weights, first.rectify_weights) for factor in factors]
+    drives = [make_drive(networks[0], stimulus.u, first.downsample) for stimulus in stimuli]  # lambda-free
+    recordings = simulate_networks(networks, drives, [spec.noise_seed for spec in specs], first.stimulation,
+                                   record=tuple(r for r in record if r != RATE_MODEL))
+    results = []
+    for s, (spec, stimulus) in enumerate(zip(specs, stimuli)):
         response = (rate_cache or RateResponseCache()).get(spec, stimulus) if RATE_MODEL in record else None
-        trials.append(ScoredTrial(spec, stimulus, recording, outcome, response))
-    return trials
+        at_lambdas = []
+        for g, factor in enumerate(factors):
+            recording = recordings[s * len(factors) + g]
+            outcome = spec.task.score(recording.out, recording.drive.dt, stimulus)
+            at_factor = spec if spec.scaling_factor == factor else spec.replace(scaling_factor=factor)
+            at_lambdas.append(ScoredTrial(at_factor, stimulus, recording, outcome, response))
+        results.append(at_lambdas)
+    return results

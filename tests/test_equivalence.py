@@ -10,8 +10,8 @@ from rate2spike import LIF_network_fnc, load_model
 from rate2spike.model import read_mat
 from numpy_reading import reference_lif
 from rate2spike.network import Stimulation, convert, make_drive
-from rate2spike.simulation import RECORDINGS, simulate, simulate_batch
-from rate2spike.trial import TrialSpec, run_trial, run_trials
+from rate2spike.simulation import RECORDINGS, simulate, simulate_batch, simulate_networks
+from rate2spike.trial import TrialSpec, run_trial, run_trials, run_trials_at
 
 from conftest import model_variables
 
@@ -179,6 +179,64 @@ def test_lockstep_with_explicit_noise_matches_the_reference(go_nogo_60):
     batch = simulate_batch(network, drives, [0, 0], record=("spikes",), v0=v0, noise=noise)
     ref = reference_lif(variables, 30.0, GO, {"mode": "none"}, v0=v0[1], noise=noise[1], stim_draws=np.zeros(drives[1].nt))
     np.testing.assert_array_equal(batch[1].spikes, ref[2].T.astype(bool))
+
+
+def test_lambdas_sharing_noise_are_the_trials_run_one_by_one(model_file):
+    """simulate_networks runs each seed through several lambdas, drawing its noise once: every
+    (seed, lambda) run is exactly what simulate gives it alone (stimulation draws included)."""
+    model = load_model(model_file)
+    networks = [convert(model, factor) for factor in (15.0, 20.0, 40.0)]
+    drives = [make_drive(networks[0], u) for u in (GO, np.zeros_like(GO))]
+    seeds = [(6, 0), (6, 1)]
+    stimulation = Stimulation("inh", tuple(range(0, model.N, 4)), 3000, 8000)
+    together = simulate_networks(networks, drives, seeds, stimulation, record=RECORDINGS)
+    assert len(together) == 6
+    counts = set()
+    for s, (drive, seed) in enumerate(zip(drives, seeds)):
+        for g, network in enumerate(networks):
+            one, shared = simulate(network, drive, seed, stimulation, record=RECORDINGS), together[s * 3 + g]
+            assert shared.network is network and shared.drive is drive
+            np.testing.assert_array_equal(one.v0, shared.v0)
+            np.testing.assert_array_equal(one.out, shared.out)
+            np.testing.assert_array_equal(one.spike_counts, shared.spike_counts)
+            for name in RECORDINGS:
+                np.testing.assert_array_equal(getattr(one, name), getattr(shared, name))
+            counts.add(int(one.spike_counts.sum()))
+    assert len(counts) == 6  # the lambdas and trials do differ
+
+
+def test_lambdas_sharing_explicit_noise_match_the_reference(go_nogo_60):
+    """Fed the reference's noise, each lambda of a shared-noise run has the reference's spikes."""
+    variables, path = go_nogo_60
+    model = load_model(path)
+    drive = make_drive(convert(model, 30.0), GO)
+    rng = np.random.default_rng(4)
+    noise = rng.standard_normal((1, drive.nt, 60))
+    v0 = -65 + 95 * rng.random((1, 60))
+    runs = simulate_networks([convert(model, 25.0), convert(model, 35.0)], [drive], [0], record=("spikes",),
+                             v0=v0, noise=noise)
+    for run, factor in zip(runs, (25.0, 35.0)):
+        ref = reference_lif(variables, factor, GO, {"mode": "none"}, v0=v0[0], noise=noise[0], stim_draws=np.zeros(drive.nt))
+        np.testing.assert_array_equal(run.spikes, ref[2].T.astype(bool))
+
+
+def test_a_trial_at_several_lambdas_is_each_trial_alone(model_file):
+    model = load_model(model_file)
+    specs = [TrialSpec(model, seed=2, index=k) for k in range(2)]
+    for spec, at_lambdas in zip(specs, run_trials_at(specs, [18.0, 27.0])):
+        for factor, trial in zip((18.0, 27.0), at_lambdas):
+            alone = run_trial(spec.replace(scaling_factor=factor))
+            assert trial.spec == alone.spec and trial.outcome == alone.outcome
+            np.testing.assert_array_equal(trial.recording.out, alone.recording.out)
+
+
+def test_networks_run_together_must_share_their_units(model_file, go_nogo_60):
+    model, other = load_model(model_file), load_model(go_nogo_60[1])
+    assert not np.array_equal(convert(model, 20.0).td, convert(other, 20.0).td)  # two different models
+    with pytest.raises(ValueError, match="same units and decay constants"):
+        simulate_networks([convert(model, 20.0), convert(other, 20.0)], [make_drive(convert(model, 20.0), GO)], [0])
+    with pytest.raises(ValueError, match="need at least one network"):
+        simulate_networks([], [make_drive(convert(model, 20.0), GO)], [0])
 
 
 def test_trials_run_together_must_share_the_network_and_time_grid(model_file):

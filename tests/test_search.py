@@ -162,3 +162,24 @@ def test_on_a_shipped_model_a_race_scores_the_full_grids_trials_and_agrees_with_
         np.testing.assert_array_equal(race.table.verdicts[k, :n], full.table.verdicts[k, :n])
     assert race.n_done.sum() < full.n_done.sum() if drops else race.n_done.sum() <= full.n_done.sum()
     assert race.optimum[0] in full.band or abs(race.optimum[0] - full.optimum[0]) <= 10
+
+
+def test_blocks_put_the_lambdas_of_a_trial_together_and_cover_every_job_once():
+    """A block runs several lambdas on the same trials (they share the trials' noise draws); any
+    set of (lambda, trial) jobs, a full grid or a race round's or a journal's leftovers, is
+    covered exactly once, in blocks of about the asked size and no lone lambda beside a full one."""
+    from rate2spike.engine import make_blocks
+
+    grid = [(lam, k) for lam in range(20, 80, 5) for k in range(10)]  # 12 lambdas x 10 trials
+    blocks = make_blocks(grid, 12)
+    assert all(block.scaling_factors == tuple(float(lam) for lam in range(20, 80, 5)) and len(block.trials) == 1
+               for block in blocks)
+    ragged = grid[5:] + [(80, k) for k in range(4)]  # a journal replayed 5 jobs; the grid was extended by one lambda
+    for size in (1, 4, 12, 24):
+        blocks = make_blocks(ragged, size)
+        covered = [(lam, k) for block in blocks for lam in block.scaling_factors for k in block.trials]
+        assert sorted(covered) == sorted((float(lam), k) for lam, k in ragged)
+        assert all(len(block) <= max(size, 1) for block in blocks)
+    widths = {len(block.scaling_factors) for block in make_blocks([(lam, 0) for lam in range(13)], 12)}
+    assert widths == {6, 7}  # 13 lambdas in two blocks of 7 and 6, not 12 and 1
+
