@@ -6,7 +6,8 @@ The documented imports::
 
 Layers, each depending only on those above it: the time grid (``timegrid``) and model files
 (``model``); the tasks (``tasks``); the conversion (``network``) and the Numba simulator
-(``lif``, ``simulation``); one trial (``trial``: ``TrialSpec``, ``run_trial`` and, for trials of one network in lockstep, ``run_trials``); the lambda
+(``lif``, ``simulation``); one trial (``trial``: ``TrialSpec``, ``run_trial``; in lockstep,
+``run_trials`` for trials of one network and ``run_trials_at`` for trials at several lambdas); the lambda
 search (``search``: racing, extension, refinement, the band; ``fidelity``; ``sweep`` runs it on
 LIF trials); the spikeRNN API (``spikernn``). The rate network (``rate``) and its
 trainer (``train``) make model files. The method is described in docs/method.md.

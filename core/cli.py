@@ -396,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=probability, default=DEFAULT_ALPHA,
                    help=f"family-wise error rate of the race and the lambda band (default {DEFAULT_ALPHA:g})")
     p.add_argument("--block-trials", type=whole_number(1),
-                   help="trials of one lambda per task (default 5 on threads, 10 on Dask; larger on big clusters)")
+                   help="trials per task, several lambdas on each trial (default 12 on threads, 24 on Dask; larger on big clusters)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="ignore the journal of an interrupted run of this search and start afresh")
     p.set_defaults(func=cmd_sweep)

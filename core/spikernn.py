@@ -102,7 +102,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
 
     Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers and
     all the folder's models are in flight at once; without one, on ``n_threads`` threads, one model
-    after another, in blocks of ``block_trials`` trials of one lambda (``rate2spike.engine``'s default
+    after another, in blocks of about ``block_trials`` trials, several lambdas on each (``rate2spike.engine``'s default
     by engine). The results are the same. Finished trials are journaled next to each model
     (``model.mat.journal``, ``rate2spike.journal``) and, with ``resume``, a second run of the same
     search after a crash or Ctrl-C continues from there; the folder is locked while it is searched.
