@@ -1,11 +1,12 @@
 """Where a search's trials run: this process's threads, or the workers of a Dask cluster.
 
 The unit of work is a **block**: one model, a few lambdas and a few trial indices, every lambda
-on every trial. ``score_block`` runs a block wherever it lands (a thread here, a worker process there) and returns one ``TrialScore``
-per trial; the engines only differ in how blocks reach it. A Dask worker receives a model's base
-spec once (scattered to every worker) and keeps the rate network's output per trial in a
-process-wide cache, so neither the weights nor the rate simulation travel or repeat per block.
-Results do not depend on the engine: trial k at lambda j is the same simulation everywhere.
+on every trial. ``score_block`` runs a block wherever it lands (a thread here, a worker process
+there) and returns one ``TrialScore`` per trial; the engines only differ in how blocks reach it.
+A Dask worker receives a model's base spec once (scattered to every worker) and keeps the rate
+network's output per trial in a process-wide cache, so neither the weights nor the rate
+simulation travel or repeat per block. Results do not depend on the engine: trial k at lambda j
+is the same simulation everywhere.
 """
 
 from __future__ import annotations

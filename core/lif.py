@@ -89,8 +89,8 @@ def run_lif_trials(
     on K nor on the other trials, and M networks cost one noise draw.
 
     Inputs: WT (M x N x N, mV) is each network's W transposed, row j = the outgoing weights of
-    unit j, so a spike adds a contiguous row; ext_by_column (columns x K*N, mV) the external input
-    of every trial, one row per stimulus column; td (N, s) the synaptic decay constants; w_out
+    unit j, so a spike adds a contiguous row; ext_by_column (columns x S*N, mV) the external input
+    of every stream's trial (the same in every network), one row per stimulus column; td (N, s) the synaptic decay constants; w_out
     (M x N) each network's readout; dt (s); v0 (K*N, mV). Stream s draws its noise from its lanes
     (``lane_*`` entries s*N .. s*N + N - 1, ``lane_flags`` a whole number of 8-byte words for
     S*N lanes; see ``rate2spike.fastrng.Lanes``) and its scalar stream ``rng_states[s]``.
@@ -140,13 +140,13 @@ def run_lif_trials(
         ext_now = ext_by_column[col]
         above = 0
         for k in range(n_trials):
-            first, z_first = k * n_units, (k // n_networks) * n_units
+            first, stream_first = k * n_units, (k // n_networks) * n_units  # the trial's unit 0, its stream's
             for m in range(n_units):  # branch-free so that it vectorises
                 n = first + m
-                current = current_syn[n] + BIAS + ext_now[n]
+                current = current_syn[n] + BIAS + ext_now[stream_first + m]
                 active = 1.0 if now > tlast[n] + TREF else 0.0  # 0 while refractory
                 dv = active * (-v[n] + current) * INV_TM
-                v[n] = v[n] + dt * dv + z[z_first + m] * NOISE_SCALE
+                v[n] = v[n] + dt * dv + z[stream_first + m] * NOISE_SCALE
                 above += 1 if v[n] >= VPEAK else 0
         if stimulating and stim_first <= i < stim_stop:
             for stream in range(n_streams):

@@ -155,7 +155,7 @@ def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None =
               for name in RECORDINGS}
     out = np.empty((k_trials, nt))
     counts = np.zeros(k_trials * n, dtype=np.int64)
-    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives for _ in networks], axis=1))
+    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1))
     lif.run_lif_trials(
         np.stack([network.WT for network in networks]), ext_by_column, networks[0].td,
         np.stack([network.w_out for network in networks]), drives[0].dt, nt, np.repeat(v0, n_networks, axis=0).reshape(-1),
