@@ -103,9 +103,13 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     one = _best(lambda k: run_trial(spec.replace(index=k)), repeats * 2)
     lockstep = _best(lambda k: run_trials_at([spec.replace(index=k)], DEFAULT_SCALING_FACTORS),
                      repeats) / len(DEFAULT_SCALING_FACTORS)
-    batch = 2 * threads  # trials, each at the default grid's lambdas: one block per thread, twice
-    everyone = _best(lambda k: run_grid(spec.replace(seed=k, condition=None), DEFAULT_SCALING_FACTORS, batch,
-                                        n_threads=threads), 2) / (batch * len(DEFAULT_SCALING_FACTORS))
+    batch = 4 * threads  # trials, each at the default grid's lambdas: four blocks per thread
+
+    def grid_per_trial(n_threads: int) -> float:
+        return _best(lambda k: run_grid(spec.replace(seed=k, condition=None), DEFAULT_SCALING_FACTORS, batch,
+                                        n_threads=n_threads), 2) / (batch * len(DEFAULT_SCALING_FACTORS))
+
+    everyone, one_thread = grid_per_trial(threads), grid_per_trial(1)
     recorded = _best(lambda k: run_trial(spec.replace(index=k), TRIAL_RECORDINGS[:4]), repeats)
     figures = BenchFigures(ref, one, everyone, recorded, threads, lockstep_s=lockstep)
 
@@ -123,7 +127,7 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
         f"{lockstep * 1e3:>10.1f}ms{ratio(lockstep)}")
     say(f"{f'  the same on {threads} threads (wall time per trial)':<46}{everyone * 1e3:>10.1f}ms{ratio(everyone)}")
     say(f"{'Numba full recording, one trial':<46}{recorded * 1e3:>10.1f}ms{ratio(recorded)}")
-    say(f"parallel speed-up over one core: {lockstep / everyone:.2f}x on {threads} threads")
+    say(f"parallel speed-up of a search over one core: {one_thread / everyone:.2f}x on {threads} threads")
     if grid:
         say("")
         say(f"default search ({len(DEFAULT_SCALING_FACTORS)} lambdas x {DEFAULT_N_TRIALS} trials, seed 0), "
