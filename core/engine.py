@@ -25,7 +25,7 @@ from rate2spike.tasks import Outcome
 from rate2spike.trial import TrialSpec, run_trials_at
 
 # A block's lambdas run together on each of its trials and share the trial's noise draws (most of a
-# trial's cost): 12 lambdas of a go-nogo trial cost about what 6 trials at one lambda cost.
+# trial's cost): 12 lambdas of a go-nogo trial cost about what 5 trials at one lambda cost.
 THREAD_BLOCK_TRIALS = 12  # trials per block on threads (one block ~ 0.1 s: cancel and progress stay prompt)
 DASK_BLOCK_TRIALS = 24  # trials per block on Dask (~0.2 s of work against ~2 ms of scheduling: about 1%)
 LOCKSTEP_WEIGHT_BYTES = 64 * 2**20  # at most this much of stacked weights in one kernel call (N = 1000: 8 lambdas)
