@@ -34,9 +34,11 @@ TARGET_RECORDED_MS = 15.0  # one fully recorded trial
 TARGET_GRID_SECONDS = 4.0  # default full-grid search (12 lambdas x 100 trials), 2 cores
 TARGET_RACE_SECONDS = 3.0  # default go-nogo search with racing, 2 cores (the search issue's, #11)
 TARGET_N1000_MS = 50.0  # one output-only trial of a synthetic N = 1000 network, one core (--sizes)
-SEARCHES = (("full grid (the reference's search)", SearchOptions()),
-            ("race", SearchOptions(race=True)),
-            ("race + edge extension (sweep --race)", SearchOptions(race=True, extend=True)))
+SEARCHES = (("full grid (the reference's search)", SearchOptions(), "float64"),
+            ("race", SearchOptions(race=True), "float64"),
+            ("race + edge extension (sweep --race)", SearchOptions(race=True, extend=True), "float64"),
+            ("full grid in float32 (sweep --float32)", SearchOptions(), "float32"),
+            ("race in float32", SearchOptions(race=True), "float32"))
 
 
 NUMPY_READING = Path(__file__).resolve().parent.parent / "tests" / "numpy_reading.py"
@@ -65,6 +67,7 @@ class BenchFigures:
     race_s: float | None = None
     race_trials: int = 0
     lockstep_s: float | None = None  # per trial, one trial at the default grid's lambdas together, one core
+    lockstep_float32_s: float | None = None  # the same in single precision
 
 
 def _best(fn, repeats: int) -> float:
@@ -101,8 +104,9 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
         ref = _best(lambda k: reference_lif(variables, scaling, first.stimulus.u, {"mode": "none"},
                                             rng=np.random.default_rng(k)), max(2, repeats // 2))
     one = _best(lambda k: run_trial(spec.replace(index=k)), repeats * 2)
-    lockstep = _best(lambda k: run_trials_at([spec.replace(index=k)], DEFAULT_SCALING_FACTORS),
-                     repeats) / len(DEFAULT_SCALING_FACTORS)
+    lockstep, lockstep32 = (_best(lambda k: run_trials_at([spec.replace(index=k, precision=precision)],
+                                                          DEFAULT_SCALING_FACTORS), repeats) / len(DEFAULT_SCALING_FACTORS)
+                            for precision in ("float64", "float32"))
     batch = 4 * threads  # trials, each at the default grid's lambdas: four blocks per thread
 
     def grid_per_trial(n_threads: int) -> float:
@@ -111,7 +115,7 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
 
     everyone, one_thread = grid_per_trial(threads), grid_per_trial(1)
     recorded = _best(lambda k: run_trial(spec.replace(index=k), TRIAL_RECORDINGS[:4]), repeats)
-    figures = BenchFigures(ref, one, everyone, recorded, threads, lockstep_s=lockstep)
+    figures = BenchFigures(ref, one, everyone, recorded, threads, lockstep_s=lockstep, lockstep_float32_s=lockstep32)
 
     def ratio(seconds: float) -> str:
         return f"{ref / seconds:>15.1f}x" if ref is not None else f"{'-':>16}"
@@ -125,6 +129,7 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
     say(f"{'Numba output-only, one trial, one core':<46}{one * 1e3:>10.1f}ms{ratio(one)}")
     say(f"{f'Numba output-only, per trial, {len(DEFAULT_SCALING_FACTORS)} lambdas at once':<46}"
         f"{lockstep * 1e3:>10.1f}ms{ratio(lockstep)}")
+    say(f"{'  the same in float32 (sweep --float32)':<46}{lockstep32 * 1e3:>10.1f}ms{ratio(lockstep32)}")
     say(f"{f'  the same on {threads} threads (wall time per trial)':<46}{everyone * 1e3:>10.1f}ms{ratio(everyone)}")
     say(f"{'Numba full recording, one trial':<46}{recorded * 1e3:>10.1f}ms{ratio(recorded)}")
     say(f"parallel speed-up of a search over one core: {one_thread / everyone:.2f}x on {threads} threads")
@@ -134,12 +139,16 @@ def run_bench(model_path=None, repeats: int = 5, grid: bool = True, threads: int
             f"{threads} thread(s):")
         say(f"  {'procedure':<40}{'time':>9}{'trials':>8}{'optimum':>9}  band")
         searches = {}
-        for label, options in SEARCHES:
-            searches[label] = _timed_search(spec.replace(condition=None), options, threads)
+        for label, options, precision in SEARCHES:
+            searches[label] = _timed_search(spec.replace(condition=None, precision=precision), options, threads)
             say(f"  {label:<40}{_search_row(*searches[label])}")
         (figures.grid_s, full), (figures.race_s, race) = searches[SEARCHES[0][0]], searches[SEARCHES[1][0]]
         figures.grid_trials, figures.race_trials = int(full.n_done.sum()), int(race.n_done.sum())
         say(f"  {_race_comparison(figures.grid_s, full, figures.race_s, race)}")
+        single_s, single = searches[SEARCHES[3][0]]
+        say(f"  full grid in float32: {single_s / figures.grid_s:.2f} of float64's time, optimum "
+            f"{'the same' if single.optimum[0] == full.optimum[0] else f'{single.optimum[0]:g} (float64: {full.optimum[0]:g})'}, "
+            f"largest accuracy difference {np.nanmax(np.abs(single.accuracy - full.accuracy)):.3f}")
     say("")
     say("targets (go-nogo, N = 200):")
     if ref is not None:

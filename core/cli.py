@@ -143,7 +143,7 @@ def cmd_sweep(args) -> int:
                                          use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                          n_threads=args.threads, extend=args.extend, refine=args.refine,
                                          race=args.race, alpha=args.alpha, client=client, resume=args.resume,
-                                         block_trials=args.block_trials)
+                                         block_trials=args.block_trials, precision=args.precision)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -399,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials per task, several lambdas on each trial (default 12 on threads, 24 on Dask; larger on big clusters)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="ignore the journal of an interrupted run of this search and start afresh")
+    p.add_argument("--float32", dest="precision", action="store_const", const="float32", default="float64",
+                   help="simulate in single precision: faster; accuracies agree with double precision within "
+                        "their intervals, spikes do not match one for one (docs/method.md)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")

@@ -17,6 +17,17 @@ from rate2spike.fastrng import Lanes
 from rate2spike.network import Drive, SpikingNetwork, Stimulation
 
 RECORDINGS = ("voltage", "spikes", "rate", "synaptic_current")  # what can be recorded at every step
+# The kernel's arithmetic precision. float64 is the reference's; float32 (a faster sweep mode, off
+# by default) is checked against it statistically (docs/method.md, "Single precision").
+PRECISIONS = {"float64": np.float64, "float32": np.float32}
+
+
+def check_precision(precision) -> str:
+    """The precision's name, or a ValueError naming the choices."""
+    name = getattr(precision, "__name__", precision)
+    if name not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return name
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,22 +95,23 @@ def _check_lockstep(drives, n_units: int) -> None:
 
 
 def simulate(network: SpikingNetwork, drive: Drive, seed=0, stimulation: Stimulation | None = None, *,
-             record=(), v0=None, noise=None, stim_draws=None) -> Recording:
+             record=(), v0=None, noise=None, stim_draws=None, precision="float64") -> Recording:
     """Simulate one run, recording every step of the arrays named in ``record``.
 
     ``seed`` (an int or a tuple of ints) fixes the initial voltages and all noise. ``record``
     is a subset of RECORDINGS; recording less is faster and gives the same run. ``v0`` (N, mV),
     ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms) replace the random
-    stream; the equivalence tests use them. Releases the GIL, so threads run trials in parallel.
+    stream; the equivalence tests use them. ``precision`` is the arithmetic's, from PRECISIONS
+    (float32 draws the same noise, rounded). Releases the GIL, so threads run trials in parallel.
     """
-    return simulate_batch(network, [drive], [seed], stimulation, record=record,
+    return simulate_batch(network, [drive], [seed], stimulation, record=record, precision=precision,
                           v0=None if v0 is None else np.asarray(v0, dtype=np.float64).reshape(1, -1),
                           noise=None if noise is None else np.asarray(noise, dtype=np.float64)[None],
                           stim_draws=None if stim_draws is None else np.asarray(stim_draws, dtype=np.float64)[None])[0]
 
 
 def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulation | None = None, *,
-                   record=(), v0=None, noise=None, stim_draws=None) -> list[Recording]:
+                   record=(), v0=None, noise=None, stim_draws=None, precision="float64") -> list[Recording]:
     """Simulate K runs of one network in lockstep: one per drive, with the matching seed (the
     drives must share their time grid). Run k gives exactly what ``simulate(network, drives[k],
     seeds[k], ...)`` gives; together they run faster, because every per-unit update is one
@@ -107,7 +119,7 @@ def simulate_batch(network: SpikingNetwork, drives, seeds, stimulation: Stimulat
     replace the random streams, as in ``simulate``.
     """
     return simulate_networks([network], drives, seeds, stimulation, record=record, v0=v0, noise=noise,
-                             stim_draws=stim_draws)
+                             stim_draws=stim_draws, precision=precision)
 
 
 def _same_but_weights(networks) -> None:
@@ -119,14 +131,15 @@ def _same_but_weights(networks) -> None:
 
 
 def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None = None, *,
-                      record=(), v0=None, noise=None, stim_draws=None) -> list[Recording]:
+                      record=(), v0=None, noise=None, stim_draws=None, precision="float64") -> list[Recording]:
     """Simulate every seed (with its drive) in every network, in lockstep: the same trials at
     several lambdas. The networks must differ only in their weights (``convert`` of one model at
     several scaling factors) and the drives share their time grid. Returns the runs seed-major:
     run s * len(networks) + g is seeds[s] in networks[g], exactly what ``simulate(networks[g],
     drives[s], seeds[s], ...)`` gives. Each seed's noise is drawn once per step for all the
     networks, so M networks cost far less than M runs. ``v0`` (S x N), ``noise`` (S x nt x N)
-    and ``stim_draws`` (S x nt) replace the seeds' streams, as in ``simulate``.
+    and ``stim_draws`` (S x nt) replace the seeds' streams, as in ``simulate``; ``precision``
+    as there.
     """
     networks, drives, seeds = list(networks), list(drives), list(seeds)
     if not networks:
@@ -134,6 +147,7 @@ def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None =
     if not drives or len(seeds) != len(drives):
         raise ValueError(f"need one seed per drive, got {len(drives)} drives and {len(seeds)} seeds")
     _same_but_weights(networks)
+    real = PRECISIONS[check_precision(precision)]
     n, n_streams, n_networks = networks[0].N, len(drives), len(networks)
     _check_lockstep(drives, n)
     unknown = set(record) - set(RECORDINGS)
@@ -151,14 +165,17 @@ def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None =
     v0 = drawn_v0 if v0 is None else v0
     noise, stim_draws = _explicit_noise(drives, n, noise, stim_draws)
     nt, k_trials = drives[0].nt, n_streams * n_networks
-    arrays = {name: np.zeros((nt if name in record else 0, k_trials * n), dtype=bool if name == "spikes" else np.float64)
+    if nt >= 2**24 and real is np.float32:  # the kernel counts steps in the state's precision
+        raise ValueError(f"float32 runs hold step numbers below 2**24; this trial has {nt} steps: use float64")
+    arrays = {name: np.zeros((nt if name in record else 0, k_trials * n), dtype=bool if name == "spikes" else real)
               for name in RECORDINGS}
     out = np.empty((k_trials, nt))
     counts = np.zeros(k_trials * n, dtype=np.int64)
-    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1))
+    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1), dtype=real)
     lif.run_lif_trials(
-        np.stack([network.WT for network in networks]), ext_by_column, networks[0].td,
-        np.stack([network.w_out for network in networks]), drives[0].dt, nt, np.repeat(v0, n_networks, axis=0).reshape(-1),
+        np.stack([network.WT for network in networks]).astype(real, copy=False), ext_by_column, networks[0].td,
+        np.stack([network.w_out for network in networks]).astype(real, copy=False), drives[0].dt, nt,
+        np.repeat(v0, n_networks, axis=0).reshape(-1).astype(real, copy=False),
         np.stack([stream.scalar for stream in lanes]),
         *(np.concatenate([getattr(stream, word) for stream in lanes]) for word in ("s0", "s1", "s2", "s3", "bits")),
         np.zeros(-(-n_streams * n // 8) * 8, np.uint8),  # the flags of every lane, whole 8-byte words

@@ -85,7 +85,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
                        progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
                        race=False, alpha=DEFAULT_ALPHA, client=None, resume=True,
-                       block_trials=None):
+                       block_trials=None, precision="float64"):
     """Find the best scaling factor for every model file in ``model_dir`` and save it there.
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
@@ -99,6 +99,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     grid past an edge optimum, add a finer step around it, or drop clearly worse lambdas early
     (``rate2spike.search``, family-wise error rate ``alpha``). The lambda band (lambdas not
     significantly below the best) and the accuracy per condition are stored beside the reference's three.
+    ``precision='float32'`` runs the spiking networks in single precision: faster, with accuracies that
+    agree within their intervals but not spike for spike (docs/method.md, "Single precision").
 
     Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers and
     all the folder's models are in flight at once; without one, on ``n_threads`` threads, one model
@@ -135,7 +137,7 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                 continue
             check_writable(path)  # before the work, not after it
             todo.append((path, sweep_base(model, task_name, seed, downsample, use_initial_weights,
-                                          task_options=task_options)))
+                                          task_options=task_options, precision=precision)))
         except (ModelFileError, ValueError, OSError) as exc:
             failed(path, exc)
     if not todo:
@@ -148,7 +150,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
 
         def search_one(path, base):
             tell(f"{path.name}: {base.task.name}, N = {base.model.N}, {len(factors)} scaling factors x {n_trials} "
-                 f"trials" + (f" ({options.describe()})" if options.beyond_reference else ""))
+                 f"trials" + (f" ({options.describe()})" if options.beyond_reference else "")
+                 + (f", in {base.precision}" if base.precision != "float64" else ""))
             journal = Journal.open(path, search_key(base, factors, n_trials, options), tell) if resume else None
             printed = set()
 

@@ -300,7 +300,7 @@ class SweepResult:
             "stimulation": "none" if stim.mode == "none" else
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
-            "search": self.options.describe(),
+            "search": self.options.describe(), "precision": base.precision,
             "optimum": "none" if optimum is None else f"{optimum[0]:g}",
             "lambda band": format_band(self.band),
             "closest output": "none" if match is None else f"{match[0]:g}",
@@ -362,23 +362,25 @@ def default_threads() -> int:
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
               task_options=None, n_threads: int | None = None, progress=None, cancel=None,
-              options: SearchOptions | None = None, client=None) -> SweepResult:
+              options: SearchOptions | None = None, client=None, precision: str = "float64") -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
     with every condition drawn from the seed. ``options`` (``SearchOptions``) adds edge extension,
     refinement or racing; see ``run_grid`` for progress, cancel and a Dask ``client``.
+    ``precision='float32'`` runs the LIF arithmetic in single precision (faster; the same
+    accuracies within their intervals, not the same spikes: docs/method.md).
     """
-    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options)
+    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
                     options=options, client=client)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
-               stimulation=None, task_options=None) -> TrialSpec:
+               stimulation=None, task_options=None, precision: str = "float64") -> TrialSpec:
     """The spec a grid search varies (lambda and trial index): every condition drawn from the seed."""
     return TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                     stimulation=stimulation, task_options=tuple((task_options or {}).items()))
+                     stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision)
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:

@@ -25,7 +25,7 @@ from rate2spike import timegrid
 from rate2spike.model import RateModel
 from rate2spike.network import Stimulation, check_scaling_factor, convert, make_drive
 from rate2spike.rate import RateResponse, simulate_rate
-from rate2spike.simulation import RECORDINGS, Recording, simulate_networks
+from rate2spike.simulation import RECORDINGS, Recording, check_precision, simulate_networks
 from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
 
 DEFAULT_SCALING_FACTOR = 50.0  # lambda when a model holds no usable grid-search optimum
@@ -59,6 +59,8 @@ class TrialSpec:
     ``task_options`` maps a task's option names to values (mante: evidence_strength).
     ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict. ``rectify_weights``
     (default True, as the rate network did) can be turned off to run a PyTorch-era file's raw w.
+    ``precision`` is the LIF arithmetic's: 'float64' (the reference's) or 'float32', a faster
+    sweep mode that matches it statistically, not spike for spike (docs/method.md).
     """
 
     model: RateModel
@@ -72,6 +74,7 @@ class TrialSpec:
     use_initial_weights: bool = False
     stimulation: Stimulation = field(default_factory=Stimulation)
     rectify_weights: bool = True  # False: the raw w of a PyTorch-era file, as that port's LIF code reads it
+    precision: str = "float64"
 
     def __post_init__(self):
         if not isinstance(self.model, RateModel):
@@ -90,6 +93,7 @@ class TrialSpec:
             "use_initial_weights": bool(self.use_initial_weights),
             "rectify_weights": bool(self.rectify_weights),
             "stimulation": Stimulation.from_stims(self.stimulation, self.model.N),
+            "precision": check_precision(self.precision),
         }
         if values["use_initial_weights"] and self.model.w0 is None:
             raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights is not possible")
@@ -175,9 +179,10 @@ def _one_network(specs, any_lambda: bool = False) -> None:
         if (spec.model is not first.model or (spec.scaling_factor != first.scaling_factor and not any_lambda)
                 or spec.downsample != first.downsample or spec.task.name != first.task.name
                 or spec.use_initial_weights != first.use_initial_weights
-                or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation):
-            raise ValueError("trials run together must share the model, task, lambda, downsampling, weights and "
-                             "stimulation; only the seed, index, condition and task options may differ")
+                or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation
+                or spec.precision != first.precision):
+            raise ValueError("trials run together must share the model, task, lambda, downsampling, weights, "
+                             "stimulation and precision; only the seed, index, condition and task options may differ")
 
 
 def run_trials(specs, record=(), rate_cache: RateResponseCache | None = None) -> list[ScoredTrial]:
@@ -212,7 +217,7 @@ def run_trials_at(specs, scaling_factors, record=(), rate_cache: RateResponseCac
     networks = [convert(first.model, factor, first.use_initial_weights, first.rectify_weights) for factor in factors]
     drives = [make_drive(networks[0], stimulus.u, first.downsample) for stimulus in stimuli]  # lambda-free
     recordings = simulate_networks(networks, drives, [spec.noise_seed for spec in specs], first.stimulation,
-                                   record=tuple(r for r in record if r != RATE_MODEL))
+                                   record=tuple(r for r in record if r != RATE_MODEL), precision=first.precision)
     results = []
     for s, (spec, stimulus) in enumerate(zip(specs, stimuli)):
         response = (rate_cache or RateResponseCache()).get(spec, stimulus) if RATE_MODEL in record else None

@@ -154,6 +154,8 @@ class SweepCard:
                                           css_classes=["sweep-refine"])
         self.race = pn.widgets.Checkbox(label="Race: drop clearly worse λ early", value=False,
                                         css_classes=["sweep-race"])
+        self.single = pn.widgets.Checkbox(label="Single precision (float32, faster)", value=False,
+                                          css_classes=["sweep-float32"])
         self.run = pn.widgets.Button(label="Run sweep", color="primary", sizing_mode="stretch_width",
                                      css_classes=["sweep-run"], disabled=session.sweep_running or session.trial is None)
         self.cancel = pn.widgets.Button(label="Cancel", color="warning", sizing_mode="stretch_width",
@@ -188,7 +190,8 @@ class SweepCard:
     def _start(self, _=None) -> None:
         low, high = self.grid.value
         options = SearchOptions(extend=self.extend.value, refine=self.refine.value, race=self.race.value)
-        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value), options=options):
+        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value), options=options,
+                                    precision="float32" if self.single.value else "float64"):
             self.confirm_box.visible = False
             self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
 
@@ -247,13 +250,14 @@ class SweepCard:
 
     def card(self) -> pn.Card:
         return pn.Card(
-            self.grid, pn.Row(self.step, self.n_trials, margin=0), self.extend, self.refine, self.race,
+            self.grid, pn.Row(self.step, self.n_trials, margin=0), self.extend, self.refine, self.race, self.single,
             pn.Row(self.run, self.cancel, margin=0),
             self.progress, self.status, self.csv, self.download_model, self.save, self.confirm_box,
             hint("Scores n random trials at each λ (the same trials at every λ) with the current seed, task options, "
                  "downsampling, weights and stimulation, in the background; the curve fills in as it runs. "
                  "An optimum on the grid's edge adds λ beyond it; a race stops scoring λ that a paired test shows "
-                 "worse than the leader. The green band marks λ not significantly below the best; the purple line "
+                 "worse than the leader. Single precision runs the sweep's spiking networks in float32, about 1.3x "
+                 "faster, with the same accuracies within their intervals (not the same spikes). The green band marks λ not significantly below the best; the purple line "
                  "how closely the spiking output follows the rate network's. "
                  "The model file downloads with a complete sweep's optimum, accuracies and λ grid stored in it "
                  "(opt_scaling_factor, all_perfs, scaling_factors, scaling_factor_band); shipped models and uploads are never changed "

@@ -364,10 +364,11 @@ class ExplorerSession(pn.viewable.Viewer):
 
     # --- sweeps --------------------------------------------------------------------------
     def start_sweep(self, low: float, high: float, step: float, n_trials: int, n_threads: int | None = None,
-                    options: SearchOptions | None = None) -> bool:
+                    options: SearchOptions | None = None, precision: str = "float64") -> bool:
         """Score n_trials random trials at each λ of the grid, with everything else as the
         trial on screen (seed, task options, downsampling, weights, stimulation); ``options``
-        (``SearchOptions``) extends, refines or races the search."""
+        (``SearchOptions``) extends, refines or races the search; ``precision='float32'`` runs
+        it in single precision (the trials on screen stay float64)."""
         if self.trial is None:
             self.error = "Open a model before running a sweep."
             return False
@@ -375,7 +376,8 @@ class ExplorerSession(pn.viewable.Viewer):
             return False
         try:
             grid = sweep_grid(low, high, step)
-            background = BackgroundSweep(self.trial.spec.replace(condition=None), grid, n_trials, n_threads, options)
+            background = BackgroundSweep(self.trial.spec.replace(condition=None, precision=precision), grid, n_trials,
+                                         n_threads, options)
         except ValueError as exc:
             self.error = _message(exc)
             return False
@@ -383,7 +385,8 @@ class ExplorerSession(pn.viewable.Viewer):
         self.sweep_result = None
         self.param.update(sweep=None, sweep_running=True, error="",
                           sweep_status=f"Sweep starting: {grid.size} values of λ × {background.n_trials} trials "
-                                       f"({background.options.describe()}).")
+                                       f"({background.options.describe()}"
+                                       f"{', float32' if precision == 'float32' else ''}).")
         return True
 
     def poll_sweep(self) -> bool:

@@ -237,3 +237,16 @@ def test_the_number_box_sets_lambda_and_the_output_range_can_be_fixed(dashboard)
     assert (dashboard.output.figure.y_range.start, dashboard.output.figure.y_range.end) == y_range
     out = session.trial.recording.out
     assert y_range[0] < out.min() and out.max() < y_range[1]
+
+
+def test_the_single_precision_box_runs_the_sweep_in_float32_and_leaves_the_trial_on_screen_alone(dashboard):
+    sweeps = dashboard.controls.sweeps
+    sweeps.grid.value, sweeps.step.value, sweeps.n_trials.value = (20, 30), 10.0, 3
+    sweeps.single.value = True
+    sweeps._start()
+    assert "float32" in dashboard.session.sweep_status
+    wait_for_sweep(dashboard.session)
+    result = dashboard.session.sweep_result
+    assert result.base.precision == "float32" and "# precision: float32" in dashboard.session.sweep_csv()
+    assert dashboard.session.trial.spec.precision == "float64"
+    sweeps.stop()
