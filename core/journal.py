@@ -164,9 +164,10 @@ def search_key(base, scaling_factors, n_trials: int, options) -> dict:
         "seed": int(base.seed), "downsample": int(base.downsample), "initial_weights": bool(base.use_initial_weights),
         "task_options": [[k, float(v)] for k, v in base.task_options],
         "stimulation": [stim.mode, [int(u) for u in stim.units], int(stim.first), int(stim.stop)],
-        "precision": base.precision,
         "search": {"extend": options.extend, "refine": options.refine, "race": options.race, "alpha": options.alpha,
                    "round_trials": options.round_trials, "extend_limit": options.extend_limit},
+        # only when not the default, so that journals written before the float32 mode still resume
+        **({"precision": base.precision} if base.precision != "float64" else {}),
     }
 
 

@@ -113,3 +113,23 @@ def test_the_benchmark_times_the_numpy_reading_kept_in_tests():
 
     assert NUMPY_READING == Path(numpy_reading.__file__).resolve()
     assert load().__code__.co_code == numpy_reading.reference_lif.__code__.co_code
+
+
+def test_a_float32_sweep_says_so_and_does_not_resume_a_float64_journal(model_file, tmp_path, capsys):
+    """--float32 reaches the search (printed, in the CSV), and a float64 search's journal is not
+    taken for a float32 search of the same grid: they are different simulations."""
+    from rate2spike.journal import Journal, journal_path, search_key
+    from rate2spike.search import SearchOptions
+    from rate2spike.sweep import sweep_base
+
+    model = load_model(model_file)
+    grid = [20.0, 30.0]
+    Journal.open(model_file, search_key(sweep_base(model), grid, 3, SearchOptions(extend=False)), print).close()
+    assert journal_path(model_file).exists()
+    csv = tmp_path / "curve.csv"
+    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--no-extend",
+                 "--float32", "--csv", str(csv)]) == 0
+    out = capsys.readouterr().out
+    assert "in float32" in out and "other precision" in out and "resuming" not in out
+    assert "# precision: float32" in csv.read_text()
+    assert load_model(model_file).scaling_factors.tolist() == grid
