@@ -229,17 +229,21 @@ def run_size_bench(say=print, sizes=SIZES, repeats: int = 3, scaling_factor: flo
     """One output-only go-nogo trial of synthetic networks of each size, one core: the time per
     trial and per unit-step, and the spikes (firing rates rise with N in untrained networks)."""
     say(f"synthetic go-nogo networks (untrained, seed 0), lambda = {scaling_factor:g}, one core, best of {repeats}:")
-    say(f"  {'N':>6}{'ms per trial':>14}{'ns per unit-step':>18}{'spikes per trial':>18}{'Hz per unit':>13}")
+    say(f"  {'N':>6}{'ms per trial':>14}{'ns per unit-step':>18}{'spikes per trial':>18}{'Hz per unit':>13}"
+        f"{'float32 ms':>12}")
     figures = {}
     for n_units in sizes:
         spec = TrialSpec(synthetic_model(n_units), "go-nogo", scaling_factor, condition="Go")
         trial = run_trial(spec)  # compiled before timing
         seconds = _best(lambda k: run_trial(spec.replace(index=k)), repeats)
+        single = spec.replace(precision="float32")
+        run_trial(single)
+        single_s = _best(lambda k: run_trial(single.replace(index=k)), repeats)
         steps = trial.recording.drive.nt
         spikes = int(trial.recording.spike_counts.sum())
         figures[n_units] = seconds
         say(f"  {n_units:>6}{seconds * 1e3:>14.1f}{seconds / (n_units * steps) * 1e9:>18.2f}{spikes:>18}"
-            f"{spikes / (n_units * spec.duration):>13.1f}")
+            f"{spikes / (n_units * spec.duration):>13.1f}{single_s * 1e3:>12.1f}")
     if 1000 in figures:
         _verdict(say, f"N = 1000 trial <= {TARGET_N1000_MS:g} ms", figures[1000] * 1e3,
                  figures[1000] * 1e3 <= TARGET_N1000_MS, " ms")

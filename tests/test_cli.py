@@ -99,6 +99,7 @@ def test_the_size_benchmark_times_synthetic_networks_of_each_size():
     assert sorted(figures) == [40, 80] and all(seconds > 0 for seconds in figures.values())
     rows = [line.split() for line in lines[2:]]
     assert [int(row[0]) for row in rows] == [40, 80] and all(int(row[3]) > 0 for row in rows)
+    assert "float32 ms" in lines[1] and all(float(row[5]) > 0 for row in rows)
     model = synthetic_model(400)
     signs = np.sign(model.recurrent_weights())
     assert (signs[:, model.exc] >= 0).all() and (signs[:, ~model.exc] <= 0).all()
