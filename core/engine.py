@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from rate2spike.fidelity import Fidelity, output_fidelity
+from rate2spike.fidelity import Fidelity, output_fidelities
 from rate2spike.rate import simulate_rate
 from rate2spike.simulation import PRECISIONS
 from rate2spike.tasks import Outcome
@@ -104,8 +104,10 @@ def score_block(base: TrialSpec, key: str, block: Block, stop: threading.Event |
             if stop is not None and stop.is_set():
                 return scores
             factors = block.scaling_factors[start:start + per_call]
-            for factor, trial in zip(factors, run_trials_at([base.replace(index=k_trial)], factors)[0]):
-                fidelity = output_fidelity(trial.recording.out, rate_outputs.get(k_trial, trial.stimulus), base.downsample)
+            trials = run_trials_at([base.replace(index=k_trial)], factors)[0]
+            fidelities = output_fidelities(np.stack([trial.recording.out for trial in trials]),
+                                           rate_outputs.get(k_trial, trials[0].stimulus), base.downsample)
+            for factor, trial, fidelity in zip(factors, trials, fidelities):
                 scores.append(TrialScore(factor, k_trial, trial.outcome, int(trial.recording.spike_counts.sum()), fidelity))
     return scores
 

@@ -166,3 +166,21 @@ def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_wi
     assert any(line.startswith("note: the optimum was at the grid's lower edge (20); added lambda 5") for line in lines)
     assert not any("try lower lambdas" in line for line in lines if line.startswith("warning:")) or \
         min(load_model(model).scaling_factors) == 1.0  # only at the bound may the edge warning stay
+
+
+def test_output_fidelity_compares_5ms_means_with_the_rate_output_and_batches_agree():
+    """A LIF trace that holds the rate network's o_t over each 5 ms step matches it exactly (mse 0,
+    correlation 1), at any downsampling; a flat trace has no correlation; the lambdas of one trial
+    scored together get what each gets alone."""
+    from rate2spike.fidelity import output_fidelities, output_fidelity
+
+    rate = np.sin(np.linspace(0, 6, 201))  # o_0 .. o_200 on the 5 ms grid
+    for downsample in (1, 2, 4):
+        lif = np.repeat(rate[1:], 100 // downsample)  # 0.05 ms x downsample steps
+        assert output_fidelity(lif, rate, downsample) == pytest.approx((0.0, 1.0))
+    flat = output_fidelity(np.full(20000, 0.3), rate)
+    assert np.isnan(flat.correlation) and flat.mse == pytest.approx(np.mean((0.3 - rate[1:]) ** 2))
+    traces = np.random.default_rng(1).standard_normal((3, 20000)).cumsum(axis=1)
+    together = output_fidelities(traces, rate)
+    for trace, fidelity in zip(traces, together):
+        assert fidelity == pytest.approx(output_fidelity(trace, rate))
