@@ -7,7 +7,7 @@ with nt rows (``LIF_network_fnc`` wants all four, the dashboard voltages and spi
 recording (0 rows) is skipped. With all four empty the trials keep only their output traces and
 spike counts, so memory does not grow with trial length (for grid searches). The kernel releases
 the GIL; callers parallelise over blocks of trials with threads. It imports only the
-random-number kernel and the time grid.
+random-number kernel and the time grid (and, at the end, makes Numba's cache notice when those change).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
+from rate2spike import fastrng, kernel_cache, timegrid
 from rate2spike.fastrng import fill_normals_trials, next_double
 from rate2spike.timegrid import column_of_step
 
@@ -268,3 +269,7 @@ def _run_synapses(weights, fired, n_fired, jd, current_syn, h, release, first, r
             new_current = current_syn[n] * decay_d[m] + h[n] * dt
             h[n] = _decayed(h[n], decay_r, flush_below, zero)
             current_syn[n] = new_current
+
+
+# Numba's cache checks only this file; the kernels above inline fastrng and timegrid.
+kernel_cache.forget_if_changed([run_lif_trials, initial_voltages, _readout], [fastrng, timegrid])
