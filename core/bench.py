@@ -251,7 +251,7 @@ def run_size_bench(say=print, sizes=SIZES, repeats: int = 3, scaling_factor: flo
 
 
 def _verdict(say, text, value, ok, unit):
-    say(f"  {'met ' if ok else 'MISSED'}  {text}: {value:.1f}{unit}")
+    say(f"  {'met ' if ok else 'MISSED'}  {text}: {value:.3g}{unit}")  # 3 digits: 4.04 s is not shown as 4.0
 
 
 def run_train_bench(say=print, seed: int = 0) -> float:
