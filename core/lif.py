@@ -122,6 +122,9 @@ def run_lif_trials(
     spikes of unit n from step FIRING_RATE_FIRST_STEP on; the recordings voltage (mV, spikes
     drawn at +30), spikes (bool), rate (r, Hz) and synaptic_current (at the top of the step, mV)
     are nt x K*N with row i-1 holding step i, or 0 x K*N to skip them.
+    The state's precision is v0's dtype (float64, or float32 for a single-precision sweep); WT,
+    ext_by_column, w_out and the float recordings are in the same precision (Numba compiles one
+    kernel for each).
     """
     n_networks, n_units = WT.shape[0], td.shape[0]
     n_streams = rng_states.shape[0]

@@ -25,7 +25,7 @@ PRECISIONS = {"float64": np.float64, "float32": np.float32}
 def check_precision(precision) -> str:
     """The precision's name, or a ValueError naming the choices."""
     name = getattr(precision, "__name__", precision)
-    if name not in PRECISIONS:
+    if not isinstance(name, str) or name not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return name
 
