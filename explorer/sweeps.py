@@ -63,6 +63,7 @@ class SweepSnapshot:
     output_correlation: np.ndarray | None = None  # mean correlation of the LIF output with the rate network's
     best_match: tuple[float, float, float] | None = None  # (lambda, mse, correlation) of the closest output
     notes: tuple[str, ...] = ()  # what the search did beyond the grid (extension, refinement, race), once finished
+    precision: str = "float64"  # the sweep's LIF arithmetic (float32: the faster, statistically checked mode)
 
     @classmethod
     def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, finished=False,
@@ -75,7 +76,7 @@ class SweepSnapshot:
                    band=result.band if finished and not cancelled else None,
                    output_correlation=result.fidelity()["correlation"],
                    best_match=result.best_match if finished and not cancelled else None,
-                   notes=tuple(result.notes) if finished else ())
+                   notes=tuple(result.notes) if finished else (), precision=result.base.precision)
 
     @classmethod
     def failed(cls, scaling_factors, total: int, previous: "SweepSnapshot | None", error: str):
@@ -97,7 +98,8 @@ class SweepSnapshot:
         """A line for the page: progress, elapsed and remaining time, or how it ended."""
         if self.error:
             return f"Sweep failed: {self.error}"
-        head = f"{self.done} / {self.total} trials, {self.elapsed:.0f} s elapsed"
+        head = f"{self.done} / {self.total} trials" + (f" in {self.precision}" if self.precision != "float64" else "") \
+            + f", {self.elapsed:.0f} s elapsed"
         if self.cancelled:
             return f"Sweep cancelled after {head}; it is not a result and cannot be saved."
         if self.finished:

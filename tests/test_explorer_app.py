@@ -248,5 +248,6 @@ def test_the_single_precision_box_runs_the_sweep_in_float32_and_leaves_the_trial
     wait_for_sweep(dashboard.session)
     result = dashboard.session.sweep_result
     assert result.base.precision == "float32" and "# precision: float32" in dashboard.session.sweep_csv()
+    assert re.match(r"Sweep finished: \d+ / \d+ trials in float32, ", dashboard.session.sweep_status)
     assert dashboard.session.trial.spec.precision == "float64"
     sweeps.stop()
