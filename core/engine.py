@@ -21,7 +21,6 @@ import numpy as np
 
 from rate2spike.fidelity import Fidelity, output_fidelities
 from rate2spike.rate import simulate_rate
-from rate2spike.simulation import PRECISIONS
 from rate2spike.tasks import Outcome
 from rate2spike.trial import TrialSpec, run_trials_at
 
@@ -97,7 +96,7 @@ def score_block(base: TrialSpec, key: str, block: Block, stop: threading.Event |
     is set): its lambdas in lockstep on one trial at a time, sharing the trial's noise. ``key``
     names the search, for the rate-output cache."""
     rate_outputs = rate_outputs_for(key, base)
-    per_call = max(1, LOCKSTEP_WEIGHT_BYTES // (np.dtype(PRECISIONS[base.precision]).itemsize * base.model.N ** 2))
+    per_call = max(1, LOCKSTEP_WEIGHT_BYTES // (np.dtype(base.precision).itemsize * base.model.N ** 2))
     scores = []
     for k_trial in block.trials:
         for start in range(0, len(block.scaling_factors), per_call):

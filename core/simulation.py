@@ -171,10 +171,10 @@ def simulate_networks(networks, drives, seeds, stimulation: Stimulation | None =
               for name in RECORDINGS}
     out = np.empty((k_trials, nt))
     counts = np.zeros(k_trials * n, dtype=np.int64)
-    ext_by_column = np.ascontiguousarray(np.concatenate([drive.ext.T for drive in drives], axis=1), dtype=real)
+    ext_by_column = np.concatenate([drive.ext.T for drive in drives], axis=1, dtype=real)  # C-contiguous
     lif.run_lif_trials(
-        np.stack([network.WT for network in networks]).astype(real, copy=False), ext_by_column, networks[0].td,
-        np.stack([network.w_out for network in networks]).astype(real, copy=False), drives[0].dt, nt,
+        np.stack([network.WT for network in networks], dtype=real), ext_by_column, networks[0].td,
+        np.stack([network.w_out for network in networks], dtype=real), drives[0].dt, nt,
         np.repeat(v0, n_networks, axis=0).reshape(-1).astype(real, copy=False),
         np.stack([stream.scalar for stream in lanes]),
         *(np.concatenate([getattr(stream, word) for stream in lanes]) for word in ("s0", "s1", "s2", "s3", "bits")),
