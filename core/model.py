@@ -506,3 +506,9 @@ def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=
     """Store a grid search's outcome (its lambda band and per-condition accuracy, if given) in the
     model file (atomically, keeping every other variable)."""
     save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band, conditions))
+
+
+def declared_shapes(path) -> dict[str, tuple]:
+    """The shape of every variable of a MAT file, read from its headers alone (nothing is
+    decompressed beyond them): what a model will cost can be known before loading it."""
+    return {name: tuple(shape) for name, shape, _cls in _declared_variables(Path(path))}

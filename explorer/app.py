@@ -9,6 +9,7 @@ is given. Present mode and λ side by side are in ``teaching``.
 
 from __future__ import annotations
 
+import html
 import urllib.parse
 
 import panel as pn
@@ -19,6 +20,7 @@ from rate2spike.explorer.controls import SMALL_TEXT, Controls, help_line, plot
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.teaching import PresentMode, SideBySide
+from rate2spike.explorer.text import alert, static_text, table_html
 
 TITLE = "rate2spike explorer"
 INTRO = (
@@ -34,19 +36,20 @@ def load_extensions() -> None:
 
 
 def file_card_text(model) -> str:
-    """How the open file was read, as a Markdown table."""
+    """How the open file was read, as an HTML table (its values come from the file: shown as text)."""
     if model is None:
         return "No model open."
-    rows = "\n".join(f"| {what} | {finding} |" for what, finding in model.file_facts())
-    return f"| | |\n|---|---|\n{rows}"
+    return table_html(model.file_facts())
 
 
 def summary(model, task) -> str:
+    """The model on screen in one line, as HTML (its name comes from a file name: shown as text)."""
     if model is None:
-        return ("**No model yet.** Upload a spikeRNN model file (.mat) in the sidebar, or start the dashboard "
-                "with `panel serve explorer --args --models DIR`.")
-    return (f"**{model.name}**: N = {model.N} units ({int(model.exc.sum())} excitatory), task "
-            f"**{task.name if task else '?'}**. {task.description if task else ''}")
+        return ("<b>No model yet.</b> Upload a spikeRNN model file (.mat) in the sidebar, or start the dashboard "
+                "with <code>panel serve explorer --args --models DIR</code>.")
+    task_text = f"task <b>{html.escape(task.name)}</b>. {html.escape(task.description)}" if task else "task ?"
+    return (f"<b>{html.escape(model.name)}</b>: N = {model.N} units ({int(model.exc.sum())} excitatory), "
+            f"{task_text}")
 
 
 class ExplorerPage:
@@ -71,21 +74,19 @@ class ExplorerPage:
         self.side_by_side = SideBySide(s, duration)
         self.population = PopulationView.of(s.catalog.models_dir)  # None unless the folder holds a population
 
-        self.error = pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
-                                   sizing_mode="stretch_width", css_classes=["page-error"])
-        self.notes = pn.pane.Alert(s.param.notes, alert_type="info", visible=s.param.notes.rx.bool(),
-                                   sizing_mode="stretch_width", css_classes=["page-notes"])
-        self.summary = pn.pane.Markdown(pn.bind(summary, s.param.model, s.param.task), sizing_mode="stretch_width",
-                                        margin=(0, 12), css_classes=["model-summary"])
+        self.error = alert(s.param.error, "danger", margin=(5, 12), css_classes=["page-error"])
+        self.notes = alert(s.param.notes, "info", margin=(5, 12), css_classes=["page-notes"])
+        self.summary = pn.pane.HTML(pn.bind(summary, s.param.model, s.param.task), sizing_mode="stretch_width",
+                                    margin=(0, 12), css_classes=["model-summary"])
         self.rectify = pn.widgets.Checkbox.from_param(
             s.param.rectify_weights, disabled=pn.bind(lambda m: m is None or m.relu_zeroed == 0, s.param.model),
             css_classes=["rectify-weights"])
         self.file_card = pn.Card(
-            pn.pane.Markdown(pn.bind(file_card_text, s.param.model), sizing_mode="stretch_width",
-                             css_classes=["file-facts"]),
+            pn.pane.HTML(pn.bind(file_card_text, s.param.model), sizing_mode="stretch_width",
+                         css_classes=["file-facts"]),
             self.rectify, help_line("file"), title="How the file was read", collapsed=True,
             sizing_mode="stretch_width", margin=(0, 12, 10, 12), css_classes=["file-card"])
-        self.sweep_line = pn.widgets.StaticText(value=s.param.sweep_status, styles=SMALL_TEXT, margin=(0, 12),
+        self.sweep_line = pn.widgets.StaticText(value=pn.bind(static_text, s.param.sweep_status), styles=SMALL_TEXT, margin=(0, 12),
                                                 sizing_mode="stretch_width", css_classes=["sweep-status"])
 
         # The trial views below the output sit in tabs; only what is on screen is recomputed and
@@ -114,14 +115,15 @@ class ExplorerPage:
         for view, parameter in (("raster", s.param.raster_order), ("voltage", s.param.voltage_units),
                                 ("unit", s.param.compared_unit), ("diagnostic", s.param.diagnostic_window)):
             pn.bind(lambda _value, view=view: self.invalidate(view), parameter, watch=True)
-        pn.bind(lambda _active: self.refresh(), self.tabs.param.active, watch=True)
-        pn.bind(lambda on: self.refresh() if not on else None, self.present.toggle.param.value, watch=True)
+        pn.bind(lambda _active: self.views_shown(), self.tabs.param.active, watch=True)
+        pn.bind(lambda _on: self.views_shown(), self.present.toggle.param.value, watch=True)
         pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, watch=True)
         pn.bind(self.show_sweep, s.param.sweep, watch=True)
         self.show_model(s.model, s.use_initial_weights)
         self.show_trial(s.trial)
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
+    RECORDED_VIEWS = {"voltage", "unit", "readout"}  # drawn from the trial with every recording
     TABS = (("Spike raster", "raster"), ("Membrane voltage", "voltage"), ("One unit", "unit"),
             ("Readout", "readout"), ("Rate vs LIF", "diagnostic"), ("Firing rates", "rates"))
 
@@ -140,6 +142,11 @@ class ExplorerPage:
             return set()
         return {"output", self.TABS[self.tabs.active][1]}
 
+    def views_shown(self) -> None:
+        """Other views came on screen: tell the session whether they need recordings, and draw them."""
+        self.session.needs_recordings = bool(self.RECORDED_VIEWS & self.visible_views())
+        self.refresh()
+
     def invalidate(self, view: str) -> None:
         """A view's input changed: redraw it now if it is on screen, else when it is shown."""
         self.stale.add(view)
@@ -148,6 +155,8 @@ class ExplorerPage:
     def refresh(self) -> None:
         """Bring the views on screen up to date with the session's trial, in one document update."""
         due = self.stale & self.visible_views()
+        if self.session.offloaded and not self.session.has_recordings():
+            due -= self.RECORDED_VIEWS  # drawn when the trial with recordings arrives (never simulated here)
         if not due:
             return
         trial = self.session.trial

@@ -20,7 +20,8 @@ from rate2spike.paths import find_model_files, shipped_models
 
 MODELS_ENV = "RATE2SPIKE_MODELS"  # a folder of extra model files, like `--args --models DIR`
 ALLOW_SAVE_FLAG = "--allow-save"  # `--args --models DIR --allow-save`: the page may write files of DIR
-MAX_UPLOAD_BYTES = 12 * 1024 * 1024  # fits Bokeh's default 20 MB websocket message once base64-encoded
+MAX_UPLOAD_BYTES = 12_000_000  # 12 MB as the browser's upload box counts it (1 MB = 10^6 bytes), the same on both
+UPLOAD_CHUNK_BYTES = 1_000_000  # the upload arrives in chunks of this size: an oversized one is refused at its first
 MAX_UPLOADS = 20  # files one session may store
 SHIPPED, FOLDER, UPLOAD = "shipped", "folder", "upload"
 
@@ -125,8 +126,8 @@ class ModelCatalog:
     def save_upload(self, filename: str, data: bytes) -> Path:
         """Write an upload into the session's private folder (not yet listed: see ``add_upload``)."""
         if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadError(f"'{filename}' is {len(data) / 2**20:.1f} MB; uploads are limited to "
-                              f"{MAX_UPLOAD_BYTES / 2**20:.0f} MB (start the dashboard with --models DIR "
+            raise UploadError(f"'{filename}' is {len(data) / 1e6:.1f} MB; uploads are limited to "
+                              f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with --models DIR "
                               "for larger files)")
         stored = sum(kind == UPLOAD for kind in self._kinds.values())
         if stored >= MAX_UPLOADS:

@@ -10,13 +10,16 @@ session's sweep; a periodic callback on the session's own event loop brings its 
 from __future__ import annotations
 
 import io
+import time
 
 import panel as pn
 from panel.io.document import hold, with_lock
 
-from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES
+from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
+from rate2spike.explorer.internals import GuardedFileDropper, page_connections
 from rate2spike.explorer.figures import HELP, View
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
+from rate2spike.explorer.text import as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
@@ -25,6 +28,7 @@ from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
 POLL_MS = 250  # how often a running sweep's progress is brought into the page
+CLOSED_PAGE_GRACE_S = 5.0  # a sweep whose page has had no browser connection this long is cancelled
 CARD = dict(sizing_mode="stretch_width", margin=(5, 0))
 INSET = (5, 0)  # widgets inside a nested column: the column already has the card's side margin
 LAMBDA_FORMAT = "0[.][0]"  # λ on its sliders as in its number boxes: 20, 20.5 (numbro format)
@@ -163,7 +167,8 @@ class SweepCard:
         self.progress = pn.indicators.Progress(value=0, max=100, bar_color="primary", sizing_mode="stretch_width",
                                                height=16, margin=(6, 10))
         # a StaticText widget: updating it sends one string, where a Markdown pane update re-scans the page
-        self.status = pn.widgets.StaticText(value=session.param.sweep_status, sizing_mode="stretch_width",
+        self.status = pn.widgets.StaticText(value=pn.bind(static_text, session.param.sweep_status),
+                                            sizing_mode="stretch_width",
                                             margin=(0, 10))
         self.csv = pn.widgets.FileDownload(callback=self._csv, filename="sweep.csv", label="Sweep as CSV",
                                            embed=False, disabled=True, sizing_mode="stretch_width")
@@ -172,12 +177,13 @@ class SweepCard:
             disabled=session.model is None, sizing_mode="stretch_width", css_classes=["download-model"])
         self.save = pn.widgets.Button(label="Save into model file…", disabled=True, sizing_mode="stretch_width",
                                       visible=session.may_write_model_file(), css_classes=["sweep-save"])
-        self.confirm_text = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.confirm_text = text_pane("", sizing_mode="stretch_width", margin=(0, 10))
         self.confirm = pn.widgets.Button(label="Yes, write it", color="danger", sizing_mode="stretch_width")
         self.dismiss = pn.widgets.Button(label="No", sizing_mode="stretch_width")
         self.confirm_box = pn.Column(self.confirm_text, pn.Row(self.confirm, self.dismiss, margin=0),
                                      visible=False, sizing_mode="stretch_width", margin=0)
         self._poller = None
+        self._alone_since: float | None = None  # when the page lost its last browser connection
 
         self.run.on_click(self._start)
         self.cancel.on_click(lambda _: self.session.cancel_sweep())
@@ -196,9 +202,21 @@ class SweepCard:
             self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
 
     def _poll(self) -> None:
+        self._cancel_if_page_closed()
         if not self.session.poll_sweep() and self._poller is not None:
             self._poller.stop()
             self._poller = None
+
+    def _cancel_if_page_closed(self) -> None:
+        """Cancel the sweep of a page that no browser shows any more: Bokeh ends a closed page's
+        session only after its unused-session lifetime, and until then the sweep would go on."""
+        connections = page_connections(pn.state.curdoc)
+        if connections is None or connections > 0:
+            self._alone_since = None
+        elif self._alone_since is None:
+            self._alone_since = time.monotonic()
+        elif time.monotonic() - self._alone_since > CLOSED_PAGE_GRACE_S:
+            self.session.cancel_sweep()
 
     def _show(self, snapshot, running, trial) -> None:
         session = self.session
@@ -226,11 +244,10 @@ class SweepCard:
 
     def _ask(self, _=None) -> None:
         lam, acc = self.session.sweep_result.optimum
-        self.confirm_text.object = (
+        self.confirm_text.object = as_html(
             f"Write opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), all_perfs, scaling_factors and "
-            f"scaling_factor_band into "
-            f"**{self.session.model.path.name}**? Every other variable in the file is kept; the file is replaced "
-            "atomically.")
+            f"scaling_factor_band into {self.session.model.path.name}? Every other variable in the file is kept; "
+            "the file is replaced atomically.")
         self.confirm_box.visible = True
 
     def _write(self, _=None) -> None:
@@ -274,9 +291,9 @@ class Controls:
                                                      css_classes=["model-select"])
         # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
         # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
-        self.upload = pn.widgets.FileDropper(max_file_size=f"{MAX_UPLOAD_BYTES // 2**20}MB", multiple=False,
-                                             layout="compact", sizing_mode="stretch_width", height=70,
-                                             css_classes=["model-upload"])
+        self.upload = GuardedFileDropper(MAX_UPLOAD_BYTES, self._refused, max_file_size=f"{MAX_UPLOAD_BYTES // 1000}KB",
+                                         chunk_size=UPLOAD_CHUNK_BYTES, multiple=False, layout="compact",
+                                         sizing_mode="stretch_width", height=70, css_classes=["model-upload"])
         self._handled: dict = {}  # the dropper's files already opened, by name
         self.upload.param.watch(self._uploaded, "value")
         self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
@@ -332,6 +349,12 @@ class Controls:
                 self._handled[filename] = data
                 await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data)
 
+    def _refused(self, filename: str, at_least: int) -> None:
+        """An upload over the limit, refused at its first chunk (a page that skipped the browser's check)."""
+        self.session.error = (f"Upload refused; the previous model stays. '{filename}' is over {at_least / 1e6:.0f} MB; "
+                              f"uploads are limited to {MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with "
+                              "--models DIR for larger files)")
+
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:
         each widget update is a message to the page)."""
@@ -345,7 +368,7 @@ class Controls:
         return [
             pn.Card(self.model_select, self.upload,
                     hint(f"Shipped models, .mat files under the folder given at start (--models DIR), or your own "
-                         f"upload (at most {MAX_UPLOAD_BYTES // 2**20} MB, kept private to this page)."),
+                         f"upload (at most {MAX_UPLOAD_BYTES // 10**6} MB, kept private to this page)."),
                     title="Model", **CARD),
             pn.Card(self.task, self.task_controls.panel,
                     hint("The task is inferred from the model; 'random' leaves a factor to the seed's draw."),

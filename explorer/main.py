@@ -12,10 +12,13 @@ import panel as pn
 from rate2spike.explorer import browser_fixes
 from rate2spike.explorer.app import TITLE, load_extensions
 from rate2spike.explorer.catalog import allow_save_from, models_dir_from
+from rate2spike.explorer.limits import limits_from
 from rate2spike.explorer.session import ExplorerSession
 
 load_extensions()
-session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]))
+# bounded in what a model may cost, its simulations on the server's pool (never the event loop)
+session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]),
+                          limits=limits_from(sys.argv[1:]), doc=pn.state.curdoc)
 session.apply_query(pn.state.session_args)  # a link restores its view
 # bind the session now: Bokeh clears this module's globals once the page is built
 pn.state.on_session_destroyed(lambda _context, session=session: session.close())

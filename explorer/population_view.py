@@ -15,6 +15,7 @@ from pathlib import Path
 import panel as pn
 
 from rate2spike.explorer.controls import SMALL_TEXT
+from rate2spike.explorer.text import card_title, text_pane
 from rate2spike.paths import find_model_files
 from rate2spike.report import Population, collect, report_layout
 
@@ -56,11 +57,12 @@ class PopulationView:
         self.population = population
         searched = len(population.searched())
         self.pane: pn.pane.HoloViews | None = None
-        self.note = pn.pane.Markdown(
-            f"The grid searches stored in the files under `{population.directory}`, side by side: the figures "
-            f"`rate2spike report {population.directory}` writes to one HTML file. A sweep saved from this page "
-            "appears here after a reload.", styles=SMALL_TEXT, margin=(0, 12, 8, 12), sizing_mode="stretch_width")
-        self.card = pn.Card(self.note, title=f"Population: {searched} searched models in {population.directory.name}",
+        self.note = text_pane(
+            f"The grid searches stored in the files under {population.directory.name}, side by side: the figures "
+            f"`rate2spike report DIR` writes to one HTML file. A sweep saved from this page appears here after a "
+            "reload.", styles=SMALL_TEXT, margin=(0, 12, 8, 12), sizing_mode="stretch_width")
+        self.card = pn.Card(self.note, title=card_title(f"Population: {searched} searched models in "
+                                                        f"{population.directory.name}"),
                             collapsed=True, sizing_mode="stretch_width", margin=(0, 12, 10, 12),
                             css_classes=["population-card"])
         self.card.param.watch(self._opened, "collapsed")

@@ -25,8 +25,10 @@ import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
 from rate2spike.explorer.frames import WINDOWS
+from rate2spike.explorer.limits import ServerLimits, check_declared_units, check_trial_cost
+from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
-from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
+from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
                               save_grid_search)
 from rate2spike.network import Stimulation, parse_units
@@ -42,8 +44,11 @@ ON_CHANGE_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster 
 VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what every view draws; currents are not drawn
 
 
-def _message(exc: BaseException) -> str:
-    return exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+def _message(exc: BaseException, path=None, shown: str | None = None) -> str:
+    """An exception as one line for the page; the server's path to ``path`` (which would tell a
+    visitor where the server keeps its files) is replaced by the name the page shows."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return text.replace(str(path), shown) if path is not None and shown is not None else text
 
 
 class ExplorerSession(pn.viewable.Viewer):
@@ -81,10 +86,19 @@ class ExplorerSession(pn.viewable.Viewer):
     sweep = param.ClassSelector(class_=SweepSnapshot, default=None, allow_None=True)
     sweep_status = param.String(default="No sweep yet.")
     sweep_running = param.Boolean(default=False)
+    needs_recordings = param.Boolean(default=False, doc="Whether a view on screen draws voltages or rates: then "
+                                                        "every trial is simulated with them.")
 
-    def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False, **params):
+    def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False,
+                 limits: ServerLimits | None = None, doc=None, **params):
+        """``limits`` bound what a model may cost (a served page's, see ``limits``); ``doc`` is the
+        served page's document: its simulations then run off the server's event loop (``offload``);
+        without one (a notebook, the tests) they run at once."""
         super().__init__(**params)
         self.catalog = catalog if catalog is not None else ModelCatalog(models_dir, allow_save)
+        self.limits = limits
+        self._trials = Offloader(doc)  # the trial on screen
+        self._side = Offloader(doc)  # λ side by side
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
@@ -117,14 +131,25 @@ class ExplorerSession(pn.viewable.Viewer):
         label = self.model_label
         if label is None or label == self.current_label():
             return
+        path = self.catalog.path(label) if label in self.catalog.labels else None
         try:
-            model = load_model(self.catalog.path(label))
-            task = infer_task(model)
-        except (ModelFileError, ValueError, KeyError) as exc:
-            self.error = f"Could not open {label}; the previous model stays. {_message(exc)}"
+            model, task = self._load_within_limits(self.catalog.path(label), label)
+        except (ModelFileError, ValueError, KeyError, OSError) as exc:
+            self.error = f"Could not open {label}; the previous model stays. {_message(exc, path, label)}"
             self.model_label = self.current_label()
             return
         self._activate(model, task)
+
+    def _load_within_limits(self, path: Path, shown: str) -> tuple[RateModel, Task]:
+        """Load a model and infer its task, refusing one that would cost more than ``limits`` allow
+        (its units before any array is read, its trial's bytes once the task is known)."""
+        if self.limits is not None:
+            check_declared_units(path, shown, self.limits)
+        model = load_model(path)
+        task = infer_task(model)
+        if self.limits is not None:
+            check_trial_cost(shown, model.N, task, self.limits)
+        return model, task
 
     def _activate(self, model: RateModel, task: Task) -> None:
         """Show a model: its task, its stored optimum (else the default lambda), one E and one I unit's
@@ -161,10 +186,10 @@ class ExplorerSession(pn.viewable.Viewer):
         except UploadError as exc:
             return None, f"Upload refused; the previous model stays. {exc}"
         try:
-            infer_task(load_model(path))
+            self._load_within_limits(path, filename)
         except (ModelFileError, ValueError) as exc:
             self.catalog.discard_upload(path)
-            return None, f"Upload rejected; the previous model stays. {_message(exc).replace(str(path), filename)}"
+            return None, f"Upload rejected; the previous model stays. {_message(exc, path, filename)}"
         return path, ""
 
     def open_upload(self, checked: tuple[Path | None, str]) -> bool:
@@ -198,6 +223,11 @@ class ExplorerSession(pn.viewable.Viewer):
             raise ValueError("open a model first")
         return [run_trial(self.trial.spec.replace(scaling_factor=lam), ("spikes", RATE_MODEL), self._rate_cache)
                 for lam in values]
+
+    def side_by_side_then(self, lambdas, show) -> None:
+        """``side_by_side`` off the server's event loop: ``show(trials, error)`` gets the trials (or
+        the ValueError saying why not) on the page's loop."""
+        self._side.run(lambda: self.side_by_side(lambdas), show)
 
     def side_by_side_default(self) -> str:
         """λ values to start from: the presets' too small, optimum and too large, else around λ."""
@@ -336,20 +366,51 @@ class ExplorerSession(pn.viewable.Viewer):
 
     @param.depends("spec", watch=True)
     def _run_trial(self) -> None:
-        try:
-            trial = run_trial(self.spec, ON_CHANGE_RECORDINGS, self._rate_cache)
-        except (ValueError, ModelFileError) as exc:
-            self.error = _message(exc)
-            return
-        self.param.update(trial=trial, error="")
+        self._simulate(self.spec)
+
+    @param.depends("needs_recordings", watch=True)
+    def _record_if_needed(self) -> None:
+        """A view that draws voltages or rates came on screen: the trial on screen again with them."""
+        if self.needs_recordings and self.trial is not None and not self.has_recordings():
+            self._simulate(self.trial.spec)
+
+    def _simulate(self, spec: TrialSpec) -> None:
+        """Simulate ``spec`` (on the server's pool when served) and show it, unless the controls
+        have described another trial meanwhile."""
+        record = VIEW_RECORDINGS if self.needs_recordings else ON_CHANGE_RECORDINGS
+        rate_cache = self._rate_cache
+        stale_error = self.error  # what a successful trial clears; a message set meanwhile (a link's) stays
+
+        def show(trial, error) -> None:
+            if spec is not self.spec:  # a newer trial is on its way
+                return
+            if error is not None:
+                if not isinstance(error, (ValueError, ModelFileError)):
+                    raise error
+                self.error = _message(error)
+            else:
+                self.param.update(trial=trial, **({"error": ""} if self.error == stale_error else {}))
+
+        self._trials.run(lambda: run_trial(spec, record, rate_cache), show)
+
+    def has_recordings(self) -> bool:
+        """Whether the trial on screen holds the voltages and rates some views draw."""
+        return self.trial is not None and all(getattr(self.trial.recording, name) is not None
+                                              for name in ("voltage", "rate"))
+
+    @property
+    def offloaded(self) -> bool:
+        """Whether this session's simulations run on the server's pool (a served page)."""
+        return self._trials.doc is not None
 
     def recorded_trial(self) -> ScoredTrial | None:
         """The trial on screen with voltages and filtered spike trains recorded too. A λ change
-        simulates only what the output and the raster need; the views that draw voltages or
-        rates ask for this when they are shown, which runs the same spec again (same seed,
-        same spikes) with every recording, once per trial."""
+        simulates only what the output and the raster need unless a view on screen draws more
+        (``needs_recordings``); otherwise this runs the same spec again (same seed, same spikes)
+        with every recording, once per trial. A served page never calls it before the trial with
+        recordings has arrived (``has_recordings``), so it never simulates on the event loop."""
         trial = self.trial
-        if trial is None or all(getattr(trial.recording, name) is not None for name in ("voltage", "rate")):
+        if trial is None or self.has_recordings():
             return trial
         if self._recorded is None or self._recorded.spec != trial.spec:
             self._recorded = run_trial(trial.spec, VIEW_RECORDINGS, self._rate_cache)
@@ -373,6 +434,10 @@ class ExplorerSession(pn.viewable.Viewer):
             self.error = "Open a model before running a sweep."
             return False
         if self.sweep_running:
+            return False
+        if self.limits is not None and running_sweeps() >= self.limits.max_sweeps:
+            self.error = (f"This server is already running {running_sweeps()} sweeps for its pages, as many as it "
+                          "runs at once; start yours when one of them has finished.")
             return False
         try:
             grid = sweep_grid(low, high, step)

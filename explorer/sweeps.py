@@ -132,6 +132,16 @@ def sweep_grid(low: float, high: float, step: float) -> np.ndarray:
     return np.round(grid, 10)
 
 
+_LIVE: set["BackgroundSweep"] = set()  # the sweeps running in this process, every page's
+_LIVE_LOCK = threading.Lock()
+
+
+def running_sweeps() -> int:
+    """How many background sweeps this process (the server, all its pages) is running."""
+    with _LIVE_LOCK:
+        return len(_LIVE)
+
+
 class BackgroundSweep:
     """One sweep (``base`` at each scaling factor, trials 0..n_trials-1) on its own thread;
     ``snapshot`` is the newest published state."""
@@ -150,6 +160,8 @@ class BackgroundSweep:
         self._last_published = 0.0
 
     def start(self) -> "BackgroundSweep":
+        with _LIVE_LOCK:
+            _LIVE.add(self)
         self._thread.start()
         return self
 
@@ -172,6 +184,13 @@ class BackgroundSweep:
                                              progress.elapsed, progress.remaining)
 
     def _run(self) -> None:
+        try:
+            self._search()
+        finally:
+            with _LIVE_LOCK:
+                _LIVE.discard(self)
+
+    def _search(self) -> None:
         lower_thread_priority()
         try:
             result = run_grid(self.base, self.scaling_factors, self.n_trials, n_threads=self.n_threads,

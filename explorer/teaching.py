@@ -15,6 +15,7 @@ from rate2spike.explorer import figures, frames
 from rate2spike.explorer.controls import (LAMBDA_FORMAT, SMALL_TEXT, ImmediateFloatInput, ImmediateFloatSlider,
                                           help_line, plot)
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
+from rate2spike.explorer.text import alert, static_text
 
 
 class Presets:
@@ -34,7 +35,7 @@ class Presets:
             button = pn.widgets.Button(label=preset.name, color="light", description=preset.why,
                                        css_classes=[f"preset-{preset.name.split()[0].lower()}"])
             button.on_click(lambda _, name=preset.name: setattr(
-                self.note, "value", f"{name}: {self.session.apply_preset(name)}"))
+                self.note, "value", static_text(f"{name}: {self.session.apply_preset(name)}")))
             buttons.append(button)
         self.buttons.objects = buttons or [pn.pane.Markdown(
             "Presets appear once the model has a grid search (stored in its file, or run a sweep).",
@@ -88,8 +89,7 @@ class PresentMode:
             self.presets.note,
             pn.Row(plot(self.output, "present-output"), plot(self.performance, "present-performance"),
                    sizing_mode="stretch_width"),
-            pn.pane.Alert(s.param.error, alert_type="danger", visible=s.param.error.rx.bool(),
-                          sizing_mode="stretch_width")]
+            alert(s.param.error, "danger", margin=(5, 12), css_classes=["present-error"])]
 
     def show(self) -> None:
         """Both views, from the same trial and sweep as the rest of the page."""
@@ -137,12 +137,20 @@ class SideBySide:
                 watch=True)
 
     def show(self) -> None:
-        """Run the trial on screen at each λ typed and draw them next to each other."""
+        """Run the trial on screen at each λ typed (off the server's event loop) and draw them."""
         try:
             lambdas = [float(x) for x in self.lambdas.value.replace(";", ",").split(",") if x.strip()]
-            trials = self.session.side_by_side(lambdas)
-        except ValueError as exc:
-            self.session.error = f"Side by side: {exc}"
+        except ValueError:
+            self.session.error = f"Side by side: cannot read {self.lambdas.value!r} as numbers separated by commas"
+            return
+        self.session.side_by_side_then(lambdas, self.draw)
+
+    def draw(self, trials, error) -> None:
+        """The trials side by side, or why not."""
+        if error is not None:
+            if not isinstance(error, ValueError):
+                raise error
+            self.session.error = f"Side by side: {error}"
             return
         with hold():
             if not self.views:

@@ -60,6 +60,14 @@ SIGNATURE_JS = CHANGED_JS.replace("return JSON.stringify([values.length, sum]) !
                                   "return [values.length, sum];")
 
 
+# The text a pane shows: the rendered elements in its shadow root (not its style sheets).
+SHOWN_TEXT_JS = """(host) => {
+  const root = host.shadowRoot || host;
+  return Array.from(root.children).filter((e) => !["STYLE", "LINK"].includes(e.tagName))
+    .map((e) => e.innerText).join(" ");
+}"""
+
+
 def unavailable(reason: str):
     if os.environ.get("CI"):
         pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs Debian's chromium)")
@@ -304,10 +312,11 @@ def test_one_users_slider_sends_nothing_to_another_users_page(browser, server):
         second.close()
 
 
-def test_a_lambda_release_reaches_the_page_as_one_update(session):
-    """Releasing the λ slider (or choosing a condition): the new trial, the λ number box and the page's link
-    arrive in one message (Panel would send each widget and figure on its own, after waiting
-    50 ms for more changes; the browser then lays out and paints once per message)."""
+def test_a_lambda_release_reaches_the_page_in_two_updates(session):
+    """Releasing the λ slider (or choosing a condition): what the release changes at once (the λ number
+    box) in one message, and the new trial, simulated off the server's event loop, with the page's link in
+    a second (Panel would send each widget and figure on its own, after waiting 50 ms for more changes;
+    the browser then lays out and paints once per message)."""
     session.wait_for(lambda: session.page.evaluate("window.__messages = []; true") and time.sleep(1.0) is None
                      and session.page.evaluate("window.__messages") == [], timeout=30, what="the page to settle")
     before = session.signature("output-lif", "output")
@@ -318,7 +327,7 @@ def test_a_lambda_release_reaches_the_page_as_one_update(session):
     released = session.page.evaluate("window.__released")
     patches = [t for t, _size, kind in session.page.evaluate("window.__messages") if kind == "PATCH-DOC" and t >= released]
     shown = session.lambda_shown().split(":")[-1].strip()
-    assert len(patches) == 1, f"{len(patches)} PATCH-DOC messages for one λ release"
+    assert len(patches) <= 2, f"{len(patches)} PATCH-DOC messages for one λ release"
     assert session.page.locator(".lambda-number input").input_value() == shown
     assert f"lambda={shown}" in session.page.url
     # so does choosing a condition
@@ -331,7 +340,7 @@ def test_a_lambda_release_reaches_the_page_as_one_update(session):
     session.wait_for_change("output-lif", "output", before)
     time.sleep(1.0)
     patches = [t for t, _size, kind in session.page.evaluate("window.__messages") if kind == "PATCH-DOC" and t >= started]
-    assert len(patches) == 1, f"{len(patches)} PATCH-DOC messages for one choice of condition"
+    assert len(patches) <= 2, f"{len(patches)} PATCH-DOC messages for one choice of condition"
     assert f"{choice} trial, λ = {shown}" in " ".join(session.page.evaluate(TITLES_JS))
     assert session.errors == []
 
@@ -343,10 +352,10 @@ def _pick_file(session: Session, path: Path) -> None:
 
 
 def _text(session: Session, css_class: str) -> str:
-    """The visible text of a Markdown pane (empty while it is hidden); its paragraphs sit in its
-    shadow root, which Playwright's CSS selectors enter."""
-    paragraphs = session.page.locator(f".{css_class} p")
-    return " ".join(paragraphs.all_inner_texts()) if session.page.locator(f".{css_class}").first.is_visible() else ""
+    """The visible text of a pane (empty while it is hidden); its content sits in its shadow root,
+    which Playwright's CSS selectors enter."""
+    host = session.page.locator(f".{css_class}").first
+    return host.evaluate(SHOWN_TEXT_JS) if host.is_visible() else ""
 
 
 def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, server, tmp_path):

@@ -101,7 +101,11 @@ def test_display_controls_update_their_views_without_resimulating(dashboard):
     assert len(dashboard.voltage.sources["lines"].data["xs"]) != 3 and "voltage" in dashboard.stale
     dashboard.tabs.active = [key for _, key in dashboard.TABS].index("voltage")
     assert len(dashboard.voltage.sources["lines"].data["xs"]) == 3 and "voltage" not in dashboard.stale
-    assert dashboard.session.trial is trial
+    shown = dashboard.session.trial  # the same trial again, now with the voltages the tab draws
+    assert shown.spec is trial.spec and np.array_equal(shown.recording.spikes, trial.recording.spikes)
+    dashboard.controls.voltage_units.value = [2, 4]
+    dashboard.controls.raster_order.value = "type"
+    assert len(dashboard.voltage.sources["lines"].data["xs"]) == 2 and dashboard.session.trial is shown
 
 
 def test_a_lambda_change_updates_only_the_views_on_screen_and_the_others_when_shown(dashboard):
