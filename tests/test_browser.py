@@ -16,77 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM_ARGS, REPO, PanelServer, chromium_path, server_problems
+from browser_support import (TITLES_JS, REPO, PanelServer, Session, browser, pick_file, server_problems,  # noqa: F401
+                             shown_text)
 from rate2spike.explorer.browser_fixes import INSTALLED_FLAG
-from rate2spike.explorer.latency import RECORDER_JS
 from conftest import synthetic_assets
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT_ENV = "RATE2SPIKE_SCREENSHOT"
 VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins", "unit", "readout")
-
-# Reads one column of a named Bokeh data source in the page (null until it exists).
-COLUMN_JS = """([name, column]) => {
-  if (!window.Bokeh) return null;
-  for (const doc of window.Bokeh.documents) for (const model of doc.all_models) {
-    if (model.name !== name || !model.data) continue;
-    const values = model.data instanceof Map ? model.data.get(column) : model.data[column];
-    return values === undefined ? null : Array.from(values, (v) => (typeof v === "number" ? v : v.length));
-  }
-  return null;
-}"""
-
-TITLES_JS = """() => {
-  const titles = [];
-  for (const doc of window.Bokeh.documents) for (const model of doc.all_models)
-    if (model.type === "Title") titles.push(model.text);
-  return titles;
-}"""
-
-
-# A cheap signature of a column (length and sum), so waiting for a change runs inside the page.
-CHANGED_JS = """([name, column, before]) => {
-  for (const doc of window.Bokeh.documents) for (const model of doc.all_models) {
-    if (model.name !== name || !model.data) continue;
-    const values = model.data instanceof Map ? model.data.get(column) : model.data[column];
-    let sum = 0;
-    for (const v of values) sum += v;
-    return JSON.stringify([values.length, sum]) !== JSON.stringify(before);
-  }
-  return false;
-}"""
-SIGNATURE_JS = CHANGED_JS.replace("return JSON.stringify([values.length, sum]) !== JSON.stringify(before);",
-                                  "return [values.length, sum];")
-
-
-# The text a pane shows: the rendered elements in its shadow root (not its style sheets).
-SHOWN_TEXT_JS = """(host) => {
-  const root = host.shadowRoot || host;
-  return Array.from(root.children).filter((e) => !["STYLE", "LINK"].includes(e.tagName))
-    .map((e) => e.innerText).join(" ");
-}"""
-
-
-def unavailable(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs Debian's chromium)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        unavailable("Chromium not found (set RATE2SPIKE_CHROMIUM or install Debian's chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright package is not installed (pip install -e '.[test]')")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -104,73 +42,6 @@ def server(tmp_path_factory):
         process.stop()
 
 
-class Session:
-    """One browser tab on the dashboard, recording console errors."""
-
-    def __init__(self, browser, server, viewport=(1280, 800), url=None):
-        self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        self.context.add_init_script(RECORDER_JS)  # window.__messages: [time, size, type] of every server frame
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
-        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.page.goto(url or server.url, timeout=60_000)
-        self.wait_for(lambda: (self.column("output-lif", "output") or []) != [], timeout=60)
-
-    def column(self, source: str, column: str):
-        return self.page.evaluate(COLUMN_JS, [source, column])
-
-    def wait_for(self, condition, timeout=30.0, what="condition"):
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            time.sleep(0.1)
-
-    def wait_for_change(self, source: str, column: str, before, timeout: float = 15.0) -> None:
-        """Wait, polling inside the page on every animation frame, until a column changes."""
-        self.page.wait_for_function(CHANGED_JS, arg=[source, column, before], polling="raf", timeout=timeout * 1000)
-
-    def signature(self, source: str, column: str):
-        return self.page.evaluate(SIGNATURE_JS, [source, column, None])
-
-    def drag_lambda(self, pixels: float) -> float:
-        """Drag the λ slider's handle sideways and release; returns the release time."""
-        handle = self.page.locator(".lambda-slider .noUi-handle")
-        handle.scroll_into_view_if_needed()  # an earlier step may have scrolled the sidebar
-        box = handle.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        self.page.mouse.move(x, y)
-        self.page.mouse.down()
-        self.page.mouse.move(x + pixels, y, steps=6)
-        released = time.monotonic()
-        self.page.mouse.up()
-        return released
-
-    def drag_lambda_inward(self, pixels: float) -> float:
-        """Drag the λ handle ``pixels`` towards the middle of its slider (a move that always
-        changes λ, wherever earlier tests left it); returns the release time."""
-        self.page.locator(".lambda-slider .noUi-handle").scroll_into_view_if_needed()
-        handle = self.page.locator(".lambda-slider .noUi-handle").bounding_box()
-        track = self.page.locator(".lambda-slider .noUi-base").bounding_box()
-        middle = track["x"] + track["width"] / 2
-        return self.drag_lambda(pixels if handle["x"] + handle["width"] / 2 < middle else -pixels)
-
-    def lambda_shown(self) -> str:
-        return self.page.locator(".lambda-slider .bk-slider-title").inner_text()
-
-    def set_number(self, css_class: str, value: int) -> None:
-        field = self.page.locator(f".{css_class} input")
-        field.fill(str(value))
-        field.press("Enter")
-
-    def status(self) -> str:
-        return self.page.locator(".sweep-status div").first.inner_text()
-
-    def close(self):
-        self.context.close()
-
-
 @pytest.fixture(scope="module")
 def session(browser, server):
     tab = Session(browser, server)
@@ -186,15 +57,15 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     page = session.page
     for name in VIEWS:
         if name in TABS:  # the trial views below the output are in tabs, drawn when shown
-            page.get_by_text(TABS[name], exact=True).click()
+            page.get_byshown_text(TABS[name], exact=True).click()
         session.wait_for(lambda: page.locator(f".view-{name} canvas").first.is_visible(), timeout=10,
                          what=f"view {name} drawn")
-    page.get_by_text(TABS["voltage"], exact=True).click()
+    page.get_byshown_text(TABS["voltage"], exact=True).click()
     session.wait_for(lambda: len(session.column("voltage-lines", "xs") or []) == 2, timeout=10, what="voltages")
-    page.get_by_text(TABS["raster"], exact=True).click()
+    page.get_byshown_text(TABS["raster"], exact=True).click()
     for key in ("output", "raster", "voltage", "rates", "diagnostic", "performance", "unit", "readout",
                 "margins"):  # rates covers decay too
-        assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
+        assert len(page.locator(f".help-{key} p").first.innershown_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
     assert len(session.column("raster-exc", "time")) > 0
@@ -345,19 +216,6 @@ def test_a_lambda_release_reaches_the_page_in_two_updates(session):
     assert session.errors == []
 
 
-def _pick_file(session: Session, path: Path) -> None:
-    """Choose a file in the upload's file dialog, as a person does (Chromium sets its MIME type
-    from the file itself: none for .mat on Linux)."""
-    session.page.locator(".model-upload input[type=file]").set_input_files(str(path))
-
-
-def _text(session: Session, css_class: str) -> str:
-    """The visible text of a pane (empty while it is hidden); its content sits in its shadow root,
-    which Playwright's CSS selectors enter."""
-    host = session.page.locator(f".{css_class}").first
-    return host.evaluate(SHOWN_TEXT_JS) if host.is_visible() else ""
-
-
 def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, server, tmp_path):
     import scipy.io
 
@@ -374,14 +232,14 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
     try:
         assert not tab.page.locator(".sweep-save").first.is_visible()  # shipped models are never written
         for style, n in (("tf", 30), ("torch", 35)):
-            _pick_file(tab, files[style])
-            tab.wait_for(lambda: f"N = {n} units" in _text(tab, "model-summary"), timeout=60,
+            pick_file(tab, files[style])
+            tab.wait_for(lambda: f"N = {n} units" in shown_text(tab, "model-summary"), timeout=60,
                          what=f"the {style}-style upload")
-        assert "relu" in _text(tab, "page-notes")  # the PyTorch-style file's note says how it was read
-        _pick_file(tab, corrupt)
-        tab.wait_for(lambda: "Upload rejected; the previous model stays." in _text(tab, "page-error"), timeout=30,
+        assert "relu" in shown_text(tab, "page-notes")  # the PyTorch-style file's note says how it was read
+        pick_file(tab, corrupt)
+        tab.wait_for(lambda: "Upload rejected; the previous model stays." in shown_text(tab, "page-error"), timeout=30,
                      what="the corrupt upload's error")
-        assert "corrupt.mat" in _text(tab, "page-error") and "N = 35 units" in _text(tab, "model-summary")
+        assert "corrupt.mat" in shown_text(tab, "page-error") and "N = 35 units" in shown_text(tab, "model-summary")
         # a short sweep on the upload (on the grid as given), then the model file goes home with its results
         tab.set_number("sweep-step", 20)
         tab.set_number("sweep-trials", 2)
@@ -402,7 +260,7 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
         # the margin view shows every trial of the finished sweep; the file card says how the file was read
         tab.wait_for(lambda: len(tab.column("margins-points", "value") or []) == 6, timeout=10, what="the margins")
         tab.page.locator(".file-card").first.click()
-        tab.wait_for(lambda: "PyTorch-era" in _text(tab, "file-facts") or "PyTorch-era" in
+        tab.wait_for(lambda: "PyTorch-era" in shown_text(tab, "file-facts") or "PyTorch-era" in
                      " ".join(tab.page.locator(".file-facts td").all_inner_texts()), timeout=10, what="the file card")
         assert tab.errors == []
     finally:
@@ -410,7 +268,7 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").readshown_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -433,19 +291,19 @@ def test_a_server_under_hostile_uploads_and_many_sessions(browser, tmp_path_fact
         tabs = [Session(browser, server), Session(browser, server)]
         baseline = _rss_mb(server.process.pid)
         bomb = bomb_file(folder / "Task_go-nogo_N_30_bomb.mat", N=30)
-        _pick_file(tabs[0], bomb)
+        pick_file(tabs[0], bomb)
         before = tabs[1].signature("output-lif", "output")
         released = tabs[1].drag_lambda(30)
         tabs[1].wait_for_change("output-lif", "output", before, timeout=30)
         latency = time.monotonic() - released
-        tabs[0].wait_for(lambda: "nothing was loaded" in _text(tabs[0], "page-error"), timeout=60,
+        tabs[0].wait_for(lambda: "nothing was loaded" in shown_text(tabs[0], "page-error"), timeout=60,
                          what="the bomb's refusal")
         print(f"\nλ move in one session while another uploads a bomb: {latency * 1e3:.0f} ms", file=sys.stderr)
         assert latency < 5.0
         good = folder / "Task_go-nogo_N_25_good.mat"
         scipy_io_save(good, N=25)
-        _pick_file(tabs[0], good)  # leaves a private upload folder on the server
-        tabs[0].wait_for(lambda: "N = 25 units" in _text(tabs[0], "model-summary"), timeout=60, what="the upload")
+        pick_file(tabs[0], good)  # leaves a private upload folder on the server
+        tabs[0].wait_for(lambda: "N = 25 units" in shown_text(tabs[0], "model-summary"), timeout=60, what="the upload")
         tabs += [Session(browser, server) for _ in range(6)]
         for k, tab in enumerate(tabs):
             before = tab.signature("output-lif", "output")
@@ -567,7 +425,7 @@ def test_a_link_restores_the_view_and_the_url_follows_the_page(browser, server):
         restored.close()
     bad = Session(browser, server, url=server.url + "?lambda=-4&model=nope")
     try:
-        assert "lambda='-4' (must be within 1..200)" in _text(bad, "page-error")
+        assert "lambda='-4' (must be within 1..200)" in shown_text(bad, "page-error")
     finally:
         bad.close()
 
@@ -578,7 +436,7 @@ def test_the_dashboard_latency_benchmark_times_slider_releases(browser, server):
     from rate2spike.explorer.latency import measure_model
 
     probe = Session(browser, server)
-    label = probe.page.locator(".model-select select option").first.inner_text()
+    label = probe.page.locator(".model-select select option").first.innershown_text()
     probe.close()
     latency = measure_model(browser, server.url, "go-nogo", label, changes=2, settle_s=0.2)
     assert len(latency.total_ms) == 2 and all(t > 0 for t in latency.total_ms)
