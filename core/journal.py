@@ -13,7 +13,9 @@ ignored with a message saying what differs, and replaced.
 
 A folder being searched is locked (an exclusive ``flock`` on ``.rate2spike-sweep.lock``, which the
 system releases when the process dies, however it dies), so a second driver on the same folder
-stops with a message instead of doing the work twice.
+stops with a message instead of doing the work twice. Others may write the folder, so neither the
+lock nor the journal is opened through a link or when it is a folder, a FIFO or another special
+file (``paths.open_regular``): such a path is refused, naming what it is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Callable
 
 from rate2spike.engine import TrialScore
 from rate2spike.fidelity import Fidelity
+from rate2spike.paths import open_regular
 from rate2spike.tasks import Outcome
 
 JOURNAL_SUFFIX = ".journal"
@@ -179,12 +182,13 @@ class FolderLock:
         self._fh = None
 
     def __enter__(self) -> "FolderLock":
-        fh = open(self.path, "a+")
+        fh = os.fdopen(open_regular(self.path, os.O_RDWR | os.O_CREAT), "r+", errors="replace")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            holder = fh.read().strip() or "unknown"
+            holder = fh.read(32).strip()  # a process id; anything else is not worth printing
+            holder = holder if holder.isdigit() else "unknown"
             fh.close()
             raise FolderBusy(f"{self.path.parent} is busy: another rate2spike sweep (process {holder}) is "
                              f"searching it; wait for it to finish or stop it ({self.path} is its lock)") from None

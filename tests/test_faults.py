@@ -8,6 +8,7 @@ half-written. Processes that must not use root's overrides run under setpriv (CI
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -23,8 +24,10 @@ import scipy.io
 from conftest import file_digest, model_variables, write_model
 from faults import bomb_file, rate2spike_command, run, unprivileged
 from rate2spike.cli import main
+from rate2spike.journal import LOCK_NAME
 from rate2spike.model import TEMP_SUFFIX, load_model, read_mat, save_grid_search
 from rate2spike.network import Stimulation
+from rate2spike.paths import kind_of
 
 pytestmark = pytest.mark.faults
 
@@ -276,3 +279,38 @@ def test_a_file_larger_than_a_variable_may_be_is_refused_by_every_reader(tmp_pat
         with pytest.raises(ValueError, match="over the 512 MB"):
             reader()
     assert file_digest(bomb) == before
+
+
+# --- paths others planted: links, folders, FIFOs (issue #27) ---------------------------------
+
+def _plant(kind: str, where: Path, victim: Path) -> None:
+    """Something that is not rate2spike's own file at ``where``: a link to ``victim`` (outside the
+    folder), a second name of it, a directory or a FIFO."""
+    if kind == "symlink":
+        where.symlink_to(victim)
+    elif kind == "hardlink":
+        where.hardlink_to(victim)
+    elif kind == "directory":
+        where.mkdir()
+    else:
+        os.mkfifo(where)
+
+
+@pytest.mark.parametrize("kind,phrase", [("symlink", "a symbolic link"), ("hardlink", "a file with 2 names"),
+                                         ("directory", "a directory"), ("fifo", "a FIFO")])
+def test_a_planted_folder_lock_is_refused_and_nothing_outside_is_written(tmp_path, kind, phrase):
+    """`ln -s ~/victim DIR/.rate2spike-sweep.lock` once made `sweep DIR` empty the victim; a FIFO
+    there hung it. Now the lock is refused by name (a subprocess: a hang fails on the timeout)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious bytes\n")
+    path = go_nogo(tmp_path / "models")
+    lock = path.parent / LOCK_NAME
+    _plant(kind, lock, victim)
+    before = file_digest(path)
+    result = run(rate2spike_command("sweep", str(path.parent), "--n-trials", "2", "--scaling-factors", "20"),
+                 timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{lock}: is {phrase}" in result.stderr and "Traceback" not in result.stderr
+    assert victim.read_bytes() == b"precious bytes\n" and file_digest(path) == before
+    assert kind_of(lock) == {"symlink": "a symbolic link", "directory": "a directory", "fifo": "a FIFO"}.get(
+        kind, "a regular file")
