@@ -14,14 +14,16 @@ import io
 import os
 import tempfile
 from contextlib import contextmanager
+from functools import partial
 from glob import escape as glob_escape
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import scipy.io
 
+from rate2spike.paths import open_regular
 from rate2spike.timegrid import RATE_STEP
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -396,14 +398,20 @@ TEMP_SUFFIX = ".tmp"  # our temporary files: .<name>.<random>.tmp beside the tar
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Remove temporary files a killed writer left beside ``path``. A writer holds an exclusive
-    lock on its temporary file while it writes, so a file we can lock is nobody's."""
+    lock on its temporary file while it writes, so a file we can lock is nobody's. Only regular
+    files are touched, never through a link, and a FIFO planted under such a name cannot block."""
     for stale in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
         try:
-            with open(stale, "rb") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                stale.unlink()
+            fd = open_regular(stale, os.O_RDONLY, one_name=False)
+        except OSError:  # not a regular file, or already gone
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stale.unlink()
         except OSError:  # still being written by someone, or already gone
             continue
+        finally:
+            os.close(fd)
 
 
 def check_writable(path) -> None:
@@ -411,23 +419,32 @@ def check_writable(path) -> None:
     be writable (a read-only file is not replaced behind its owner's back, even by root) and so
     must its folder (the new file is renamed into it)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not a file; nothing was written")
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise PermissionError(f"{path}: the file is read-only; nothing was written")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"{path}: its folder {path.parent} is not writable; nothing was written")
 
 
+def _savemat(variables: dict, fh: BinaryIO) -> None:
+    scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+
+
 @contextmanager
-def written_temporary(target: Path, variables: dict) -> Iterator[str]:
-    """A complete MAT file of ``variables`` in a temporary file beside ``target``, written and
-    flushed to disk, and locked until the ``with`` block ends (a file we can lock is nobody's,
-    see ``_remove_stale_temporaries``). The block publishes it (rename, link); whatever is left
-    of it afterwards, on success or error, is removed."""
+def written_temporary(target: Path, variables: dict | None = None,
+                      write: Callable[[BinaryIO], None] | None = None) -> Iterator[str]:
+    """A complete file in a temporary file beside ``target`` (a MAT file of ``variables``, or what
+    ``write`` writes to it), flushed to disk, and locked until the ``with`` block ends (a file we
+    can lock is nobody's, see ``_remove_stale_temporaries``). The block publishes it (rename,
+    link); whatever is left of it afterwards, on success or error, is removed. The temporary's
+    name is unpredictable and made with O_EXCL, so nothing planted there is written."""
+    write = write if write is not None else partial(_savemat, variables)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
             yield tmp
@@ -436,8 +453,9 @@ def written_temporary(target: Path, variables: dict) -> Iterator[str]:
             os.unlink(tmp)
 
 
-def write_mat_atomic(path, variables: dict) -> None:
-    """Write a MAT file so that readers see the old file or the new one, never a mix.
+def write_atomic(path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file (``write`` fills an open binary file) so that readers see the old file or the
+    new one, never a mix, and a link at ``path`` is replaced, not written through.
 
     Writes a temporary file beside the target (locked while written), flushes it to disk, then
     renames it over the target; on any error, Ctrl-C or SIGTERM (the CLI turns it into an
@@ -447,10 +465,15 @@ def write_mat_atomic(path, variables: dict) -> None:
     path = Path(path)
     check_writable(path)
     _remove_stale_temporaries(path)
-    with written_temporary(path, variables) as tmp:
+    with written_temporary(path, write=write) as tmp:
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
+
+
+def write_mat_atomic(path, variables: dict) -> None:
+    """Write a MAT file of ``variables`` atomically (``write_atomic``)."""
+    write_atomic(path, partial(_savemat, variables))
 
 
 def with_results(path, updates: dict) -> dict:

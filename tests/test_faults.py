@@ -314,3 +314,45 @@ def test_a_planted_folder_lock_is_refused_and_nothing_outside_is_written(tmp_pat
     assert victim.read_bytes() == b"precious bytes\n" and file_digest(path) == before
     assert kind_of(lock) == {"symlink": "a symbolic link", "directory": "a directory", "fifo": "a FIFO"}.get(
         kind, "a regular file")
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+def test_simulate_save_replaces_a_planted_link_instead_of_writing_through_it(tmp_path, capsys, suffix):
+    victim = tmp_path / f"victim{suffix}"
+    victim.write_bytes(b"precious bytes\n")
+    path = go_nogo(tmp_path / "models")
+    link = tmp_path / "out" / f"trial{suffix}"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    assert main(["simulate", str(path), "--lambda", "20", "--save", str(link)]) == 0
+    assert victim.read_bytes() == b"precious bytes\n"
+    assert not link.is_symlink() and link.stat().st_size > 1000  # the trial, in a file of its own
+    (tmp_path / f"folder{suffix}").mkdir()
+    assert main(["simulate", str(path), "--lambda", "20", "--save", str(tmp_path / f"folder{suffix}")]) == 2
+    assert f"folder{suffix}: is a directory" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob(f"*{TEMP_SUFFIX}")) and not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+
+
+def test_things_planted_under_temporary_names_neither_hang_a_save_nor_are_touched(tmp_path):
+    """A save tidies `.NAME.*.tmp` files a killed writer left; a FIFO there once blocked it forever
+    and a link was opened through. Only regular files are tidied now."""
+    path = go_nogo(tmp_path)
+    victim = tmp_path.parent / f"{tmp_path.name}-victim"
+    victim.write_bytes(b"precious bytes\n")
+    fifo, link = tmp_path / f".{path.name}.planted{TEMP_SUFFIX}", tmp_path / f".{path.name}.linked{TEMP_SUFFIX}"
+    os.mkfifo(fifo)
+    link.symlink_to(victim)
+
+    def hung(*_):
+        raise TimeoutError("the save blocked on a planted FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert load_model(path).opt_scaling_factor == 30
+    assert kind_of(fifo) == "a FIFO" and link.is_symlink() and victim.read_bytes() == b"precious bytes\n"
+    victim.unlink()
