@@ -56,11 +56,15 @@ class NotOurFile(OSError):
 
 
 def kind_of(path) -> str:
-    """What is at ``path``, for a message: 'a symbolic link', 'a directory', 'a FIFO', ..."""
+    """What is at ``path`` (not following a link), for a message: 'a symbolic link', 'a FIFO', ..."""
     try:
-        mode = os.lstat(path).st_mode
+        return describe_mode(os.lstat(path).st_mode)
     except OSError:
         return "gone"
+
+
+def describe_mode(mode: int) -> str:
+    """What a file of this ``st_mode`` is: 'a symbolic link', 'a directory', 'a FIFO', ..."""
     if stat.S_ISLNK(mode):
         return "a symbolic link"
     if stat.S_ISDIR(mode):

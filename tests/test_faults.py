@@ -25,7 +25,7 @@ from conftest import file_digest, model_variables, write_model
 from faults import bomb_file, rate2spike_command, run, unprivileged
 from rate2spike.cli import main
 from rate2spike.journal import LOCK_NAME
-from rate2spike.model import TEMP_SUFFIX, load_model, read_mat, save_grid_search
+from rate2spike.model import TEMP_SUFFIX, ModelFileChanged, load_model, read_mat, save_grid_search
 from rate2spike.network import Stimulation
 from rate2spike.paths import kind_of
 
@@ -356,3 +356,25 @@ def test_things_planted_under_temporary_names_neither_hang_a_save_nor_are_touche
     assert load_model(path).opt_scaling_factor == 30
     assert kind_of(fifo) == "a FIFO" and link.is_symlink() and victim.read_bytes() == b"precious bytes\n"
     victim.unlink()
+
+
+# --- results go only into the file they were computed from (issue #27 item 6) ----------------
+
+def test_a_model_file_replaced_or_removed_after_loading_does_not_receive_its_results(tmp_path):
+    path = go_nogo(tmp_path)
+    model = load_model(path)
+    assert model.content_sha256 == file_digest(path)  # the digest of the bytes that were read
+    other = go_nogo(tmp_path, "other.mat", seed=5)
+    os.replace(other, path)  # another model under the same name
+    before = file_digest(path)
+    with pytest.raises(ModelFileChanged, match=f"^{path} changed on disk after it was read .*nothing was written"):
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=model.content_sha256)
+    assert file_digest(path) == before and load_model(path).opt_scaling_factor is None
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+    path.unlink()
+    with pytest.raises(ModelFileChanged, match=f"^{path} was removed after it was read"):
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=model.content_sha256)
+    assert not path.exists()
+    replacement = go_nogo(tmp_path, path.name, seed=5)  # the file as loaded now: its results go in
+    save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=load_model(replacement).content_sha256)
+    assert load_model(path).opt_scaling_factor == 30
