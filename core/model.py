@@ -533,6 +533,21 @@ def write_mat_atomic(path, variables: dict) -> None:
     write_atomic(path, partial(_savemat, variables))
 
 
+def check_unchanged(path, expected_sha256: str) -> None:
+    """Raise a ModelFileChanged naming ``path`` unless its bytes still have the digest
+    ``expected_sha256`` (read in pieces: a search checks its file before starting on it)."""
+    path = Path(path)
+    try:
+        with _opened(path) as fh:
+            digest = _sha256(fh)
+    except ModelFileError as exc:
+        if exc.problem == "no such file":
+            raise ModelFileChanged(path, "was removed") from None
+        raise
+    if digest != expected_sha256:
+        raise ModelFileChanged(path)
+
+
 def unchanged_bytes(path, expected_sha256: str) -> bytes:
     """The bytes of ``path``, read once, if they still have the digest ``expected_sha256`` (that of
     the model results were computed from); else a ModelFileChanged naming the file."""
