@@ -7,9 +7,15 @@ simulated, and since every search procedure decides from the recorded verdicts a
 takes the same path and ends with the same results as a run that was never interrupted. A line cut
 short by a kill is dropped. The journal is removed once the model file holds the results.
 
-The first line holds the journal's **key**: the model file's SHA-256 and everything the command
-says about the search (lambdas, trials, seed, task, options). A journal with another key is
-ignored with a message saying what differs, and replaced.
+The first line holds the journal's **key**: the SHA-256 of the model as it was read for this search
+and everything the command says about the search (lambdas, trials, seed, task, options). A journal
+with another key is ignored with a message saying what differs, and replaced.
+
+A journal is a file anyone with the folder may have edited, so it is checked before it is replayed:
+read with bounded reads (a 64 kB head, lines of at most 1 MB), each entry must be a lambda the
+search could reach, a trial in its range, scored once, with an outcome the task's rule could give;
+the first line that is not ends what is replayed. Then a few entries, chosen at random, are
+simulated again; if one differs the whole journal is ignored and the search starts afresh.
 
 A folder being searched is locked (an exclusive ``flock`` on ``.rate2spike-sweep.lock``, which the
 system releases when the process dies, however it dies), so a second driver on the same folder
