@@ -27,7 +27,6 @@ file (``paths.open_regular``): such a path is refused, naming what it is.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import math
 import os
@@ -40,6 +39,7 @@ from typing import Callable
 
 from rate2spike.engine import Block, TrialScore, score_block
 from rate2spike.fidelity import Fidelity
+from rate2spike.model import file_sha256 as model_sha256
 from rate2spike.paths import NotOurFile, open_regular
 from rate2spike.search import SearchOptions, reachable_scaling_factors
 from rate2spike.tasks import Outcome, get_task
@@ -60,15 +60,6 @@ class FolderBusy(OSError):
 def journal_path(model_path) -> Path:
     model_path = Path(model_path)
     return model_path.with_name(model_path.name + JOURNAL_SUFFIX)
-
-
-def file_digest(path) -> str:
-    """SHA-256 of a file's bytes (a journal belongs to one version of a model file)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _score_record(scores: list[TrialScore]) -> dict:
@@ -181,7 +172,7 @@ class Journal:
         journal path that is a link, a directory, a FIFO or another special file raises NotOurFile
         naming it (that model is not searched); nothing is written then."""
         model_path = Path(model_path)
-        key = {"format": FORMAT, "file_sha256": file_sha256 or file_digest(model_path), **key}
+        key = {"format": FORMAT, "file_sha256": file_sha256 or model_sha256(model_path), **key}
         path = journal_path(model_path)
         lines, known = cls._read(path, key, say) if os.path.lexists(path) else ([], {})
         journal = cls(path, key, known, say)

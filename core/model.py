@@ -533,13 +533,17 @@ def write_mat_atomic(path, variables: dict) -> None:
     write_atomic(path, partial(_savemat, variables))
 
 
+def file_sha256(path) -> str:
+    """SHA-256 of a model file's bytes, read in pieces (a FIFO or a folder is refused, not waited on)."""
+    with _opened(Path(path)) as fh:
+        return _sha256(fh)
+
+
 def check_unchanged(path, expected_sha256: str) -> None:
     """Raise a ModelFileChanged naming ``path`` unless its bytes still have the digest
-    ``expected_sha256`` (read in pieces: a search checks its file before starting on it)."""
-    path = Path(path)
+    ``expected_sha256`` (a search checks its file before starting on it)."""
     try:
-        with _opened(path) as fh:
-            digest = _sha256(fh)
+        digest = file_sha256(path)
     except ModelFileError as exc:
         if exc.problem == "no such file":
             raise ModelFileChanged(path, "was removed") from None
