@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from rate2spike.model import write_mat_atomic
+from rate2spike.model import write_atomic, write_mat_atomic
 from rate2spike.trial import ScoredTrial
 
 
@@ -64,7 +64,8 @@ def _write(target, variables: dict, fmt: str) -> None:
 
 
 def save_trial(path, trial: ScoredTrial) -> None:
-    """Write a trial to ``.npz`` or ``.mat`` (chosen by the suffix); .mat files atomically."""
+    """Write a trial to ``.npz`` or ``.mat`` (chosen by the suffix), atomically: a link at ``path``
+    is replaced, never written through (``rate2spike.model.write_atomic``)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".")
     if fmt not in ("mat", "npz"):
@@ -72,7 +73,8 @@ def save_trial(path, trial: ScoredTrial) -> None:
     if fmt == "mat":
         write_mat_atomic(path, trial_variables(trial))
     else:
-        _write(path, trial_variables(trial), fmt)
+        variables = trial_variables(trial)
+        write_atomic(path, lambda fh: _write(fh, variables, fmt))
 
 
 def trial_bytes(trial: ScoredTrial, fmt: str) -> bytes:

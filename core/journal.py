@@ -7,32 +7,50 @@ simulated, and since every search procedure decides from the recorded verdicts a
 takes the same path and ends with the same results as a run that was never interrupted. A line cut
 short by a kill is dropped. The journal is removed once the model file holds the results.
 
-The first line holds the journal's **key**: the model file's SHA-256 and everything the command
-says about the search (lambdas, trials, seed, task, options). A journal with another key is
-ignored with a message saying what differs, and replaced.
+The first line holds the journal's **key**: the SHA-256 of the model as it was read for this search
+and everything the command says about the search (lambdas, trials, seed, task, options). A journal
+with another key is ignored with a message saying what differs, and replaced.
+
+A journal is a file anyone with the folder may have edited, so it is checked before it is replayed:
+read with bounded reads (a 64 kB head, lines of at most 1 MB), each entry must be a lambda the
+search could reach, a trial in its range, scored once, with an outcome the task's rule could give;
+the first line that is not ends what is replayed. Then a few entries, chosen at random, are
+simulated again; if one differs the whole journal is ignored and the search starts afresh.
 
 A folder being searched is locked (an exclusive ``flock`` on ``.rate2spike-sweep.lock``, which the
 system releases when the process dies, however it dies), so a second driver on the same folder
-stops with a message instead of doing the work twice.
+stops with a message instead of doing the work twice. Others may write the folder, so neither the
+lock nor the journal is opened through a link or when it is a folder, a FIFO or another special
+file (``paths.open_regular``): such a path is refused, naming what it is.
 """
 
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
+import math
 import os
-from dataclasses import asdict
+import random
+import tempfile
+import uuid
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
-from rate2spike.engine import TrialScore
+from rate2spike.engine import Block, TrialScore, score_block
 from rate2spike.fidelity import Fidelity
-from rate2spike.tasks import Outcome
+from rate2spike.model import file_sha256 as model_sha256
+from rate2spike.paths import NotOurFile, open_regular
+from rate2spike.search import SearchOptions, reachable_scaling_factors
+from rate2spike.tasks import Outcome, get_task
 
 JOURNAL_SUFFIX = ".journal"
 LOCK_NAME = ".rate2spike-sweep.lock"
 FORMAT = 1
+HEAD_LIMIT = 64 * 1024  # bytes: a first line longer than this is not a journal's head
+LINE_LIMIT = 1 << 20  # bytes: the longest line read (``append`` splits a longer block over lines)
+CHECKED_TRIALS = 3  # journaled trials simulated again, at random, before a journal is replayed
+_BAD = object()  # a line that is cut short, too long or not JSON
 
 
 class FolderBusy(OSError):
@@ -44,104 +62,199 @@ def journal_path(model_path) -> Path:
     return model_path.with_name(model_path.name + JOURNAL_SUFFIX)
 
 
-def file_digest(path) -> str:
-    """SHA-256 of a file's bytes (a journal belongs to one version of a model file)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _score_record(scores: list[TrialScore]) -> dict:
     return {"scores": [[s.scaling_factor, s.trial, asdict(s.outcome), s.spikes, list(s.fidelity)] for s in scores]}
 
 
-def _scores_from(record: dict) -> list[TrialScore]:
-    return [TrialScore(float(lam), int(trial), Outcome(**outcome), int(spikes), Fidelity(*fidelity))
-            for lam, trial, outcome, spikes, fidelity in record["scores"]]
-
-
 def _differences(old: dict, new: dict) -> list[str]:
+    """What differs, in our own words (the file's keys are not printed: they could be anything)."""
     names = {"file_sha256": "file contents"}
     return [names.get(k, k.replace("_", " ")) for k in new if old.get(k) != new[k]] + \
-           [k.replace("_", " ") for k in old if k not in new]
+           (["fields"] if set(old) - set(new) else [])
+
+
+def _json_line(fh, limit: int):
+    """The next line of ``fh`` as JSON, or _BAD if it has no newline (cut by a kill, or the end),
+    is longer than ``limit`` bytes or is not JSON. At most ``limit`` + 1 bytes are read."""
+    raw = fh.readline(limit + 1)
+    if len(raw) > limit or not raw.endswith(b"\n"):
+        return _BAD
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a number too long to convert
+        return _BAD
+
+
+def _real(value) -> bool:
+    """A JSON number that is not infinite (NaN passes: a constant output has no correlation)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isinf(value)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _Plausible:
+    """Which journal entries the search a journal key describes could have written: lambdas it can
+    reach, trials in its range, each once, outcomes its task's rule gives, sane spike counts and
+    fidelities. Anything else is not trusted (it and the rest of the journal are dropped)."""
+
+    def __init__(self, key: dict):
+        self.task = get_task(key["task"])
+        self.lambdas = reachable_scaling_factors(key["scaling_factors"], SearchOptions(**key["search"]))
+        self.n_trials = key["n_trials"]
+        self.duration = self.task.duration(key["downsample"])  # s
+        self.fields = {f.name for f in fields(Outcome)}
+
+    def scores(self, record, known: dict) -> list[TrialScore] | None:
+        """The scores of one line, or None if any entry is implausible or already known."""
+        if not isinstance(record, dict) or set(record) != {"scores"} or not isinstance(record["scores"], list):
+            return None
+        scores = [self.score(item) for item in record["scores"]]
+        if any(score is None for score in scores):
+            return None
+        pairs = [(score.scaling_factor, score.trial) for score in scores]
+        if len(set(pairs)) != len(pairs) or any(pair in known for pair in pairs):
+            return None
+        return scores
+
+    def score(self, item) -> TrialScore | None:
+        if not isinstance(item, list) or len(item) != 5:
+            return None
+        lam, trial, outcome, spikes, fidelity = item
+        if not (_real(lam) and lam in self.lambdas and _whole(trial) and 0 <= trial < self.n_trials
+                and _whole(spikes) and spikes >= 0 and isinstance(fidelity, list) and len(fidelity) == 2
+                and all(_real(v) for v in fidelity) and not fidelity[0] < 0 and not abs(fidelity[1]) > 1 + 1e-9):
+            return None
+        outcome = self.outcome(outcome)
+        return None if outcome is None else TrialScore(float(lam), trial, outcome, spikes,
+                                                       Fidelity(float(fidelity[0]), float(fidelity[1])))
+
+    def outcome(self, values) -> Outcome | None:
+        if not isinstance(values, dict) or set(values) != self.fields:
+            return None
+        time, evidence = values["response_time"], values["evidence"]
+        if not (isinstance(values["group"], str) and _whole(values["label"]) and isinstance(values["correct"], bool)
+                and _real(values["extreme"]) and not math.isnan(values["extreme"]) and _real(values["level"])
+                and (time is None or (_real(time) and 0 <= time <= self.duration + 1e-9))
+                and (evidence is None or _real(evidence))):
+            return None
+        outcome = Outcome(**values)
+        return outcome if self.task.could_score(outcome) else None
+
+
+def _same(a: TrialScore, b: TrialScore) -> bool:
+    """The same outcome (every field, NaN equal to NaN) and spike count."""
+    return a.spikes == b.spikes and json.dumps(asdict(a.outcome)) == json.dumps(asdict(b.outcome))
 
 
 class Journal:
     """The finished trials of one model's search, on disk. ``known`` maps (lambda, trial) to its
     ``TrialScore`` from earlier runs; ``append`` adds a finished block."""
 
-    def __init__(self, path: Path, key: dict, known: dict):
+    def __init__(self, path: Path, key: dict, known: dict, say: Callable[[str], None] = print):
         self.path = path
         self.key = key
         self.known: dict[tuple[float, int], TrialScore] = known
+        self.say = say
         self._fh = None
 
     @classmethod
-    def open(cls, model_path, key: dict, say: Callable[[str], None] = print) -> "Journal":
-        """The journal of ``model_path`` for a search described by ``key`` (JSON-able values):
+    def open(cls, model_path, key: dict, say: Callable[[str], None] = print, *, file_sha256: str | None = None,
+             base=None) -> "Journal":
+        """The journal of ``model_path`` for a search described by ``key`` (``search_key``):
         earlier trials are kept if the journal was written for the same key and file contents,
-        otherwise it is ignored (with a message naming what differs) and started afresh."""
+        otherwise it is ignored (with a message naming what differs) and started afresh.
+
+        ``file_sha256``: the digest of the model as it was loaded (``RateModel.content_sha256``; by
+        default the file's now), so a journal of a file replaced since is not replayed. With the
+        search's ``base`` spec, a few journaled trials are simulated again (``check_replay``). A
+        journal path that is a link, a directory, a FIFO or another special file raises NotOurFile
+        naming it (that model is not searched); nothing is written then."""
         model_path = Path(model_path)
-        key = {"format": FORMAT, "file_sha256": file_digest(model_path), **key}
+        key = {"format": FORMAT, "file_sha256": file_sha256 or model_sha256(model_path), **key}
         path = journal_path(model_path)
-        known: dict = {}
-        lines: list[str] = []
-        if path.exists():
-            lines, known = cls._read(path, key, say)
-        journal = cls(path, key, known)
+        lines, known = cls._read(path, key, say) if os.path.lexists(path) else ([], {})
+        journal = cls(path, key, known, say)
+        if known and base is not None and not journal.check_replay(base):
+            lines, journal.known = [], {}
         journal._rewrite(lines)
-        if known:
-            say(f"{model_path.name}: resuming from {path.name} ({len(known)} trials already scored)")
+        if journal.known:
+            say(f"{model_path.name}: resuming from {path.name} ({len(journal.known)} trials already scored)")
         return journal
 
     @staticmethod
     def _read(path: Path, key: dict, say) -> tuple[list[str], dict]:
+        """The good lines (as written back) and their scores: the head is read with a bounded read,
+        the rest line by line, and the first line cut short, malformed or implausible ends them."""
         try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            say(f"{path.name}: cannot read this journal ({exc}); ignored, starting afresh")
+            fd = open_regular(path, os.O_RDONLY, one_name=False)
+        except NotOurFile:
+            raise
+        except OSError as exc:
+            say(f"{path.name}: cannot read this journal ({exc.strerror}); ignored, starting afresh")
             return [], {}
-        lines = text.split("\n")
-        try:
-            head = json.loads(lines[0])
-        except json.JSONDecodeError:
-            say(f"{path.name}: not a rate2spike journal; ignored, starting afresh")
-            return [], {}
-        if head.get("key") != key:
-            differs = _differences(head.get("key") or {}, key)
-            say(f"{path.name}: written for another search (other {', '.join(differs)}); ignored, starting afresh")
-            return [], {}
-        kept, known = [], {}
-        for line in lines[1:]:
-            try:  # the last line may be cut short by a kill: it and anything after it are dropped
-                scores = _scores_from(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                break
-            kept.append(line)
-            for score in scores:
-                known[(score.scaling_factor, score.trial)] = score
+        with os.fdopen(fd, "rb") as fh:
+            head = _json_line(fh, HEAD_LIMIT)
+            if not isinstance(head, dict) or not isinstance(head.get("key"), dict):
+                say(f"{path.name}: not a rate2spike journal; ignored, starting afresh")
+                return [], {}
+            if head["key"] != key:
+                differs = _differences(head["key"], key)
+                say(f"{path.name}: written for another search (other {', '.join(differs)}); ignored, starting afresh")
+                return [], {}
+            plausible = _Plausible(key)
+            kept, known = [], {}
+            while (scores := plausible.scores(_json_line(fh, LINE_LIMIT), known)) is not None:
+                kept.append(json.dumps(_score_record(scores), allow_nan=True))
+                known.update(((score.scaling_factor, score.trial), score) for score in scores)
         return kept, known
 
+    def check_replay(self, base) -> bool:
+        """Simulate up to CHECKED_TRIALS journaled trials again, chosen at random, at their lambda
+        and trial index exactly as the search does (``engine.score_block``), and compare outcome and
+        spike count: False, with a message, if any differs (the journal is then not replayed)."""
+        picks = random.SystemRandom().sample(sorted(self.known), min(CHECKED_TRIALS, len(self.known)))
+        cache_key = f"journal-check-{uuid.uuid4().hex}"
+        for lam, trial in picks:
+            [again] = score_block(base, cache_key, Block((lam,), (trial,)))
+            if not _same(again, self.known[(lam, trial)]):
+                self.say(f"{self.path.name}: does not match the search (trial {trial} at lambda {lam:g}, simulated "
+                         "again, gives another result); ignored, starting afresh")
+                return False
+        return True
+
     def _rewrite(self, lines: list[str]) -> None:
-        """Write the head and the good lines to a temporary file and move it into place (a torn
-        tail never stays under new appends), then keep it open for appending."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w") as fh:
+        """Write the head and the good lines to a new temporary file (unpredictable name, locked
+        while written) and rename it over the journal (a torn tail never stays under new appends;
+        a link there is replaced, not followed), then keep that file open for appending."""
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fh = os.fdopen(fd, "w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX)
             fh.write(json.dumps({"key": self.key}) + "\n")
             for line in lines:
                 fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        self._fh = open(self.path, "a")
+            os.replace(tmp, self.path)
+        except BaseException:
+            fh.close()
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._fh = fh
 
     def append(self, scores: list[TrialScore]) -> None:
-        """Add a finished block, on disk before this returns."""
+        """Add a finished block, on disk before this returns (split over lines of at most LINE_LIMIT)."""
         if not scores or self._fh is None:
             return
-        self._fh.write(json.dumps(_score_record(scores), allow_nan=True) + "\n")
+        line = json.dumps(_score_record(scores), allow_nan=True)
+        if len(line) >= LINE_LIMIT and len(scores) > 1:
+            half = len(scores) // 2
+            self.append(scores[:half])
+            self.append(scores[half:])
+            return
+        self._fh.write(line + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
@@ -179,12 +292,13 @@ class FolderLock:
         self._fh = None
 
     def __enter__(self) -> "FolderLock":
-        fh = open(self.path, "a+")
+        fh = os.fdopen(open_regular(self.path, os.O_RDWR | os.O_CREAT), "r+", errors="replace")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
-            holder = fh.read().strip() or "unknown"
+            holder = fh.read(32).strip()  # a process id; anything else is not worth printing
+            holder = holder if holder.isdigit() else "unknown"
             fh.close()
             raise FolderBusy(f"{self.path.parent} is busy: another rate2spike sweep (process {holder}) is "
                              f"searching it; wait for it to finish or stop it ({self.path} is its lock)") from None

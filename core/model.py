@@ -10,18 +10,22 @@ the file, the field and what is wrong.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import io
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
+from functools import partial
 from glob import escape as glob_escape
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import scipy.io
 
+from rate2spike.paths import describe_mode, open_regular
 from rate2spike.timegrid import RATE_STEP
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -39,6 +43,16 @@ class ModelFileError(ValueError):
         if field_name:
             where += f": field '{field_name}'"
         super().__init__(f"{where}: {problem}")
+
+
+class ModelFileChanged(ModelFileError):
+    """The file on disk is not the one results were computed from (replaced or removed since it
+    was read): saving into it would put one file's results into another."""
+
+    def __init__(self, path, how: str = "changed on disk"):
+        ValueError.__init__(self, f"{path} {how} after it was read (it is not the file these results were "
+                                  "computed from); nothing was written; run the search again")
+        self.path, self.field, self.problem = Path(path), None, how
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,6 +87,7 @@ class RateModel:
     notes: tuple[str, ...] = field(default=())
     file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
     eval_perf_mean: float | None = None  # the trainer's last evaluation accuracy, if stored
+    content_sha256: str | None = None  # SHA-256 of the file's bytes as loaded: results are bound to it
     _matrices: dict = field(default_factory=dict, init=False, repr=False)  # recurrent_weights, computed once
 
     @property
@@ -171,18 +186,42 @@ _CLASS_BYTES = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "ui
                 "uint32": 4, "int64": 8, "uint64": 8, "logical": 1, "char": 2, "sparse": 16}
 
 
-def _declared_variables(path: Path) -> list[tuple[str, tuple, str]]:
-    """(name, shape, MATLAB class) of every variable, read from the headers only, after checking
-    that the file is a MAT file at all (a ModelFileError says why not)."""
-    if not path.exists():
-        raise ModelFileError(path, "no such file")
-    if path.is_dir():
-        raise ModelFileError(path, "is a directory, not a .mat file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelFileError(path, "is empty (0 bytes)")
-    with open(path, "rb") as fh:
-        head = fh.read(520)
+@contextmanager
+def _opened(path: Path) -> Iterator[BinaryIO]:
+    """The file, open for reading, once it is known to be a non-empty regular file (a FIFO at the
+    path cannot block the open: O_NONBLOCK); a ModelFileError says why not. Everything read of a
+    model comes through this one handle, so its digest and its variables are of the same file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ModelFileError(path, "no such file") from None
+    info = os.fstat(fd)
+    problem = ("is a directory, not a .mat file" if stat.S_ISDIR(info.st_mode) else
+               f"is {describe_mode(info.st_mode)}, not a .mat file" if not stat.S_ISREG(info.st_mode) else
+               "is empty (0 bytes)" if info.st_size == 0 else None)
+    if problem is not None:
+        os.close(fd)
+        raise ModelFileError(path, problem)
+    with os.fdopen(fd, "rb") as fh:
+        yield fh
+
+
+def _sha256(fh: BinaryIO) -> str:
+    """SHA-256 of an open file's bytes, read in 1 MB pieces (the file is not held in memory)."""
+    fh.seek(0)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        digest.update(chunk)
+    fh.seek(0)
+    return digest.hexdigest()
+
+
+def _declared_variables(path: Path, fh: BinaryIO) -> list[tuple[str, tuple, str]]:
+    """(name, shape, MATLAB class) of every variable of the open file ``fh``, read from the
+    headers only, after checking that it is a MAT file at all (a ModelFileError says why not)."""
+    size = fh.seek(0, io.SEEK_END)
+    fh.seek(0)
+    head = fh.read(520)
     if head[512:520] == _HDF5_MAGIC or b"MATLAB 7.3" in head[:128]:
         raise ModelFileError(
             path,
@@ -190,7 +229,8 @@ def _declared_variables(path: Path) -> list[tuple[str, tuple, str]]:
             "save(..., '-v7') or from Python with scipy.io.savemat",
         )
     try:
-        return scipy.io.whosmat(str(path))
+        fh.seek(0)
+        return scipy.io.whosmat(fh)
     except Exception as exc:  # scipy raises many types for corrupt files
         hint = "truncated or corrupt" if size >= 128 else "too short to be a MAT file"
         raise ModelFileError(path, f"is not a readable MAT file ({hint}: {exc})") from None
@@ -219,11 +259,18 @@ def read_mat(path, names=None) -> dict:
     The declared sizes are checked first, from the variable headers, so an oversized variable
     is refused before any of it is read (``MAX_VARIABLE_BYTES``)."""
     path = Path(path)
-    declared = _declared_variables(path)
+    with _opened(path) as fh:
+        return _variables(path, fh, names)
+
+
+def _variables(path: Path, fh: BinaryIO, names=None) -> dict:
+    """``read_mat`` of an open (seekable, binary) file; ``path`` names it in errors."""
+    declared = _declared_variables(path, fh)
     present = [name for name, _shape, _cls in declared if names is None or name in names]
     _check_declared_sizes(path, declared, set(present))
     try:
-        data = scipy.io.loadmat(str(path), variable_names=present) if present else {}
+        fh.seek(0)
+        data = scipy.io.loadmat(fh, variable_names=present) if present else {}
     except Exception as exc:
         raise ModelFileError(path, f"is not a readable MAT file (truncated or corrupt: {exc})") from None
     variables = {k: v for k, v in data.items() if not k.startswith("__")}
@@ -285,8 +332,9 @@ def _string(path, data, name, default):
     raise ModelFileError(path, f"must be a string, got {getattr(value, 'dtype', type(value))}", name)
 
 
-def model_from_dict(data: dict, path=None) -> RateModel:
-    """Validate the variables of a model file and build a RateModel.
+def model_from_dict(data: dict, path=None, content_sha256: str | None = None) -> RateModel:
+    """Validate the variables of a model file and build a RateModel (``content_sha256``: the
+    digest of the file's bytes they were read from, if from a file).
 
     Stored grid-search results (opt_scaling_factor, all_perfs, scaling_factors) are read when
     present; leave them out of ``data`` to ignore them (a search that redoes them does)."""
@@ -356,6 +404,7 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         scaling_factors=None if factors is None else factors.reshape(-1),
         scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
         path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
+        content_sha256=content_sha256,
     )
 
 
@@ -381,9 +430,19 @@ def load_model(path, stored_results: bool = True) -> RateModel:
     """Load and validate a spikeRNN model file. Raises ModelFileError naming the problem.
 
     Only the variables a model uses are read (MODEL_FIELDS): others stay on disk, whatever
-    their size. ``stored_results=False`` ignores a stored grid search (to redo it)."""
+    their size. ``stored_results=False`` ignores a stored grid search (to redo it). The model's
+    ``content_sha256`` is the digest of the bytes read, from the same open file: results computed
+    from the model are saved only into a file that still has it (``save_results``)."""
+    path = Path(path)
     fields = MODEL_FIELDS if stored_results else tuple(f for f in MODEL_FIELDS if f not in RESULT_FIELDS)
-    return model_from_dict(read_mat(path, fields), path)
+    with _opened(path) as fh:
+        before = os.fstat(fh.fileno())
+        digest = _sha256(fh)
+        data = _variables(path, fh, fields)
+        after = os.fstat(fh.fileno())
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        raise ModelFileError(path, "was written to while it was read; nothing was loaded, try again")
+    return model_from_dict(data, path, content_sha256=digest)
 
 
 def as_model(model_or_path) -> RateModel:
@@ -396,14 +455,20 @@ TEMP_SUFFIX = ".tmp"  # our temporary files: .<name>.<random>.tmp beside the tar
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Remove temporary files a killed writer left beside ``path``. A writer holds an exclusive
-    lock on its temporary file while it writes, so a file we can lock is nobody's."""
+    lock on its temporary file while it writes, so a file we can lock is nobody's. Only regular
+    files are touched, never through a link, and a FIFO planted under such a name cannot block."""
     for stale in path.parent.glob(f".{glob_escape(path.name)}.*{TEMP_SUFFIX}"):
         try:
-            with open(stale, "rb") as fh:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                stale.unlink()
+            fd = open_regular(stale, os.O_RDONLY, one_name=False)
+        except OSError:  # not a regular file, or already gone
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stale.unlink()
         except OSError:  # still being written by someone, or already gone
             continue
+        finally:
+            os.close(fd)
 
 
 def check_writable(path) -> None:
@@ -411,23 +476,32 @@ def check_writable(path) -> None:
     be writable (a read-only file is not replaced behind its owner's back, even by root) and so
     must its folder (the new file is renamed into it)."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a directory, not a file; nothing was written")
     if path.exists() and (not os.access(path, os.W_OK) or not path.stat().st_mode & 0o222):
         raise PermissionError(f"{path}: the file is read-only; nothing was written")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise PermissionError(f"{path}: its folder {path.parent} is not writable; nothing was written")
 
 
+def _savemat(variables: dict, fh: BinaryIO) -> None:
+    scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+
+
 @contextmanager
-def written_temporary(target: Path, variables: dict) -> Iterator[str]:
-    """A complete MAT file of ``variables`` in a temporary file beside ``target``, written and
-    flushed to disk, and locked until the ``with`` block ends (a file we can lock is nobody's,
-    see ``_remove_stale_temporaries``). The block publishes it (rename, link); whatever is left
-    of it afterwards, on success or error, is removed."""
+def written_temporary(target: Path, variables: dict | None = None,
+                      write: Callable[[BinaryIO], None] | None = None) -> Iterator[str]:
+    """A complete file in a temporary file beside ``target`` (a MAT file of ``variables``, or what
+    ``write`` writes to it), flushed to disk, and locked until the ``with`` block ends (a file we
+    can lock is nobody's, see ``_remove_stale_temporaries``). The block publishes it (rename,
+    link); whatever is left of it afterwards, on success or error, is removed. The temporary's
+    name is unpredictable and made with O_EXCL, so nothing planted there is written."""
+    write = write if write is not None else partial(_savemat, variables)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
             yield tmp
@@ -436,8 +510,9 @@ def written_temporary(target: Path, variables: dict) -> Iterator[str]:
             os.unlink(tmp)
 
 
-def write_mat_atomic(path, variables: dict) -> None:
-    """Write a MAT file so that readers see the old file or the new one, never a mix.
+def write_atomic(path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file (``write`` fills an open binary file) so that readers see the old file or the
+    new one, never a mix, and a link at ``path`` is replaced, not written through.
 
     Writes a temporary file beside the target (locked while written), flushes it to disk, then
     renames it over the target; on any error, Ctrl-C or SIGTERM (the CLI turns it into an
@@ -447,17 +522,63 @@ def write_mat_atomic(path, variables: dict) -> None:
     path = Path(path)
     check_writable(path)
     _remove_stale_temporaries(path)
-    with written_temporary(path, variables) as tmp:
+    with written_temporary(path, write=write) as tmp:
         if path.exists():
             os.chmod(tmp, path.stat().st_mode & 0o777)
         os.replace(tmp, path)
 
 
-def with_results(path, updates: dict) -> dict:
+def write_mat_atomic(path, variables: dict) -> None:
+    """Write a MAT file of ``variables`` atomically (``write_atomic``)."""
+    write_atomic(path, partial(_savemat, variables))
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a model file's bytes, read in pieces (a FIFO or a folder is refused, not waited on)."""
+    with _opened(Path(path)) as fh:
+        return _sha256(fh)
+
+
+def check_unchanged(path, expected_sha256: str) -> None:
+    """Raise a ModelFileChanged naming ``path`` unless its bytes still have the digest
+    ``expected_sha256`` (a search checks its file before starting on it)."""
+    try:
+        digest = file_sha256(path)
+    except ModelFileError as exc:
+        if exc.problem == "no such file":
+            raise ModelFileChanged(path, "was removed") from None
+        raise
+    if digest != expected_sha256:
+        raise ModelFileChanged(path)
+
+
+def unchanged_bytes(path, expected_sha256: str) -> bytes:
+    """The bytes of ``path``, read once, if they still have the digest ``expected_sha256`` (that of
+    the model results were computed from); else a ModelFileChanged naming the file."""
+    path = Path(path)
+    try:
+        with _opened(path) as fh:
+            raw = fh.read()
+    except ModelFileError as exc:
+        if exc.problem == "no such file":
+            raise ModelFileChanged(path, "was removed") from None
+        raise
+    if hashlib.sha256(raw).hexdigest() != expected_sha256:
+        raise ModelFileChanged(path)
+    return raw
+
+
+def with_results(path, updates: dict, expected_sha256: str | None = None) -> dict:
     """The variables of a model file with ``updates`` added or replaced (numbers as float64, text
     as text); an update to a grid search replaces all of the old one's variables (RESULT_FIELDS), every
-    other variable keeps its value, dtype and shape. The file is validated first."""
-    data = read_mat(path)
+    other variable keeps its value, dtype and shape. The file is validated first. With
+    ``expected_sha256`` (``RateModel.content_sha256``) the file is read once, checked to be the one
+    the results came from (``unchanged_bytes``) and merged from those same bytes."""
+    path = Path(path)
+    if expected_sha256 is None:
+        data = read_mat(path)
+    else:
+        data = _variables(path, io.BytesIO(unchanged_bytes(path, expected_sha256)))
     model_from_dict(data, path)
     merged = dict(data)
     if "opt_scaling_factor" in updates:  # a new search: no stale band or per-condition rows of the old one
@@ -468,19 +589,20 @@ def with_results(path, updates: dict) -> dict:
     return merged
 
 
-def save_results(path, updates: dict) -> None:
+def save_results(path, updates: dict, expected_sha256: str | None = None) -> None:
     """Add or replace variables in an existing model file, keeping every other variable.
 
-    A file that does not load as a model is not modified; the new file replaces the old one
-    atomically."""
-    write_mat_atomic(path, with_results(path, updates))
+    A file that does not load as a model is not modified, nor one whose bytes no longer have the
+    digest ``expected_sha256`` (the model the results came from); the new file replaces the old
+    one atomically."""
+    write_mat_atomic(path, with_results(path, updates, expected_sha256))
 
 
-def results_bytes(path, updates: dict) -> bytes:
+def results_bytes(path, updates: dict, expected_sha256: str | None = None) -> bytes:
     """The model file with ``updates``, as the bytes of a new .mat file (for a download):
-    the file on disk is not touched."""
+    the file on disk is not touched (``expected_sha256`` as in ``save_results``)."""
     buffer = io.BytesIO()
-    scipy.io.savemat(buffer, with_results(path, updates), do_compression=True, oned_as="row")
+    scipy.io.savemat(buffer, with_results(path, updates, expected_sha256), do_compression=True, oned_as="row")
     return buffer.getvalue()
 
 
@@ -502,13 +624,17 @@ def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=N
     return variables
 
 
-def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None) -> None:
+def save_grid_search(path, scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None,
+                     expected_sha256: str | None = None) -> None:
     """Store a grid search's outcome (its lambda band and per-condition accuracy, if given) in the
-    model file (atomically, keeping every other variable)."""
-    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band, conditions))
+    model file (atomically, keeping every other variable), if the file is still the one searched
+    (``expected_sha256``: the searched model's ``content_sha256``)."""
+    save_results(path, grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band, conditions),
+                 expected_sha256)
 
 
 def declared_shapes(path) -> dict[str, tuple]:
     """The shape of every variable of a MAT file, read from its headers alone (nothing is
     decompressed beyond them): what a model will cost can be known before loading it."""
-    return {name: tuple(shape) for name, shape, _cls in _declared_variables(Path(path))}
+    with _opened(Path(path)) as fh:
+        return {name: tuple(shape) for name, shape, _cls in _declared_variables(Path(path), fh)}

@@ -249,12 +249,43 @@ def search(table: LambdaTable, evaluate: Evaluate, options: SearchOptions = Sear
     return notes
 
 
+def _step_out(edge: float, side: int, step: float) -> float | None:
+    """The lambda one ``step`` beyond ``edge`` on ``side`` (-1 lower, +1 upper), or None at lambda 1."""
+    if side < 0:
+        return None if edge <= MIN_SCALING_FACTOR else max(round(edge - step, 10), MIN_SCALING_FACTOR)
+    return round(edge + step, 10)
+
+
 def _outward(table: LambdaTable, side: int, step: float) -> float | None:
     """The next lambda beyond the table's edge on ``side`` (-1 lower, +1 upper), or None at lambda 1."""
-    if side < 0:
-        low = float(table.scaling_factors[0])
-        return None if low <= MIN_SCALING_FACTOR else max(round(low - step, 10), MIN_SCALING_FACTOR)
-    return round(float(table.scaling_factors[-1]) + step, 10)
+    return _step_out(float(table.scaling_factors[0 if side < 0 else -1]), side, step)
+
+
+def _refinement_values(centre: float, step: float) -> list[float]:
+    """The finer lambdas refinement scores around ``centre`` (grid step / REFINE_DIVISIONS apart)."""
+    fine = step / REFINE_DIVISIONS
+    values = [round(centre + k * fine, 10) for k in range(-(REFINE_DIVISIONS - 1), REFINE_DIVISIONS) if k]
+    return [v for v in values if v >= MIN_SCALING_FACTOR]
+
+
+def reachable_scaling_factors(scaling_factors, options: SearchOptions) -> set[float]:
+    """Every lambda a search of this grid with these options could score: the grid, those edge
+    extension could add on either side and refinement's around any of them. A lambda outside
+    this set cannot come from the search (a resumed journal's lambdas are checked against it)."""
+    table = LambdaTable(scaling_factors, 1)
+    step = table.grid_step()
+    found = set(table.scaling_factors.tolist())
+    if options.extend:
+        for side, edge in ((-1, min(found)), (1, max(found))):
+            for _ in range(options.extend_limit):
+                edge = _step_out(edge, side, step)
+                if edge is None:
+                    break
+                found.add(edge)
+    if options.refine:
+        for centre in list(found):
+            found.update(_refinement_values(centre, step))
+    return found
 
 
 def _edge_sides(table: LambdaTable, best: int | None) -> list[int]:
@@ -376,8 +407,7 @@ def _refine(table: LambdaTable, evaluate: Evaluate, options: SearchOptions, note
     step = table.grid_step()
     fine = step / REFINE_DIVISIONS
     centre = float(table.scaling_factors[best])
-    values = [round(centre + k * fine, 10) for k in range(-(REFINE_DIVISIONS - 1), REFINE_DIVISIONS) if k]
-    values = [v for v in values if v >= MIN_SCALING_FACTOR]
+    values = _refinement_values(centre, step)
     trials = np.flatnonzero(table.verdicts[best] != UNSCORED)
     new = table.insert(values, REFINEMENT, trials.size if not options.race else table.n_trials)
     if not new:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.model import ModelFileError, as_model, check_writable, load_model, save_grid_search
+from rate2spike.model import (ModelFileError, as_model, check_unchanged, check_writable, load_model,
+                             save_grid_search)
 from rate2spike.network import Stimulation, convert, make_drive
 from rate2spike.journal import FolderLock, Journal, search_key
 from rate2spike.paths import find_model_files, shipped_model_dir
@@ -118,110 +119,149 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     paths = find_model_files(model_dir)
     if not paths:
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
-    say = print if verbose else (lambda *a, **k: None)
     results = GridSearchResults()
-    stop = threading.Event()
-
-    def failed(path, exc) -> None:
-        results.failures[path] = str(exc)
-        if verbose:
-            print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
-
-    todo = []  # (path, base) of the files to search
-    for path in paths:
-        try:
-            model = load_model(path, stored_results=not force)
-            if model.opt_scaling_factor is not None:
-                say(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped "
-                    "(force=True redoes it)")
-                continue
-            check_writable(path)  # before the work, not after it
-            todo.append((path, sweep_base(model, task_name, seed, downsample, use_initial_weights,
-                                          task_options=task_options, precision=precision)))
-        except (ModelFileError, ValueError, OSError) as exc:
-            failed(path, exc)
+    todo = _models_to_search(paths, results, force, verbose, lambda model: sweep_base(
+        model, task_name, seed, downsample, use_initial_weights, task_options=task_options, precision=precision))
     if not todo:
         return results
     folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
     with FolderLock(folder), ProgressBar(total=len(todo) * len(factors) * n_trials, desc="lambda search",
                                          enabled=verbose) as bar:
-        tell = bar.write  # lines above the bar, not through it
-        pace = _SharedProgress(bar, [path for path, _ in todo], len(factors) * n_trials)
+        search = _FolderSearch(results, bar, todo, factors, n_trials, options, verbose=verbose, progress=progress,
+                               cancel=cancel, resume=resume,
+                               run_options=dict(n_threads=n_threads, client=client, block_trials=block_trials))
+        search.run(client)
+    return results
 
-        def search_one(path, base):
-            tell(f"{path.name}: {base.task.name}, N = {base.model.N}, {len(factors)} scaling factors x {n_trials} "
-                 f"trials" + (f" ({options.describe()})" if options.beyond_reference else "")
-                 + (f", in {base.precision}" if base.precision != "float64" else ""))
-            journal = Journal.open(path, search_key(base, factors, n_trials, options), tell) if resume else None
-            printed = set()
 
-            def report(p):
-                pace.update(path, p.done, p.total)
-                if progress is not None:
-                    progress(p)
-                for k in np.flatnonzero(p.result.complete):  # each lambda once, when its trials are in
-                    lam = float(p.result.scaling_factors[k])
-                    if lam not in printed:
-                        printed.add(lam)
-                        tell(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(todo) > 1
-                             else f"  {accuracy_line(p.result, int(k))}")
+def _failed(results: "GridSearchResults", verbose: bool, path, exc) -> None:
+    """A model that cannot be searched or saved: one line on stderr naming it; the others go on."""
+    results.failures[path] = str(exc)
+    if verbose:
+        print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
 
-            try:
-                result = run_grid(base, factors, n_trials, n_threads=n_threads, progress=report,
-                                  cancel=lambda: stop.is_set() or is_cancelled(cancel), options=options,
-                                  client=client, journal=journal, block_trials=block_trials)
-            finally:
-                if journal is not None:
-                    journal.close()
-            return result, journal
 
-        def finish(path, result, journal) -> None:
-            results[path] = result
-            if result.cancelled:
-                kept = f"; {journal.path.name} keeps the finished trials, run the same command to continue" \
-                    if journal is not None else ""
-                tell(f"{path.name}: cancelled; nothing saved{kept}")
-                return
-            best_lambda, best_acc = result.optimum
-            try:
-                save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band,
-                                 result.group_accuracy())
-            except (ModelFileError, OSError) as exc:
-                failed(path, exc)
-                return
-            if journal is not None:
-                journal.remove()
-            for note in result.notes:
-                tell(f"note: {path.name}: {note}" if len(todo) > 1 else f"note: {note}")
-            tell(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
-            for line in result.summary()[1:]:
-                tell(f"  {line}")
-            for note in result.warnings():
-                tell(f"warning: {path.name}: {note}" if len(todo) > 1 else f"warning: {note}")
+def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> list:
+    """(path, base spec) of the files to search: loaded (their bytes' digest binds the results to
+    them), checked writable before the work; files already searched are skipped unless ``force``."""
+    todo = []
+    for path in paths:
+        try:
+            model = load_model(path, stored_results=not force)
+            if model.opt_scaling_factor is not None:
+                if verbose:
+                    print(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped "
+                          "(force=True redoes it)")
+                continue
+            check_writable(path)  # before the work, not after it
+            todo.append((path, make_base(model)))
+        except (ModelFileError, ValueError, OSError) as exc:
+            _failed(results, verbose, path, exc)
+    return todo
+
+
+class _FolderSearch:
+    """The search of a folder's models under its lock: each model searched (journaled) and its
+    results saved into the file they were computed from, or reported as failed, the others going
+    on. Lines go above the one progress bar over all models."""
+
+    def __init__(self, results, bar, todo, factors, n_trials, options, *, verbose, progress, cancel, resume,
+                 run_options):
+        self.results, self.todo, self.factors, self.n_trials, self.options = results, todo, factors, n_trials, options
+        self.verbose, self.progress, self.cancel, self.resume, self.run_options = (verbose, progress, cancel, resume,
+                                                                                   run_options)
+        self.tell = bar.write  # lines above the bar, not through it
+        self.pace = _SharedProgress(bar, [path for path, _ in todo], len(factors) * n_trials)
+        self.stop = threading.Event()
+
+    def _line(self, path, text: str) -> str:
+        return f"{path.name}: {text}" if len(self.todo) > 1 else text
+
+    def search_one(self, path, base):
+        """Search one model: (SweepResult, Journal or None), if its file is still the one read."""
+        check_unchanged(path, base.model.content_sha256)  # removed or replaced while waiting its turn
+        self.tell(f"{path.name}: {base.task.name}, N = {base.model.N}, {len(self.factors)} scaling factors x "
+                  f"{self.n_trials} trials" + (f" ({self.options.describe()})" if self.options.beyond_reference else "")
+                  + (f", in {base.precision}" if base.precision != "float64" else ""))
+        journal = Journal.open(path, search_key(base, self.factors, self.n_trials, self.options), self.tell,
+                               file_sha256=base.model.content_sha256, base=base) if self.resume else None
+        printed = set()
+
+        def report(p):
+            self.pace.update(path, p.done, p.total)
+            if self.progress is not None:
+                self.progress(p)
+            for k in np.flatnonzero(p.result.complete):  # each lambda once, when its trials are in
+                lam = float(p.result.scaling_factors[k])
+                if lam not in printed:
+                    printed.add(lam)
+                    self.tell(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(self.todo) > 1
+                              else f"  {accuracy_line(p.result, int(k))}")
 
         try:
-            if client is None:  # one model after another, each on all threads
-                for path, base in todo:
-                    finish(path, *search_one(path, base))
-                    if results[path].cancelled:
+            result = run_grid(base, self.factors, self.n_trials, progress=report, options=self.options,
+                              cancel=lambda: self.stop.is_set() or is_cancelled(self.cancel), journal=journal,
+                              **self.run_options)
+        finally:
+            if journal is not None:
+                journal.close()
+        return result, journal
+
+    def finish(self, path, base, result, journal) -> None:
+        """Save a finished search into its file, if that still holds the bytes searched."""
+        self.results[path] = result
+        if result.cancelled:
+            kept = f"; {journal.path.name} keeps the finished trials, run the same command to continue" \
+                if journal is not None else ""
+            self.tell(f"{path.name}: cancelled; nothing saved{kept}")
+            return
+        best_lambda, best_acc = result.optimum
+        try:
+            save_grid_search(path, result.scaling_factors, result.accuracy, best_lambda, result.band,
+                             result.group_accuracy(), expected_sha256=base.model.content_sha256)
+        except (ModelFileError, OSError) as exc:
+            _failed(self.results, self.verbose, path, exc)
+            return
+        if journal is not None:
+            journal.remove()
+        for note in result.notes:
+            self.tell("note: " + self._line(path, note))
+        self.tell(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
+        for line in result.summary()[1:]:
+            self.tell(f"  {line}")
+        for note in result.warnings():
+            self.tell("warning: " + self._line(path, note))
+
+    def run(self, client) -> None:
+        """Every model: one after another on threads, or all in flight at once on a Dask ``client``
+        (the cluster never idles between models). Ctrl-C or SIGTERM stops the searches between
+        blocks; the journals stay for the next run."""
+        try:
+            if client is None:
+                for path, base in self.todo:
+                    self._search_and_save(path, base, lambda: self.search_one(path, base))
+                    if path in self.results and self.results[path].cancelled:
                         break
-            else:  # every model in flight at once: the cluster never idles between models
-                with ThreadPoolExecutor(max_workers=len(todo), thread_name_prefix="search-driver") as drivers:
-                    futures = {drivers.submit(search_one, path, base): path for path, base in todo}
+            else:
+                with ThreadPoolExecutor(max_workers=len(self.todo), thread_name_prefix="search-driver") as drivers:
+                    futures = {drivers.submit(self.search_one, path, base): (path, base) for path, base in self.todo}
                     try:
                         for future in as_completed(futures):
-                            path = futures[future]
-                            try:
-                                finish(path, *future.result())
-                            except (ModelFileError, ValueError, OSError) as exc:
-                                failed(path, exc)
+                            self._search_and_save(*futures[future], future.result)
                     except BaseException:
-                        stop.set()  # before the pool's exit waits for the drivers: they stop between blocks
+                        self.stop.set()  # before the pool's exit waits for the drivers: they stop between blocks
                         raise
         except BaseException:
-            stop.set()  # Ctrl-C or SIGTERM: the search stops between blocks; the journals stay for the next run
+            self.stop.set()
             raise
-    return results
+
+    def _search_and_save(self, path, base, searched) -> None:
+        """``searched()`` gives the search's (result, journal); a model whose search or save fails
+        (its file or journal path unusable, removed or replaced) is reported and the others go on."""
+        try:
+            self.finish(path, base, *searched())
+        except (ModelFileError, ValueError, OSError) as exc:
+            _failed(self.results, self.verbose, path, exc)
 
 
 class _SharedProgress:

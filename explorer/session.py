@@ -505,16 +505,24 @@ class ExplorerSession(pn.viewable.Viewer):
 
     def model_file_bytes(self) -> bytes:
         """The open model file for download, with the finished sweep's results stored in it as the
-        reference's opt_scaling_factor, all_perfs and scaling_factors (the file on disk is untouched)."""
-        result = self.finished_sweep()
-        if result is None:
-            return self.model.path.read_bytes()
-        return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
-                                                                    result.optimum[0], result.band,
-                                                                    result.group_accuracy()))
+        reference's opt_scaling_factor, all_perfs and scaling_factors (the file on disk is untouched).
+        Only the file as it was opened: one replaced since is refused (ValueError naming it)."""
+        from rate2spike.model import unchanged_bytes
+
+        result, digest = self.finished_sweep(), self.model.content_sha256
+        try:
+            if result is None:
+                return unchanged_bytes(self.model.path, digest)
+            return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
+                                                                        result.optimum[0], result.band,
+                                                                        result.group_accuracy()), digest)
+        except (ModelFileError, OSError) as exc:
+            self.error = f"Could not download the model file: {_message(exc)}"
+            raise ValueError(self.error) from exc
 
     def save_sweep(self) -> str:
-        """Write the finished sweep into the model file (atomically, keeping every other variable)."""
+        """Write the finished sweep into the model file (atomically, keeping every other variable), if
+        the file still holds the bytes opened: the sweep was of those, not of a file put there since."""
         if self.finished_sweep() is None:
             raise ValueError("only a complete sweep of the model on screen can be saved into its file")
         if not self.may_write_model_file():
@@ -523,7 +531,8 @@ class ExplorerSession(pn.viewable.Viewer):
         lam, _ = result.optimum
         path = self.model.path
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band, result.group_accuracy())
+            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band, result.group_accuracy(),
+                             expected_sha256=self.model.content_sha256)
             reloaded = load_model(path)
         except (ModelFileError, OSError) as exc:
             self.error = f"Could not save into the model file: {_message(exc)}"

@@ -305,6 +305,26 @@ def test_sweep_saved_into_the_model_file(writable):
     assert state.model.opt_scaling_factor == saved.opt_scaling_factor  # reloaded for the page
 
 
+def test_a_model_file_replaced_after_it_was_opened_gets_no_sweep_and_is_not_downloaded(writable, tmp_path):
+    """The page's sweep is of the bytes it opened: a file put in its place since (another model, same
+    name) is refused by name, on Save (--allow-save) and on download, and keeps its own bytes."""
+    state = writable
+    path = state.model.path
+    assert state.start_sweep(20, 30, 10, 3, n_threads=1)
+    wait_for_sweep(state)
+    assert state.can_save_sweep()
+    replacement = write_model(tmp_path / "elsewhere" / path.name, N=30, seed=9).read_bytes()
+    path.write_bytes(replacement)
+    for action in (state.save_sweep, state.model_file_bytes):
+        with pytest.raises(ValueError, match=f"{path} changed on disk after it was read .*nothing was written"):
+            action()
+        assert "changed on disk" in state.error
+    assert path.read_bytes() == replacement and load_model(path).opt_scaling_factor is None
+    state.sweep_result = None  # no sweep: the download is the file as opened, or nothing
+    with pytest.raises(ValueError, match="changed on disk after it was read"):
+        state.model_file_bytes()
+
+
 def test_shipped_models_and_uploads_are_never_written_but_download_with_results(state, tmp_path):
     import scipy.io
 

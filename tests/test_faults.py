@@ -8,7 +8,10 @@ half-written. Processes that must not use root's overrides run under setpriv (CI
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -23,8 +26,13 @@ import scipy.io
 from conftest import file_digest, model_variables, write_model
 from faults import bomb_file, rate2spike_command, run, unprivileged
 from rate2spike.cli import main
-from rate2spike.model import TEMP_SUFFIX, load_model, read_mat, save_grid_search
+from rate2spike.journal import LOCK_NAME, Journal, journal_path, search_key
+from rate2spike.model import TEMP_SUFFIX, ModelFileChanged, load_model, read_mat, save_grid_search
 from rate2spike.network import Stimulation
+from rate2spike.paths import kind_of
+from rate2spike.search import SearchOptions
+from rate2spike.spikernn import lambda_grid_search
+from rate2spike.sweep import sweep_base
 
 pytestmark = pytest.mark.faults
 
@@ -276,3 +284,305 @@ def test_a_file_larger_than_a_variable_may_be_is_refused_by_every_reader(tmp_pat
         with pytest.raises(ValueError, match="over the 512 MB"):
             reader()
     assert file_digest(bomb) == before
+
+
+# --- paths others planted: links, folders, FIFOs (issue #27) ---------------------------------
+
+def _plant(kind: str, where: Path, victim: Path) -> None:
+    """Something that is not rate2spike's own file at ``where``: a link to ``victim`` (outside the
+    folder), a second name of it, a directory or a FIFO."""
+    if kind == "symlink":
+        where.symlink_to(victim)
+    elif kind == "hardlink":
+        where.hardlink_to(victim)
+    elif kind == "directory":
+        where.mkdir()
+    else:
+        os.mkfifo(where)
+
+
+@pytest.mark.parametrize("kind,phrase", [("symlink", "a symbolic link"), ("hardlink", "a file with 2 names"),
+                                         ("directory", "a directory"), ("fifo", "a FIFO")])
+def test_a_planted_folder_lock_is_refused_and_nothing_outside_is_written(tmp_path, kind, phrase):
+    """`ln -s ~/victim DIR/.rate2spike-sweep.lock` once made `sweep DIR` empty the victim; a FIFO
+    there hung it. Now the lock is refused by name (a subprocess: a hang fails on the timeout)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious bytes\n")
+    path = go_nogo(tmp_path / "models")
+    lock = path.parent / LOCK_NAME
+    _plant(kind, lock, victim)
+    before = file_digest(path)
+    result = run(rate2spike_command("sweep", str(path.parent), "--n-trials", "2", "--scaling-factors", "20"),
+                 timeout=120)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{lock}: is {phrase}" in result.stderr and "Traceback" not in result.stderr
+    assert victim.read_bytes() == b"precious bytes\n" and file_digest(path) == before
+    assert kind_of(lock) == {"symlink": "a symbolic link", "directory": "a directory", "fifo": "a FIFO"}.get(
+        kind, "a regular file")
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".mat"])
+def test_simulate_save_replaces_a_planted_link_instead_of_writing_through_it(tmp_path, capsys, suffix):
+    victim = tmp_path / f"victim{suffix}"
+    victim.write_bytes(b"precious bytes\n")
+    path = go_nogo(tmp_path / "models")
+    link = tmp_path / "out" / f"trial{suffix}"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    assert main(["simulate", str(path), "--lambda", "20", "--save", str(link)]) == 0
+    assert victim.read_bytes() == b"precious bytes\n"
+    assert not link.is_symlink() and link.stat().st_size > 1000  # the trial, in a file of its own
+    (tmp_path / f"folder{suffix}").mkdir()
+    assert main(["simulate", str(path), "--lambda", "20", "--save", str(tmp_path / f"folder{suffix}")]) == 2
+    assert f"folder{suffix}: is a directory" in capsys.readouterr().err
+    assert not list((tmp_path / "out").glob(f"*{TEMP_SUFFIX}")) and not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+
+
+def test_things_planted_under_temporary_names_neither_hang_a_save_nor_are_touched(tmp_path):
+    """A save tidies `.NAME.*.tmp` files a killed writer left; a FIFO there once blocked it forever
+    and a link was opened through. Only regular files are tidied now."""
+    path = go_nogo(tmp_path)
+    victim = tmp_path.parent / f"{tmp_path.name}-victim"
+    victim.write_bytes(b"precious bytes\n")
+    fifo, link = tmp_path / f".{path.name}.planted{TEMP_SUFFIX}", tmp_path / f".{path.name}.linked{TEMP_SUFFIX}"
+    os.mkfifo(fifo)
+    link.symlink_to(victim)
+
+    def hung(*_):
+        raise TimeoutError("the save blocked on a planted FIFO")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(30)
+    try:
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert load_model(path).opt_scaling_factor == 30
+    assert kind_of(fifo) == "a FIFO" and link.is_symlink() and victim.read_bytes() == b"precious bytes\n"
+    victim.unlink()
+
+
+# --- results go only into the file they were computed from (issue #27 item 6) ----------------
+
+def test_a_model_file_replaced_or_removed_after_loading_does_not_receive_its_results(tmp_path):
+    path = go_nogo(tmp_path)
+    model = load_model(path)
+    assert model.content_sha256 == file_digest(path)  # the digest of the bytes that were read
+    other = go_nogo(tmp_path, "other.mat", seed=5)
+    os.replace(other, path)  # another model under the same name
+    before = file_digest(path)
+    with pytest.raises(ModelFileChanged, match=f"^{path} changed on disk after it was read .*nothing was written"):
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=model.content_sha256)
+    assert file_digest(path) == before and load_model(path).opt_scaling_factor is None
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))
+    path.unlink()
+    with pytest.raises(ModelFileChanged, match=f"^{path} was removed after it was read"):
+        save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=model.content_sha256)
+    assert not path.exists()
+    replacement = go_nogo(tmp_path, path.name, seed=5)  # the file as loaded now: its results go in
+    save_grid_search(path, [20, 30], [0.5, 0.7], 30, expected_sha256=load_model(replacement).content_sha256)
+    assert load_model(path).opt_scaling_factor == 30
+
+
+# --- journals: planted, huge, malformed or edited (issue #27 item 9) --------------------------
+
+GRID_ARGS = dict(n_trials=20, scaling_factors=[20, 30], force=True)
+
+
+def _stored(path: Path) -> tuple:
+    model = load_model(path)
+    return model.opt_scaling_factor, model.scaling_factors.tolist(), model.all_perfs.tolist()
+
+
+def _interrupted(folder: Path, name: str = "m.mat", blocks: int = 2, seed: int = 0) -> Path:
+    """A model under ``folder`` whose search was stopped after ``blocks`` journaled blocks (a kill
+    leaves the same); returns its journal."""
+    path = write_model(folder / name, N=40, seed=seed)
+    journal = journal_path(path)
+    lambda_grid_search(folder, verbose=False, cancel=lambda: journal.exists() and len(
+        journal.read_text().splitlines()) > blocks, **GRID_ARGS)
+    lines = journal.read_text().splitlines()
+    assert len(lines) > blocks, "the search was stopped before it journaled enough blocks"
+    journal.write_text("\n".join(lines[:blocks + 1]) + "\n")  # blocks in flight when it stopped finish too
+    return journal
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple:
+    """What an uninterrupted search of the model `_interrupted` makes stores."""
+    folder = tmp_path_factory.mktemp("reference")
+    path = write_model(folder / "m.mat", N=40)
+    lambda_grid_search(folder, verbose=False, **GRID_ARGS)
+    return _stored(path)
+
+
+@pytest.mark.parametrize("kind,phrase", [("symlink", "a symbolic link"), ("directory", "a directory"),
+                                         ("fifo", "a FIFO"), ("hardlink", None)])
+def test_a_planted_journal_refuses_that_model_only_and_nothing_outside_is_written(tmp_path, kind, phrase):
+    """A journal path that is a link, a directory or a FIFO once hung the search (FIFO), aborted the
+    folder and left a temporary file (directory) or was written through (link). Now that model is
+    refused by name and the others are searched; a second name of a file is replaced, not written."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"precious bytes\n")
+    folder = tmp_path / "models"
+    planted, other = go_nogo(folder, "a.mat"), go_nogo(folder, "b.mat", seed=2)
+    _plant(kind, journal_path(planted), victim)
+    before = file_digest(planted)
+    result = run(rate2spike_command("sweep", str(folder), "--n-trials", "2", "--scaling-factors", "20"), timeout=120)
+    assert victim.read_bytes() == b"precious bytes\n" and load_model(other).opt_scaling_factor == 20
+    assert not list(folder.glob(f".*{TEMP_SUFFIX}"))
+    if phrase is None:
+        assert result.returncode == 0 and load_model(planted).opt_scaling_factor == 20
+        return
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"rate2spike: error: {journal_path(planted)}: is {phrase}" in result.stderr
+    assert "1 model file(s) failed" in result.stderr and file_digest(planted) == before
+    assert kind_of(journal_path(planted)) == phrase
+
+
+JOURNAL_MEMORY = """
+import resource, sys
+from rate2spike.spikernn import lambda_grid_search
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+lambda_grid_search(sys.argv[1], n_trials=2, scaling_factors=[20], force=True)
+print("GROWTH_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+@pytest.mark.parametrize("head", [b"", b'{"key": {"format": 1}}\n'])
+def test_a_huge_journal_is_not_read_whole(tmp_path, head):
+    """A 256 MB journal (one endless first line, or a head and then one) once was read whole just to
+    check its first line; now at most 64 kB of the head and 1 MB per line are read."""
+    path = go_nogo(tmp_path)
+    journal = journal_path(path)
+    journal.write_bytes(head)
+    os.truncate(journal, 256 * 2**20)  # sparse: no disk, no time
+    result = run([sys.executable, "-c", JOURNAL_MEMORY, str(tmp_path)], timeout=120)
+    assert result.returncode == 0, result.stderr
+    growth_mb = int(result.stdout.split("GROWTH_KB")[1]) / 1024
+    assert growth_mb < 60, growth_mb
+    assert load_model(path).opt_scaling_factor == 20 and not journal.exists()
+    said = "not a rate2spike journal" if not head else "written for another search"
+    assert f"{journal.name}: {said}" in result.stdout
+
+
+def _edit_scores(line: str, edit) -> str:
+    record = json.loads(line)
+    for score in record["scores"]:
+        edit(score)
+    return json.dumps(record)
+
+
+def _flip(score) -> None:
+    """Every verdict turned round, consistently: the recorded extreme moved across its level."""
+    outcome = score[2]
+    outcome["correct"] = not outcome["correct"]
+    passes_above = outcome["label"] > 0
+    outcome["extreme"] = (0.9 if passes_above else 0.1) if outcome["correct"] else (0.1 if passes_above else 0.9)
+
+
+@pytest.mark.parametrize("damage,replayed", [
+    ("none", 24),
+    # malformed: tracebacks on every rerun before; now the end of the good part
+    ("lambda as text", 12), ("huge exponent", 12), ("list for outcome", 12), ("head not an object", 0),
+    ("nested", 12), ("not utf-8", 12),
+    # well-formed but not what this search could write: the end of the good part
+    ("lambda off the grid", 12), ("trial out of range", 12), ("verdict against its extreme", 12),
+    ("trial twice", 12),
+])
+def test_a_damaged_journal_is_used_up_to_its_damage_and_the_results_are_the_same(tmp_path, capsys, reference,
+                                                                                 damage, replayed):
+    journal = _interrupted(tmp_path)
+    head, first, second = journal.read_text().splitlines()
+    bad = {
+        "none": second,
+        "lambda as text": _edit_scores(second, lambda s: s.__setitem__(0, "20")),
+        "huge exponent": re.sub(r"\}, \d+, \[", "}, 1e999, [", second, count=1),  # a spike count
+        "list for outcome": _edit_scores(second, lambda s: s.__setitem__(2, list(s[2].values()))),
+        "head not an object": second,
+        "nested": "[" * 100000 + "]" * 100000,
+        "not utf-8": '{"scores": [["\udcff"]]}',
+        "lambda off the grid": _edit_scores(second, lambda s: s.__setitem__(0, 25.0)),
+        "trial out of range": _edit_scores(second, lambda s: s.__setitem__(1, 20)),
+        "verdict against its extreme": _edit_scores(second, lambda s: s[2].__setitem__("correct", not s[2]["correct"])),
+        "trial twice": first,
+    }[damage]
+    if damage == "head not an object":
+        head = "[1, 2]"
+    journal.write_bytes(f"{head}\n{first}\n".encode() + bad.encode("utf-8", "surrogateescape") + b"\n")
+    capsys.readouterr()
+    results = lambda_grid_search(tmp_path, **GRID_ARGS)
+    out = capsys.readouterr().out
+    assert not results.failures and _stored(tmp_path / "m.mat") == reference
+    assert (f"resuming from m.mat.journal ({replayed} trials already scored)" in out) == bool(replayed)
+    assert ("m.mat.journal: not a rate2spike journal" in out) == (damage == "head not an object")
+    assert not journal.exists()
+
+
+@pytest.mark.parametrize("edit", ["spike counts", "verdicts"])
+def test_an_edited_journal_that_does_not_match_the_search_is_not_replayed(tmp_path, capsys, reference, edit):
+    """Outcomes edited to claim other results, consistent and under the right key, were replayed as
+    results. A few journaled trials, chosen at random, are simulated again first: every entry differs
+    here, so any choice finds it, the journal is ignored and the search starts afresh."""
+    journal = _interrupted(tmp_path)
+    head, *blocks = journal.read_text().splitlines()
+    change = (lambda s: s.__setitem__(3, s[3] + 1)) if edit == "spike counts" else _flip
+    journal.write_text("\n".join([head] + [_edit_scores(line, change) for line in blocks]) + "\n")
+    capsys.readouterr()
+    results = lambda_grid_search(tmp_path, **GRID_ARGS)
+    out = capsys.readouterr().out
+    assert "m.mat.journal: does not match the search (trial " in out and "ignored, starting afresh" in out
+    assert "resuming" not in out and not results.failures and _stored(tmp_path / "m.mat") == reference
+
+
+def _during_first_search(action):
+    """A progress callback that does ``action`` once, while the folder's first model is searched."""
+    done = []
+
+    def progress(p):
+        if not done:
+            done.append(1)
+            action()
+    return progress
+
+
+@pytest.mark.parametrize("which,change", [("searched", "replaced"), ("searched", "removed"), ("next", "replaced"),
+                                          ("next", "removed")])
+def test_a_model_removed_or_replaced_during_a_folder_search_fails_alone(tmp_path, capsys, which, change):
+    """A model file deleted during a folder search once stopped the rest of the folder, and one
+    replaced got the old file's results ("saved"). Now that model fails with a line naming it and
+    nothing is written into it, whether it changed while searched or while waiting its turn; the
+    other models are searched and saved (the command exits with 2)."""
+    models = [go_nogo(tmp_path, f"{name}.mat", seed=seed) for seed, name in enumerate("abc")]
+    target = models[0] if which == "searched" else models[1]
+    replacement = go_nogo(tmp_path / "elsewhere", "x.mat", seed=7).read_bytes()
+    action = target.unlink if change == "removed" else lambda: target.write_bytes(replacement)
+    results = lambda_grid_search(tmp_path, n_trials=2, scaling_factors=[20], force=True,
+                                 progress=_during_first_search(action))
+    err = capsys.readouterr().err
+    assert list(results.failures) == [target]
+    assert all(load_model(path).opt_scaling_factor == 20 for path in models if path != target)
+    how = "was removed" if change == "removed" else "changed on disk"
+    assert f"rate2spike: error: {target} {how} after it was read" in err and "nothing was written" in err
+    assert target.read_bytes() == replacement if change == "replaced" else not target.exists()
+    assert not list(tmp_path.glob(f".*{TEMP_SUFFIX}"))
+    assert which == "searched" or not journal_path(target).exists()  # refused before its search began
+
+
+def test_a_journal_is_not_replayed_into_a_model_replaced_after_it_was_read(tmp_path, capsys):
+    """The journal's key held the digest of the file on disk when the journal was opened, not of the
+    model read before: a file replaced in between resumed the other file's trials into this search.
+    The key is the digest of the bytes read, so that journal is named as another file's, not used."""
+    journal = _interrupted(tmp_path / "other", "m.mat", seed=7)  # a journal of the replacement's search
+    path = write_model(tmp_path / "models" / "m.mat", N=40)
+    model = load_model(path)  # the model searched
+    (path.parent / journal.name).write_bytes(journal.read_bytes())
+    path.write_bytes((tmp_path / "other" / "m.mat").read_bytes())  # replaced after it was read
+    key = search_key(sweep_base(model), GRID_ARGS["scaling_factors"], GRID_ARGS["n_trials"], SearchOptions())
+    capsys.readouterr()
+    opened = Journal.open(path, key, file_sha256=model.content_sha256)
+    opened.close()
+    out = capsys.readouterr().out
+    assert not opened.known and "resuming" not in out
+    assert "m.mat.journal: written for another search (other file contents); ignored, starting afresh" in out

@@ -187,6 +187,18 @@ def test_cli_report_prints_counts_and_writes_the_file(population_dir, tmp_path, 
     assert out[-1] == f"report written to {target}" and target.stat().st_size > 500_000
 
 
+def test_a_link_at_the_report_path_is_replaced_not_written_through(population_dir, population, tmp_path):
+    """`report -o PATH` where PATH is a link planted to another file: the report takes the link's
+    place (a temporary file renamed over it); the file it pointed to keeps its bytes (#27)."""
+    victim = tmp_path / "victim.html"
+    victim.write_text("precious")
+    link = tmp_path / "out" / "report.html"
+    link.parent.mkdir()
+    link.symlink_to(victim)
+    write_report(population_dir, link, population=population)
+    assert victim.read_text() == "precious" and not link.is_symlink() and link.stat().st_size > 500_000
+
+
 @pytest.mark.parametrize("case", ["empty folder", "missing folder", "missing output folder"])
 def test_cli_report_errors_are_one_line_and_exit_2(case, population_dir, tmp_path, capsys):
     args = {"empty folder": [str(tmp_path)], "missing folder": [str(tmp_path / "nowhere")],

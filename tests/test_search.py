@@ -10,7 +10,7 @@ import pytest
 from rate2spike.model import load_model
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.search import (EXTENSION, REFINEMENT, LambdaTable, SearchOptions, paired_worse_p, racing_level,
-                               search)
+                               reachable_scaling_factors, search)
 from rate2spike.sweep import run_sweep
 from rate2spike.validation import bernoulli_evaluate, peaked_curve, race_agreement
 
@@ -183,3 +183,21 @@ def test_blocks_put_the_lambdas_of_a_trial_together_and_cover_every_job_once():
     widths = {len(block.scaling_factors) for block in make_blocks([(lam, 0) for lam in range(13)], 12)}
     assert widths == {6, 7}  # 13 lambdas in two blocks of 7 and 6, not 12 and 1
 
+
+
+@pytest.mark.parametrize("options", [SearchOptions(), SearchOptions(extend=True), SearchOptions(refine=True),
+                                     SearchOptions(extend=True, refine=True, extend_limit=3),
+                                     SearchOptions(race=True, extend=True, refine=True)])
+def test_every_lambda_a_search_scores_is_one_it_could_reach(options):
+    """A resumed journal's lambdas are checked against ``reachable_scaling_factors``: every lambda a
+    search adds (extension at either edge, down to lambda 1, refinement around the best) is in it,
+    and a lambda off that set is not."""
+    for grid, peak in (([3.0, 6.0, 9.0], 1.0), (GRID, 12.0), (GRID, 90.0), (GRID, 33.0), ([30.0], 30.0)):
+        reachable = reachable_scaling_factors(grid, options)
+        for seed in range(3):
+            table = LambdaTable(grid, 60)
+            search(table, bernoulli_evaluate(table, peaked_curve(peak=peak, width=6, top=0.97),
+                                             np.random.default_rng(seed)), options)
+            assert set(table.scaling_factors.tolist()) <= reachable
+        assert (len(reachable) > len(grid)) == (options.extend or options.refine)
+        assert 20.5 not in reachable and max(grid) + 1e-6 not in reachable

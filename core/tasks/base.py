@@ -105,6 +105,16 @@ def signed_response(window: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.where(labels > 0, window.max(axis=1) > THRESHOLD, window.min(axis=1) < -THRESHOLD)
 
 
+def _verdict(label: int, extreme: float) -> tuple[bool, float]:
+    """The grid search's rule: (correct, level) for a window extreme (its max, its min for -1
+    answers): +1 answers above 0.7, -1 answers below -0.7, NoGo (label 0) below 0.3."""
+    if label > 0:
+        return bool(extreme > THRESHOLD), THRESHOLD
+    if label < 0:
+        return bool(extreme < -THRESHOLD), -THRESHOLD
+    return bool(extreme < NOGO_CEILING), NOGO_CEILING
+
+
 def first_crossing(out: np.ndarray, start: int, dt: float, sign: int, level: float) -> float | None:
     """Time (s) of the first sample from ``start`` on where sign * out exceeds ``level``."""
     hits = np.flatnonzero(sign * out[start:] > level)
@@ -239,18 +249,19 @@ class Task:
                              f"{self.decision_start} s")
         window = out[start:]
         label = stimulus.condition.label
-        if label > 0:
-            extreme, level = window.max(), THRESHOLD
-            correct = extreme > level
-        elif label < 0:
-            extreme, level = window.min(), -THRESHOLD
-            correct = extreme < level
-        else:
-            extreme, level = window.max(), NOGO_CEILING
-            correct = extreme < level
+        extreme = window.min() if label < 0 else window.max()
+        correct, level = _verdict(label, float(extreme))
         crossing = first_crossing(out, start, dt, 1 if label >= 0 else -1, THRESHOLD)
-        return Outcome(stimulus.condition.group, label, bool(correct), crossing, stimulus.evidence,
+        return Outcome(stimulus.condition.group, label, correct, crossing, stimulus.evidence,
                        float(extreme), float(level))
+
+    def could_score(self, outcome: Outcome) -> bool:
+        """Whether ``score`` could give ``outcome`` (fields of the right types): a group and label of
+        one of the task's conditions, that label's level, and the verdict its recorded extreme
+        implies. A resumed journal's outcomes are checked with it before they count as results."""
+        if (outcome.group, outcome.label) not in {(c.group, c.label) for c in self.conditions()}:
+            return False
+        return (outcome.correct, outcome.level) == _verdict(outcome.label, outcome.extreme)
 
     def breakdown(self, outcomes: list[Outcome]) -> dict:
         """Accuracy overall and per group (the metrics the spikeRNN docs name)."""
