@@ -235,7 +235,8 @@ class SweepCard:
             self.csv.filename = f"{session.model.path.stem}_sweep{status}.csv"
 
     def _model_file(self):
-        """The open model file, with the finished sweep stored in it (named as the original)."""
+        """The open model file, with the finished sweep stored in it (named as the original). When the
+        file on disk is no longer the one opened, the page says why and the download fails."""
         self.download_model.filename = self.session.model.path.name
         return io.BytesIO(self.session.model_file_bytes())
 

@@ -30,7 +30,7 @@ from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
 from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
-                              save_grid_search)
+                              save_grid_search, unchanged_bytes)
 from rate2spike.network import Stimulation, parse_units
 from rate2spike.search import SearchOptions
 from rate2spike.timegrid import lif_dt
@@ -507,8 +507,6 @@ class ExplorerSession(pn.viewable.Viewer):
         """The open model file for download, with the finished sweep's results stored in it as the
         reference's opt_scaling_factor, all_perfs and scaling_factors (the file on disk is untouched).
         Only the file as it was opened: one replaced since is refused (ValueError naming it)."""
-        from rate2spike.model import unchanged_bytes
-
         result, digest = self.finished_sweep(), self.model.content_sha256
         try:
             if result is None:
@@ -517,7 +515,7 @@ class ExplorerSession(pn.viewable.Viewer):
                                                                         result.optimum[0], result.band,
                                                                         result.group_accuracy()), digest)
         except (ModelFileError, OSError) as exc:
-            self.error = f"Could not download the model file: {_message(exc)}"
+            self.error = f"Could not download the model file: {_message(exc, self.model.path, self.current_label())}"
             raise ValueError(self.error) from exc
 
     def save_sweep(self) -> str:
@@ -535,7 +533,7 @@ class ExplorerSession(pn.viewable.Viewer):
                              expected_sha256=self.model.content_sha256)
             reloaded = load_model(path)
         except (ModelFileError, OSError) as exc:
-            self.error = f"Could not save into the model file: {_message(exc)}"
+            self.error = f"Could not save into the model file: {_message(exc, path, self.current_label())}"
             raise ValueError(self.error) from exc
         self.param.update(model=reloaded, error="")
         return f"Saved opt_scaling_factor = {lam:g}, all_perfs and scaling_factors into {path.name}."
