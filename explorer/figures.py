@@ -20,6 +20,7 @@ from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE
                                         diagnostic_frame, firing_rate_frame, margin_frame, output_frame, padded,
                                         performance_frame, raster_frame, readout_frame, unit_frame,
                                         voltage_frame)
+from rate2spike.explorer.text import canvas_text
 from rate2spike.lif import VPEAK, VRESET
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
@@ -100,7 +101,7 @@ HELP = {
 
 
 def _figure(title: str, x_label: str, y_label: str, height: int, tools: str = XY_TOOLS, **kwargs):
-    fig = figure(title=title, height=height, sizing_mode="stretch_width", x_axis_label=x_label,
+    fig = figure(title=canvas_text(title), height=height, sizing_mode="stretch_width", x_axis_label=x_label,
                  y_axis_label=y_label, tools=tools, toolbar_location="right", **kwargs)
     fig.toolbar.logo = None
     fig.title.text_font_size = "11pt"
@@ -210,8 +211,9 @@ class View:
             source = self.sources[name]
             if not _same_columns(source.data, data):
                 source.data = dict(data)
-        if self.figure.title.text != frame.title:
-            self.figure.title.text = frame.title
+        title = canvas_text(frame.title)
+        if self.figure.title.text != title:
+            self.figure.title.text = title
         self.apply(frame.extras)
         _hide_empty_legend_items(self.figure)
 

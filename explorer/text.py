@@ -57,3 +57,16 @@ def card_title(text: str) -> str:
 def static_text(text) -> str:
     """A value for a StaticText widget (whose string value Panel sends as HTML) that shows literally."""
     return html.escape("" if text is None else str(text), quote=True)
+
+
+# Bokeh draws $$...$$, \[...\] and \(...\) in a title or axis label as TeX: a file named
+# "a $$x^2$$.mat" turned a whole figure title into one line of mathematics. A zero-width space
+# inside each opening delimiter keeps the characters on screen and the text plain.
+_MATH_DELIMITERS = {"$$": "$\u200b$", "\\[": "\\\u200b[", "\\(": "\\\u200b("}
+
+
+def canvas_text(text: str) -> str:
+    """A figure title (drawn by Bokeh on its canvas) that shows ``text`` as it is, never as TeX."""
+    for delimiter, broken in _MATH_DELIMITERS.items():
+        text = text.replace(delimiter, broken)
+    return text

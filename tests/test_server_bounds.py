@@ -26,7 +26,7 @@ from rate2spike.explorer.limits import ServerLimits, limits_from, trial_bytes
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.sweeps import running_sweeps
-from rate2spike.explorer.text import as_html, card_title, static_text, table_html
+from rate2spike.explorer.text import as_html, canvas_text, card_title, static_text, table_html
 from rate2spike.tasks import get_task
 
 pytestmark = pytest.mark.faults
@@ -263,3 +263,11 @@ def test_a_mante_task_runs_within_the_default_limits():
         task = get_task(name)
         from rate2spike.explorer.limits import check_trial_cost
         check_trial_cost("shipped", 200, task, limits)
+
+
+def test_a_figure_title_never_becomes_tex():
+    """Bokeh draws $$...$$, \\[...\\] and \\(...\\) in titles as TeX; a file name may hold them."""
+    for name in ("a $$x^2$$ b.mat", r"\[x\].mat", r"\(y\).mat"):
+        shown = canvas_text(f"Output\n{name}")
+        assert shown.replace("\u200b", "") == f"Output\n{name}"
+        assert "$$" not in shown and r"\[" not in shown and r"\(" not in shown
