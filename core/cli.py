@@ -18,6 +18,7 @@ import numpy as np
 from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
+from rate2spike.text import printable
 from rate2spike.network import MAX_STEP
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
@@ -96,9 +97,14 @@ def parse_option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE (e.g. evidence_strength=0.8)") from None
 
 
+def _say(line) -> None:
+    """Print a line that may hold text from a file (a name, a note), shown safely."""
+    print(printable(line))
+
+
 def _say_notes(model) -> None:
     for note in model.notes:
-        print(note)
+        _say(note)
 
 
 def cmd_simulate(args) -> int:
@@ -118,7 +124,7 @@ def cmd_simulate(args) -> int:
     trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
     run, outcome = trial.recording, trial.outcome
     rates = run.firing_rates
-    print(f"{model.name}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
+    print(f"{printable(model.name)}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
           f"lambda = {spec.scaling_factor:g}, seed {spec.seed}")
     print(f"  {run.drive.nt} steps of {run.drive.dt * 1e3:g} ms ({run.drive.T:g} s), {int(run.spikes.sum())} spikes")
     means = [f"{kind} {rates[mask].mean():.1f} Hz" if mask.any() else f"no {kind} units"
@@ -128,7 +134,7 @@ def cmd_simulate(args) -> int:
           f"{outcome.extreme:.3f} in the decision window from {spec.task.decision_start:g} s, against {outcome.level:g})")
     if args.save:
         save_trial(args.save, trial)
-        print(f"  trial saved to {args.save}")
+        print(f"  trial saved to {printable(args.save)}")
     return 0
 
 
@@ -156,7 +162,7 @@ def cmd_sweep(args) -> int:
                 where = path.relative_to(root).with_suffix("") if root.is_dir() else Path(path.stem)
                 target = target.with_name(f"{target.stem}_{'_'.join(where.parts)}{target.suffix}")
             result.to_csv(target)
-            print(f"wrote {target}")
+            print(f"wrote {printable(target)}")
     if results.failures:
         print(f"rate2spike: {len(results.failures)} model file(s) failed (see the errors above)", file=sys.stderr)
         return EXIT_USAGE
@@ -175,7 +181,7 @@ def cmd_evaluate(args) -> int:
     if args.scaling_factor is None and model.opt_scaling_factor is None and args.n_trials:
         raise ValueError(f"{model.name} holds no opt_scaling_factor; pass --lambda or run `rate2spike sweep` first")
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed)
-    print(f"{model.name}: {spec.task.name}, N = {model.N}")
+    print(f"{printable(model.name)}: {spec.task.name}, N = {model.N}")
     if args.rate_trials:
         accuracy = evaluate(model, spec.task, np.random.default_rng(args.seed), args.rate_trials).accuracy
         print(f"  rate network: accuracy {accuracy:.3f} on {args.rate_trials} fresh trials")
@@ -235,7 +241,7 @@ def cmd_train(args) -> int:
         result = train_model(args.task, seed=args.seed, out_dir=args.out, progress=progress, **_train_options(args))
     print(f"{_training_verdict(result)} after {result.trials} trials ({result.elapsed_seconds:.0f} s): eval accuracy "
           f"{result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
-    print(f"model written to {result.path}")
+    print(f"model written to {printable(result.path)}")
     return 0
 
 
@@ -264,12 +270,12 @@ def _train_population(args) -> int:
                     ended.append(outcome)
                     bar.update_to(info.done)
                     if outcome.failed:
-                        bar.write(f"seed {outcome.seed}: FAILED: {outcome.error}")
+                        bar.write(f"seed {outcome.seed}: FAILED: {printable(outcome.error)}")
                     elif not outcome.cancelled:
                         r = outcome.result
                         bar.write(f"seed {outcome.seed}: {_training_verdict(r)} after {r.trials} trials "
                                   f"({r.elapsed_seconds:.0f} s): eval accuracy {r.eval_accuracy:.3f}, eval loss "
-                                  f"{r.eval_loss:.2f} -> {where(r.path)}")
+                                  f"{r.eval_loss:.2f} -> {printable(where(r.path))}")
 
                 population = train_population(args.task, seeds, client=client, out_dir=args.out, progress=progress,
                                               **_train_options(args))
@@ -298,7 +304,7 @@ def cmd_bench(args) -> int:
     if args.scale:
         from rate2spike.bench import run_scale_bench
 
-        run_scale_bench(model=args.model)
+        run_scale_bench(model=args.model, say=_say)
         return 0
     if args.search:
         run_search_bench(threads=args.threads)
@@ -309,11 +315,11 @@ def cmd_bench(args) -> int:
         try:
             run_dashboard_bench(changes=args.changes)
         except RuntimeError as exc:
-            print(f"rate2spike bench: error: {exc}", file=sys.stderr)
+            print(f"rate2spike bench: error: {printable(exc)}", file=sys.stderr)
             return EXIT_USAGE
         return 0
     if not args.train_only:
-        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
+        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads, say=_say)
     if args.train or args.train_only:
         run_train_bench()
     return 0
@@ -330,11 +336,11 @@ def cmd_report(args) -> int:
 
     check_output(args.output)
     population = collect(args.path)
-    print(f"{len(population.rows)} model file(s) under {args.path}: {population.counts()}")
+    print(f"{len(population.rows)} model file(s) under {printable(args.path)}: {printable(population.counts())}")
     for row in population.failed:
-        print(f"  could not read {row.path}: {row.error}")
+        print(f"  could not read {printable(row.path)}: {printable(row.error)}")
     path = write_report(args.path, args.output, population=population)
-    print(f"report written to {path}")
+    print(f"report written to {printable(path)}")
     return 0
 
 
@@ -364,9 +370,17 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
     return {"task": task, "conversion": conversion, "grid": grid, "cluster": cluster}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose one-line errors show what was typed safely (a pasted file name
+    may hold terminal escapes or newlines: ``rate2spike.text.printable``)."""
+
+    def error(self, message):
+        super().error(printable(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     shared = _shared_options()
-    parser = argparse.ArgumentParser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
+    parser = Parser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
@@ -482,7 +496,7 @@ def main(argv=None) -> int:
         print("rate2spike: interrupted", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"rate2spike: error: {exc}", file=sys.stderr)
+        print(f"rate2spike: error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 

@@ -21,10 +21,12 @@ from typing import Iterator
 
 import numpy as np
 import scipy.io
+import scipy.sparse
 
 from rate2spike.timegrid import RATE_STEP
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 looks for its signature (MATLAB v7.3 puts it at 512)
 ACTIVATIONS = ("sigmoid", "clipped_relu", "softplus")
 
 
@@ -177,17 +179,20 @@ def _declared_variables(path: Path) -> list[tuple[str, tuple, str]]:
     if not path.exists():
         raise ModelFileError(path, "no such file")
     if path.is_dir():
-        raise ModelFileError(path, "is a directory, not a .mat file")
+        raise ModelFileError(path, "is a directory, not a .mat file; give one model file (`rate2spike sweep` "
+                                   "takes a directory of them)")
+    if not path.is_file():  # a FIFO would block the open below until someone writes to it
+        raise ModelFileError(path, "is not a regular file (a FIFO, socket or device); give a .mat file")
     size = path.stat().st_size
     if size == 0:
         raise ModelFileError(path, "is empty (0 bytes)")
     with open(path, "rb") as fh:
-        head = fh.read(520)
-    if head[512:520] == _HDF5_MAGIC or b"MATLAB 7.3" in head[:128]:
+        head = fh.read(_HDF5_OFFSETS[-1] + len(_HDF5_MAGIC))
+    if any(head[at:at + len(_HDF5_MAGIC)] == _HDF5_MAGIC for at in _HDF5_OFFSETS) or b"MATLAB 7.3" in head[:128]:
         raise ModelFileError(
             path,
-            "is a MATLAB v7.3 (HDF5) file, which is not supported; save it from MATLAB with "
-            "save(..., '-v7') or from Python with scipy.io.savemat",
+            "is an HDF5 file (MATLAB v7.3, or written by h5py), which rate2spike does not read; re-save it "
+            "from MATLAB with save(..., '-v7') or from Python with scipy.io.savemat",
         )
     try:
         return scipy.io.whosmat(str(path))
@@ -240,6 +245,9 @@ def _numeric(path, data, name, required=True):
         if required:
             raise ModelFileError(path, "is missing", name)
         return None
+    if scipy.sparse.issparse(data[name]):
+        raise ModelFileError(path, "is stored as a sparse matrix; model files hold full arrays: re-save it with "
+                                   "full(...) in MATLAB or .toarray() in Python", name)
     value = np.asarray(data[name])
     if value.dtype.kind not in "biuf":
         raise ModelFileError(path, f"must be numeric, got {value.dtype}", name)

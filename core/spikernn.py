@@ -24,6 +24,7 @@ from rate2spike.progress import ProgressBar, is_cancelled
 from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid, sweep_base
+from rate2spike.text import printable
 from rate2spike.trial import TrialSpec, run_trial
 
 
@@ -45,7 +46,7 @@ def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use
     """
     model = as_model(model_path)
     for note in model.notes:
-        print(note)
+        print(printable(note))
     network = convert(model, scaling_factor, use_initial_weights)
     drive = make_drive(network, u, downsample)
     run = simulate(network, drive, _random_seed() if seed is None else seed,
@@ -118,14 +119,14 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     paths = find_model_files(model_dir)
     if not paths:
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
-    say = print if verbose else (lambda *a, **k: None)
+    say = (lambda line: print(printable(line))) if verbose else (lambda *a, **k: None)  # file names shown safely
     results = GridSearchResults()
     stop = threading.Event()
 
     def failed(path, exc) -> None:
         results.failures[path] = str(exc)
         if verbose:
-            print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
+            print(f"rate2spike: error: {printable(exc)}; skipped", file=sys.stderr)
 
     todo = []  # (path, base) of the files to search
     for path in paths:
@@ -145,7 +146,8 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
     with FolderLock(folder), ProgressBar(total=len(todo) * len(factors) * n_trials, desc="lambda search",
                                          enabled=verbose) as bar:
-        tell = bar.write  # lines above the bar, not through it
+        def tell(line: str) -> None:  # lines above the bar, not through it; file names shown safely
+            bar.write(printable(line))
         pace = _SharedProgress(bar, [path for path, _ in todo], len(factors) * n_trials)
 
         def search_one(path, base):

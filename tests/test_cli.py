@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.io
 
 from rate2spike.cli import main, parse_scaling_factors
@@ -134,3 +141,14 @@ def test_a_float32_sweep_says_so_and_does_not_resume_a_float64_journal(model_fil
     assert "in float32" in out and "other precision" in out and "resuming" not in out
     assert "# precision: float32" in csv.read_text()
     assert load_model(model_file).scaling_factors.tolist() == grid
+
+
+def test_printable_shows_control_characters_and_bidi_marks_as_escapes():
+    from rate2spike.text import printable
+
+    assert printable("Task_go-nogo_N_200.mat") == "Task_go-nogo_N_200.mat"
+    assert printable("λ band 20–50, é, 日本") == "λ band 20–50, é, 日本"  # ordinary text is left alone
+    assert printable("a\nb\r\tc\x1b[31m\x07\x7f\x9b") == "a\\nb\\r\\tc\\x1b[31m\\x07\\x7f\\x9b"
+    assert printable("\u202egpj.exe\u2066\u2069\u200e\u200f\u061c\u2028") == \
+        "\\u202egpj.exe\\u2066\\u2069\\u200e\\u200f\\u061c\\u2028"
+    assert printable(Path("bad\udcffname.mat")) == "bad\\udcffname.mat"  # an undecodable byte of a file name

@@ -8,21 +8,30 @@ half-written. Processes that must not use root's overrides run under setpriv (CI
 
 from __future__ import annotations
 
+import csv
+import http.server
+import os
 import random
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+import scipy.sparse
 
 from conftest import file_digest, model_variables, write_model
 from faults import bomb_file, rate2spike_command, run, unprivileged
 from rate2spike.cli import main
+from rate2spike.cluster import CONNECT_TIMEOUT
 from rate2spike.model import TEMP_SUFFIX, load_model, read_mat, save_grid_search
 from rate2spike.network import Stimulation
 
@@ -248,6 +257,7 @@ def test_two_sweeps_of_one_folder_do_not_both_work_and_leave_the_file_whole(tmp_
 MEASURE = """
 import resource, sys
 from rate2spike.cli import main
+from rate2spike.cluster import CONNECT_TIMEOUT
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 code = main(sys.argv[1:])
 print("GROWTH_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
@@ -276,3 +286,63 @@ def test_a_file_larger_than_a_variable_may_be_is_refused_by_every_reader(tmp_pat
         with pytest.raises(ValueError, match="over the 512 MB"):
             reader()
     assert file_digest(bomb) == before
+
+
+# --- unclear files: sparse, HDF5, a FIFO, a folder; names with terminal escapes (issue #27) ----
+
+def test_a_file_name_with_terminal_escapes_is_printed_escaped(tmp_path):
+    """An error naming the file is still one line, and the terminal gets no escape sequence or
+    right-to-left override from it."""
+    path = tmp_path / "a\x1b]0;pwned\x07\x1b[2J\u202egpj.mat\nrate2spike: error: forged"
+    path.write_bytes(b"")
+    result = run(rate2spike_command("simulate", str(path)), timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr and "\x07" not in result.stderr
+    assert "a\\x1b]0;pwned\\x07\\x1b[2J\\u202egpj.mat\\nrate2spike: error: forged: is empty (0 bytes)" in result.stderr
+
+
+def test_a_sparse_matrix_in_a_model_file_says_to_store_it_full(tmp_path, capsys):
+    variables = model_variables(N=30)
+    variables["w"] = scipy.sparse.csc_matrix(np.asarray(variables["w"], dtype=float))
+    path = tmp_path / "sparse.mat"
+    scipy.io.savemat(path, variables)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sparse.mat: field 'w': is stored as a sparse matrix" in err
+    assert "full(...) in MATLAB or .toarray() in Python" in err
+
+
+@pytest.mark.parametrize("head", [
+    b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(512)
+    + b"\x89HDF\r\n\x1a\n",  # MATLAB's save -v7.3: a 512-byte user block, then HDF5
+    b"\x89HDF\r\n\x1a\n",  # h5py: the signature at the start
+], ids=["matlab-v7.3", "h5py"])
+def test_an_hdf5_file_says_to_resave_it(tmp_path, capsys, head):
+    path = tmp_path / "model.mat"
+    path.write_bytes(head + bytes(4096))
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.mat: is an HDF5 file" in err
+    assert "save(..., '-v7')" in err and "scipy.io.savemat" in err
+
+
+@pytest.mark.parametrize("command,phrase", [
+    ("simulate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
+    ("evaluate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
+    ("sweep", "is not a regular file or a folder (a FIFO, socket or device)"),
+])
+def test_a_fifo_as_the_model_is_refused_without_waiting_for_a_writer(tmp_path, command, phrase):
+    fifo = tmp_path / "model.mat"
+    os.mkfifo(fifo)
+    result = run(rate2spike_command(command, str(fifo)), timeout=60)  # opening it would block for ever
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"{fifo}: {phrase}" in result.stderr, result.stderr
+
+
+def test_a_folder_where_a_model_file_is_expected_says_what_to_give(tmp_path, capsys):
+    folder = tmp_path / "models.mat"
+    folder.mkdir()
+    for command in ("simulate", "evaluate"):
+        assert main([command, str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert f"{folder}: is a directory, not a .mat file; give one model file" in err and err.count("\n") == 1
