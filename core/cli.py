@@ -15,6 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rate2spike.cluster import check_local_workers
+from rate2spike.limits import (LAMBDA_RULE, MAX_UNITS, MIN_TAU_STEPS, check_gain, check_inhibitory_share,
+                              check_scaling_factor, check_scaling_factors, check_tau, check_units, grid_count)
 from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
@@ -26,17 +29,28 @@ EXIT_USAGE = 2
 FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
 
 
+def _limited(check, text: str, value, joint: str = ": "):
+    """``check(value)``, its ValueError as argparse's error naming the text given."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}'{joint}{exc}") from None
+
+
 def parse_scaling_factors(text: str) -> list[float]:
-    """'20:75:5' (start:stop:step, stop included) or '20,30,45'."""
+    """'20:75:5' (start:stop:step, stop included) or '20,30,45': at most MAX_GRID_LAMBDAS lambdas,
+    each at least MIN_LAMBDA (``rate2spike.limits``), counted before any value is made."""
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            return [float(v) for v in np.arange(start, stop + step / 2, step)]
-        return [float(x) for x in text.split(",") if x.strip()]
+        else:
+            values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not START:STOP:STEP or a comma-separated list") from None
+    if ":" in text:
+        _limited(lambda bounds: grid_count(*bounds), text, (start, stop, step), joint=" ")
+        values = np.arange(start, stop + step / 2, step)
+    return [float(v) for v in _limited(check_scaling_factors, text, values)]
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -64,15 +78,25 @@ def whole_number(low: int):
     return parse
 
 
-def positive_number(text: str) -> float:
-    """A finite number above 0 (lambda)."""
+def lambda_value(text: str) -> float:
+    """One lambda: a finite number of at least MIN_LAMBDA (``rate2spike.limits.check_scaling_factor``)."""
     try:
-        value = float(text)
+        return check_scaling_factor(float(text))
     except ValueError:
-        value = float("nan")
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number")
-    return value
+        raise argparse.ArgumentTypeError(f"'{text}' is not a {LAMBDA_RULE}") from None
+
+
+def checked(parse, check):
+    """An argparse type: ``parse`` the text (int or float), then ``check`` the value (a
+    ``rate2spike.limits`` or ``rate2spike.cluster`` check); either failure names the text given."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            kind = "a whole number" if parse is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
+        return _limited(check, text, value)
+    return convert
 
 
 def probability(text: str) -> float:
@@ -225,6 +249,9 @@ def _training_verdict(result) -> str:
 
 
 def cmd_train(args) -> int:
+    from rate2spike.train import check_network_options
+
+    check_network_options(args.N, args.taus, args.P_inh, args.gain)  # before a cluster starts or a file is made
     if args.seeds is not None or args.workers or args.scheduler:
         return _train_population(args)
     from rate2spike.progress import ProgressBar
@@ -362,8 +389,9 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
     grid.add_argument("--threads", type=whole_number(1), default=None, help="default: all cores")
     cluster = argparse.ArgumentParser(add_help=False)
     where = cluster.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=whole_number(1),
-                       help="run on a local Dask cluster of this many worker processes (several models or seeds at once)")
+    where.add_argument("--workers", type=checked(int, check_local_workers),
+                       help="run on a local Dask cluster of this many worker processes (several models or seeds at "
+                            "once), at most one per core")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786); `train` workers "
                             "write their files under OUT, which they must reach at the same path")
@@ -386,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
                        help="simulate one LIF trial of a model and print a summary")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=positive_number,
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
                    help=f"scaling factor (default: the stored optimum, else {DEFAULT_SCALING_FACTOR:g})")
     p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
     p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
@@ -420,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=positive_number, help="default: the stored optimum")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored optimum")
     p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
     p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
     p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
@@ -430,16 +458,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[shared["cluster"]],
                        help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=tuple(TASKS))
-    p.add_argument("--N", type=whole_number(1), default=200)
-    p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
+    p.add_argument("--N", type=checked(int, check_units), default=200, help=f"units, 1 to {MAX_UNITS} (default 200)")
+    p.add_argument("--taus", type=checked(float, check_tau), nargs="+", default=[4.0, 20.0],
+                   help=f"min max decay in 5 ms steps, or one value (default 4 20); each at least {MIN_TAU_STEPS:g} "
+                        "(5 ms): below, the rate network's Euler step (1 - 1/tau) flips the state's sign every step")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=whole_number(0), default=0, help="the model's seed (default 0)")
     seeds.add_argument("--seeds", type=parse_seeds,
                        help="train one model per seed: START:STOP (STOP not included, like a Python range) or 0,3,7")
     p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
     p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
-    p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
-    p.add_argument("--gain", type=float, default=1.5)
+    p.add_argument("--P-inh", dest="P_inh", type=checked(float, check_inhibitory_share), default=0.2,
+                   help="share of inhibitory units, 0 to 1 (default 0.2)")
+    p.add_argument("--gain", type=checked(float, check_gain), default=1.5,
+                   help="initial weights' gain, above 0 (default 1.5: the chaotic regime)")
     p.add_argument("--n-trials", type=whole_number(1), default=6000, help="trial limit (xor often needs ~10000)")
     p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")

@@ -10,6 +10,7 @@ it places tasks, retries the tasks of a worker that dies and serves its own dash
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -18,6 +19,18 @@ CONNECT_TIMEOUT = 10  # s: an unreachable scheduler is reported within this
 
 class SchedulerUnreachable(ConnectionError):
     """The Dask scheduler given by address did not answer in time."""
+
+
+def check_local_workers(workers) -> int:
+    """A number of local worker processes: 1 to the number of cores (each worker keeps a core busy,
+    so more only share the cores and multiply the memory; ``--scheduler`` is for bigger clusters)."""
+    cores = os.cpu_count() or 1
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"the number of workers must be a whole number of 1 or more, got {workers!r}")
+    if workers > cores:
+        raise ValueError(f"{workers} local workers on a machine with {cores} core(s): at most {cores} (each worker "
+                         "keeps a core busy); to use more machines, start a Dask cluster and pass --scheduler ADDRESS")
+    return workers
 
 
 def _worker_environment() -> dict:
@@ -58,8 +71,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {scheduler} within "
                                        f"{CONNECT_TIMEOUT} s ({type(exc).__name__}: {exc})") from None
     else:
-        if workers < 1:
-            raise ValueError(f"the number of workers must be 1 or more, got {workers}")
+        check_local_workers(workers)
         # one thread per worker process: the kernels use one core each, and processes share nothing;
         # glibc's own malloc settings, as in this process (see _worker_environment)
         with dask.config.set({"distributed.nanny.pre-spawn-environ": _worker_environment()}):

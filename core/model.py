@@ -23,6 +23,7 @@ import numpy as np
 import scipy.io
 import scipy.sparse
 
+from rate2spike.limits import MIN_TAU_STEPS, check_scaling_factor
 from rate2spike.timegrid import RATE_STEP
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -315,11 +316,16 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         raise ModelFileError(path, f"must be N x n_inputs with N = {n}, got shape {w_in.shape}", "w_in")
     w_out = _vector(path, data, "w_out", n)
     taus = _numeric(path, data, "taus").reshape(-1)
+    notes = []
     if taus.size not in (1, 2) or (taus <= 0).any():
         raise ModelFileError(path, f"must hold one or two positive values (in 5 ms steps), got {taus.tolist()}", "taus")
     if taus.size == 2 and taus[1] < taus[0]:
         raise ModelFileError(path, f"must be (min, max), got {taus.tolist()}", "taus")
     taus_gaus = _vector(path, data, "taus_gaus", n, required=taus.size == 2)
+    if taus.min() < MIN_TAU_STEPS:
+        notes.append(f"{Path(path).name if path else 'model'}: 'taus' ({', '.join(f'{t:g}' for t in taus)}) goes below "
+                     f"{MIN_TAU_STEPS:g} step of 5 ms, where the rate network's Euler step does not decay but flips "
+                     "sign (rate2spike's trainer refuses such taus); its rate outputs are not to be trusted")
     w0 = _square(path, data, "w0", n, required=False)
     taus_gaus0 = _vector(path, data, "taus_gaus0", n, required=False)
     sign = np.diag(m)
@@ -332,7 +338,6 @@ def model_from_dict(data: dict, path=None) -> RateModel:
     activation = _string(path, data, "activation", "sigmoid")
     if activation not in ACTIVATIONS:
         raise ModelFileError(path, f"must be one of {', '.join(ACTIVATIONS)}, got '{activation}'", "activation")
-    notes = []
     if (sign < 0).any() and (w < 0).any():
         share = (w < 0).sum() / max(1, (w != 0).sum())
         notes.append(
@@ -348,9 +353,12 @@ def model_from_dict(data: dict, path=None) -> RateModel:
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
     opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
-    if opt is not None and not opt > 0:
-        raise ModelFileError(path, f"must be a positive scaling factor, got {opt:g} (rerun the grid search with "
-                                   "`rate2spike sweep --force`)", "opt_scaling_factor")
+    if opt is not None:
+        try:
+            check_scaling_factor(opt, "the stored optimum")
+        except ValueError as exc:
+            raise ModelFileError(path, f"{exc} (rerun the grid search with `rate2spike sweep --force`)",
+                                 "opt_scaling_factor") from None
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)

@@ -28,8 +28,8 @@ import numpy as np
 from rate2spike.engine import DaskEngine, ThreadEngine, make_blocks
 from rate2spike.fidelity import Fidelity
 from rate2spike.journal import Journal
+from rate2spike.limits import check_scaling_factors
 from rate2spike.model import RateModel
-from rate2spike.network import check_scaling_factor
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
 from rate2spike.search import LambdaTable, SearchOptions, search
@@ -384,15 +384,9 @@ def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, 
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
-    """The scaling factors as a float array and n_trials as an int, or a ValueError."""
-    factors = np.asarray(list(scaling_factors), dtype=float).reshape(-1)
-    if factors.size == 0:
-        raise ValueError("scaling_factors is empty")
-    repeated = sorted({float(v) for v in factors if np.count_nonzero(factors == v) > 1})
-    if repeated:
-        raise ValueError(f"scaling_factors repeats {', '.join(f'{v:g}' for v in repeated)}")
-    for value in factors:
-        check_scaling_factor(value)
+    """The scaling factors as a float array and n_trials as an int, or a ValueError
+    (``rate2spike.limits``: at most MAX_GRID_LAMBDAS lambdas, each at least MIN_LAMBDA)."""
+    factors = check_scaling_factors(scaling_factors)
     if isinstance(n_trials, bool) or int(n_trials) != n_trials or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials}")
     return factors, int(n_trials)

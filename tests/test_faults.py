@@ -346,3 +346,100 @@ def test_a_folder_where_a_model_file_is_expected_says_what_to_give(tmp_path, cap
         assert main([command, str(folder)]) == 2
         err = capsys.readouterr().err
         assert f"{folder}: is a directory, not a .mat file; give one model file" in err and err.count("\n") == 1
+
+
+# --- limits: lambda, grids, training options, workers (issue #27) ----------------------------
+
+MANY_CORES = str((os.cpu_count() or 1) + 1)
+
+
+@pytest.mark.parametrize("argv,phrase", [
+    (["sweep", "M", "--scaling-factors", "20:1e12:1"], "argument --scaling-factors: '20:1e12:1' holds "
+                                                        "999,999,999,981 lambdas; a grid may hold at most 1000"),
+    (["sweep", "M", "--scaling-factors", "20:2e7:1"], "holds 19,999,981 lambdas; a grid may hold at most 1000"),
+    (["sweep", "M", "--scaling-factors", "1e-320,20"], "every scaling factor must be a positive number of at "
+                                                       "least 0.001"),
+    (["sweep", "M", "--scaling-factors", "20,inf"], "every scaling factor must be a positive number"),
+    (["sweep", "M", "--workers", MANY_CORES], f"at most {os.cpu_count()} (each worker keeps a core busy); to use more "
+                                              "machines, start a Dask cluster and pass --scheduler ADDRESS"),
+    (["simulate", "M", "--lambda", "1e-320"], "argument --lambda: '1e-320' is not a positive number of at least 0.001"),
+    (["evaluate", "M", "--lambda", "nan"], "argument --lambda: 'nan' is not a positive number"),
+    (["train", "--N", "10000000"], "argument --N: '10000000': N must be a whole number from 1 to 5000"),
+    (["train", "--N", "0"], "N must be a whole number from 1 to 5000, got 0"),
+    (["train", "--taus", "nan", "20"], "argument --taus: 'nan': taus must be a finite number"),
+    (["train", "--taus", "inf"], "argument --taus: 'inf': taus must be a finite number"),
+    (["train", "--taus", "1e-300"], "taus must be at least 1 step of 5 ms (the rate network's Euler step is unstable"),
+    (["train", "--gain", "nan"], "argument --gain: 'nan': gain must be a finite number"),
+    (["train", "--gain", "0"], "gain must be above 0"),
+    (["train", "--P-inh", "1.5"], "argument --P-inh: '1.5': P_inh must be from 0 to 1"),
+    (["train", "--workers", MANY_CORES], f"on a machine with {os.cpu_count()} core(s)"),
+])
+def test_values_past_the_limits_are_refused_in_one_line_before_any_work(tmp_path, capsys, argv, phrase):
+    model = go_nogo(tmp_path)
+    before = file_digest(model)
+    argv = [str(model) if arg == "M" else arg for arg in argv]
+    if argv[0] == "train":
+        argv += ["--task", "go-nogo", "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and phrase in err and "Traceback" not in err, err
+    assert file_digest(model) == before and not (tmp_path / "out").exists()
+
+
+def test_reversed_taus_are_refused_before_a_cluster_starts(tmp_path, capsys):
+    started = time.monotonic()
+    assert main(["train", "--task", "go-nogo", "--taus", "20", "4", "--seeds", "0:2", "--workers", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "taus must be one value or (min, max) with min <= max, got (20.0, 4.0)" in capsys.readouterr().err
+    assert time.monotonic() - started < 2 and not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("options,phrase", [
+    ({"taus": (float("nan"), 20)}, "taus must be a finite number"),
+    ({"taus": (float("inf"),)}, "taus must be a finite number"),
+    ({"taus": (1e-300,)}, "taus must be at least 1 step of 5 ms"),
+    ({"gain": float("nan")}, "gain must be a finite number"),
+    ({"P_inh": -0.1}, "P_inh must be from 0 to 1"),
+    ({"N": 10_000_000}, "N must be a whole number from 1 to 5000"),
+])
+def test_train_model_refuses_options_whose_file_the_tool_could_not_load(tmp_path, options, phrase):
+    """The Python API checks what the command line checks: no file the loader refuses is written."""
+    from rate2spike.train import train_model
+
+    with pytest.raises(ValueError, match=re.escape(phrase)):
+        train_model("go-nogo", n_trials=100, out_dir=tmp_path, **{"N": 20, **options})
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_every_way_a_lambda_enters_refuses_a_subnormal_one(tmp_path, capsys):
+    """lambda = 1e-320 made W / lambda infinite and the output NaN; it is refused by the one check
+    (rate2spike.limits.check_scaling_factor) wherever it enters."""
+    from rate2spike import LIF_network_fnc, TrialSpec, evaluate_single_trial, run_sweep
+    from rate2spike.limits import LAMBDA_RULE
+
+    path = go_nogo(tmp_path)
+    model = load_model(path)
+    u = np.zeros((1, 201))
+    for call in (lambda: TrialSpec(model, scaling_factor=1e-320), lambda: run_sweep(model, None, [20, 1e-320], 2),
+                 lambda: LIF_network_fnc(model, 1e-320, u, {"mode": "none"}, seed=0),
+                 lambda: evaluate_single_trial(model, 1e-320, seed=0)):
+        with pytest.raises(ValueError, match=re.escape(f"must be a {LAMBDA_RULE}, got 1e-320")):
+            call()
+    with pytest.raises(ValueError, match="a grid may hold at most 1000"):  # refused before 10**12 values are made
+        run_sweep(model, None, range(20, 10**12), 2)
+    save_grid_search(path, [20, 30], [0.5, 0.6], 30)
+    variables = scipy.io.loadmat(path)
+    variables["opt_scaling_factor"] = 1e-320
+    scipy.io.savemat(path, {k: v for k, v in variables.items() if not k.startswith("__")})
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'opt_scaling_factor': the stored optimum must be a positive number of at least 0.001" in err
+
+
+def test_a_local_cluster_larger_than_the_machine_is_refused_in_the_api_too():
+    from rate2spike.cluster import dask_client
+
+    with pytest.raises(ValueError, match=f"with {os.cpu_count()} core"):
+        with dask_client(workers=int(MANY_CORES)):
+            pass
