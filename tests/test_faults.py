@@ -443,3 +443,58 @@ def test_a_local_cluster_larger_than_the_machine_is_refused_in_the_api_too():
     with pytest.raises(ValueError, match=f"with {os.cpu_count()} core"):
         with dask_client(workers=int(MANY_CORES)):
             pass
+
+
+# --- a scheduler address that is not a Dask scheduler (issue #27) ---------------------------
+
+@contextmanager
+def not_a_scheduler(kind: str):
+    """A service on an ephemeral 127.0.0.1 port that is not Dask: a web server (what `python -m
+    http.server` runs) or a silent listener (connections are accepted by the system, never answered)."""
+    if kind == "http":
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def handle(self):
+                try:
+                    super().handle()
+                except ConnectionError:  # the probe hangs up after reading the status line
+                    pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+    else:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("kind,phrase", [
+    ("http", "is a web server (it answers HTTP), not a Dask scheduler"),
+    ("silent", f"accepted the connection but sent nothing within {CONNECT_TIMEOUT} s: not a Dask scheduler"),
+])
+@pytest.mark.parametrize("command", ["sweep", "train"])
+def test_a_scheduler_address_that_is_not_dask_is_one_line_within_the_timeout(tmp_path, kind, phrase, command):
+    """README: a scheduler that does not answer is reported within CONNECT_TIMEOUT (10 s); Dask's
+    own connect waited for a handshake for ever (over 120 s at a web server)."""
+    model = go_nogo(tmp_path)
+    before = file_digest(model)
+    argv = (["sweep", str(model), "--n-trials", "2", "--scaling-factors", "20"] if command == "sweep"
+            else ["train", "--task", "go-nogo", "--N", "20", "--n-trials", "100", "--out", str(tmp_path / "out")])
+    with not_a_scheduler(kind) as address:
+        started = time.monotonic()
+        result = run(rate2spike_command(*argv, "--scheduler", address), timeout=CONNECT_TIMEOUT + 50)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"rate2spike: error: {address} ")
+    assert phrase in result.stderr, result.stderr
+    assert elapsed < CONNECT_TIMEOUT + 8  # the process's own start (imports) included
+    assert file_digest(model) == before and not (tmp_path / "out").exists()
