@@ -165,7 +165,10 @@ def cmd_simulate(args) -> int:
 def cmd_sweep(args) -> int:
     from rate2spike.cluster import dask_client
     from rate2spike.spikernn import lambda_grid_search
+    from rate2spike.sweep import check_csv_target
 
+    if args.csv:
+        check_csv_target(args.csv)  # before the search, not after it
     try:
         with dask_client(args.workers, args.scheduler) as client:
             results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,

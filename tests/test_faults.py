@@ -498,3 +498,61 @@ def test_a_scheduler_address_that_is_not_dask_is_one_line_within_the_timeout(tmp
     assert phrase in result.stderr, result.stderr
     assert elapsed < CONNECT_TIMEOUT + 8  # the process's own start (imports) included
     assert file_digest(model) == before and not (tmp_path / "out").exists()
+
+
+# --- what a file name can do to the CSV and the terminal (issue #27) ------------------------
+
+HOSTILE_NAME = "x\n# optimum: 999\nscaling_factor,n_trials\n1,2\r# status: forged\u2028\x1b[2J\u202egpj.mat"
+
+
+CSV_METADATA_KEYS = ["model", "task", "seed", "trials per lambda", "downsample", "initial weights", "stimulation",
+                     "task options", "search", "precision", "optimum", "lambda band", "closest output",
+                     "trials scored", "status", "rate2spike", "date"]
+
+
+def _csv_comments(text: str) -> list[str]:
+    return [line[2:].split(":", 1)[0] for line in text.split("\n") if line.startswith("#")]
+
+
+def test_a_hostile_model_name_cannot_forge_lines_of_the_csv(tmp_path, capsys):
+    path = go_nogo(tmp_path, HOSTILE_NAME)
+    target = tmp_path / "curve.csv"
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20,30", "--no-extend",
+                 "--csv", str(target)]) == 0
+    text = target.read_text()
+    keys = [key for key in _csv_comments(text) if key not in ("note", "warning")]
+    assert keys == CSV_METADATA_KEYS
+    assert "\r" not in text and "\u2028" not in text and "\x1b" not in text and "\u202e" not in text
+    assert "# model: x\\n# optimum: 999\\nscaling_factor,n_trials\\n1,2\\r# status: forged\\u2028\\x1b[2J" in text
+    table = [line for line in text.split("\n") if line and not line.startswith("#")]
+    assert len(table) == 3 and table[0].startswith("scaling_factor,n_trials,")  # one header, one row per lambda
+    rows = list(csv.DictReader(line for line in text.splitlines(keepends=True) if not line.startswith("#")))
+    assert [float(row["scaling_factor"]) for row in rows] == [20.0, 30.0]
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(target, comment="#")  # README's one call
+    assert frame["scaling_factor"].tolist() == [20.0, 30.0] and list(frame.columns) == list(rows[0])
+    out = capsys.readouterr().out  # and the terminal: the sweep's lines show the name escaped
+    assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J\\u202egpj.mat" in out
+
+
+def test_the_csv_replaces_a_symlink_at_its_name_instead_of_writing_through_it(tmp_path):
+    path = go_nogo(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    target = tmp_path / "curve.csv"
+    target.symlink_to(victim)
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20", "--csv", str(target)]) == 0
+    assert victim.read_text() == "keep me\n"
+    assert not target.is_symlink() and target.read_text().startswith("# model: ")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".curve.csv")]  # no temporary file left
+
+
+def test_a_folder_given_as_the_csv_is_refused_before_the_search(tmp_path, capsys):
+    folder = tmp_path / "curves"
+    folder.mkdir()
+    path = go_nogo(tmp_path)
+    before = file_digest(path)
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20", "--csv", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: is a folder; name the CSV file to write" in err and err.count("\n") == 1
+    assert file_digest(path) == before  # refused before the search, not after it
