@@ -99,6 +99,20 @@ def checked(parse, check):
     return convert
 
 
+MAX_PORT = 65535
+
+
+def port_number(text: str) -> int:
+    """A TCP port to listen on: 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (1-{MAX_PORT})")
+    return value
+
+
 def probability(text: str) -> float:
     """A number strictly between 0 and 1 (an error rate)."""
     try:
@@ -358,7 +372,8 @@ def cmd_bench(args) -> int:
 def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
-    return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save)
+    return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save,
+                  host=args.host, origins=args.origins)
 
 
 def cmd_report(args) -> int:
@@ -501,7 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")
-    p.add_argument("--port", type=whole_number(1), default=5006)
+    p.add_argument("--port", type=port_number, default=5006, help="1-65535 (default 5006)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1: this machine only). Another opens the dashboard "
+                        "to a network, with no log-in: whoever reaches the port can run simulations, and with "
+                        "--allow-save write the files of --models DIR")
+    p.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[], metavar="HOST:PORT",
+                   help="a name under which browsers reach the dashboard (repeatable; needed with --host 0.0.0.0)")
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
