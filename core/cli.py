@@ -15,9 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rate2spike.cluster import check_local_workers
+from rate2spike.limits import (LAMBDA_RULE, MAX_UNITS, MIN_TAU_STEPS, check_gain, check_inhibitory_share,
+                              check_scaling_factor, check_scaling_factors, check_tau, check_units, grid_count)
 from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS
+from rate2spike.text import printable
 from rate2spike.network import MAX_STEP
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
@@ -25,17 +29,28 @@ EXIT_USAGE = 2
 FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
 
 
+def _limited(check, text: str, value, joint: str = ": "):
+    """``check(value)``, its ValueError as argparse's error naming the text given."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}'{joint}{exc}") from None
+
+
 def parse_scaling_factors(text: str) -> list[float]:
-    """'20:75:5' (start:stop:step, stop included) or '20,30,45'."""
+    """'20:75:5' (start:stop:step, stop included) or '20,30,45': at most MAX_GRID_LAMBDAS lambdas,
+    each at least MIN_LAMBDA (``rate2spike.limits``), counted before any value is made."""
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0:
-                raise ValueError
-            return [float(v) for v in np.arange(start, stop + step / 2, step)]
-        return [float(x) for x in text.split(",") if x.strip()]
+        else:
+            values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not START:STOP:STEP or a comma-separated list") from None
+    if ":" in text:
+        _limited(lambda bounds: grid_count(*bounds), text, (start, stop, step), joint=" ")
+        values = np.arange(start, stop + step / 2, step)
+    return [float(v) for v in _limited(check_scaling_factors, text, values)]
 
 
 def parse_window(text: str) -> tuple[int, int]:
@@ -63,14 +78,38 @@ def whole_number(low: int):
     return parse
 
 
-def positive_number(text: str) -> float:
-    """A finite number above 0 (lambda)."""
+def lambda_value(text: str) -> float:
+    """One lambda: a finite number of at least MIN_LAMBDA (``rate2spike.limits.check_scaling_factor``)."""
     try:
-        value = float(text)
+        return check_scaling_factor(float(text))
     except ValueError:
-        value = float("nan")
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a positive number")
+        raise argparse.ArgumentTypeError(f"'{text}' is not a {LAMBDA_RULE}") from None
+
+
+def checked(parse, check):
+    """An argparse type: ``parse`` the text (int or float), then ``check`` the value (a
+    ``rate2spike.limits`` or ``rate2spike.cluster`` check); either failure names the text given."""
+    def convert(text: str):
+        try:
+            value = parse(text)
+        except ValueError:
+            kind = "a whole number" if parse is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {kind}") from None
+        return _limited(check, text, value)
+    return convert
+
+
+MAX_PORT = 65535
+
+
+def port_number(text: str) -> int:
+    """A TCP port to listen on: 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (1-{MAX_PORT})")
     return value
 
 
@@ -96,9 +135,14 @@ def parse_option(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE (e.g. evidence_strength=0.8)") from None
 
 
+def _say(line) -> None:
+    """Print a line that may hold text from a file (a name, a note), shown safely."""
+    print(printable(line))
+
+
 def _say_notes(model) -> None:
     for note in model.notes:
-        print(note)
+        _say(note)
 
 
 def cmd_simulate(args) -> int:
@@ -118,7 +162,7 @@ def cmd_simulate(args) -> int:
     trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
     run, outcome = trial.recording, trial.outcome
     rates = run.firing_rates
-    print(f"{model.name}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
+    print(f"{printable(model.name)}: {spec.task.name}, condition {trial.stimulus.condition.name}, "
           f"lambda = {spec.scaling_factor:g}, seed {spec.seed}")
     print(f"  {run.drive.nt} steps of {run.drive.dt * 1e3:g} ms ({run.drive.T:g} s), {int(run.spikes.sum())} spikes")
     means = [f"{kind} {rates[mask].mean():.1f} Hz" if mask.any() else f"no {kind} units"
@@ -128,14 +172,17 @@ def cmd_simulate(args) -> int:
           f"{outcome.extreme:.3f} in the decision window from {spec.task.decision_start:g} s, against {outcome.level:g})")
     if args.save:
         save_trial(args.save, trial)
-        print(f"  trial saved to {args.save}")
+        print(f"  trial saved to {printable(args.save)}")
     return 0
 
 
 def cmd_sweep(args) -> int:
     from rate2spike.cluster import dask_client
     from rate2spike.spikernn import lambda_grid_search
+    from rate2spike.sweep import check_csv_target
 
+    if args.csv:
+        check_csv_target(args.csv)  # before the search, not after it
     try:
         with dask_client(args.workers, args.scheduler) as client:
             results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
@@ -156,7 +203,7 @@ def cmd_sweep(args) -> int:
                 where = path.relative_to(root).with_suffix("") if root.is_dir() else Path(path.stem)
                 target = target.with_name(f"{target.stem}_{'_'.join(where.parts)}{target.suffix}")
             result.to_csv(target)
-            print(f"wrote {target}")
+            print(f"wrote {printable(target)}")
     if results.failures:
         print(f"rate2spike: {len(results.failures)} model file(s) failed (see the errors above)", file=sys.stderr)
         return EXIT_USAGE
@@ -175,7 +222,7 @@ def cmd_evaluate(args) -> int:
     if args.scaling_factor is None and model.opt_scaling_factor is None and args.n_trials:
         raise ValueError(f"{model.name} holds no opt_scaling_factor; pass --lambda or run `rate2spike sweep` first")
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed)
-    print(f"{model.name}: {spec.task.name}, N = {model.N}")
+    print(f"{printable(model.name)}: {spec.task.name}, N = {model.N}")
     if args.rate_trials:
         accuracy = evaluate(model, spec.task, np.random.default_rng(args.seed), args.rate_trials).accuracy
         print(f"  rate network: accuracy {accuracy:.3f} on {args.rate_trials} fresh trials")
@@ -219,6 +266,9 @@ def _training_verdict(result) -> str:
 
 
 def cmd_train(args) -> int:
+    from rate2spike.train import check_network_options
+
+    check_network_options(args.N, args.taus, args.P_inh, args.gain)  # before a cluster starts or a file is made
     if args.seeds is not None or args.workers or args.scheduler:
         return _train_population(args)
     from rate2spike.progress import ProgressBar
@@ -235,7 +285,7 @@ def cmd_train(args) -> int:
         result = train_model(args.task, seed=args.seed, out_dir=args.out, progress=progress, **_train_options(args))
     print(f"{_training_verdict(result)} after {result.trials} trials ({result.elapsed_seconds:.0f} s): eval accuracy "
           f"{result.eval_accuracy:.3f}, eval loss {result.eval_loss:.2f}")
-    print(f"model written to {result.path}")
+    print(f"model written to {printable(result.path)}")
     return 0
 
 
@@ -264,12 +314,12 @@ def _train_population(args) -> int:
                     ended.append(outcome)
                     bar.update_to(info.done)
                     if outcome.failed:
-                        bar.write(f"seed {outcome.seed}: FAILED: {outcome.error}")
+                        bar.write(f"seed {outcome.seed}: FAILED: {printable(outcome.error)}")
                     elif not outcome.cancelled:
                         r = outcome.result
                         bar.write(f"seed {outcome.seed}: {_training_verdict(r)} after {r.trials} trials "
                                   f"({r.elapsed_seconds:.0f} s): eval accuracy {r.eval_accuracy:.3f}, eval loss "
-                                  f"{r.eval_loss:.2f} -> {where(r.path)}")
+                                  f"{r.eval_loss:.2f} -> {printable(where(r.path))}")
 
                 population = train_population(args.task, seeds, client=client, out_dir=args.out, progress=progress,
                                               **_train_options(args))
@@ -298,7 +348,7 @@ def cmd_bench(args) -> int:
     if args.scale:
         from rate2spike.bench import run_scale_bench
 
-        run_scale_bench(model=args.model)
+        run_scale_bench(model=args.model, say=_say)
         return 0
     if args.search:
         run_search_bench(threads=args.threads)
@@ -309,11 +359,11 @@ def cmd_bench(args) -> int:
         try:
             run_dashboard_bench(changes=args.changes)
         except RuntimeError as exc:
-            print(f"rate2spike bench: error: {exc}", file=sys.stderr)
+            print(f"rate2spike bench: error: {printable(exc)}", file=sys.stderr)
             return EXIT_USAGE
         return 0
     if not args.train_only:
-        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads)
+        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads, say=_say)
     if args.train or args.train_only:
         run_train_bench()
     return 0
@@ -322,7 +372,8 @@ def cmd_bench(args) -> int:
 def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
-    return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save)
+    return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save,
+                  host=args.host, origins=args.origins)
 
 
 def cmd_report(args) -> int:
@@ -330,11 +381,11 @@ def cmd_report(args) -> int:
 
     check_output(args.output)
     population = collect(args.path)
-    print(f"{len(population.rows)} model file(s) under {args.path}: {population.counts()}")
+    print(f"{len(population.rows)} model file(s) under {printable(args.path)}: {printable(population.counts())}")
     for row in population.failed:
-        print(f"  could not read {row.path}: {row.error}")
+        print(f"  could not read {printable(row.path)}: {printable(row.error)}")
     path = write_report(args.path, args.output, population=population)
-    print(f"report written to {path}")
+    print(f"report written to {printable(path)}")
     return 0
 
 
@@ -356,23 +407,32 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
     grid.add_argument("--threads", type=whole_number(1), default=None, help="default: all cores")
     cluster = argparse.ArgumentParser(add_help=False)
     where = cluster.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=whole_number(1),
-                       help="run on a local Dask cluster of this many worker processes (several models or seeds at once)")
+    where.add_argument("--workers", type=checked(int, check_local_workers),
+                       help="run on a local Dask cluster of this many worker processes (several models or seeds at "
+                            "once), at most one per core")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786); `train` workers "
                             "write their files under OUT, which they must reach at the same path")
     return {"task": task, "conversion": conversion, "grid": grid, "cluster": cluster}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose one-line errors show what was typed safely (a pasted file name
+    may hold terminal escapes or newlines: ``rate2spike.text.printable``)."""
+
+    def error(self, message):
+        super().error(printable(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
     shared = _shared_options()
-    parser = argparse.ArgumentParser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
+    parser = Parser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
                        help="simulate one LIF trial of a model and print a summary")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=positive_number,
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
                    help=f"scaling factor (default: the stored optimum, else {DEFAULT_SCALING_FACTOR:g})")
     p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
     p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
@@ -406,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=positive_number, help="default: the stored optimum")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored optimum")
     p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
     p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
     p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
@@ -416,16 +476,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", parents=[shared["cluster"]],
                        help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=tuple(TASKS))
-    p.add_argument("--N", type=whole_number(1), default=200)
-    p.add_argument("--taus", type=float, nargs="+", default=[4.0, 20.0], help="min max decay (5 ms steps), or one value")
+    p.add_argument("--N", type=checked(int, check_units), default=200, help=f"units, 1 to {MAX_UNITS} (default 200)")
+    p.add_argument("--taus", type=checked(float, check_tau), nargs="+", default=[4.0, 20.0],
+                   help=f"min max decay in 5 ms steps, or one value (default 4 20); each at least {MIN_TAU_STEPS:g} "
+                        "(5 ms): below, the rate network's Euler step (1 - 1/tau) flips the state's sign every step")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=whole_number(0), default=0, help="the model's seed (default 0)")
     seeds.add_argument("--seeds", type=parse_seeds,
                        help="train one model per seed: START:STOP (STOP not included, like a Python range) or 0,3,7")
     p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
     p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
-    p.add_argument("--P-inh", dest="P_inh", type=float, default=0.2)
-    p.add_argument("--gain", type=float, default=1.5)
+    p.add_argument("--P-inh", dest="P_inh", type=checked(float, check_inhibitory_share), default=0.2,
+                   help="share of inhibitory units, 0 to 1 (default 0.2)")
+    p.add_argument("--gain", type=checked(float, check_gain), default=1.5,
+                   help="initial weights' gain, above 0 (default 1.5: the chaotic regime)")
     p.add_argument("--n-trials", type=whole_number(1), default=6000, help="trial limit (xor often needs ~10000)")
     p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
@@ -452,7 +516,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")
-    p.add_argument("--port", type=whole_number(1), default=5006)
+    p.add_argument("--port", type=port_number, default=5006, help="1-65535 (default 5006)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1: this machine only). Another opens the dashboard "
+                        "to a network, with no log-in: whoever reaches the port can run simulations, and with "
+                        "--allow-save write the files of --models DIR")
+    p.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[], metavar="HOST:PORT",
+                   help="a name under which browsers reach the dashboard (repeatable; needed with --host 0.0.0.0)")
     p.add_argument("--no-browser", action="store_true")
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
@@ -482,7 +552,7 @@ def main(argv=None) -> int:
         print("rate2spike: interrupted", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, OSError) as exc:
-        print(f"rate2spike: error: {exc}", file=sys.stderr)
+        print(f"rate2spike: error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 

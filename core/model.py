@@ -24,11 +24,14 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 import scipy.io
+import scipy.sparse
 
+from rate2spike.limits import MIN_TAU_STEPS, check_scaling_factor
 from rate2spike.paths import describe_mode, open_regular
 from rate2spike.timegrid import RATE_STEP
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_HDF5_OFFSETS = (0, 512, 1024, 2048)  # where HDF5 looks for its signature (MATLAB v7.3 puts it at 512)
 ACTIVATIONS = ("sigmoid", "clipped_relu", "softplus")
 
 
@@ -196,7 +199,8 @@ def _opened(path: Path) -> Iterator[BinaryIO]:
     except FileNotFoundError:
         raise ModelFileError(path, "no such file") from None
     info = os.fstat(fd)
-    problem = ("is a directory, not a .mat file" if stat.S_ISDIR(info.st_mode) else
+    problem = ("is a directory, not a .mat file; give one model file (`rate2spike sweep` takes a directory "
+               "of them)" if stat.S_ISDIR(info.st_mode) else
                f"is {describe_mode(info.st_mode)}, not a .mat file" if not stat.S_ISREG(info.st_mode) else
                "is empty (0 bytes)" if info.st_size == 0 else None)
     if problem is not None:
@@ -221,12 +225,12 @@ def _declared_variables(path: Path, fh: BinaryIO) -> list[tuple[str, tuple, str]
     headers only, after checking that it is a MAT file at all (a ModelFileError says why not)."""
     size = fh.seek(0, io.SEEK_END)
     fh.seek(0)
-    head = fh.read(520)
-    if head[512:520] == _HDF5_MAGIC or b"MATLAB 7.3" in head[:128]:
+    head = fh.read(_HDF5_OFFSETS[-1] + len(_HDF5_MAGIC))
+    if any(head[at:at + len(_HDF5_MAGIC)] == _HDF5_MAGIC for at in _HDF5_OFFSETS) or b"MATLAB 7.3" in head[:128]:
         raise ModelFileError(
             path,
-            "is a MATLAB v7.3 (HDF5) file, which is not supported; save it from MATLAB with "
-            "save(..., '-v7') or from Python with scipy.io.savemat",
+            "is an HDF5 file (MATLAB v7.3, or written by h5py), which rate2spike does not read; re-save it "
+            "from MATLAB with save(..., '-v7') or from Python with scipy.io.savemat",
         )
     try:
         fh.seek(0)
@@ -287,6 +291,9 @@ def _numeric(path, data, name, required=True):
         if required:
             raise ModelFileError(path, "is missing", name)
         return None
+    if scipy.sparse.issparse(data[name]):
+        raise ModelFileError(path, "is stored as a sparse matrix; model files hold full arrays: re-save it with "
+                                   "full(...) in MATLAB or .toarray() in Python", name)
     value = np.asarray(data[name])
     if value.dtype.kind not in "biuf":
         raise ModelFileError(path, f"must be numeric, got {value.dtype}", name)
@@ -355,11 +362,16 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
         raise ModelFileError(path, f"must be N x n_inputs with N = {n}, got shape {w_in.shape}", "w_in")
     w_out = _vector(path, data, "w_out", n)
     taus = _numeric(path, data, "taus").reshape(-1)
+    notes = []
     if taus.size not in (1, 2) or (taus <= 0).any():
         raise ModelFileError(path, f"must hold one or two positive values (in 5 ms steps), got {taus.tolist()}", "taus")
     if taus.size == 2 and taus[1] < taus[0]:
         raise ModelFileError(path, f"must be (min, max), got {taus.tolist()}", "taus")
     taus_gaus = _vector(path, data, "taus_gaus", n, required=taus.size == 2)
+    if taus.min() < MIN_TAU_STEPS:
+        notes.append(f"{Path(path).name if path else 'model'}: 'taus' ({', '.join(f'{t:g}' for t in taus)}) goes below "
+                     f"{MIN_TAU_STEPS:g} step of 5 ms, where the rate network's Euler step does not decay but flips "
+                     "sign (rate2spike's trainer refuses such taus); its rate outputs are not to be trusted")
     w0 = _square(path, data, "w0", n, required=False)
     taus_gaus0 = _vector(path, data, "taus_gaus0", n, required=False)
     sign = np.diag(m)
@@ -372,7 +384,6 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     activation = _string(path, data, "activation", "sigmoid")
     if activation not in ACTIVATIONS:
         raise ModelFileError(path, f"must be one of {', '.join(ACTIVATIONS)}, got '{activation}'", "activation")
-    notes = []
     if (sign < 0).any() and (w < 0).any():
         share = (w < 0).sum() / max(1, (w != 0).sum())
         notes.append(
@@ -388,9 +399,12 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
     opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
-    if opt is not None and not opt > 0:
-        raise ModelFileError(path, f"must be a positive scaling factor, got {opt:g} (rerun the grid search with "
-                                   "`rate2spike sweep --force`)", "opt_scaling_factor")
+    if opt is not None:
+        try:
+            check_scaling_factor(opt, "the stored optimum")
+        except ValueError as exc:
+            raise ModelFileError(path, f"{exc} (rerun the grid search with `rate2spike sweep --force`)",
+                                 "opt_scaling_factor") from None
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)

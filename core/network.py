@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rate2spike import timegrid
+from rate2spike.limits import check_scaling_factor  # noqa: F401  (lambda's one check, re-exported)
 from rate2spike.model import RateModel
 
 
@@ -40,17 +41,6 @@ class SpikingNetwork:
         return self.WT.shape[0]
 
 
-def check_scaling_factor(scaling_factor) -> float:
-    """lambda as a float, or a ValueError: it must be a finite number above 0."""
-    try:
-        value = float(scaling_factor)
-    except (TypeError, ValueError):
-        raise ValueError(f"scaling_factor must be a number, got {scaling_factor!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"scaling_factor must be a positive number, got {scaling_factor!r}")
-    return value
-
-
 def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool = False,
             rectify_weights: bool = True) -> SpikingNetwork:
     """Map a rate model onto a LIF network: W = W_rate / lambda, w_out / lambda, td from the
@@ -58,7 +48,11 @@ def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool =
     w with ``rectify_weights=False``, as the PyTorch port's LIF code reads its files)."""
     scaling_factor = check_scaling_factor(scaling_factor)
     W_rate = model.recurrent_weights(use_initial_weights, rectify_weights)
-    WT = np.ascontiguousarray(W_rate.T) / scaling_factor
+    with np.errstate(over="ignore"):
+        WT = np.ascontiguousarray(W_rate.T) / scaling_factor
+    if not np.isfinite(WT).all():  # weights near the float64 limit in the file, times 1 / lambda
+        raise ValueError(f"{model.name}: the recurrent weights divided by lambda = {scaling_factor:g} overflow; "
+                         "use a larger lambda")
     td0 = None
     if len(model.taus) == 1 or model.taus_gaus0 is not None:
         td0 = model.decay_constants(use_initial_weights=True)

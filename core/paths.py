@@ -37,6 +37,9 @@ def find_model_files(directory) -> list[Path]:
     directory = Path(directory)
     if directory.is_file():
         return [directory]
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"{directory}: is not a regular file or a folder (a FIFO, socket or device); give a .mat "
+                         "file or a folder of them")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     return sorted(p for p in directory.rglob("*.mat") if not p.name.startswith("."))

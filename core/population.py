@@ -25,7 +25,7 @@ from typing import Callable, Iterable
 
 from rate2spike.progress import is_cancelled
 from rate2spike.tasks import get_task
-from rate2spike.train import TrainingResult, train_model
+from rate2spike.train import TrainingResult, check_network_options, train_model
 
 CANCEL_CHECK_SECONDS = 1.0  # how often a seed on a worker asks the scheduler whether to stop
 POLL_SECONDS = 0.1  # how often the gathering loop looks at ``cancel``
@@ -110,6 +110,7 @@ def train_population(task, seeds: Iterable[int], client=None, out_dir=".",
     for name in ("seed", "progress", "cancel"):
         if name in train_options:
             raise TypeError(f"train_population sets {name!r} of train_model itself")
+    check_network_options(**{k: v for k, v in train_options.items() if k in ("N", "taus", "P_inh", "gain")})
     out_dir = os.path.abspath(out_dir)
     started = time.perf_counter()
     outcomes: dict[int, SeedOutcome] = {}

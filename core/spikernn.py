@@ -25,6 +25,7 @@ from rate2spike.progress import ProgressBar, is_cancelled
 from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS, run_grid, sweep_base
+from rate2spike.text import printable
 from rate2spike.trial import TrialSpec, run_trial
 
 
@@ -46,7 +47,7 @@ def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use
     """
     model = as_model(model_path)
     for note in model.notes:
-        print(note)
+        print(printable(note))
     network = convert(model, scaling_factor, use_initial_weights)
     drive = make_drive(network, u, downsample)
     run = simulate(network, drive, _random_seed() if seed is None else seed,
@@ -138,7 +139,7 @@ def _failed(results: "GridSearchResults", verbose: bool, path, exc) -> None:
     """A model that cannot be searched or saved: one line on stderr naming it; the others go on."""
     results.failures[path] = str(exc)
     if verbose:
-        print(f"rate2spike: error: {exc}; skipped", file=sys.stderr)
+        print(f"rate2spike: error: {printable(exc)}; skipped", file=sys.stderr)
 
 
 def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> list:
@@ -150,8 +151,8 @@ def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> 
             model = load_model(path, stored_results=not force)
             if model.opt_scaling_factor is not None:
                 if verbose:
-                    print(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; skipped "
-                          "(force=True redoes it)")
+                    print(printable(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; "
+                                    "skipped (force=True redoes it)"))
                 continue
             check_writable(path)  # before the work, not after it
             todo.append((path, make_base(model)))
@@ -170,7 +171,7 @@ class _FolderSearch:
         self.results, self.todo, self.factors, self.n_trials, self.options = results, todo, factors, n_trials, options
         self.verbose, self.progress, self.cancel, self.resume, self.run_options = (verbose, progress, cancel, resume,
                                                                                    run_options)
-        self.tell = bar.write  # lines above the bar, not through it
+        self.tell = lambda line: bar.write(printable(line))  # above the bar, not through it; names shown safely
         self.pace = _SharedProgress(bar, [path for path, _ in todo], len(factors) * n_trials)
         self.stop = threading.Event()
 

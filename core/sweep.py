@@ -18,22 +18,25 @@ import datetime
 import io
 import math
 import os
+import tempfile
 import time
 import uuid
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from rate2spike.engine import DaskEngine, ThreadEngine, make_blocks
 from rate2spike.fidelity import Fidelity
 from rate2spike.journal import Journal
+from rate2spike.limits import check_scaling_factors
 from rate2spike.model import RateModel
-from rate2spike.network import check_scaling_factor
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
 from rate2spike.search import LambdaTable, SearchOptions, search
 from rate2spike.tasks import Outcome
+from rate2spike.text import printable
 from rate2spike.trial import TrialSpec
 
 DEFAULT_SCALING_FACTORS = tuple(range(20, 76, 5))  # the reference's 20, 25, ..., 75
@@ -310,24 +313,54 @@ class SweepResult:
         }
 
     def to_csv(self, path=None) -> str:
-        """CSV text: '# key: value' lines (metadata, then warnings), a header, one row per lambda.
-        Also written to ``path`` if given."""
+        """CSV text: '# key: value' lines (metadata, then notes and warnings), a header, one row per
+        lambda. Also written to ``path`` if given, atomically (``write_text_atomic``).
+
+        Read it with ``pandas.read_csv(path, comment="#")``, or with the csv module skipping the
+        lines that start with '#'. Every '#' line is one line: text from outside (the model's file
+        name, task options) is written with control characters, line breaks and bidi marks as
+        visible escapes (``rate2spike.text.printable``), so a file name cannot add metadata, a
+        header or rows; the rows go through the csv module (quoted where needed)."""
         buffer = io.StringIO()
-        for key, value in self.metadata().items():
-            buffer.write(f"# {key}: {value}\n")
-        for note in self.notes:
-            buffer.write(f"# note: {note}\n")
-        for note in self.warnings():
-            buffer.write(f"# warning: {note}\n")
+        comments = [(key, value) for key, value in self.metadata().items()]
+        comments += [("note", note) for note in self.notes] + [("warning", note) for note in self.warnings()]
+        for key, value in comments:
+            buffer.write(f"# {printable(key)}: {printable(value)}\n")
         rows = self.rows()
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
         if path is not None:
-            with open(path, "w", newline="") as fh:
-                fh.write(text)
+            write_text_atomic(path, text)
         return text
+
+
+def check_csv_target(path) -> Path:
+    """``path`` if a CSV file can be written there: not a folder, in a folder that exists."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(f"{path}: is a folder; name the CSV file to write (e.g. {path / 'curve.csv'})")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder {path.parent}; nothing was written")
+    return path
+
+
+def write_text_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one: a temporary file
+    in the same folder, renamed over ``path``. A symlink at ``path`` is replaced by the file, not
+    written through (a link planted there cannot redirect the write); a folder there is refused."""
+    path = check_csv_target(path)
+    folder = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def format_band(band) -> str:
@@ -384,15 +417,9 @@ def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, 
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
-    """The scaling factors as a float array and n_trials as an int, or a ValueError."""
-    factors = np.asarray(list(scaling_factors), dtype=float).reshape(-1)
-    if factors.size == 0:
-        raise ValueError("scaling_factors is empty")
-    repeated = sorted({float(v) for v in factors if np.count_nonzero(factors == v) > 1})
-    if repeated:
-        raise ValueError(f"scaling_factors repeats {', '.join(f'{v:g}' for v in repeated)}")
-    for value in factors:
-        check_scaling_factor(value)
+    """The scaling factors as a float array and n_trials as an int, or a ValueError
+    (``rate2spike.limits``: at most MAX_GRID_LAMBDAS lambdas, each at least MIN_LAMBDA)."""
+    factors = check_scaling_factors(scaling_factors)
     if isinstance(n_trials, bool) or int(n_trials) != n_trials or n_trials < 1:
         raise ValueError(f"n_trials must be a positive integer, got {n_trials}")
     return factors, int(n_trials)

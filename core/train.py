@@ -33,6 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 from scipy.special import expit
 
+from rate2spike.limits import check_gain, check_inhibitory_share, check_tau, check_units
 from rate2spike.model import check_writable, written_temporary
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
@@ -105,11 +106,26 @@ class RateNetwork:
 
 
 def _as_taus(taus) -> tuple[float, ...]:
-    """One fixed decay constant or a trainable (min, max) range, as floats (for file names)."""
-    taus = tuple(float(t) for t in np.atleast_1d(np.asarray(taus, dtype=np.float64)))
-    if len(taus) not in (1, 2) or min(taus) <= 0 or (len(taus) == 2 and taus[1] < taus[0]):
-        raise ValueError(f"taus must be one positive value or (min, max), got {taus}")
+    """One fixed decay constant or a trainable (min, max) range, as floats (for file names), each
+    at least MIN_TAU_STEPS (``rate2spike.limits.check_tau``)."""
+    values = np.atleast_1d(np.asarray(taus, dtype=object)).reshape(-1)
+    taus = tuple(check_tau(t) for t in values)
+    if len(taus) not in (1, 2) or (len(taus) == 2 and taus[1] < taus[0]):
+        raise ValueError(f"taus must be one value or (min, max) with min <= max, got {taus}")
     return taus
+
+
+def check_network_options(N=None, taus=None, P_inh=None, gain=None) -> None:
+    """Refuse, before any work, options that would train a network the tool could not load or
+    simulate (``rate2spike.limits``: N, taus, P_inh, gain); None skips an option."""
+    if N is not None:
+        check_units(N)
+    if taus is not None:
+        _as_taus(taus)
+    if P_inh is not None:
+        check_inhibitory_share(P_inh)
+    if gain is not None:
+        check_gain(gain)
 
 
 def initialise_network(n_inputs: int, N: int, taus, rng: np.random.Generator, activation: str = "sigmoid",
@@ -330,9 +346,12 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
 
     ``progress`` gets a ``TrainingProgress`` after each evaluation; ``cancel`` (a callable
     returning True, or a threading.Event) is checked between batches, and a cancelled run saves
-    nothing. The seed and the output folder are checked before training.
+    nothing. The seed, the network's options (``check_network_options``: N from 1 to 5000, taus
+    finite and at least 1 step of 5 ms, gain finite and above 0, P_inh from 0 to 1) and the output
+    folder are checked before training.
     """
     task = get_task(task)
+    check_network_options(N, taus, P_inh, gain)
     if batch_size < 1 or n_trials < 1:
         raise ValueError("batch_size and n_trials must be positive")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:

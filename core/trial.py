@@ -34,9 +34,13 @@ TRIAL_RECORDINGS = RECORDINGS + (RATE_MODEL,)
 
 
 def default_scaling_factor(model: RateModel) -> float:
-    """The model's stored optimum when it is a positive number, else DEFAULT_SCALING_FACTOR."""
-    stored = model.opt_scaling_factor
-    return float(stored) if stored is not None and np.isfinite(stored) and stored > 0 else DEFAULT_SCALING_FACTOR
+    """The model's stored optimum when it is a valid lambda (``check_scaling_factor``), else
+    DEFAULT_SCALING_FACTOR."""
+    try:
+        return DEFAULT_SCALING_FACTOR if model.opt_scaling_factor is None else \
+            check_scaling_factor(model.opt_scaling_factor)
+    except ValueError:
+        return DEFAULT_SCALING_FACTOR
 
 
 def _whole_number(value, name: str) -> int:

@@ -2,23 +2,70 @@
 
 The server runs as a child process serving this package's folder (exactly what `panel serve
 explorer` runs from a checkout), so the command behaves like the documented one, installed or
-not, and Ctrl-C stops both.
+not. It listens on 127.0.0.1 only, by default: the dashboard has no log-in, and anyone who can
+reach its port can run simulations on this machine (and, with ``--allow-save``, write the model
+files of ``--models DIR``). ``host`` opens it to a network on purpose.
+
+Ctrl-C, SIGTERM and SIGHUP sent to this command are passed on to the server, which is waited
+for (and killed if it has not stopped within SHUTDOWN_GRACE seconds): no server outlives it.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from rate2spike.explorer.catalog import ALLOW_SAVE_FLAG
+from rate2spike.text import printable
 
 APP_DIR = Path(__file__).resolve().parent
+LOOPBACK = "127.0.0.1"
+EVERY_INTERFACE = ("0.0.0.0", "::", "")
+SHUTDOWN_GRACE = 10.0  # s the server gets to stop after a signal before it is killed
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def serve_command(models=None, port: int = 5006, show: bool = True, allow_save: bool = False) -> list[str]:
-    """The `panel serve` command line for the dashboard."""
-    command = [sys.executable, "-m", "panel", "serve", str(APP_DIR), "--port", str(int(port))]
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine's own loopback address (only local programs reach it)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def allowed_origins(host: str, port: int, origins=()) -> list[str]:
+    """The HOST:PORT names under which browser pages may open the dashboard's websocket: the
+    loopback names on the loopback address (and any ``origins`` given, e.g. a reverse proxy's);
+    elsewhere the ``origins`` given, else ``host`` itself. Listening on every interface needs them
+    named: which name browsers will use cannot be guessed."""
+    origins = list(origins)
+    if is_loopback(host):
+        return [f"{LOOPBACK}:{port}", f"localhost:{port}"] + origins
+    if origins:
+        return origins
+    if host in EVERY_INTERFACE:
+        shown = host or "''"
+        raise ValueError(f"--host {shown} listens on every interface: name the address browsers will use, "
+                         f"e.g. --allow-websocket-origin myhost.example.org:{port}")
+    return [_host_port(host, port)]
+
+
+def serve_command(models=None, port: int = 5006, show: bool = True, allow_save: bool = False,
+                  host: str = LOOPBACK, origins=()) -> list[str]:
+    """The `panel serve` command line for the dashboard (on 127.0.0.1 unless ``host`` says otherwise)."""
+    command = [sys.executable, "-m", "panel", "serve", str(APP_DIR), "--port", str(int(port)), "--address", host]
+    for origin in allowed_origins(host, port, origins):
+        command += ["--allow-websocket-origin", origin]
     if show:
         command.append("--show")
     if models is not None:
@@ -28,23 +75,56 @@ def serve_command(models=None, port: int = 5006, show: bool = True, allow_save: 
     return command
 
 
-def launch(models=None, port: int = 5006, show: bool = True, allow_save: bool = False) -> int:
-    """Serve the dashboard until interrupted; returns the server's exit code (2 for a bad folder)."""
+def launch(models=None, port: int = 5006, show: bool = True, allow_save: bool = False, host: str = LOOPBACK,
+           origins=()) -> int:
+    """Serve the dashboard until interrupted; returns the server's exit code (2 for a bad folder
+    or address, 128 + the signal's number when a signal stopped it)."""
+    def error(message: str) -> int:
+        print(f"rate2spike explore: error: {printable(message)}", file=sys.stderr)
+        return 2
+
     if models is not None and not Path(models).expanduser().is_dir():
-        print(f"rate2spike explore: error: {models}: no such directory", file=sys.stderr)
-        return 2
+        return error(f"{models}: no such folder" if not Path(models).expanduser().exists()
+                     else f"{models}: not a folder; --models takes the folder that holds the .mat files")
     if allow_save and models is None:
-        print("rate2spike explore: error: --allow-save needs --models DIR (shipped models are never written)",
-              file=sys.stderr)
-        return 2
-    print(f"rate2spike explorer on http://localhost:{port}/explorer (Ctrl-C stops it)")
-    process = subprocess.Popen(serve_command(models, port, show, allow_save))
+        return error("--allow-save needs --models DIR (shipped models are never written)")
     try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        command = serve_command(models, port, show, allow_save, host, origins)
+    except ValueError as exc:
+        return error(str(exc))
+    shown = LOOPBACK if host == "localhost" else host
+    print(f"rate2spike explorer on http://{printable(_host_port(shown, port))}/explorer (Ctrl-C stops it)")
+    if not is_loopback(host):
+        saving = f" and write the model files under {printable(models)} (--allow-save)" if allow_save else ""
+        print(f"rate2spike explore: warning: listening on {printable(_host_port(host, port))} with no log-in: anyone "
+              f"who can reach this port can run simulations on this machine{saving}", file=sys.stderr)
+    # its own session: a Ctrl-C in the terminal reaches this process only, which passes it on once
+    return wait_forwarding_signals(subprocess.Popen(command, start_new_session=True))
+
+
+def wait_forwarding_signals(process: subprocess.Popen) -> int:
+    """Wait for ``process``, passing SIGINT, SIGTERM and SIGHUP on to it; if it has not ended
+    SHUTDOWN_GRACE seconds after the first, it is killed. Returns its exit code, or 128 + the
+    number of the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
+    received: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+        if not received:
+            timer = threading.Timer(SHUTDOWN_GRACE, lambda: process.poll() is None and process.kill())
+            timer.daemon = True
+            timer.start()
+        received.append(signum)
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS} if in_main_thread else {}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:  # an error here, not a signal: the server does not outlive us
             process.kill()
-        return 130
+            process.wait()
+    return 128 + received[0] if received else code

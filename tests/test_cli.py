@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.io
 
 from rate2spike.cli import main, parse_scaling_factors
@@ -134,3 +141,82 @@ def test_a_float32_sweep_says_so_and_does_not_resume_a_float64_journal(model_fil
     assert "in float32" in out and "other precision" in out and "resuming" not in out
     assert "# precision: float32" in csv.read_text()
     assert load_model(model_file).scaling_factors.tolist() == grid
+
+
+def test_printable_shows_control_characters_and_bidi_marks_as_escapes():
+    from rate2spike.text import printable
+
+    assert printable("Task_go-nogo_N_200.mat") == "Task_go-nogo_N_200.mat"
+    assert printable("λ band 20–50, é, 日本") == "λ band 20–50, é, 日本"  # ordinary text is left alone
+    assert printable("a\nb\r\tc\x1b[31m\x07\x7f\x9b") == "a\\nb\\r\\tc\\x1b[31m\\x07\\x7f\\x9b"
+    assert printable("\u202egpj.exe\u2066\u2069\u200e\u200f\u061c\u2028") == \
+        "\\u202egpj.exe\\u2066\\u2069\\u200e\\u200f\\u061c\\u2028"
+    assert printable(Path("bad\udcffname.mat")) == "bad\\udcffname.mat"  # an undecodable byte of a file name
+
+
+def test_explore_listens_on_this_machine_only_by_default():
+    from rate2spike.explorer.launch import serve_command
+
+    command = serve_command(port=5100, show=False)
+    assert command[command.index("--address") + 1] == "127.0.0.1"
+    origins = [command[k + 1] for k, arg in enumerate(command) if arg == "--allow-websocket-origin"]
+    assert origins == ["127.0.0.1:5100", "localhost:5100"]
+    opened = serve_command(port=5100, show=False, host="0.0.0.0", origins=["lab.example.org:5100"])
+    assert opened[opened.index("--address") + 1] == "0.0.0.0" and "lab.example.org:5100" in opened
+
+
+def test_explore_on_every_interface_needs_the_name_browsers_use(capsys):
+    assert main(["explore", "--host", "0.0.0.0", "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--host 0.0.0.0 listens on every interface" in err
+    assert "--allow-websocket-origin" in err
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until `panel serve` has started and listens (its handlers are set)
+            server = server or next(iter(_children(command.pid)), None)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert server is not None, command.communicate(timeout=10)
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=30) == 143
+        assert not _alive(server)  # waited for, not left running
+    finally:
+        for pid in (server, command.pid):
+            if pid is not None and _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        command.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
+def test_explore_refuses_a_port_outside_1_to_65535(capsys, port):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["explore", "--no-browser", "--port", port])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"argument --port: '{port}' is not a port number (1-65535)" in err

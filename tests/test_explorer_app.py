@@ -197,7 +197,9 @@ def test_a_sweep_in_one_session_does_not_block_another(assets):
 def test_serve_command(tmp_path):
     command = serve_command(models=tmp_path, port=5100, show=True)
     assert command[1:4] == ["-m", "panel", "serve"] and command[4].endswith("explorer")
-    assert command[5:] == ["--port", "5100", "--show", "--args", "--models", str(tmp_path.resolve())]
+    assert command[5:] == ["--port", "5100", "--address", "127.0.0.1", "--allow-websocket-origin", "127.0.0.1:5100",
+                           "--allow-websocket-origin", "localhost:5100", "--show", "--args", "--models",
+                           str(tmp_path.resolve())]
     assert "--show" not in serve_command(port=5100, show=False)
 
 

@@ -8,24 +8,31 @@ half-written. Processes that must not use root's overrides run under setpriv (CI
 
 from __future__ import annotations
 
+import csv
+import http.server
 import json
 import os
 import random
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+import scipy.sparse
 
 from conftest import file_digest, model_variables, write_model
 from faults import bomb_file, rate2spike_command, run, unprivileged
 from rate2spike.cli import main
+from rate2spike.cluster import CONNECT_TIMEOUT
 from rate2spike.journal import LOCK_NAME, Journal, journal_path, search_key
 from rate2spike.model import TEMP_SUFFIX, ModelFileChanged, load_model, read_mat, save_grid_search
 from rate2spike.network import Stimulation
@@ -256,6 +263,7 @@ def test_two_sweeps_of_one_folder_do_not_both_work_and_leave_the_file_whole(tmp_
 MEASURE = """
 import resource, sys
 from rate2spike.cli import main
+from rate2spike.cluster import CONNECT_TIMEOUT
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 code = main(sys.argv[1:])
 print("GROWTH_KB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
@@ -586,3 +594,273 @@ def test_a_journal_is_not_replayed_into_a_model_replaced_after_it_was_read(tmp_p
     out = capsys.readouterr().out
     assert not opened.known and "resuming" not in out
     assert "m.mat.journal: written for another search (other file contents); ignored, starting afresh" in out
+
+
+# --- unclear files: sparse, HDF5, a FIFO, a folder; names with terminal escapes (issue #27) ----
+
+def test_a_file_name_with_terminal_escapes_is_printed_escaped(tmp_path):
+    """An error naming the file is still one line, and the terminal gets no escape sequence or
+    right-to-left override from it."""
+    path = tmp_path / "a\x1b]0;pwned\x07\x1b[2J\u202egpj.mat\nrate2spike: error: forged"
+    path.write_bytes(b"")
+    result = run(rate2spike_command("simulate", str(path)), timeout=60)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr and "\x07" not in result.stderr
+    assert "a\\x1b]0;pwned\\x07\\x1b[2J\\u202egpj.mat\\nrate2spike: error: forged: is empty (0 bytes)" in result.stderr
+
+
+def test_a_sparse_matrix_in_a_model_file_says_to_store_it_full(tmp_path, capsys):
+    variables = model_variables(N=30)
+    variables["w"] = scipy.sparse.csc_matrix(np.asarray(variables["w"], dtype=float))
+    path = tmp_path / "sparse.mat"
+    scipy.io.savemat(path, variables)
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sparse.mat: field 'w': is stored as a sparse matrix" in err
+    assert "full(...) in MATLAB or .toarray() in Python" in err
+
+
+@pytest.mark.parametrize("head", [
+    b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 .".ljust(512)
+    + b"\x89HDF\r\n\x1a\n",  # MATLAB's save -v7.3: a 512-byte user block, then HDF5
+    b"\x89HDF\r\n\x1a\n",  # h5py: the signature at the start
+], ids=["matlab-v7.3", "h5py"])
+def test_an_hdf5_file_says_to_resave_it(tmp_path, capsys, head):
+    path = tmp_path / "model.mat"
+    path.write_bytes(head + bytes(4096))
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.mat: is an HDF5 file" in err
+    assert "save(..., '-v7')" in err and "scipy.io.savemat" in err
+
+
+@pytest.mark.parametrize("command,phrase", [
+    ("simulate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
+    ("evaluate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
+    ("sweep", "is not a regular file or a folder (a FIFO, socket or device)"),
+])
+def test_a_fifo_as_the_model_is_refused_without_waiting_for_a_writer(tmp_path, command, phrase):
+    fifo = tmp_path / "model.mat"
+    os.mkfifo(fifo)
+    result = run(rate2spike_command(command, str(fifo)), timeout=60)  # opening it would block for ever
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert f"{fifo}: {phrase}" in result.stderr, result.stderr
+
+
+def test_a_folder_where_a_model_file_is_expected_says_what_to_give(tmp_path, capsys):
+    folder = tmp_path / "models.mat"
+    folder.mkdir()
+    for command in ("simulate", "evaluate"):
+        assert main([command, str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert f"{folder}: is a directory, not a .mat file; give one model file" in err and err.count("\n") == 1
+
+
+# --- limits: lambda, grids, training options, workers (issue #27) ----------------------------
+
+MANY_CORES = str((os.cpu_count() or 1) + 1)
+
+
+@pytest.mark.parametrize("argv,phrase", [
+    (["sweep", "M", "--scaling-factors", "20:1e12:1"], "argument --scaling-factors: '20:1e12:1' holds "
+                                                        "999,999,999,981 lambdas; a grid may hold at most 1000"),
+    (["sweep", "M", "--scaling-factors", "20:2e7:1"], "holds 19,999,981 lambdas; a grid may hold at most 1000"),
+    (["sweep", "M", "--scaling-factors", "1e-320,20"], "every scaling factor must be a positive number of at "
+                                                       "least 0.001"),
+    (["sweep", "M", "--scaling-factors", "20,inf"], "every scaling factor must be a positive number"),
+    (["sweep", "M", "--workers", MANY_CORES], f"at most {os.cpu_count()} (each worker keeps a core busy); to use more "
+                                              "machines, start a Dask cluster and pass --scheduler ADDRESS"),
+    (["simulate", "M", "--lambda", "1e-320"], "argument --lambda: '1e-320' is not a positive number of at least 0.001"),
+    (["evaluate", "M", "--lambda", "nan"], "argument --lambda: 'nan' is not a positive number"),
+    (["train", "--N", "10000000"], "argument --N: '10000000': N must be a whole number from 1 to 5000"),
+    (["train", "--N", "0"], "N must be a whole number from 1 to 5000, got 0"),
+    (["train", "--taus", "nan", "20"], "argument --taus: 'nan': taus must be a finite number"),
+    (["train", "--taus", "inf"], "argument --taus: 'inf': taus must be a finite number"),
+    (["train", "--taus", "1e-300"], "taus must be at least 1 step of 5 ms (the rate network's Euler step is unstable"),
+    (["train", "--gain", "nan"], "argument --gain: 'nan': gain must be a finite number"),
+    (["train", "--gain", "0"], "gain must be above 0"),
+    (["train", "--P-inh", "1.5"], "argument --P-inh: '1.5': P_inh must be from 0 to 1"),
+    (["train", "--workers", MANY_CORES], f"on a machine with {os.cpu_count()} core(s)"),
+])
+def test_values_past_the_limits_are_refused_in_one_line_before_any_work(tmp_path, capsys, argv, phrase):
+    model = go_nogo(tmp_path)
+    before = file_digest(model)
+    argv = [str(model) if arg == "M" else arg for arg in argv]
+    if argv[0] == "train":
+        argv += ["--task", "go-nogo", "--out", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and phrase in err and "Traceback" not in err, err
+    assert file_digest(model) == before and not (tmp_path / "out").exists()
+
+
+def test_reversed_taus_are_refused_before_a_cluster_starts(tmp_path, capsys):
+    started = time.monotonic()
+    assert main(["train", "--task", "go-nogo", "--taus", "20", "4", "--seeds", "0:2", "--workers", "1",
+                 "--out", str(tmp_path)]) == 2
+    assert "taus must be one value or (min, max) with min <= max, got (20.0, 4.0)" in capsys.readouterr().err
+    assert time.monotonic() - started < 2 and not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize("options,phrase", [
+    ({"taus": (float("nan"), 20)}, "taus must be a finite number"),
+    ({"taus": (float("inf"),)}, "taus must be a finite number"),
+    ({"taus": (1e-300,)}, "taus must be at least 1 step of 5 ms"),
+    ({"gain": float("nan")}, "gain must be a finite number"),
+    ({"P_inh": -0.1}, "P_inh must be from 0 to 1"),
+    ({"N": 10_000_000}, "N must be a whole number from 1 to 5000"),
+])
+def test_train_model_refuses_options_whose_file_the_tool_could_not_load(tmp_path, options, phrase):
+    """The Python API checks what the command line checks: no file the loader refuses is written."""
+    from rate2spike.train import train_model
+
+    with pytest.raises(ValueError, match=re.escape(phrase)):
+        train_model("go-nogo", n_trials=100, out_dir=tmp_path, **{"N": 20, **options})
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_every_way_a_lambda_enters_refuses_a_subnormal_one(tmp_path, capsys):
+    """lambda = 1e-320 made W / lambda infinite and the output NaN; it is refused by the one check
+    (rate2spike.limits.check_scaling_factor) wherever it enters."""
+    from rate2spike import LIF_network_fnc, TrialSpec, evaluate_single_trial, run_sweep
+    from rate2spike.limits import LAMBDA_RULE
+
+    path = go_nogo(tmp_path)
+    model = load_model(path)
+    u = np.zeros((1, 201))
+    for call in (lambda: TrialSpec(model, scaling_factor=1e-320), lambda: run_sweep(model, None, [20, 1e-320], 2),
+                 lambda: LIF_network_fnc(model, 1e-320, u, {"mode": "none"}, seed=0),
+                 lambda: evaluate_single_trial(model, 1e-320, seed=0)):
+        with pytest.raises(ValueError, match=re.escape(f"must be a {LAMBDA_RULE}, got 1e-320")):
+            call()
+    with pytest.raises(ValueError, match="a grid may hold at most 1000"):  # refused before 10**12 values are made
+        run_sweep(model, None, range(20, 10**12), 2)
+    save_grid_search(path, [20, 30], [0.5, 0.6], 30)
+    variables = scipy.io.loadmat(path)
+    variables["opt_scaling_factor"] = 1e-320
+    scipy.io.savemat(path, {k: v for k, v in variables.items() if not k.startswith("__")})
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "field 'opt_scaling_factor': the stored optimum must be a positive number of at least 0.001" in err
+
+
+def test_a_local_cluster_larger_than_the_machine_is_refused_in_the_api_too():
+    from rate2spike.cluster import dask_client
+
+    with pytest.raises(ValueError, match=f"with {os.cpu_count()} core"):
+        with dask_client(workers=int(MANY_CORES)):
+            pass
+
+
+# --- a scheduler address that is not a Dask scheduler (issue #27) ---------------------------
+
+@contextmanager
+def not_a_scheduler(kind: str):
+    """A service on an ephemeral 127.0.0.1 port that is not Dask: a web server (what `python -m
+    http.server` runs) or a silent listener (connections are accepted by the system, never answered)."""
+    if kind == "http":
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def handle(self):
+                try:
+                    super().handle()
+                except ConnectionError:  # the probe hangs up after reading the status line
+                    pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+    else:
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(16)
+            yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("kind,phrase", [
+    ("http", "is a web server (it answers HTTP), not a Dask scheduler"),
+    ("silent", f"accepted the connection but sent nothing within {CONNECT_TIMEOUT} s: not a Dask scheduler"),
+])
+@pytest.mark.parametrize("command", ["sweep", "train"])
+def test_a_scheduler_address_that_is_not_dask_is_one_line_within_the_timeout(tmp_path, kind, phrase, command):
+    """README: a scheduler that does not answer is reported within CONNECT_TIMEOUT (10 s); Dask's
+    own connect waited for a handshake for ever (over 120 s at a web server)."""
+    model = go_nogo(tmp_path)
+    before = file_digest(model)
+    argv = (["sweep", str(model), "--n-trials", "2", "--scaling-factors", "20"] if command == "sweep"
+            else ["train", "--task", "go-nogo", "--N", "20", "--n-trials", "100", "--out", str(tmp_path / "out")])
+    with not_a_scheduler(kind) as address:
+        started = time.monotonic()
+        result = run(rate2spike_command(*argv, "--scheduler", address), timeout=CONNECT_TIMEOUT + 50)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"rate2spike: error: {address} ")
+    assert phrase in result.stderr, result.stderr
+    assert elapsed < CONNECT_TIMEOUT + 8  # the process's own start (imports) included
+    assert file_digest(model) == before and not (tmp_path / "out").exists()
+
+
+# --- what a file name can do to the CSV and the terminal (issue #27) ------------------------
+
+HOSTILE_NAME = "x\n# optimum: 999\nscaling_factor,n_trials\n1,2\r# status: forged\u2028\x1b[2J\u202egpj.mat"
+
+
+CSV_METADATA_KEYS = ["model", "task", "seed", "trials per lambda", "downsample", "initial weights", "stimulation",
+                     "task options", "search", "precision", "optimum", "lambda band", "closest output",
+                     "trials scored", "status", "rate2spike", "date"]
+
+
+def _csv_comments(text: str) -> list[str]:
+    return [line[2:].split(":", 1)[0] for line in text.split("\n") if line.startswith("#")]
+
+
+def test_a_hostile_model_name_cannot_forge_lines_of_the_csv(tmp_path, capsys):
+    path = go_nogo(tmp_path, HOSTILE_NAME)
+    target = tmp_path / "curve.csv"
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20,30", "--no-extend",
+                 "--csv", str(target)]) == 0
+    text = target.read_text()
+    keys = [key for key in _csv_comments(text) if key not in ("note", "warning")]
+    assert keys == CSV_METADATA_KEYS
+    assert "\r" not in text and "\u2028" not in text and "\x1b" not in text and "\u202e" not in text
+    assert "# model: x\\n# optimum: 999\\nscaling_factor,n_trials\\n1,2\\r# status: forged\\u2028\\x1b[2J" in text
+    table = [line for line in text.split("\n") if line and not line.startswith("#")]
+    assert len(table) == 3 and table[0].startswith("scaling_factor,n_trials,")  # one header, one row per lambda
+    rows = list(csv.DictReader(line for line in text.splitlines(keepends=True) if not line.startswith("#")))
+    assert [float(row["scaling_factor"]) for row in rows] == [20.0, 30.0]
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(target, comment="#")  # README's one call
+    assert frame["scaling_factor"].tolist() == [20.0, 30.0] and list(frame.columns) == list(rows[0])
+    out = capsys.readouterr().out  # and the terminal: the sweep's lines show the name escaped
+    assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J\\u202egpj.mat" in out
+
+
+def test_the_csv_replaces_a_symlink_at_its_name_instead_of_writing_through_it(tmp_path):
+    path = go_nogo(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    target = tmp_path / "curve.csv"
+    target.symlink_to(victim)
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20", "--csv", str(target)]) == 0
+    assert victim.read_text() == "keep me\n"
+    assert not target.is_symlink() and target.read_text().startswith("# model: ")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".curve.csv")]  # no temporary file left
+
+
+def test_a_folder_given_as_the_csv_is_refused_before_the_search(tmp_path, capsys):
+    folder = tmp_path / "curves"
+    folder.mkdir()
+    path = go_nogo(tmp_path)
+    before = file_digest(path)
+    assert main(["sweep", str(path), "--n-trials", "2", "--scaling-factors", "20", "--csv", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: is a folder; name the CSV file to write" in err and err.count("\n") == 1
+    assert file_digest(path) == before  # refused before the search, not after it

@@ -25,8 +25,10 @@ def test_defaults_come_from_the_model(model, model_file):
 
 
 @pytest.mark.parametrize("changes,phrase", [
-    ({"scaling_factor": 0}, "scaling_factor must be a positive number, got 0"),
-    ({"scaling_factor": float("nan")}, "scaling_factor must be a positive number"),
+    ({"scaling_factor": 0}, r"scaling_factor must be a positive number of at least 0.001 \(lambda divides the "
+                            r"weights\), got 0"),
+    ({"scaling_factor": float("nan")}, "scaling_factor must be a positive number of at least 0.001"),
+    ({"scaling_factor": 1e-320}, "scaling_factor must be a positive number of at least 0.001"),
     ({"seed": -1}, "seed must be 0 or more"),
     ({"seed": 1.5}, "seed must be a whole number"),
     ({"downsample": 0}, "downsample must be a positive integer"),
