@@ -57,15 +57,15 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     page = session.page
     for name in VIEWS:
         if name in TABS:  # the trial views below the output are in tabs, drawn when shown
-            page.get_byshown_text(TABS[name], exact=True).click()
+            page.get_by_text(TABS[name], exact=True).click()
         session.wait_for(lambda: page.locator(f".view-{name} canvas").first.is_visible(), timeout=10,
                          what=f"view {name} drawn")
-    page.get_byshown_text(TABS["voltage"], exact=True).click()
+    page.get_by_text(TABS["voltage"], exact=True).click()
     session.wait_for(lambda: len(session.column("voltage-lines", "xs") or []) == 2, timeout=10, what="voltages")
-    page.get_byshown_text(TABS["raster"], exact=True).click()
+    page.get_by_text(TABS["raster"], exact=True).click()
     for key in ("output", "raster", "voltage", "rates", "diagnostic", "performance", "unit", "readout",
                 "margins"):  # rates covers decay too
-        assert len(page.locator(f".help-{key} p").first.innershown_text().strip()) > 80, f"no help line under {key}"
+        assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
     assert len(session.column("raster-exc", "time")) > 0
@@ -268,7 +268,7 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").readshown_text().splitlines():
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
@@ -436,7 +436,7 @@ def test_the_dashboard_latency_benchmark_times_slider_releases(browser, server):
     from rate2spike.explorer.latency import measure_model
 
     probe = Session(browser, server)
-    label = probe.page.locator(".model-select select option").first.innershown_text()
+    label = probe.page.locator(".model-select select option").first.inner_text()
     probe.close()
     latency = measure_model(browser, server.url, "go-nogo", label, changes=2, settle_s=0.2)
     assert len(latency.total_ms) == 2 and all(t > 0 for t in latency.total_ms)
