@@ -25,7 +25,8 @@ from rate2spike.text import printable
 from rate2spike.network import MAX_STEP
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad input: a file, field, shape or option (one line names it)
+EXIT_NOT_CONVERTED = 3  # `sweep`: every file searched, but no lambda converts at least one model (its verdict says why)
 FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
 
 
@@ -178,19 +179,21 @@ def cmd_simulate(args) -> int:
 
 def cmd_sweep(args) -> int:
     from rate2spike.cluster import dask_client
-    from rate2spike.spikernn import lambda_grid_search
+    from rate2spike.folder_search import search_folder
+    from rate2spike.search import SearchOptions
     from rate2spike.sweep import check_csv_target
 
     if args.csv:
         check_csv_target(args.csv)  # before the search, not after it
     try:
         with dask_client(args.workers, args.scheduler) as client:
-            results = lambda_grid_search(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
-                                         seed=args.seed, downsample=args.downsample,
-                                         use_initial_weights=args.initial_weights, task_options=dict(args.option),
-                                         n_threads=args.threads, extend=args.extend, refine=args.refine,
-                                         race=args.race, alpha=args.alpha, client=client, resume=args.resume,
-                                         block_trials=args.block_trials, precision=args.precision)
+            options = SearchOptions(extend=args.extend, refine=args.refine, race=args.race, alpha=args.alpha)
+            results = search_folder(args.path, args.task, args.n_trials, args.scaling_factors, force=args.force,
+                                    seed=args.seed, downsample=args.downsample,
+                                    use_initial_weights=args.initial_weights, task_options=dict(args.option),
+                                    options=options, save_failed=args.save_failed, n_threads=args.threads,
+                                    client=client, resume=args.resume, block_trials=args.block_trials,
+                                    precision=args.precision)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -207,6 +210,11 @@ def cmd_sweep(args) -> int:
     if results.failures:
         print(f"rate2spike: {len(results.failures)} model file(s) failed (see the errors above)", file=sys.stderr)
         return EXIT_USAGE
+    failed = [path for path, result in results.items() if result.verdict() is not None and result.verdict().failed]
+    if failed:
+        print(f"rate2spike: no lambda converts {len(failed)} of the {len(results)} model(s) searched (see their "
+              "verdicts above)", file=sys.stderr)
+        return EXIT_NOT_CONVERTED
     return 0
 
 
@@ -219,7 +227,8 @@ def cmd_evaluate(args) -> int:
 
     model = load_model(args.model)
     _say_notes(model)
-    if args.scaling_factor is None and model.opt_scaling_factor is None and args.n_trials:
+    if args.scaling_factor is None and model.opt_scaling_factor is None and model.recommended_scaling_factor is None \
+            and args.n_trials:
         raise ValueError(f"{model.name} holds no opt_scaling_factor; pass --lambda or run `rate2spike sweep` first")
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed)
     print(f"{printable(model.name)}: {spec.task.name}, N = {model.N}")
@@ -433,7 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="simulate one LIF trial of a model and print a summary")
     p.add_argument("model", help="spikeRNN model file (.mat)")
     p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
-                   help=f"scaling factor (default: the stored optimum, else {DEFAULT_SCALING_FACTOR:g})")
+                   help=f"scaling factor (default: the stored recommended lambda, else the stored optimum, else "
+                        f"{DEFAULT_SCALING_FACTOR:g})")
     p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
     p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
@@ -443,7 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"], shared["cluster"]],
-                       help="search the scaling factor of every model in PATH and save it (with its band)")
+                       help="search the scaling factor of every model in PATH and save it (with its band)",
+                       description="Search the scaling factor of every model in PATH and save it, with its verdict "
+                                   "(converted, below goal or failed) as the first result line.",
+                       epilog="exit status: 0 every model searched (converted or below goal); 2 a file, field or "
+                              "option could not be used (named on stderr; the other files were searched); 3 every "
+                              "file searched, but no lambda converts at least one model (its verdict says why).")
     p.add_argument("path", help="a model file or a directory of them")
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
     p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
@@ -459,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="trials per task, several lambdas on each trial (default 12 on threads, 24 on Dask; larger on big clusters)")
     p.add_argument("--no-resume", dest="resume", action="store_false",
                    help="ignore the journal of an interrupted run of this search and start afresh")
+    p.add_argument("--save-failed", action="store_true",
+                   help="store opt_scaling_factor even when no lambda converts the model (its verdict 'failed' is "
+                        "stored either way; without this option a failed search stores no optimum)")
     p.add_argument("--float32", dest="precision", action="store_const", const="float32", default="float64",
                    help="simulate in single precision: faster; accuracies agree with double precision within "
                         "their intervals, spikes do not match one for one (docs/method.md)")
@@ -466,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
     p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored optimum")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored recommended lambda, else the stored optimum")
     p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
     p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
     p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")

@@ -85,6 +85,8 @@ class RateModel:
     all_perfs: np.ndarray | None = None  # its accuracy per scaling factor
     scaling_factors: np.ndarray | None = None
     scaling_factor_band: np.ndarray | None = None  # lambdas not significantly below the optimum, if stored
+    search_verdict: str | None = None  # "converted: ...", "below goal: ..." or "failed: ...", if stored
+    recommended_scaling_factor: float | None = None  # the lambda whose output follows the rate network's, if stored
     condition_perfs: dict | None = None  # {condition group: accuracy per scaling factor}, if stored
     path: Path | None = None
     notes: tuple[str, ...] = field(default=())
@@ -154,10 +156,14 @@ class RateModel:
             ("stored rate accuracy (eval_perf_mean)", "not stored" if self.eval_perf_mean is None
              else f"{self.eval_perf_mean:.3f}"),
         ]
-        if self.opt_scaling_factor is not None and self.scaling_factors is not None:
+        if self.scaling_factors is not None and (self.opt_scaling_factor is not None or self.search_verdict):
             grid = self.scaling_factors
-            facts.append(("stored grid search", f"optimum λ = {self.opt_scaling_factor:g} on {grid.size} values "
-                                                f"from {grid.min():g} to {grid.max():g}"))
+            optimum = "no optimum stored" if self.opt_scaling_factor is None else f"optimum λ = {self.opt_scaling_factor:g}"
+            facts.append(("stored grid search", f"{optimum} on {grid.size} values from {grid.min():g} to {grid.max():g}"))
+            if self.search_verdict:
+                facts.append(("stored verdict", self.search_verdict))
+            if self.recommended_scaling_factor is not None:
+                facts.append(("stored recommended λ", f"{self.recommended_scaling_factor:g}"))
         else:
             facts.append(("stored grid search", "none"))
         return facts
@@ -178,11 +184,14 @@ class RateModel:
 
 
 BAND_FIELD = "scaling_factor_band"  # lambdas not significantly below the optimum (rate2spike's addition)
+# a search's conclusion and recommendation (rate2spike's additions; rate2spike.verdict)
+VERDICT_FIELD, RECOMMENDED_FIELD, RULE_FIELD = "search_verdict", "recommended_scaling_factor", "recommended_rule"
 # accuracy per condition group (rows) and scaling factor (columns), and the groups' names joined by "|"
 CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD = "all_perfs_by_condition", "condition_names"
 MODEL_FIELDS = ("N", "w", "w0", "m", "som_m", "w_in", "w_out", "b_out", "inh", "exc", "taus", "taus_gaus",
                 "taus_gaus0", "activation", "eval_perf_mean", "opt_scaling_factor", "all_perfs", "scaling_factors",
-                "scaling_factor_band", CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD)
+                "scaling_factor_band", CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD, VERDICT_FIELD,
+                RECOMMENDED_FIELD)
 MAX_VARIABLE_BYTES = 512 * 2**20  # a variable declared larger than this is refused before it is read
 CONTAINER_CLASSES = ("cell", "struct", "object", "function_handle", "opaque")  # sizes not declared up front
 _CLASS_BYTES = {"double": 8, "single": 4, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2, "int32": 4,
@@ -409,6 +418,13 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)
     condition_perfs = _condition_perfs(path, data, None if factors is None else factors.size)
+    verdict = _string(path, data, VERDICT_FIELD, "") or None
+    recommended = _scalar(path, data, RECOMMENDED_FIELD, default=np.nan) if RECOMMENDED_FIELD in data else None
+    if recommended is not None:
+        try:
+            check_scaling_factor(recommended, "the stored recommended lambda")
+        except ValueError as exc:
+            raise ModelFileError(path, str(exc), RECOMMENDED_FIELD) from None
     return RateModel(
         N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
         b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
@@ -417,13 +433,13 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
         all_perfs=None if perfs is None else perfs.reshape(-1),
         scaling_factors=None if factors is None else factors.reshape(-1),
         scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
-        path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
+        search_verdict=verdict, recommended_scaling_factor=recommended, path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
         content_sha256=content_sha256,
     )
 
 
 RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band",
-                 CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD)  # a search's results
+                 CONDITION_PERFS_FIELD, CONDITION_NAMES_FIELD, VERDICT_FIELD, RECOMMENDED_FIELD, RULE_FIELD)  # a search's results
 
 
 def _condition_perfs(path, data, n_factors: int | None) -> dict | None:
@@ -595,7 +611,7 @@ def with_results(path, updates: dict, expected_sha256: str | None = None) -> dic
         data = _variables(path, io.BytesIO(unchanged_bytes(path, expected_sha256)))
     model_from_dict(data, path)
     merged = dict(data)
-    if "opt_scaling_factor" in updates:  # a new search: no stale band or per-condition rows of the old one
+    if "opt_scaling_factor" in updates or VERDICT_FIELD in updates:  # a new search: none of the old one's rows
         for name in RESULT_FIELDS:
             merged.pop(name, None)
     for name, value in updates.items():
@@ -620,16 +636,25 @@ def results_bytes(path, updates: dict, expected_sha256: str | None = None) -> by
     return buffer.getvalue()
 
 
-def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None) -> dict:
+def grid_search_variables(scaling_factors, all_perfs, opt_scaling_factor, band=None, conditions=None,
+                          verdict: str | None = None, recommended: float | None = None, rule: str | None = None) -> dict:
     """A grid search's outcome under the reference's names and shapes, and rate2spike's extras: the
-    lambda band (every lambda not significantly below the best), ``scaling_factor_band``, and the
+    lambda band (every lambda not significantly below the best), ``scaling_factor_band``; the
     accuracy per condition group, ``all_perfs_by_condition`` (groups x lambdas, NaN where a lambda
-    saw no trial of a group) with ``condition_names`` ("Go|NoGo")."""
+    saw no trial of a group) with ``condition_names`` ("Go|NoGo"); the verdict (``search_verdict``)
+    and the recommended lambda with its rule. ``opt_scaling_factor=None`` stores no optimum (a failed
+    conversion, whose first maximum is not a result)."""
     variables = {
-        "opt_scaling_factor": float(opt_scaling_factor),
         "all_perfs": np.asarray(all_perfs, dtype=np.float64).reshape(1, -1),
         "scaling_factors": np.asarray(scaling_factors, dtype=np.float64).reshape(1, -1),
     }
+    if opt_scaling_factor is not None:
+        variables["opt_scaling_factor"] = float(opt_scaling_factor)
+    if verdict is not None:
+        variables[VERDICT_FIELD] = verdict
+    if recommended is not None:
+        variables[RECOMMENDED_FIELD] = float(recommended)
+        variables[RULE_FIELD] = rule or ""
     if band is not None:
         variables[BAND_FIELD] = np.asarray(band, dtype=np.float64).reshape(1, -1)
     if conditions:

@@ -28,10 +28,6 @@ from rate2spike.model import ModelFileError, load_model
 from rate2spike.paths import find_model_files
 from rate2spike.tasks import TASKS, infer_task
 
-# The LIF accuracy at the optimum a conversion should reach, per task (the goals of
-# assets/README.md). Tasks do not define one, so it lives here, in one place.
-GOALS = {"go-nogo": 0.95, "xor": 0.95, "mante": 0.92}
-
 WIDTH = 900  # px: every figure and text block of the report (the dashboard passes its own)
 CURVE_HEIGHT, OPTIMUM_HEIGHT = 380, 260  # px
 LAMBDA_LABEL, ACCURACY_LABEL = "scaling factor λ", "accuracy (fraction correct)"
@@ -188,7 +184,7 @@ def _search_warnings(task: str | None, factors, opt: float, accuracy_at_opt: flo
                             "the best λ may lie beyond it")
     elif factors is not None:
         warnings.append(f"only one λ scored ({opt:g})")
-    goal = GOALS.get(task)
+    goal = TASKS[task].goal_accuracy if task in TASKS else None
     if accuracy_at_opt is not None and goal is not None and accuracy_at_opt < goal:
         warnings.append(f"LIF accuracy {accuracy_at_opt:.3f} at the optimum, below the {task} goal of {goal:g}")
     return warnings
@@ -312,7 +308,7 @@ def accuracy_curves(pop: Population, task: str, width: int = WIDTH):
                                hv.Dimension("q75", label="75th percentile"), hv.Dimension("n", label="models")],
                         label="median over models").opts(backend="bokeh", color=MEDIAN_COLOR, size=6, tools=["hover"])
     layers = [band, models, median, points]
-    goal = GOALS.get(task)
+    goal = TASKS[task].goal_accuracy if task in TASKS else None
     if goal is not None:
         layers.append(hv.HLine(goal).opts(backend="bokeh", color=GOAL_COLOR, line_dash="dashed", line_width=1.5))
         title += f" (goal {goal:g}, red)"

@@ -4,7 +4,8 @@ The reference scores every lambda of a fixed grid on the same number of trials a
 maximum. This module adds, on the same common random numbers (trial k is the same stimulus and noise
 at every lambda):
 
-- **edge extension**: a best lambda on the grid's edge grows the grid outward by its step;
+- **edge extension**: while the lambda band reaches an edge of the grid (and accuracy does not fall
+  toward it), the grid grows outward by its step, until the band is bracketed; never on a flat curve;
 - **refinement**: a second pass at a finer step around the best lambda, on the best lambda's trials;
 - **racing**: lambdas are scored in rounds and dropped as soon as a paired exact test on the shared
   trials shows them worse than the leader, with a stated family-wise error rate;
@@ -191,7 +192,7 @@ class LambdaTable:
 class SearchOptions:
     """How to search beyond the reference's fixed grid (all off: the reference's search).
 
-    ``extend``: grow the grid outward by its step while the best lambda is on its edge (never below
+    ``extend``: grow the grid outward by its step while the lambda band reaches its edge (never below
     lambda 1, at most ``extend_limit`` lambdas per side). ``refine``: score lambdas at the grid step /
     5 between the best's neighbours on the best's trials. ``race``: score in rounds of
     ``round_trials`` and drop lambdas shown worse than the leader. ``alpha``: the family-wise error
@@ -238,6 +239,8 @@ def search(table: LambdaTable, evaluate: Evaluate, options: SearchOptions = Sear
     notes: list[str] = []
     if options.race:
         finished = _race(table, evaluate, options, notes, cancel, extend=options.extend)
+        if finished and options.extend:
+            finished = _bracket_race(table, evaluate, options, notes, cancel)
     else:
         finished = evaluate([(lam, t) for lam in table.scaling_factors for t in range(table.n_trials)])
         if finished and options.extend:
@@ -295,23 +298,44 @@ def _edge_sides(table: LambdaTable, best: int | None) -> list[int]:
     return [side for side, edge in ((-1, 0), (1, len(table) - 1)) if best == edge]
 
 
-def _extension_note(side: int, edge_value: float, added: list[float], final_best: float) -> str:
+def _extension_note(side: int, edge_value: float, added: list[float], final_best: float,
+                    cause: str = "the lambda band reached") -> str:
     where = "lower" if side < 0 else "upper"
-    return (f"the optimum was at the grid's {where} edge ({edge_value:g}); added lambda "
+    return (f"{cause} the grid's {where} edge ({edge_value:g}); added lambda "
             f"{', '.join(f'{v:g}' for v in added)}; best now {final_best:g}")
 
 
+def curve_is_flat(table: LambdaTable, alpha: float) -> bool:
+    """Whether no scored lambda is significantly worse than the best (the band holds them all): a
+    curve that gives no direction to search in, such as a model that every lambda fails alike."""
+    scored = np.flatnonzero(table.complete & ~table.dropped)
+    return scored.size < 2 or table.band(alpha).size == scored.size
+
+
+def band_reaches_edge(table: LambdaTable, side: int, alpha: float) -> bool:
+    """Whether the lambda band includes the outermost lambda on ``side`` (-1 lower, +1 upper) and
+    accuracy does not fall toward it (the edge is not significantly below its inner neighbour, paired
+    exact test at ``alpha``): the band may go on beyond the grid. Go-nogo's band reaches 20 with 0.91
+    there against 0.96 at 25: falling, so the search does not go lower; xor's reaches 20 at 0.95 as
+    at 25, and its best lies at 10."""
+    if len(table) < 2:
+        return False
+    edge = 0 if side < 0 else len(table) - 1
+    return edge in table.band(alpha) and table.worse_p(edge - side, edge) >= alpha
+
+
 def _extend_full_grid(table, evaluate, options, notes, cancel) -> bool:
-    """Grow the scored grid outward while its best lambda is on an edge and the outermost lambda
-    on that side is not clearly below the best (band test); each added lambda gets every trial."""
-    step = table.grid_step()
-    first_best = table.best()
-    if first_best is None:
+    """Grow the scored grid outward on each side while the lambda band reaches that edge, so the band
+    ends up bracketed by lambdas clearly below the best (never on a flat curve: ``curve_is_flat``
+    before any extension); each added lambda gets every trial."""
+    if curve_is_flat(table, options.alpha):
         return True
-    edge_value = float(table.scaling_factors[first_best])
-    for side in _edge_sides(table, first_best):
+    step = table.grid_step()
+    for side in (-1, 1):
+        edge_value = float(table.scaling_factors[0 if side < 0 else -1])
         added: list[float] = []
-        while len(added) < options.extend_limit and not is_cancelled(cancel):
+        while (len(added) < options.extend_limit and not is_cancelled(cancel)
+               and band_reaches_edge(table, side, options.alpha)):
             value = _outward(table, side, step)
             if value is None:
                 break
@@ -319,12 +343,39 @@ def _extend_full_grid(table, evaluate, options, notes, cancel) -> bool:
             added.append(value)
             if not evaluate([(value, t) for t in range(table.n_trials)]):
                 return False
-            outer = 0 if side < 0 else len(table) - 1
-            if table.best() != outer and outer not in table.band(options.alpha):
-                break  # clearly below the best: the optimum is inside the grid
         if added:
             notes.append(_extension_note(side, edge_value, added, float(table.scaling_factors[table.best()])))
     return True
+
+
+def _bracket_race(table, evaluate, options, notes, cancel) -> bool:
+    """After a race: while its band reaches an edge (``band_reaches_edge``), race the next lambda
+    outward against the best, so that a race brackets its band as the full grid does."""
+    if curve_is_flat(table, options.alpha):
+        return True
+    step = table.grid_step()
+    for side in (-1, 1):
+        edge_value = float(table.scaling_factors[0 if side < 0 else -1])
+        added: list[float] = []
+        while (sum(1 for k in np.flatnonzero(table.origin == EXTENSION)
+                   if np.sign(table.scaling_factors[k] - edge_value) == side) < options.extend_limit
+               and not is_cancelled(cancel) and band_reaches_edge(table, side, options.alpha)):
+            value = _outward(table, side, step)
+            if value is None:
+                break
+            table.insert([value], EXTENSION, table.n_trials)
+            added.append(value)
+            if not _race(table, evaluate, options, notes, cancel, entrants=[table.index(value), table.best()]):
+                return False
+        if added:
+            notes.append(_extension_note(side, edge_value, added, float(table.scaling_factors[table.best()])))
+    return True
+
+
+def _significantly_worse_exists(table: LambdaTable, leader: int, contenders: np.ndarray, alpha: float) -> bool:
+    """Whether some contender is significantly below the leader (paired test at ``alpha``): the
+    race's curve has a shape to follow (a flat one, every lambda alike, never extends)."""
+    return any(k != leader and table.worse_p(leader, k) < alpha for k in contenders)
 
 
 def racing_level(alpha: float, rounds: int, alive: int) -> float:
@@ -361,7 +412,7 @@ def _race(table: LambdaTable, evaluate: Evaluate, options: SearchOptions, notes:
         if not catch_up(scored):
             return False
         leader = table.best(alive())
-        if extend:
+        if extend and _significantly_worse_exists(table, leader, alive(), options.alpha):  # never on a flat curve
             for side in _edge_sides(table, leader):
                 value = _outward(table, side, step)
                 if value is None or len(added[side]) >= options.extend_limit:
@@ -384,7 +435,8 @@ def _race(table: LambdaTable, evaluate: Evaluate, options: SearchOptions, notes:
     best = table.best()
     for side, values in added.items():
         if values and best is not None:
-            notes.append(_extension_note(side, edge_values[side], values, float(table.scaling_factors[best])))
+            notes.append(_extension_note(side, edge_values[side], values, float(table.scaling_factors[best]),
+                                         cause="the race's leader was at"))
     return True
 
 

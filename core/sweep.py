@@ -184,6 +184,36 @@ class SweepResult:
         k = int(np.nanargmin(mse))
         return float(self.scaling_factors[k]), float(mse[k]), float(self.fidelity()["correlation"][k])
 
+    def verdict(self):
+        """The search's conclusion (``rate2spike.verdict.judge``): converted, below goal or failed,
+        with its reason; None while the search is unfinished."""
+        from rate2spike.verdict import judge
+
+        return judge(self)
+
+    def recommended(self, tolerance: float | None = None) -> tuple[float, float, float] | None:
+        """(lambda, accuracy, mean squared difference from the rate output) of the recommended
+        lambda (``rate2spike.verdict.recommend``): the output closest to the rate network's among the
+        lambdas in the band and within ``tolerance`` (default 0.03) of the best accuracy."""
+        from rate2spike.verdict import DEFAULT_TOLERANCE, recommend
+
+        return recommend(self, DEFAULT_TOLERANCE if tolerance is None else tolerance)
+
+    def file_variables(self, save_optimum: bool = True) -> dict:
+        """What a model file stores of this search (``rate2spike.model.grid_search_variables``): the
+        reference's curve and optimum, the band, the accuracy per condition, the verdict and the
+        recommended lambda with its rule. ``save_optimum=False`` leaves out ``opt_scaling_factor``
+        (a failed conversion's first maximum is not a result)."""
+        from rate2spike.model import grid_search_variables
+        from rate2spike.verdict import DEFAULT_TOLERANCE, recommendation_rule
+
+        verdict, recommended = self.verdict(), self.recommended()
+        return grid_search_variables(
+            self.scaling_factors, self.accuracy, self.optimum[0] if save_optimum else None, self.band,
+            self.group_accuracy(), verdict=None if verdict is None else verdict.line(),
+            recommended=None if recommended is None else recommended[0],
+            rule=recommendation_rule(DEFAULT_TOLERANCE))
+
     def breakdown(self, index: int) -> dict:
         """The task's metric breakdown at one lambda (per condition, timing, integration)."""
         return self.base.task.breakdown(self._done(index))
@@ -222,8 +252,9 @@ class SweepResult:
         if self.status != "complete":
             notes.append(f"the sweep is {self.status} ({done} of {total} trials): its best lambda is not a result")
         optimum = self.optimum
-        if optimum is None:
-            return notes
+        verdict = self.verdict()
+        if optimum is None or (verdict is not None and verdict.failed):
+            return notes  # a failed conversion has no optimum to qualify: the verdict says why
         best, accuracy = optimum
         factors = self.scaling_factors
         extended = " even after extending it" if self.options.extend else ""
@@ -282,7 +313,16 @@ class SweepResult:
         optimum = self.optimum
         if optimum is None:
             return lines
-        lines.append(f"optimal scaling factor {optimum[0]:g} (accuracy {optimum[1]:.3f})")
+        verdict = self.verdict()
+        if verdict is not None:
+            lines.append(f"verdict: {verdict.line()}")
+        lines.append(f"optimal scaling factor {optimum[0]:g} (accuracy {optimum[1]:.3f}; the first maximum, as "
+                     "the reference)")
+        recommended = self.recommended()
+        if recommended is not None:
+            lines.append(f"recommended scaling factor {recommended[0]:g} (accuracy {recommended[1]:.3f}, mean "
+                         f"squared difference from the rate output {recommended[2]:.4f}): the output closest to "
+                         "the rate network's among the lambdas within 0.03 of the best and in the band")
         band = self.band
         lines.append(f"lambda band {format_band(band)}: not significantly below the best "
                      f"(paired exact test on the shared trials, family-wise alpha {self.options.alpha:g})")
@@ -304,7 +344,9 @@ class SweepResult:
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
             "search": self.options.describe(), "precision": base.precision,
+            "verdict": "none (unfinished)" if self.verdict() is None else self.verdict().line(),
             "optimum": "none" if optimum is None else f"{optimum[0]:g}",
+            "recommended": "none" if self.recommended() is None else f"{self.recommended()[0]:g}",
             "lambda band": format_band(self.band),
             "closest output": "none" if match is None else f"{match[0]:g}",
             "trials scored": int(self.n_done.sum()),

@@ -34,13 +34,15 @@ TRIAL_RECORDINGS = RECORDINGS + (RATE_MODEL,)
 
 
 def default_scaling_factor(model: RateModel) -> float:
-    """The model's stored optimum when it is a valid lambda (``check_scaling_factor``), else
-    DEFAULT_SCALING_FACTOR."""
-    try:
-        return DEFAULT_SCALING_FACTOR if model.opt_scaling_factor is None else \
-            check_scaling_factor(model.opt_scaling_factor)
-    except ValueError:
-        return DEFAULT_SCALING_FACTOR
+    """The lambda to show a model at: its stored recommended lambda (whose output follows the rate
+    network's, ``rate2spike.verdict``), else its stored optimum, else DEFAULT_SCALING_FACTOR."""
+    for stored in (model.recommended_scaling_factor, model.opt_scaling_factor):
+        try:
+            if stored is not None:
+                return check_scaling_factor(stored)
+        except ValueError:
+            continue
+    return DEFAULT_SCALING_FACTOR
 
 
 def _whole_number(value, name: str) -> int:

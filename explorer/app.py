@@ -20,7 +20,7 @@ from rate2spike.explorer.controls import SMALL_TEXT, Controls, help_line, plot
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.teaching import PresentMode, SideBySide
-from rate2spike.explorer.text import alert, static_text, table_html
+from rate2spike.explorer.text import alert, alert_styles, static_text, table_html, text_pane
 
 TITLE = "rate2spike explorer"
 INTRO = (
@@ -76,6 +76,11 @@ class ExplorerPage:
 
         self.error = alert(s.param.error, "danger", margin=(5, 12), css_classes=["page-error"])
         self.notes = alert(s.param.notes, "info", margin=(5, 12), css_classes=["page-notes"])
+        kinds = {"failed": "danger", "below goal": "warning", "converted": "success"}
+        self.verdict = text_pane(s.param.conclusion, visible=s.param.conclusion.rx.bool(), margin=(5, 12),
+                                 styles=pn.bind(lambda kind: alert_styles(kinds.get(kind, "info")),
+                                                s.param.conclusion_kind),
+                                 sizing_mode="stretch_width", css_classes=["page-verdict"])
         self.summary = pn.pane.HTML(pn.bind(summary, s.param.model, s.param.task), sizing_mode="stretch_width",
                                     margin=(0, 12), css_classes=["model-summary"])
         self.rectify = pn.widgets.Checkbox.from_param(
@@ -207,7 +212,8 @@ class ExplorerPage:
 
     def all_views(self) -> list:
         return [
-            pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.error, self.notes, self.file_card,
+            pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.verdict, self.error, self.notes,
+                      self.file_card,
                       sizing_mode="stretch_width"),
             pn.Column(plot(self.output, "output"), help_line("output"), sizing_mode="stretch_width"),
             self.tabs,

@@ -244,11 +244,15 @@ class SweepCard:
         return io.StringIO(self.session.sweep_csv())
 
     def _ask(self, _=None) -> None:
-        lam, acc = self.session.sweep_result.optimum
+        result = self.session.sweep_result
+        lam, acc = result.optimum
+        verdict = result.verdict()
+        what = (f"the verdict '{verdict.kind}' (no λ converts this model, so no opt_scaling_factor)"
+                if verdict is not None and verdict.failed else f"opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), "
+                "the verdict, the recommended λ")
         self.confirm_text.object = as_html(
-            f"Write opt_scaling_factor = {lam:g} (accuracy {acc:.2f}), all_perfs, scaling_factors and "
-            f"scaling_factor_band into {self.session.model.path.name}? Every other variable in the file is kept; "
-            "the file is replaced atomically.")
+            f"Write {what}, all_perfs, scaling_factors and scaling_factor_band into {self.session.model.path.name}? "
+            "Every other variable in the file is kept; the file is replaced atomically.")
         self.confirm_box.visible = True
 
     def _write(self, _=None) -> None:

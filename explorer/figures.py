@@ -421,6 +421,7 @@ class DiagnosticView(View):
 
 BAND_COLOR = "#2ca02c"  # the lambda band (green: "as good as the best")
 FIDELITY_COLOR = "#9467bd"  # output fidelity (purple, apart from the accuracy blues and the E/I code)
+RECOMMENDED_COLOR = "#2ca02c"  # the recommended λ (green, as the band it lies in)
 
 
 class PerformanceView(View):
@@ -458,7 +459,12 @@ class PerformanceView(View):
                     fill_color=FIDELITY_COLOR, line_color="black",
                     legend_label=short("Closest output to the rate network", "Closest output"))
         fig.scatter("scaling_factor", "accuracy", source=sources["best"], marker="star", size=20,
-                    fill_color="gold", line_color="black", legend_label="Best λ")
+                    fill_color="gold", line_color="black", legend_label=short("Best λ (first maximum, as the reference)",
+                                                                                "Best λ"))
+        fig.scatter("scaling_factor", "accuracy", source=sources["recommended"], marker="triangle", size=17,
+                    fill_color=RECOMMENDED_COLOR, line_color="black",
+                    legend_label=short("Recommended λ (output closest to the rate network's among the best)",
+                                       "Recommended λ"))
         # on the overlay layer: moving it repaints that layer only, not the curves, axes and legend
         # (about 15 ms of the browser's time per λ change in headless Chromium)
         self.marker = Span(location=0, dimension="height", line_color=INH_COLOR, line_dash="dashed", line_width=2,
@@ -492,7 +498,7 @@ class MarginView(View):
         frame = margin_frame(None)
         sources = _sources(frame, "margins")
         fig = _figure(frame.title, "Scaling factor λ", "Scored value (window max, or min for −1 answers)", height,
-                      x_range=Range1d(0, 100))
+                      x_range=Range1d(0, 100), y_range=Range1d(-1, 1))
         fig.hspan(y="level", source=sources["levels"], line_color="black", line_dash="dashed", line_width=1,
                   legend_label="Thresholds")
         dots = fig.scatter("scaling_factor", "value", source=sources["points"], color="color", size=5, alpha=0.6,
@@ -505,6 +511,8 @@ class MarginView(View):
     def apply(self, extras):
         low, high = extras.get("x_range", (0, 100))
         self.figure.x_range.update(start=low, end=high, reset_start=low, reset_end=high)
+        low, high = extras.get("y_range", (-1.0, 1.0))
+        self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
 
 
 class UnitView(View):

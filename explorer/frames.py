@@ -432,13 +432,18 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     fidelity = {"scaling_factor": nothing, "correlation": nothing}
     match = {"scaling_factor": nothing, "correlation": nothing}
     dropped = {"scaling_factor": nothing, "accuracy": nothing}
+    recommended = {"scaling_factor": nothing, "accuracy": nothing}
     title = "Performance curve: run a sweep to draw it"
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
         stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
         title = "Performance curve: the grid search\nstored in the file"
-        if model.scaling_factor_band is not None and snapshot is None:
-            lambda_band = band_bars(model.scaling_factor_band, model.scaling_factors)
+        if snapshot is None:
+            if model.scaling_factor_band is not None:
+                lambda_band = band_bars(model.scaling_factor_band, model.scaling_factors)
+            recommended = _stored_point(model.recommended_scaling_factor, model.scaling_factors, model.all_perfs)
+            if model.search_verdict and model.search_verdict.startswith("failed"):
+                title = "Performance curve stored in the file:\nno λ converted this model"
     if snapshot is not None:
         seen = snapshot.n_done > 0
         x = snapshot.scaling_factors[seen]
@@ -461,11 +466,18 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
             groups["label"].append(f"{group} trials")
             groups["color"].append(GROUP_COLORS[k % len(GROUP_COLORS)])
         leading = "" if snapshot.optimum is None else f"; leading λ so far {snapshot.optimum[0]:g}"
-        if snapshot.is_result and snapshot.optimum is not None:
+        if snapshot.is_result and snapshot.verdict is not None and snapshot.verdict.failed:
+            title = (f"Performance curve: no λ converts this model\n"
+                     f"{int(snapshot.n_done.max())} trials/λ: see the verdict above")
+        elif snapshot.is_result and snapshot.optimum is not None:
             best = {"scaling_factor": np.array([snapshot.optimum[0]]), "accuracy": np.array([snapshot.optimum[1]])}
+            if snapshot.recommended is not None:
+                recommended = {"scaling_factor": np.array([snapshot.recommended[0]]),
+                               "accuracy": np.array([snapshot.recommended[1]])}
             count = len(snapshot.warnings)
             caution = f", {count} warning{'s' if count > 1 else ''}" if count else ""  # short: Present mode
-            title = (f"Performance curve: best λ = {snapshot.optimum[0]:g}\n"
+            advice = "" if snapshot.recommended is None else f", recommended {snapshot.recommended[0]:g}"
+            title = (f"Performance curve: best λ = {snapshot.optimum[0]:g}{advice}\n"
                      f"accuracy {snapshot.optimum[1]:.2f}, {int(snapshot.n_done.max())} trials/λ{caution}")
         elif snapshot.cancelled:
             title = f"Performance curve: sweep cancelled\nafter {snapshot.done} / {snapshot.total} trials, not a result"
@@ -481,7 +493,16 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         title = f"{title}\n{wrapped_name(model.name)}"
     return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored,
                   "balanced": balanced, "lambda_band": lambda_band, "fidelity": fidelity, "match": match,
-                  "dropped": dropped}, title, {"x_range": x_range, "lambda": current_lambda})
+                  "dropped": dropped, "recommended": recommended}, title, {"x_range": x_range, "lambda": current_lambda})
+
+
+def _stored_point(value, scaling_factors, accuracy) -> dict:
+    """A stored lambda (the recommended one) on the stored curve, if it lies on it."""
+    if value is None:
+        return {"scaling_factor": np.empty(0), "accuracy": np.empty(0)}
+    at = np.flatnonzero(np.isclose(scaling_factors, value))
+    y = np.array([accuracy[at[0]]]) if at.size else np.array([np.nan])
+    return {"scaling_factor": np.array([float(value)]), "accuracy": y}
 
 
 def band_bars(band, scaling_factors) -> dict:
@@ -513,8 +534,28 @@ def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:
     colors = [GROUP_COLORS[groups.index(g) % len(GROUP_COLORS)] for g in margins["group"]]
     points = {"scaling_factor": x, "value": margins["value"], "lambda": margins["scaling_factor"],
               "group": [f"{g} trials" for g in margins["group"]], "color": colors}
+    y_range, outside = robust_range(margins["value"], levels)
+    beyond = f"; {outside} beyond the range shown" if outside else ""
     return Frame({"points": points, "levels": {"level": levels}},
-                 f"Margins: each trial's scored value\nby condition, {margins['value'].size} trials",
-                 {"x_range": padded(float(factors.min()), float(factors.max()))})
+                 f"Margins: each trial's scored value\nby condition, {margins['value'].size} trials{beyond}",
+                 {"x_range": padded(float(factors.min()), float(factors.max())), "y_range": y_range})
+
+
+ROBUST_QUANTILE = 0.02  # the margin view shows the central 96% of values (and every threshold)
+
+
+def robust_range(values: np.ndarray, always=()) -> tuple[tuple[float, float], int]:
+    """A y-range that a few extreme points cannot ruin: the central 96% of ``values`` widened to the
+    ``always`` levels (the thresholds), padded; and how many values lie outside it. A readout five
+    times too strong put some outputs at 2500, which squeezed every threshold into one line."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return (-1.0, 1.0), 0
+    low, high = np.quantile(finite, [ROBUST_QUANTILE, 1 - ROBUST_QUANTILE])
+    levels = np.asarray(always, dtype=float)
+    low, high = min(low, *levels, 0.0) if levels.size else low, max(high, *levels) if levels.size else high
+    low, high = padded(float(low), float(high))
+    return (low, high), int(np.count_nonzero((finite < low) | (finite > high)))
 
 

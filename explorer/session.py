@@ -29,8 +29,8 @@ from rate2spike.explorer.limits import ServerLimits, check_declared_units, check
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
-from rate2spike.model import (ModelFileError, RateModel, grid_search_variables, load_model, results_bytes,
-                              save_grid_search, unchanged_bytes)
+from rate2spike.model import (ModelFileError, RateModel, load_model, results_bytes, save_results,
+                              unchanged_bytes)
 from rate2spike.network import Stimulation, parse_units
 from rate2spike.search import SearchOptions
 from rate2spike.timegrid import lif_dt
@@ -86,6 +86,8 @@ class ExplorerSession(pn.viewable.Viewer):
     sweep = param.ClassSelector(class_=SweepSnapshot, default=None, allow_None=True)
     sweep_status = param.String(default="No sweep yet.")
     sweep_running = param.Boolean(default=False)
+    conclusion = param.String(default="", doc="The verdict of the finished sweep, else the one stored in the file.")
+    conclusion_kind = param.String(default="", doc="converted, below goal or failed ('' without a verdict).")
     needs_recordings = param.Boolean(default=False, doc="Whether a view on screen draws voltages or rates: then "
                                                         "every trial is simulated with them.")
 
@@ -469,6 +471,26 @@ class ExplorerSession(pn.viewable.Viewer):
             self.sweep_running = False
         return alive
 
+    @param.depends("sweep", "model", watch=True)
+    def _conclude(self) -> None:
+        """The verdict in words: the finished sweep's, else the search stored in the file."""
+        from rate2spike.verdict import Verdict
+
+        snapshot, model = self.sweep, self.model
+        verdict, source = None, ""
+        if snapshot is not None and snapshot.verdict is not None:
+            verdict = snapshot.verdict
+        elif snapshot is None and model is not None and model.search_verdict:
+            verdict, source = Verdict.parse(model.search_verdict), "The search stored in this file: "
+        if verdict is None:
+            self.param.update(conclusion="", conclusion_kind="")
+            return
+        text = verdict.reason if verdict.failed else f"{verdict.kind.capitalize()}: {verdict.reason}"
+        if not verdict.failed and snapshot is not None and snapshot.recommended is not None:
+            text += (f". Recommended λ = {snapshot.recommended[0]:g}: of the λ as good as the best, its spiking output "
+                     "follows the rate network's most closely")
+        self.param.update(conclusion=f"{source}{text}.", conclusion_kind=verdict.kind)
+
     def cancel_sweep(self) -> None:
         if self._background is not None:
             self._background.cancel()
@@ -511,9 +533,7 @@ class ExplorerSession(pn.viewable.Viewer):
         try:
             if result is None:
                 return unchanged_bytes(self.model.path, digest)
-            return results_bytes(self.model.path, grid_search_variables(result.scaling_factors, result.accuracy,
-                                                                        result.optimum[0], result.band,
-                                                                        result.group_accuracy()), digest)
+            return results_bytes(self.model.path, self._file_variables(result), digest)
         except (ModelFileError, OSError) as exc:
             self.error = f"Could not download the model file: {_message(exc, self.model.path, self.current_label())}"
             raise ValueError(self.error) from exc
@@ -529,14 +549,22 @@ class ExplorerSession(pn.viewable.Viewer):
         lam, _ = result.optimum
         path = self.model.path
         try:
-            save_grid_search(path, result.scaling_factors, result.accuracy, lam, result.band, result.group_accuracy(),
-                             expected_sha256=self.model.content_sha256)
+            save_results(path, self._file_variables(result), expected_sha256=self.model.content_sha256)
             reloaded = load_model(path)
         except (ModelFileError, OSError) as exc:
             self.error = f"Could not save into the model file: {_message(exc, path, self.current_label())}"
             raise ValueError(self.error) from exc
         self.param.update(model=reloaded, error="")
-        return f"Saved opt_scaling_factor = {lam:g}, all_perfs and scaling_factors into {path.name}."
+        if reloaded.opt_scaling_factor is None:
+            return f"Saved the verdict 'failed', all_perfs and scaling_factors into {path.name} (no optimum)."
+        return f"Saved opt_scaling_factor = {lam:g}, all_perfs, scaling_factors and the verdict into {path.name}."
+
+    @staticmethod
+    def _file_variables(result) -> dict:
+        """What the page writes of a sweep: the reference's fields, band, verdict and recommended λ;
+        no opt_scaling_factor when no λ converts the model (its first maximum is not a result)."""
+        verdict = result.verdict()
+        return result.file_variables(save_optimum=verdict is None or not verdict.failed)
 
     def close(self) -> None:
         """End of the session: stop a running sweep and delete uploads."""

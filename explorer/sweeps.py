@@ -64,6 +64,8 @@ class SweepSnapshot:
     best_match: tuple[float, float, float] | None = None  # (lambda, mse, correlation) of the closest output
     notes: tuple[str, ...] = ()  # what the search did beyond the grid (extension, refinement, race), once finished
     precision: str = "float64"  # the sweep's LIF arithmetic (float32: the faster, statistically checked mode)
+    verdict: object = None  # rate2spike.verdict.Verdict of a finished search: converted, below goal or failed
+    recommended: tuple[float, float, float] | None = None  # (lambda, accuracy, mse): output closest to the rate net
 
     @classmethod
     def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, finished=False,
@@ -76,7 +78,9 @@ class SweepSnapshot:
                    band=result.band if finished and not cancelled else None,
                    output_correlation=result.fidelity()["correlation"],
                    best_match=result.best_match if finished and not cancelled else None,
-                   notes=tuple(result.notes) if finished else (), precision=result.base.precision)
+                   notes=tuple(result.notes) if finished else (), precision=result.base.precision,
+                   verdict=result.verdict() if finished and not cancelled else None,
+                   recommended=result.recommended() if finished and not cancelled else None)
 
     @classmethod
     def failed(cls, scaling_factors, total: int, previous: "SweepSnapshot | None", error: str):
@@ -102,8 +106,12 @@ class SweepSnapshot:
             + f", {self.elapsed:.0f} s elapsed"
         if self.cancelled:
             return f"Sweep cancelled after {head}; it is not a result and cannot be saved."
+        if self.finished and self.verdict is not None and self.verdict.failed:
+            return f"Sweep finished: {head}. {self.verdict.reason}." + "".join(f" Note: {n}." for n in self.notes)
         if self.finished:
             best = "" if self.optimum is None else f"; best λ = {self.optimum[0]:g} (accuracy {self.optimum[1]:.2f})"
+            if self.recommended is not None:
+                best += f", recommended λ = {self.recommended[0]:g} (output closest to the rate network's)"
             band = "" if self.band is None or self.band.size < 2 else \
                 f"; λ band {self.band[0]:g}–{self.band[-1]:g} (not significantly below the best)"
             match = "" if self.best_match is None else f"; output closest to the rate network's at λ = {self.best_match[0]:g}"

@@ -17,8 +17,17 @@ import param
 
 ALERT_COLOURS = {  # Bootstrap 5's alert colours: text, background, border
     "danger": ("#842029", "#f8d7da", "#f5c2c7"),
+    "warning": ("#664d03", "#fff3cd", "#ffecb5"),
+    "success": ("#0f5132", "#d1e7dd", "#badbcc"),
     "info": ("#055160", "#cff4fc", "#b6effb"),
 }
+
+
+def alert_styles(kind: str) -> dict:
+    """CSS of a coloured message box of one kind (danger, warning, success, info)."""
+    colour, background, border = ALERT_COLOURS[kind]
+    return {"color": colour, "background": background, "border": f"1px solid {border}", "border-radius": "6px",
+            "padding": "10px 14px"}
 
 
 def as_html(text) -> str:
@@ -36,10 +45,7 @@ def text_pane(value, **params) -> pn.pane.HTML:
 def alert(value: param.Parameter, kind: str = "danger", **params) -> pn.pane.HTML:
     """A coloured box showing a string parameter as text, visible while the string is not empty
     (Panel's Alert renders Markdown, so it cannot show a message that quotes a file name)."""
-    colour, background, border = ALERT_COLOURS[kind]
-    styles = {"color": colour, "background": background, "border": f"1px solid {border}",
-              "border-radius": "6px", "padding": "10px 14px"}
-    return text_pane(value, visible=value.rx.bool(), styles=styles, sizing_mode="stretch_width", **params)
+    return text_pane(value, visible=value.rx.bool(), styles=alert_styles(kind), sizing_mode="stretch_width", **params)
 
 
 def table_html(rows) -> str:

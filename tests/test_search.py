@@ -93,19 +93,56 @@ def test_edge_extension_finds_an_optimum_below_the_grid_and_stops_when_accuracy_
     added = table.scaling_factors[table.origin == EXTENSION].tolist()
     assert {10.0, 15.0} <= set(added) and min(added) >= 1.0
     assert table.scaling_factors[table.best()] in (10.0, 15.0)
-    assert notes and notes[0].startswith("the optimum was at the grid's lower edge (20); added lambda 15, 10")
+    assert notes and notes[0].startswith("the lambda band reached the grid's lower edge (20); added lambda 15, 10")
     assert table.n_done[table.origin == EXTENSION].tolist() == [100] * len(added)  # the same trials as the grid
 
 
 def test_edge_extension_never_goes_below_one_and_respects_its_limit():
-    table = LambdaTable([3.0, 6.0, 9.0], 20)
-    search(table, bernoulli_evaluate(table, lambda lam: 1.0 if lam < 2 else 0.6 - lam / 100, np.random.default_rng(0)),
+    table = LambdaTable([3.0, 6.0, 9.0], 100)
+    search(table, bernoulli_evaluate(table, lambda lam: 1.0 if lam < 2 else 0.9 - lam / 15, np.random.default_rng(0)),
            SearchOptions(extend=True))
     assert table.scaling_factors.tolist()[0] == 1.0
     table = LambdaTable([20.0, 25.0], 200)
     search(table, bernoulli_evaluate(table, lambda lam: min(1.0, (lam - 15) / 30), np.random.default_rng(0)),
            SearchOptions(extend=True, extend_limit=3))
     assert table.scaling_factors.tolist() == [20.0, 25.0, 30.0, 35.0, 40.0]
+
+
+@pytest.mark.parametrize("race", [False, True])
+def test_a_flat_curve_is_never_extended(race):
+    """A model that every lambda fails alike (a readout five times too strong: Go always, NoGo never)
+    gives no direction to search in: no lambda is added, whatever the first maximum says."""
+    table = LambdaTable(GRID, 100)
+    notes = search(table, bernoulli_evaluate(table, lambda lam: 0.49, np.random.default_rng(1), pairing=1.0),
+                   SearchOptions(extend=True, race=race))
+    assert table.scaling_factors.tolist() == GRID.tolist() and not any("edge" in note for note in notes)
+
+
+def plateau_curve(best: float, top: float = 0.98, shoulder: float = 0.95, fall_from: float = 72.0):
+    """High and nearly flat over a broad range (xor's shape), best just below the grid, falling above it."""
+    return lambda lam: float(np.clip(top - abs(lam - best) * (top - shoulder) / 15
+                                     - max(0.0, lam - fall_from) * 0.04, 0.05, 0.999))
+
+
+@pytest.mark.parametrize("curve_name", ["plateau below the grid", "peak below the grid", "peak inside",
+                                        "peak above the grid"])
+def test_full_grid_and_race_with_extension_each_find_an_optimum_in_the_others_band(curve_name):
+    """The band is bracketed: extension goes on while the band reaches an edge, in the full grid (where
+    the best need not be on the edge) as after a race, so the two agree: each one's optimum lies in
+    the other's band (on 100 seeds: 96, 100, 100 and 92 of 100 runs for these four curves)."""
+    curve = {"plateau below the grid": plateau_curve(10.0), "peak below the grid": peaked_curve(12, 10, 0.97),
+             "peak inside": peaked_curve(40, 10, 0.96), "peak above the grid": peaked_curve(84, 8, 0.96)}[curve_name]
+    agree, runs = 0, 20
+    for seed in range(runs):
+        full, race = LambdaTable(GRID, 100), LambdaTable(GRID, 100)
+        search(full, bernoulli_evaluate(full, curve, np.random.default_rng(seed)), SearchOptions(extend=True))
+        search(race, bernoulli_evaluate(race, curve, np.random.default_rng(seed)),
+               SearchOptions(extend=True, race=True))
+        full_best, race_best = (float(t.scaling_factors[t.best()]) for t in (full, race))
+        agree += (full_best in race.scaling_factors[race.band()]) and (race_best in full.scaling_factors[full.band()])
+        if curve_name.endswith("below the grid"):
+            assert full.scaling_factors[0] < GRID[0]  # the band reached the lower edge: the grid grew
+    assert agree >= 0.85 * runs
 
 
 def test_a_race_with_extension_follows_the_optimum_off_the_grid():

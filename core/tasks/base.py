@@ -137,6 +137,9 @@ class Task:
     # training
     training_steps: int = 0  # trial length in 5 ms rate steps
     training_min_trials: int = 0  # the stopping rule may not fire before this many trials
+    # what a conversion should reach: the LIF accuracy at the best lambda that counts as converted
+    # (the paper's rate networks and their conversions reach 0.95 and more; see assets/README.md)
+    goal_accuracy: float = 0.95
 
     # --- subclass ------------------------------------------------------------------------
     def condition_of(self, levels: tuple[str, ...]) -> Condition:

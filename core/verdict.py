@@ -1,0 +1,139 @@
+"""What a finished search concludes: did any λ convert the model, and which λ to use.
+
+A grid search always has a first maximum, even when no λ converts the model: a network whose
+readout is five times too strong answers Go on every trial at every λ, scores 0.49 everywhere, and
+the reference saves "optimal λ" 20. The verdict (docs/method.md, "Verdicts") says what the curve
+supports:
+
+- **converted**: the best λ's accuracy meets the task's goal (``Task.goal_accuracy``);
+- **below goal**: some λ is usable, but the best misses the goal (by how much, with its interval);
+- **failed**: some condition is never answered correctly at any λ scored, or no λ does
+  significantly better than always giving the commonest answer (one-sided exact binomial test at
+  α / K over the K λ scored).
+
+The **recommended λ** follows the rate network: among the λ whose accuracy is not significantly
+below the best (the λ band) and at most ``tolerance`` below it, the one whose spiking output is
+closest to the rate network's (lowest mean squared difference). The reference's argmax stays
+``opt_scaling_factor``; the recommendation is stored beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import bdtrc
+
+CONVERTED, BELOW_GOAL, FAILED = "converted", "below goal", "failed"
+DEFAULT_TOLERANCE = 0.03  # a recommended λ may score this much below the best (and must be in the band)
+RECOMMENDATION_RULE = ("the lambda whose spiking output is closest to the rate network's (lowest mean squared "
+                       "difference) among those not significantly below the best and within {tolerance:g} of "
+                       "its accuracy")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A search's conclusion: ``kind`` (converted, below goal, failed) and one sentence of why."""
+
+    kind: str
+    reason: str
+
+    @property
+    def failed(self) -> bool:
+        return self.kind == FAILED
+
+    def line(self) -> str:
+        """'converted: ...', the form stored in a model file as ``search_verdict``."""
+        return f"{self.kind}: {self.reason}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Verdict | None":
+        """A verdict read back from its ``line`` (None for text of another form)."""
+        kind, sep, reason = str(text).partition(": ")
+        return cls(kind, reason) if sep and kind in (CONVERTED, BELOW_GOAL, FAILED) else None
+
+
+def constant_answer_accuracy(labels) -> float:
+    """The accuracy of a network that always gives the commonest right answer of these trials
+    (always Go, always +1, ...): what an output that ignores the stimulus scores."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return float("nan")
+    _values, counts = np.unique(labels, return_counts=True)
+    return float(counts.max() / labels.size)
+
+
+def _never_answered(result, scored: np.ndarray) -> tuple[str, int] | None:
+    """(group, trials) of a condition group answered correctly at no λ scored, or None."""
+    for group in result.base.task.groups():
+        counts = [sum(1 for o in result.outcomes[k] if o is not None and o.group == group) for k in scored]
+        hits = [sum(1 for o in result.outcomes[k] if o is not None and o.group == group and o.correct)
+                for k in scored]
+        if max(counts, default=0) > 0 and sum(hits) == 0:
+            return group, max(counts)
+    return None
+
+
+def _beats_constant(result, scored: np.ndarray, alpha: float) -> tuple[bool, float]:
+    """Whether some λ scores significantly above the constant answer (exact one-sided binomial
+    test, Bonferroni over the λ scored), and that constant answer's accuracy."""
+    most = scored[int(np.argmax(result.n_done[scored]))]  # a race scores some λ on fewer trials
+    labels = [o.label for o in result.outcomes[most] if o is not None]
+    baseline = constant_answer_accuracy(labels)
+    level = alpha / max(scored.size, 1)
+    for k in scored:
+        n, correct = int(result.n_done[k]), int(result.n_correct[k])
+        if correct > baseline * n and bdtrc(correct - 1, n, baseline) < level:
+            return True, baseline
+    return False, baseline
+
+
+def judge(result) -> Verdict | None:
+    """The verdict of a finished search (a ``SweepResult``), or None for an unfinished one."""
+    if result.status != "complete" or result.optimum is None:
+        return None
+    task = result.base.task
+    scored = np.flatnonzero(result.complete & (result.n_done > 0))
+    factors = result.scaling_factors[scored]
+    tried = f"the {scored.size} λ tried, {factors.min():g} to {factors.max():g}"
+    never = _never_answered(result, scored)
+    if never is not None:
+        group, trials = never
+        return Verdict(FAILED, f"No λ converts this model: {group} fails at every λ tried (0 of its {trials} trials "
+                               f"correct at any of {tried})")
+    beats, baseline = _beats_constant(result, scored, result.options.alpha)
+    best, accuracy = result.optimum
+    if not beats:
+        return Verdict(FAILED, f"No λ converts this model: none does significantly better than always giving the "
+                               f"commonest answer ({baseline:.2f}); the best, λ = {best:g}, scores {accuracy:.3f} "
+                               f"over the {tried}")
+    k = int(np.flatnonzero(result.scaling_factors == best)[0])
+    low, high = (float(v[k]) for v in result.interval)
+    goal = task.goal_accuracy
+    if accuracy >= goal:
+        return Verdict(CONVERTED, f"λ = {best:g} scores {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}), meeting the "
+                                  f"{task.name} goal of {goal:g}")
+    return Verdict(BELOW_GOAL, f"the best λ, {best:g}, scores {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}), "
+                               f"{goal - accuracy:.3f} below the {task.name} goal of {goal:g}")
+
+
+def recommend(result, tolerance: float = DEFAULT_TOLERANCE) -> tuple[float, float, float] | None:
+    """(λ, accuracy, mean squared difference from the rate output) of the recommended λ, or None
+    (an unfinished search, a failed conversion, or no output fidelity measured)."""
+    verdict = judge(result)
+    if verdict is None or verdict.failed:
+        return None
+    _best, top = result.optimum
+    band = set(result.band.tolist())
+    mse = result.fidelity()["mse"]
+    candidates = [k for k, lam in enumerate(result.scaling_factors)
+                  if lam in band and result.accuracy[k] >= top - tolerance - 1e-12 and np.isfinite(mse[k])]
+    if not candidates:
+        return None
+    k = min(candidates, key=lambda j: mse[j])
+    return float(result.scaling_factors[k]), float(result.accuracy[k]), float(mse[k])
+
+
+def recommendation_rule(tolerance: float = DEFAULT_TOLERANCE) -> str:
+    """The rule that chose a recommended λ, in words (stored beside it)."""
+    return RECOMMENDATION_RULE.format(tolerance=tolerance)
