@@ -158,7 +158,8 @@ def cmd_simulate(args) -> int:
         stimulation = Stimulation(args.stim, parse_units(args.stim_units or "", model.exc), *args.stim_window)
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed, condition=args.condition,
                      task_options=tuple(args.option), downsample=args.downsample,
-                     use_initial_weights=args.initial_weights, stimulation=stimulation)
+                     use_initial_weights=args.initial_weights, stimulation=stimulation,
+                     initial_decay=args.initial_decay)
     trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
     run, outcome = trial.recording, trial.outcome
     rates = run.firing_rates
@@ -190,7 +191,8 @@ def cmd_sweep(args) -> int:
                                          use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                          n_threads=args.threads, extend=args.extend, refine=args.refine,
                                          race=args.race, alpha=args.alpha, client=client, resume=args.resume,
-                                         block_trials=args.block_trials, precision=args.precision)
+                                         block_trials=args.block_trials, precision=args.precision,
+                                         initial_decay=args.initial_decay)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -397,7 +399,12 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
                       help="a task option, e.g. evidence_strength=0.8 for mante (repeatable)")
     conversion = argparse.ArgumentParser(add_help=False)
     conversion.add_argument("--downsample", type=whole_number(1), default=1, help="LIF step = 0.05 ms x this (default 1)")
-    conversion.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
+    conversion.add_argument("--initial-weights", action="store_true",
+                            help="use w0 instead of the trained weights, with the trained decay constants td "
+                                 "(as the reference)")
+    conversion.add_argument("--initial-decay", action="store_true",
+                            help="with --initial-weights: also the initial decay constants td0 (the fully "
+                                 "untrained network)")
     grid = argparse.ArgumentParser(add_help=False)
     grid.add_argument("--n-trials", type=whole_number(1), default=DEFAULT_N_TRIALS,
                       help=f"trials per lambda (default {DEFAULT_N_TRIALS})")

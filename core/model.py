@@ -162,11 +162,12 @@ class RateModel:
             facts.append(("stored grid search", "none"))
         return facts
 
-    def decay_constants(self, use_initial_weights: bool = False) -> np.ndarray:
-        """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants")."""
+    def decay_constants(self, initial: bool = False) -> np.ndarray:
+        """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants"): the
+        trained ones, or with ``initial`` the untrained network's td0 (from ``taus_gaus0``)."""
         if len(self.taus) == 1:
             return np.full(self.N, self.taus[0] * RATE_STEP)
-        gaus = self.taus_gaus0 if use_initial_weights else self.taus_gaus
+        gaus = self.taus_gaus0 if initial else self.taus_gaus
         if gaus is None:
             raise ModelFileError(self.path, "is missing, so initial decay constants are unknown", "taus_gaus0")
         low, high = self.taus

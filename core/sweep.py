@@ -299,7 +299,7 @@ class SweepResult:
         optimum, match = self.optimum, self.best_match
         return {
             "model": base.model.name, "task": base.task.name, "seed": base.seed, "trials per lambda": self.n_trials,
-            "downsample": base.downsample, "initial weights": base.use_initial_weights,
+            "downsample": base.downsample, "initial weights": initial_weights_text(base),
             "stimulation": "none" if stim.mode == "none" else
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
@@ -334,6 +334,14 @@ class SweepResult:
         if path is not None:
             write_text_atomic(path, text)
         return text
+
+
+def initial_weights_text(spec: TrialSpec):
+    """How a spec's weights are described in a CSV head: False (the trained network), or which
+    untrained parts it runs."""
+    if not spec.use_initial_weights:
+        return False
+    return "w0 and td0 (fully untrained network)" if spec.initial_decay else "w0 with the trained td (as the reference)"
 
 
 def check_csv_target(path) -> Path:
@@ -395,25 +403,30 @@ def default_threads() -> int:
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
               task_options=None, n_threads: int | None = None, progress=None, cancel=None,
-              options: SearchOptions | None = None, client=None, precision: str = "float64") -> SweepResult:
+              options: SearchOptions | None = None, client=None, precision: str = "float64",
+              initial_decay: bool = False) -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
     with every condition drawn from the seed. ``options`` (``SearchOptions``) adds edge extension,
     refinement or racing; see ``run_grid`` for progress, cancel and a Dask ``client``.
     ``precision='float32'`` runs the LIF arithmetic in single precision (faster; the same
-    accuracies within their intervals, not the same spikes: docs/method.md).
+    accuracies within their intervals, not the same spikes: docs/method.md). ``use_initial_weights``
+    runs w0 with the trained td (the reference's); ``initial_decay`` also td0 (fully untrained).
     """
-    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision)
+    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision,
+                      initial_decay)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
                     options=options, client=client)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
-               stimulation=None, task_options=None, precision: str = "float64") -> TrialSpec:
+               stimulation=None, task_options=None, precision: str = "float64",
+               initial_decay: bool = False) -> TrialSpec:
     """The spec a grid search varies (lambda and trial index): every condition drawn from the seed."""
     return TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                     stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision)
+                     stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision,
+                     initial_decay=initial_decay)
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:
