@@ -324,11 +324,12 @@ def firing_rate_frame(trial) -> Frame:
                              narrow=True))
 
 
-def decay_frame(model, use_initial_weights: bool = False) -> Frame:
-    """Histogram of the synaptic decay constants (ms) by population."""
+def decay_frame(model, initial_decay: bool = False) -> Frame:
+    """Histogram of the synaptic decay constants (ms) by population: the trained ones, or the
+    initial td0 with ``initial_decay`` (the fully untrained network)."""
     if model is None:
         return Frame(_histogram(np.empty(0), np.empty(0)), "Synaptic decay constants")
-    td = model.decay_constants(use_initial_weights and model.taus_gaus0 is not None) * 1e3
+    td = model.decay_constants(initial_decay and (len(model.taus) == 1 or model.taus_gaus0 is not None)) * 1e3
     return Frame(_histogram(td[model.exc], td[~model.exc]),
                  f"{wrapped_name(model.name)}\nDecay constants: {td.min():.0f} to {td.max():.0f} ms")
 
