@@ -436,7 +436,8 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     title = "Performance curve: run a sweep to draw it"
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
-        stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
+        by_lambda = np.argsort(model.scaling_factors, kind="stable")  # a file keeps the order its grid was given in
+        stored = {"scaling_factor": model.scaling_factors[by_lambda], "accuracy": model.all_perfs[by_lambda]}
         title = "Performance curve: the grid search\nstored in the file"
         if model.scaling_factor_band is not None and snapshot is None:
             lambda_band = band_bars(model.scaling_factor_band, model.scaling_factors)
