@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import math
 import os
 import stat
 import tempfile
@@ -91,6 +92,7 @@ class RateModel:
     file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
     eval_perf_mean: float | None = None  # the trainer's last evaluation accuracy, if stored
     content_sha256: str | None = None  # SHA-256 of the file's bytes as loaded: results are bound to it
+    unfinished_search: bool = False  # opt_scaling_factor was NaN: a search started and not finished (read as none)
     _matrices: dict = field(default_factory=dict, init=False, repr=False)  # recurrent_weights, computed once
 
     @property
@@ -399,7 +401,13 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     else:
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
-    opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
+    opt = _stored_optimum(path, data)
+    unfinished = opt is not None and math.isnan(opt)
+    if unfinished:  # the reference writes NaN before it searches: an interrupted search leaves it
+        notes.append(f"{Path(path).name if path else 'model'}: opt_scaling_factor is NaN, as a reference grid search "
+                     "writes it before searching (this one was interrupted): read as not searched")
+        opt = None
+        data = {name: value for name, value in data.items() if name not in RESULT_FIELDS}
     if opt is not None:
         try:
             check_scaling_factor(opt, "the stored optimum")
@@ -419,8 +427,18 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
         scaling_factors=None if factors is None else factors.reshape(-1),
         scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
         path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
-        content_sha256=content_sha256,
+        content_sha256=content_sha256, unfinished_search=unfinished,
     )
+
+
+def _stored_optimum(path, data) -> float | None:
+    """The stored ``opt_scaling_factor`` as a float (NaN kept: an unfinished search), or None."""
+    if "opt_scaling_factor" not in data:
+        return None
+    value = np.asarray(data["opt_scaling_factor"])
+    if value.dtype.kind == "f" and value.size == 1 and np.isnan(value).all():
+        return math.nan
+    return _scalar(path, data, "opt_scaling_factor")
 
 
 RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band",

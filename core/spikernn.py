@@ -98,10 +98,12 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
     same trials at every lambda), print each lambda's accuracy, and store
-    ``opt_scaling_factor``, ``all_perfs`` and ``scaling_factors`` in the file (atomically,
-    keeping every other variable). Files that already hold ``opt_scaling_factor`` are
-    skipped unless ``force``. ``task_name`` is inferred from each file when not given.
-    ``use_initial_weights`` and ``initial_decay`` as in ``LIF_network_fnc``.
+    ``opt_scaling_factor`` (the first maximum in the order given), ``all_perfs`` and
+    ``scaling_factors`` (in the order given) in the file (atomically, keeping every other
+    variable). Files that already hold a number in ``opt_scaling_factor`` are skipped unless
+    ``force``; one holding NaN (a reference search that was interrupted) is searched.
+    ``task_name`` is inferred from each file when not given. ``use_initial_weights`` and
+    ``initial_decay`` as in ``LIF_network_fnc``.
     Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
     0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search;
     ``extend``, ``refine`` and ``race`` (off by default, so results are the reference's) grow the
@@ -158,6 +160,9 @@ def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> 
     for path in paths:
         try:
             model = load_model(path, stored_results=not force)
+            if model.unfinished_search and verbose:
+                print(printable(f"{path.name}: opt_scaling_factor is NaN (a reference grid search was interrupted); "
+                                "searching it"))
             if model.opt_scaling_factor is not None:
                 if verbose:
                     print(printable(f"{path.name}: already has opt_scaling_factor = {model.opt_scaling_factor:g}; "
