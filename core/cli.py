@@ -453,7 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="search the scaling factor of every model in PATH and save it (with its band)")
     p.add_argument("path", help="a model file or a directory of them")
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
-    p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
+    p.add_argument("--force", action="store_true",
+                   help="redo files that already hold opt_scaling_factor (a NaN there, an interrupted search, is redone "
+                        "anyway)")
     p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
     p.add_argument("--no-extend", dest="extend", action="store_false",
                    help="do not extend the grid when the optimum is on its edge (extension is on by default)")

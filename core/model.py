@@ -347,7 +347,9 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     digest of the file's bytes they were read from, if from a file).
 
     Stored grid-search results (opt_scaling_factor, all_perfs, scaling_factors) are read when
-    present; leave them out of ``data`` to ignore them (a search that redoes them does)."""
+    present; leave them out of ``data`` to ignore them (a search that redoes them does). An
+    ``opt_scaling_factor`` of NaN (what both references write before they search, so an interrupted
+    search leaves it) reads as not searched: every stored result is ignored and a note says so."""
     w = _numeric(path, data, "w")
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ModelFileError(path, f"must be a square N x N matrix, got shape {w.shape}", "w")

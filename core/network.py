@@ -45,8 +45,9 @@ class SpikingNetwork:
 def check_initial_decay(use_initial_weights: bool, initial_decay: bool) -> None:
     """``initial_decay`` (td0) only with ``use_initial_weights`` (w0), or a ValueError saying so."""
     if initial_decay and not use_initial_weights:
-        raise ValueError("initial_decay (the untrained decay constants td0) needs use_initial_weights: "
-                         "together they make the fully untrained network, w0 with td0")
+        raise ValueError("initial_decay (--initial-decay: the untrained decay constants td0) needs "
+                         "use_initial_weights (--initial-weights): together they make the fully untrained network, "
+                         "w0 with td0")
 
 
 def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool = False,
