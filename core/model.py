@@ -403,13 +403,31 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     else:
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
-    opt = _stored_optimum(path, data)
+    stored = _stored_search(path, data, notes)
+    return RateModel(
+        N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
+        b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
+        taus=tuple(float(t) for t in taus), taus_gaus=taus_gaus, activation=activation,
+        w0=w0, taus_gaus0=taus_gaus0, **stored,
+        path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
+        content_sha256=content_sha256,
+    )
+
+
+def _stored_search(path, data, notes: list) -> dict:
+    """The RateModel fields of a stored grid search (None where absent). An ``opt_scaling_factor``
+    of NaN, which both references write before searching (an interrupted search leaves it), reads
+    as not searched: the stored results are ignored and a note says so."""
+    opt = None
+    if "opt_scaling_factor" in data:
+        value = np.asarray(data["opt_scaling_factor"])
+        opt = math.nan if value.dtype.kind == "f" and value.size == 1 and np.isnan(value).all() else \
+            _scalar(path, data, "opt_scaling_factor")
     unfinished = opt is not None and math.isnan(opt)
-    if unfinished:  # the reference writes NaN before it searches: an interrupted search leaves it
+    if unfinished:
         notes.append(f"{Path(path).name if path else 'model'}: opt_scaling_factor is NaN, as a reference grid search "
                      "writes it before searching (this one was interrupted): read as not searched")
-        opt = None
-        data = {name: value for name, value in data.items() if name not in RESULT_FIELDS}
+        return {"opt_scaling_factor": None, "unfinished_search": True}
     if opt is not None:
         try:
             check_scaling_factor(opt, "the stored optimum")
@@ -419,28 +437,10 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)
-    condition_perfs = _condition_perfs(path, data, None if factors is None else factors.size)
-    return RateModel(
-        N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
-        b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
-        taus=tuple(float(t) for t in taus), taus_gaus=taus_gaus, activation=activation,
-        w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
-        all_perfs=None if perfs is None else perfs.reshape(-1),
-        scaling_factors=None if factors is None else factors.reshape(-1),
-        scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
-        path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
-        content_sha256=content_sha256, unfinished_search=unfinished,
-    )
-
-
-def _stored_optimum(path, data) -> float | None:
-    """The stored ``opt_scaling_factor`` as a float (NaN kept: an unfinished search), or None."""
-    if "opt_scaling_factor" not in data:
-        return None
-    value = np.asarray(data["opt_scaling_factor"])
-    if value.dtype.kind == "f" and value.size == 1 and np.isnan(value).all():
-        return math.nan
-    return _scalar(path, data, "opt_scaling_factor")
+    flat = lambda values: None if values is None else values.reshape(-1)  # noqa: E731
+    return {"opt_scaling_factor": opt, "all_perfs": flat(perfs), "scaling_factors": flat(factors),
+            "scaling_factor_band": flat(band),
+            "condition_perfs": _condition_perfs(path, data, None if factors is None else factors.size)}
 
 
 RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band",
