@@ -159,7 +159,8 @@ def cmd_simulate(args) -> int:
         stimulation = Stimulation(args.stim, parse_units(args.stim_units or "", model.exc), *args.stim_window)
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed, condition=args.condition,
                      task_options=tuple(args.option), downsample=args.downsample,
-                     use_initial_weights=args.initial_weights, stimulation=stimulation)
+                     use_initial_weights=args.initial_weights, stimulation=stimulation,
+                     initial_decay=args.initial_decay)
     trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
     run, outcome = trial.recording, trial.outcome
     rates = run.firing_rates
@@ -193,7 +194,7 @@ def cmd_sweep(args) -> int:
                                     use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                     options=options, save_failed=args.save_failed, n_threads=args.threads,
                                     client=client, resume=args.resume, block_trials=args.block_trials,
-                                    precision=args.precision)
+                                    precision=args.precision, initial_decay=args.initial_decay)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -406,7 +407,12 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
                       help="a task option, e.g. evidence_strength=0.8 for mante (repeatable)")
     conversion = argparse.ArgumentParser(add_help=False)
     conversion.add_argument("--downsample", type=whole_number(1), default=1, help="LIF step = 0.05 ms x this (default 1)")
-    conversion.add_argument("--initial-weights", action="store_true", help="use w0 instead of the trained weights")
+    conversion.add_argument("--initial-weights", action="store_true",
+                            help="use w0 instead of the trained weights, with the trained decay constants td "
+                                 "(as the reference)")
+    conversion.add_argument("--initial-decay", action="store_true",
+                            help="with --initial-weights: also the initial decay constants td0 (the fully "
+                                 "untrained network)")
     grid = argparse.ArgumentParser(add_help=False)
     grid.add_argument("--n-trials", type=whole_number(1), default=DEFAULT_N_TRIALS,
                       help=f"trials per lambda (default {DEFAULT_N_TRIALS})")
@@ -461,7 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
                               "file searched, but no lambda converts at least one model (its verdict says why).")
     p.add_argument("path", help="a model file or a directory of them")
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
-    p.add_argument("--force", action="store_true", help="redo files that already hold opt_scaling_factor")
+    p.add_argument("--force", action="store_true",
+                   help="redo files that already hold opt_scaling_factor (a NaN there, an interrupted search, is redone "
+                        "anyway)")
     p.add_argument("--csv", help="also write the per-lambda results to this CSV file")
     p.add_argument("--no-extend", dest="extend", action="store_false",
                    help="do not extend the grid when the optimum is on its edge (extension is on by default)")

@@ -32,6 +32,7 @@ def trial_variables(trial: ScoredTrial) -> dict:
         "model": spec.model.name, "task": spec.task.name, "condition": trial.stimulus.condition.name,
         "seed": spec.seed, "trial_index": spec.index, "scaling_factor": spec.scaling_factor,
         "downsample": spec.downsample, "use_initial_weights": int(spec.use_initial_weights),
+        "initial_decay": int(spec.initial_decay),
         "rectify_weights": int(spec.rectify_weights),
         "stim_mode": spec.stimulation.mode, "stim_units": np.asarray(spec.stimulation.units, dtype=np.int64),
         "stim_dur": np.array([spec.stimulation.first, spec.stimulation.stop]),

@@ -34,7 +34,7 @@ from rate2spike.text import printable
 def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factors=None, *, force=False, seed=0,
                   downsample=1, use_initial_weights=False, task_options=None, options: SearchOptions | None = None,
                   save_failed=False, progress=None, cancel=None, verbose=True, n_threads=None, client=None,
-                  resume=True, block_trials=None, precision="float64") -> "GridSearchResults":
+                  resume=True, block_trials=None, precision="float64", initial_decay=False) -> "GridSearchResults":
     """Search every .mat file under ``model_dir`` (or the one file it names) and save each result
     into its file; ``lambda_grid_search`` documents the arguments. Files that already hold a search
     (``opt_scaling_factor`` or ``search_verdict``) are skipped unless ``force``. Returns ``{path:
@@ -49,7 +49,8 @@ def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factor
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
     results = GridSearchResults()
     todo = _models_to_search(paths, results, force, verbose, lambda model: sweep_base(
-        model, task_name, seed, downsample, use_initial_weights, task_options=task_options, precision=precision))
+        model, task_name, seed, downsample, use_initial_weights, task_options=task_options, precision=precision,
+        initial_decay=initial_decay))
     if not todo:
         return results
     folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
@@ -86,6 +87,9 @@ def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> 
     for path in paths:
         try:
             model = load_model(path, stored_results=not force)
+            if model.unfinished_search and verbose:
+                print(printable(f"{path.name}: opt_scaling_factor is NaN (a reference grid search was interrupted); "
+                                "searching it"))
             if model.opt_scaling_factor is not None or model.search_verdict:
                 if verbose:
                     done = (f"opt_scaling_factor = {model.opt_scaling_factor:g}" if model.opt_scaling_factor is not None

@@ -281,6 +281,8 @@ def search_key(base, scaling_factors, n_trials: int, options) -> dict:
                    "round_trials": options.round_trials, "extend_limit": options.extend_limit},
         # only when not the default, so that journals written before the float32 mode still resume
         **({"precision": base.precision} if base.precision != "float64" else {}),
+        # whenever w0 is used: journals from before initial_weights kept the trained td (they ran td0) never resume
+        **({"initial_decay": bool(base.initial_decay)} if base.use_initial_weights else {}),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import math
 import os
 import stat
 import tempfile
@@ -93,6 +94,7 @@ class RateModel:
     file_style: str = "unknown"  # which trainer's files this one looks like (see model_from_dict)
     eval_perf_mean: float | None = None  # the trainer's last evaluation accuracy, if stored
     content_sha256: str | None = None  # SHA-256 of the file's bytes as loaded: results are bound to it
+    unfinished_search: bool = False  # opt_scaling_factor was NaN: a search started and not finished (read as none)
     _matrices: dict = field(default_factory=dict, init=False, repr=False)  # recurrent_weights, computed once
 
     @property
@@ -168,11 +170,12 @@ class RateModel:
             facts.append(("stored grid search", "none"))
         return facts
 
-    def decay_constants(self, use_initial_weights: bool = False) -> np.ndarray:
-        """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants")."""
+    def decay_constants(self, initial: bool = False) -> np.ndarray:
+        """Per-unit synaptic decay constants td in seconds (docs/method.md, "Decay constants"): the
+        trained ones, or with ``initial`` the untrained network's td0 (from ``taus_gaus0``)."""
         if len(self.taus) == 1:
             return np.full(self.N, self.taus[0] * RATE_STEP)
-        gaus = self.taus_gaus0 if use_initial_weights else self.taus_gaus
+        gaus = self.taus_gaus0 if initial else self.taus_gaus
         if gaus is None:
             raise ModelFileError(self.path, "is missing, so initial decay constants are unknown", "taus_gaus0")
         low, high = self.taus
@@ -353,7 +356,9 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     digest of the file's bytes they were read from, if from a file).
 
     Stored grid-search results (opt_scaling_factor, all_perfs, scaling_factors) are read when
-    present; leave them out of ``data`` to ignore them (a search that redoes them does)."""
+    present; leave them out of ``data`` to ignore them (a search that redoes them does). An
+    ``opt_scaling_factor`` of NaN (what both references write before they search, so an interrupted
+    search leaves it) reads as not searched: every stored result is ignored and a note says so."""
     w = _numeric(path, data, "w")
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] == 0:
         raise ModelFileError(path, f"must be a square N x N matrix, got shape {w.shape}", "w")
@@ -407,7 +412,31 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     else:
         style = "float64 arrays, w stored rectified (PyTorch-era or rate2spike's trainer)"
     perf = _scalar(path, data, "eval_perf_mean", default=np.nan) if "eval_perf_mean" in data else None
-    opt = _scalar(path, data, "opt_scaling_factor", default=np.nan) if "opt_scaling_factor" in data else None
+    stored = _stored_search(path, data, notes)
+    return RateModel(
+        N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
+        b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
+        taus=tuple(float(t) for t in taus), taus_gaus=taus_gaus, activation=activation,
+        w0=w0, taus_gaus0=taus_gaus0, **stored,
+        path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
+        content_sha256=content_sha256,
+    )
+
+
+def _stored_search(path, data, notes: list) -> dict:
+    """The RateModel fields of a stored grid search (None where absent). An ``opt_scaling_factor``
+    of NaN, which both references write before searching (an interrupted search leaves it), reads
+    as not searched: the stored results are ignored and a note says so."""
+    opt = None
+    if "opt_scaling_factor" in data:
+        value = np.asarray(data["opt_scaling_factor"])
+        opt = math.nan if value.dtype.kind == "f" and value.size == 1 and np.isnan(value).all() else \
+            _scalar(path, data, "opt_scaling_factor")
+    unfinished = opt is not None and math.isnan(opt)
+    if unfinished:
+        notes.append(f"{Path(path).name if path else 'model'}: opt_scaling_factor is NaN, as a reference grid search "
+                     "writes it before searching (this one was interrupted): read as not searched")
+        return {"opt_scaling_factor": None, "unfinished_search": True}
     if opt is not None:
         try:
             check_scaling_factor(opt, "the stored optimum")
@@ -417,25 +446,17 @@ def model_from_dict(data: dict, path=None, content_sha256: str | None = None) ->
     perfs = _numeric(path, data, "all_perfs", required=False)
     factors = _numeric(path, data, "scaling_factors", required=False)
     band = _numeric(path, data, BAND_FIELD, required=False)
-    condition_perfs = _condition_perfs(path, data, None if factors is None else factors.size)
-    verdict = _string(path, data, VERDICT_FIELD, "") or None
+    flat = lambda values: None if values is None else values.reshape(-1)  # noqa: E731
     recommended = _scalar(path, data, RECOMMENDED_FIELD, default=np.nan) if RECOMMENDED_FIELD in data else None
     if recommended is not None:
         try:
             check_scaling_factor(recommended, "the stored recommended lambda")
         except ValueError as exc:
             raise ModelFileError(path, str(exc), RECOMMENDED_FIELD) from None
-    return RateModel(
-        N=n, w=w, m=m, som_m=som_m, w_in=w_in, w_out=w_out,
-        b_out=_scalar(path, data, "b_out", default=0.0), exc=exc,
-        taus=tuple(float(t) for t in taus), taus_gaus=taus_gaus, activation=activation,
-        w0=w0, taus_gaus0=taus_gaus0, opt_scaling_factor=opt,
-        all_perfs=None if perfs is None else perfs.reshape(-1),
-        scaling_factors=None if factors is None else factors.reshape(-1),
-        scaling_factor_band=None if band is None else band.reshape(-1), condition_perfs=condition_perfs,
-        search_verdict=verdict, recommended_scaling_factor=recommended, path=None if path is None else Path(path), notes=tuple(notes), file_style=style, eval_perf_mean=perf,
-        content_sha256=content_sha256,
-    )
+    return {"opt_scaling_factor": opt, "all_perfs": flat(perfs), "scaling_factors": flat(factors),
+            "scaling_factor_band": flat(band),
+            "condition_perfs": _condition_perfs(path, data, None if factors is None else factors.size),
+            "search_verdict": _string(path, data, VERDICT_FIELD, "") or None, "recommended_scaling_factor": recommended}
 
 
 RESULT_FIELDS = ("opt_scaling_factor", "all_perfs", "scaling_factors", "scaling_factor_band",

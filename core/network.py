@@ -22,7 +22,7 @@ from rate2spike.model import RateModel
 class SpikingNetwork:
     """A rate model mapped onto LIF units at one scaling factor lambda."""
 
-    WT: np.ndarray  # N x N, W transposed (row j = outgoing weights of unit j), C-contiguous; mV
+    WT: np.ndarray  # N x N, W transposed (row j = outgoing weights of unit j), C-contiguous; mV s
     w_in: np.ndarray  # N x n_inputs input weights (mV per unit of stimulus)
     w_out: np.ndarray  # N readout weights divided by lambda (output per Hz of filtered rate)
     td: np.ndarray  # N synaptic decay constants (s)
@@ -32,8 +32,9 @@ class SpikingNetwork:
 
     @property
     def W(self) -> np.ndarray:
-        """N x N recurrent weights W_rate / lambda (row i = the inputs of unit i), as
-        LIF_network_fnc returns it. A spike of unit j adds column j to the synaptic drive."""
+        """N x N recurrent weights W_rate / lambda (row i = the inputs of unit i), in mV s, as
+        LIF_network_fnc returns it. A spike of unit j adds to unit i's synaptic current a
+        double-exponential pulse of area W[i, j] (its peak a little below W[i, j] / td_i, in mV)."""
         return self.WT.T
 
     @property
@@ -41,12 +42,22 @@ class SpikingNetwork:
         return self.WT.shape[0]
 
 
+def check_initial_decay(use_initial_weights: bool, initial_decay: bool) -> None:
+    """``initial_decay`` (td0) only with ``use_initial_weights`` (w0), or a ValueError saying so."""
+    if initial_decay and not use_initial_weights:
+        raise ValueError("initial_decay (--initial-decay: the untrained decay constants td0) needs "
+                         "use_initial_weights (--initial-weights): together they make the fully untrained network, "
+                         "w0 with td0")
+
+
 def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool = False,
-            rectify_weights: bool = True) -> SpikingNetwork:
+            rectify_weights: bool = True, initial_decay: bool = False) -> SpikingNetwork:
     """Map a rate model onto a LIF network: W = W_rate / lambda, w_out / lambda, td from the
-    rate model (``w0`` and ``taus_gaus0`` with ``use_initial_weights``; the raw, unrectified
-    w with ``rectify_weights=False``, as the PyTorch port's LIF code reads its files)."""
+    rate model. ``use_initial_weights``: ``w0`` instead of ``w``, with the trained td, as the
+    reference; ``initial_decay`` (with it) also takes td0 from ``taus_gaus0``: the fully untrained
+    network. ``rectify_weights=False``: the raw, unrectified w, as the PyTorch port's LIF code reads it."""
     scaling_factor = check_scaling_factor(scaling_factor)
+    check_initial_decay(use_initial_weights, initial_decay)
     W_rate = model.recurrent_weights(use_initial_weights, rectify_weights)
     with np.errstate(over="ignore"):
         WT = np.ascontiguousarray(W_rate.T) / scaling_factor
@@ -55,9 +66,9 @@ def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool =
                          "use a larger lambda")
     td0 = None
     if len(model.taus) == 1 or model.taus_gaus0 is not None:
-        td0 = model.decay_constants(use_initial_weights=True)
+        td0 = model.decay_constants(initial=True)
     return SpikingNetwork(
-        WT=WT, w_in=model.w_in, w_out=model.w_out / scaling_factor, td=model.decay_constants(use_initial_weights),
+        WT=WT, w_in=model.w_in, w_out=model.w_out / scaling_factor, td=model.decay_constants(initial_decay),
         td0=td0, exc=model.exc, scaling_factor=scaling_factor,
     )
 

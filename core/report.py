@@ -223,6 +223,10 @@ def model_row(path: Path, relative: str) -> ModelRow:
     if opt is not None:
         warnings.extend(_search_warnings(task, factors, opt, accuracy_at_opt))
     conditions = {} if factors is None or model.condition_perfs is None else dict(model.condition_perfs)
+    if factors is not None:  # a file keeps its grid in the order it was given: curves are drawn by lambda
+        by_lambda = np.argsort(factors, kind="stable")
+        factors, perfs = factors[by_lambda], perfs[by_lambda]
+        conditions = {group: values[by_lambda] for group, values in conditions.items()}
     band = () if model.scaling_factor_band is None else tuple(sorted(float(v) for v in model.scaling_factor_band))
     return ModelRow(relative, task, model.N, model.eval_perf_mean, opt, accuracy_at_opt, band, tuple(warnings),
                     factors, perfs, conditions)

@@ -60,6 +60,10 @@ class LambdaTable:
     """Per lambda (kept in increasing order): the verdict of every scored trial, how many trials it
     is planned to get, whether a race dropped it and where it came from (grid, extension, refinement).
 
+    Results are given in another order (``given_order``): the user's lambdas in the order given, then
+    the lambdas the search added, in increasing order; the best lambda is the first maximum in that
+    order, as the reference takes it in the user's order.
+
     Trial k of every lambda is the same trial (common random numbers), so two lambdas are compared on
     the trials both have scored. Inserting lambdas calls the listeners with the new positions, so an
     owner keeping its own per-lambda rows (``SweepResult``) stays aligned.
@@ -73,6 +77,7 @@ class LambdaTable:
         order = np.argsort(factors, kind="stable")
         self.scaling_factors = factors[order]
         k = factors.size
+        self.rank = order.astype(int)  # position in the user's grid; lambdas the search adds get k
         self.verdicts = np.full((k, self.n_trials), UNSCORED, dtype=np.int8)
         # running counts, so that a progress report after every trial costs O(lambdas), not O(trials)
         self._n_done = np.zeros(k, dtype=int)
@@ -106,6 +111,7 @@ class LambdaTable:
             self.planned = np.insert(self.planned, k, planned)
             self.dropped = np.insert(self.dropped, k, False)
             self.origin = np.insert(self.origin, k, origin)
+            self.rank = np.insert(self.rank, k, int((self.origin == GRID).sum()))
             for listener in self._listeners:
                 listener(k)
         return new
@@ -149,9 +155,15 @@ class LambdaTable:
         """Indices of the lambdas still in the race."""
         return np.flatnonzero(~self.dropped)
 
+    def given_order(self) -> np.ndarray:
+        """Indices of the table in the order results are given: the user's lambdas as given, then
+        the added ones in increasing order."""
+        return np.lexsort((self.scaling_factors, self.rank))
+
     def best(self, candidates=None) -> int | None:
         """Index of the first maximum of accuracy among ``candidates`` (default: complete lambdas
-        not dropped), as the reference takes the first maximum."""
+        not dropped) in the given order (``given_order``), as the reference takes the first maximum
+        of the grid as the user gave it."""
         if candidates is None:
             candidates = np.flatnonzero(self.complete & ~self.dropped)
         candidates = np.asarray(candidates, dtype=int)
@@ -160,7 +172,8 @@ class LambdaTable:
         accuracy = self.accuracy[candidates]
         if np.isnan(accuracy).all():
             return None
-        return int(candidates[np.nanargmax(accuracy)])
+        top = candidates[accuracy == np.nanmax(accuracy)]
+        return int(top[np.lexsort((self.scaling_factors[top], self.rank[top]))[0]])
 
     def shared(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         """The verdicts of lambdas a and b on the trials both have scored."""

@@ -1,10 +1,11 @@
 """The spikeRNN API: ``LIF_network_fnc``, ``lambda_grid_search``, ``evaluate_single_trial``.
 
 Same arguments, defaults and results as the spikeRNN Python package, on top of rate2spike.
-Differences (docs/method.md, "Differences from the reference"): ``REC`` is steps x N and
-``out`` a flat vector of nt values (the spikeRNN docs give both so, and their example indexes
-``out[-1]`` as a number); ``spk`` and ``rs`` are N x steps; each function takes an optional
-``seed``.
+The MATLAB code is the reference (docs/method.md, "The reference"). Differences ("Differences from
+the reference"): ``REC`` is steps x N and ``out`` a flat vector of nt values (the spikeRNN docs give
+both so, and their example indexes ``out[-1]`` as a number); ``spk`` and ``rs`` are N x steps; each
+function takes an optional ``seed`` and ``initial_decay`` (with ``use_initial_weights``: the fully
+untrained network, w0 with td0; the reference runs w0 with the trained td).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 
 from rate2spike.folder_search import search_folder
 from rate2spike.model import as_model
-from rate2spike.network import Stimulation, convert, make_drive
+from rate2spike.network import Stimulation, check_initial_decay, convert, make_drive
 from rate2spike.paths import shipped_model_dir
 from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
@@ -26,27 +27,31 @@ def _random_seed() -> int:
     return int(np.random.SeedSequence().entropy % (2**63))
 
 
-def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use_initial_weights=False, seed=None):
+def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use_initial_weights=False, seed=None,
+                    *, initial_decay=False):
     """Convert a trained rate RNN to a LIF network and simulate it on the stimulus ``u``.
 
     ``model_path`` is a .mat file or a loaded ``RateModel``; ``u`` is n_inputs x columns (5 ms
     each); ``stims`` the artificial stimulation ({'mode': 'none' | 'exc' | 'inh', 'dur': [first,
-    stop] in steps, 'units': [...]}). ``seed`` (not in spikeRNN) makes the run reproducible; by
+    stop] in steps, 'units': [...]}). ``use_initial_weights`` runs w0 with the trained decay
+    constants td, as the reference; ``initial_decay`` (not in spikeRNN, with it) also takes td0.
+    ``seed`` (not in spikeRNN) makes the run reproducible; by
     default every call draws fresh noise, as the reference does. The stimulus is yours, not a
     task's, so this calls the simulator directly (the same ``simulate`` that ``run_trial`` calls).
     Returns ``(W, REC, spk, rs, all_fr, out, params)``: W (N x N, W_rate / lambda), REC (nt x N,
     mV), spk (N x nt, 0/1), rs (N x nt, Hz), all_fr (N x 1, Hz), out (nt,), params (dt and T in s,
-    nt, w_out, td and td0 in s, IPSCs (N x nt, mV), scaling_factor, downsample, v0 in mV).
+    nt, w_out as in the file (1 x N, not divided by lambda), td (s, the decay constants simulated) and
+    td0 (s, the initial ones), IPSCs (N x nt, mV), scaling_factor, downsample, v0 in mV).
     """
     model = as_model(model_path)
     for note in model.notes:
         print(printable(note))
-    network = convert(model, scaling_factor, use_initial_weights)
+    network = convert(model, scaling_factor, use_initial_weights, initial_decay=initial_decay)
     drive = make_drive(network, u, downsample)
     run = simulate(network, drive, _random_seed() if seed is None else seed,
                    Stimulation.from_stims(stims, model.N), record=RECORDINGS)
     params = {
-        "dt": drive.dt, "T": drive.T, "nt": drive.nt, "w_out": network.w_out.reshape(1, -1),
+        "dt": drive.dt, "T": drive.T, "nt": drive.nt, "w_out": model.w_out.reshape(1, -1),
         "td": network.td, "td0": network.td0, "IPSCs": run.synaptic_current.T,
         "scaling_factor": network.scaling_factor, "downsample": drive.downsample, "v0": run.v0,
     }
@@ -55,14 +60,15 @@ def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use
 
 
 def evaluate_single_trial(curr_full, scaling_factor, task_name=None, use_initial_weights=False, down_sample=1,
-                          seed=None):
+                          seed=None, *, initial_decay=False):
     """Run one random trial of the task at one scaling factor: 1 if correct, else 0.
 
     ``task_name`` defaults to the model's task; ``seed`` (not in spikeRNN) fixes the trial
-    (trial 0 of that seed, as in a grid search); by default each call draws a new one.
+    (trial 0 of that seed, as in a grid search); by default each call draws a new one;
+    ``initial_decay`` as in ``LIF_network_fnc``.
     """
     spec = TrialSpec(as_model(curr_full), task_name, scaling_factor, seed=_random_seed() if seed is None else seed,
-                     downsample=down_sample, use_initial_weights=use_initial_weights)
+                     downsample=down_sample, use_initial_weights=use_initial_weights, initial_decay=initial_decay)
     return int(run_trial(spec).outcome.correct)
 
 
@@ -70,14 +76,17 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                        force=False, seed=0, downsample=1, use_initial_weights=False, task_options=None,
                        progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
                        race=False, alpha=DEFAULT_ALPHA, client=None, resume=True,
-                       block_trials=None, precision="float64"):
+                       block_trials=None, precision="float64", initial_decay=False):
     """Find the best scaling factor for every model file in ``model_dir`` and save it there.
 
     For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
     same trials at every lambda), print each lambda's accuracy, and store
-    ``opt_scaling_factor``, ``all_perfs`` and ``scaling_factors`` in the file (atomically,
-    keeping every other variable). Files that already hold ``opt_scaling_factor`` are
-    skipped unless ``force``. ``task_name`` is inferred from each file when not given.
+    ``opt_scaling_factor`` (the first maximum in the order given), ``all_perfs`` and
+    ``scaling_factors`` (in the order given) in the file (atomically, keeping every other
+    variable). Files that already hold a number in ``opt_scaling_factor`` are skipped unless
+    ``force``; one holding NaN (a reference search that was interrupted) is searched.
+    ``task_name`` is inferred from each file when not given. ``use_initial_weights`` and
+    ``initial_decay`` as in ``LIF_network_fnc``.
     Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
     0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search;
     ``extend``, ``refine`` and ``race`` (off by default, so results are the reference's) grow the
@@ -101,9 +110,10 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
     (``rate2spike sweep`` does not, unless ``--save-failed``). The engine is
     ``rate2spike.folder_search.search_folder``.
     """
+    check_initial_decay(use_initial_weights, initial_decay)  # before any file is read
     model_dir = shipped_model_dir("go-nogo") if model_dir is None else model_dir
     return search_folder(model_dir, task_name, n_trials, scaling_factors, force=force, seed=seed,
                          downsample=downsample, use_initial_weights=use_initial_weights, task_options=task_options,
                          options=SearchOptions(extend=extend, refine=refine, race=race, alpha=alpha), save_failed=True,
                          progress=progress, cancel=cancel, verbose=verbose, n_threads=n_threads, client=client,
-                         resume=resume, block_trials=block_trials, precision=precision)
+                         resume=resume, block_trials=block_trials, precision=precision, initial_decay=initial_decay)

@@ -61,8 +61,11 @@ class SweepResult:
 
     Trial k at scaling factor j is ``base`` with that lambda and index k: the base spec says
     everything else about the trials (model, task and options, seed, downsampling, weights,
-    stimulation). Lambdas are kept in increasing order; an extended or refined search inserts
-    lambdas and a race drops some (``table`` holds that bookkeeping, ``rate2spike.search``).
+    stimulation). Per-lambda results (``scaling_factors``, ``accuracy``, ``rows()``...) are given in
+    the user's order, then the lambdas an extended or refined search added, in increasing order; the
+    optimum is the first maximum in that order, as the reference's. The ``table``
+    (``rate2spike.search``) and the per-row attributes ``outcomes``, ``spike_totals``, ``output_mse``
+    and ``output_correlation`` keep lambdas in increasing order (``order`` maps one onto the other).
     """
 
     def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, options: SearchOptions | None = None):
@@ -99,12 +102,18 @@ class SweepResult:
         return self.base.model.name
 
     @property
+    def order(self) -> np.ndarray:
+        """Rows of ``table`` (increasing lambda) in the order results are given."""
+        return self.table.given_order()
+
+    @property
     def scaling_factors(self) -> np.ndarray:
-        return self.table.scaling_factors
+        """The lambdas, in the order given (``order``)."""
+        return self.table.scaling_factors[self.order]
 
     def record(self, k_lambda: int, k_trial: int, outcome: Outcome, spikes: int = 0,
                fidelity: Fidelity | None = None) -> None:
-        """Store one finished trial (each trial once)."""
+        """Store one finished trial (each trial once); ``k_lambda`` is the row of ``table``."""
         self.table.set(k_lambda, k_trial, outcome.correct)
         self.outcomes[k_lambda][k_trial] = outcome
         self.spike_totals[k_lambda] += spikes
@@ -116,16 +125,16 @@ class SweepResult:
 
     @property
     def n_done(self) -> np.ndarray:
-        return self.table.n_done
+        return self.table.n_done[self.order]
 
     @property
     def n_correct(self) -> np.ndarray:
-        return self.table.n_correct
+        return self.table.n_correct[self.order]
 
     @property
     def accuracy(self) -> np.ndarray:
         """Fraction correct per lambda (NaN where no trial has finished yet)."""
-        return self.table.accuracy
+        return self.table.accuracy[self.order]
 
     @property
     def interval(self) -> tuple[np.ndarray, np.ndarray]:
@@ -134,12 +143,12 @@ class SweepResult:
     @property
     def complete(self) -> np.ndarray:
         """Lambdas that got all their planned trials (a race plans fewer for the lambdas it drops)."""
-        return self.table.complete
+        return self.table.complete[self.order]
 
     @property
     def dropped(self) -> np.ndarray:
         """Lambdas a race dropped as worse than its leader."""
-        return self.table.dropped.copy()
+        return self.table.dropped[self.order]
 
     @property
     def planned_trials(self) -> int:
@@ -150,29 +159,31 @@ class SweepResult:
     def mean_firing_rate(self) -> np.ndarray:
         """Mean firing rate (Hz) over units and finished trials, per lambda."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.spike_totals / (self.n_done * self.base.model.N * self.base.duration)
+            return self.spike_totals[self.order] / (self.n_done * self.base.model.N * self.base.duration)
 
     @property
     def optimum(self) -> tuple[float, float] | None:
         """(lambda, accuracy) of the first maximum among fully scored lambdas (not dropped by a
-        race), as the reference."""
+        race) in the order given, as the reference."""
         best = self.table.best()
         if best is None:
             return None
-        return float(self.scaling_factors[best]), float(self.accuracy[best])
+        return float(self.table.scaling_factors[best]), float(self.table.accuracy[best])
 
     @property
     def band(self) -> np.ndarray:
-        """The lambda band: every lambda whose accuracy is not significantly below the best's
-        (paired exact test on the shared trials, family-wise alpha of the search options)."""
-        return self.scaling_factors[self.table.band(self.options.alpha)]
+        """The lambda band, in increasing order: every lambda whose accuracy is not significantly
+        below the best's (paired exact test on the shared trials, family-wise alpha of the search
+        options)."""
+        return self.table.scaling_factors[self.table.band(self.options.alpha)]
 
     def fidelity(self) -> dict[str, np.ndarray]:
         """Mean output fidelity per lambda over finished trials: 'mse' (mean squared difference
         from the rate network's output) and 'correlation' (Pearson r over the trial)."""
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a lambda with no trial yet: NaN
-            return {"mse": np.nanmean(self.output_mse, axis=1), "correlation": np.nanmean(self.output_correlation, axis=1)}
+            return {"mse": np.nanmean(self.output_mse[self.order], axis=1),
+                    "correlation": np.nanmean(self.output_correlation[self.order], axis=1)}
 
     @property
     def best_match(self) -> tuple[float, float, float] | None:
@@ -215,15 +226,15 @@ class SweepResult:
             rule=recommendation_rule(DEFAULT_TOLERANCE))
 
     def breakdown(self, index: int) -> dict:
-        """The task's metric breakdown at one lambda (per condition, timing, integration)."""
-        return self.base.task.breakdown(self._done(index))
+        """The task's metric breakdown at one lambda (``index`` in the order given)."""
+        return self.base.task.breakdown(self._done(self.order[index]))
 
     def group_accuracy(self) -> dict[str, np.ndarray]:
         """Accuracy per condition group (Go/NoGo, xor pattern, context), per lambda."""
         result = {}
         for group in self.base.task.groups():
             values = []
-            for k in range(len(self.scaling_factors)):
+            for k in self.order:
                 hits = [o.correct for o in self._done(k) if o.group == group]
                 values.append(np.mean(hits) if hits else np.nan)
             result[group] = np.array(values)
@@ -277,8 +288,8 @@ class SweepResult:
         """Every finished trial's scored value: what the task's rule compared with its threshold
         (the window maximum, or minimum for -1 answers), with its lambda, group, level and
         verdict. It shows where each condition starts failing as lambda changes."""
-        rows = [(lam, o.group, o.extreme, o.level, o.correct)
-                for lam, row in zip(self.scaling_factors, self.outcomes) for o in row if o is not None]
+        rows = [(self.table.scaling_factors[k], o.group, o.extreme, o.level, o.correct)
+                for k in self.order for o in self.outcomes[k] if o is not None]
         columns = list(zip(*rows)) if rows else [(), (), (), (), ()]
         return {"scaling_factor": np.asarray(columns[0], dtype=float), "group": np.asarray(columns[1], dtype=object),
                 "value": np.asarray(columns[2], dtype=float), "level": np.asarray(columns[3], dtype=float),
@@ -291,18 +302,20 @@ class SweepResult:
         balanced = self.balanced_accuracy()
         fidelity = self.fidelity()
         band = set(self.band.tolist())
+        origin, dropped, planned = (values[self.order] for values in
+                                    (self.table.origin, self.table.dropped, self.table.planned))
         rows = []
         for k, lam in enumerate(self.scaling_factors):
             row = {"scaling_factor": float(lam), "n_trials": int(self.n_done[k]),
                    "n_correct": int(self.n_correct[k]), "accuracy": float(self.accuracy[k]),
                    "ci95_low": float(low[k]), "ci95_high": float(high[k]),
                    "balanced_accuracy": float(balanced[k]),
-                   "in_band": bool(lam in band), "origin": str(self.table.origin[k]),
-                   "dropped_by_race": bool(self.table.dropped[k]),
+                   "in_band": bool(lam in band), "origin": str(origin[k]),
+                   "dropped_by_race": bool(dropped[k]),
                    "output_mse": float(fidelity["mse"][k]), "output_correlation": float(fidelity["correlation"][k]),
                    "mean_firing_rate_hz": float(self.mean_firing_rate[k]),
                    "status": "complete" if self.status == "complete"
-                   else f"{self.status} sweep ({self.n_done[k]} of {self.table.planned[k]} trials)"}
+                   else f"{self.status} sweep ({self.n_done[k]} of {planned[k]} trials)"}
             row.update({f"accuracy {g}": float(v[k]) for g, v in groups.items()})
             rows.append(row)
         return rows
@@ -339,7 +352,7 @@ class SweepResult:
         optimum, match = self.optimum, self.best_match
         return {
             "model": base.model.name, "task": base.task.name, "seed": base.seed, "trials per lambda": self.n_trials,
-            "downsample": base.downsample, "initial weights": base.use_initial_weights,
+            "downsample": base.downsample, "initial weights": initial_weights_text(base),
             "stimulation": "none" if stim.mode == "none" else
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
@@ -376,6 +389,14 @@ class SweepResult:
         if path is not None:
             write_text_atomic(path, text)
         return text
+
+
+def initial_weights_text(spec: TrialSpec):
+    """How a spec's weights are described in a CSV head: False (the trained network), or which
+    untrained parts it runs."""
+    if not spec.use_initial_weights:
+        return False
+    return "w0 and td0 (fully untrained network)" if spec.initial_decay else "w0 with the trained td (as the reference)"
 
 
 def check_csv_target(path) -> Path:
@@ -437,25 +458,30 @@ def default_threads() -> int:
 def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTORS, n_trials: int = DEFAULT_N_TRIALS,
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
               task_options=None, n_threads: int | None = None, progress=None, cancel=None,
-              options: SearchOptions | None = None, client=None, precision: str = "float64") -> SweepResult:
+              options: SearchOptions | None = None, client=None, precision: str = "float64",
+              initial_decay: bool = False) -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
     with every condition drawn from the seed. ``options`` (``SearchOptions``) adds edge extension,
     refinement or racing; see ``run_grid`` for progress, cancel and a Dask ``client``.
     ``precision='float32'`` runs the LIF arithmetic in single precision (faster; the same
-    accuracies within their intervals, not the same spikes: docs/method.md).
+    accuracies within their intervals, not the same spikes: docs/method.md). ``use_initial_weights``
+    runs w0 with the trained td (the reference's); ``initial_decay`` also td0 (fully untrained).
     """
-    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision)
+    base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision,
+                      initial_decay)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
                     options=options, client=client)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
-               stimulation=None, task_options=None, precision: str = "float64") -> TrialSpec:
+               stimulation=None, task_options=None, precision: str = "float64",
+               initial_decay: bool = False) -> TrialSpec:
     """The spec a grid search varies (lambda and trial index): every condition drawn from the seed."""
     return TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
-                     stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision)
+                     stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision,
+                     initial_decay=initial_decay)
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from rate2spike import timegrid
 from rate2spike.model import RateModel
-from rate2spike.network import Stimulation, check_scaling_factor, convert, make_drive
+from rate2spike.network import Stimulation, check_initial_decay, check_scaling_factor, convert, make_drive
 from rate2spike.rate import RateResponse, simulate_rate
 from rate2spike.simulation import RECORDINGS, Recording, check_precision, simulate_networks
 from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
@@ -63,7 +63,9 @@ class TrialSpec:
     50). ``condition`` is None (drawn from the seed), a condition name such as 'Go', or a
     mapping factor -> level that fixes some factors and leaves the others drawn.
     ``task_options`` maps a task's option names to values (mante: evidence_strength).
-    ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict. ``rectify_weights``
+    ``stimulation`` is a ``Stimulation`` or the reference's ``stims`` dict. ``use_initial_weights``
+    runs ``w0`` with the trained decay constants td, as the reference; ``initial_decay`` (only with it)
+    also takes the initial td0: the fully untrained network. ``rectify_weights``
     (default True, as the rate network did) can be turned off to run a PyTorch-era file's raw w.
     ``precision`` is the LIF arithmetic's: 'float64' (the reference's) or 'float32', a faster
     sweep mode that matches it statistically, not spike for spike (docs/method.md).
@@ -81,6 +83,7 @@ class TrialSpec:
     stimulation: Stimulation = field(default_factory=Stimulation)
     rectify_weights: bool = True  # False: the raw w of a PyTorch-era file, as that port's LIF code reads it
     precision: str = "float64"
+    initial_decay: bool = False  # with use_initial_weights: td0 too (the fully untrained network)
 
     def __post_init__(self):
         if not isinstance(self.model, RateModel):
@@ -97,12 +100,17 @@ class TrialSpec:
             "task_options": tuple(task.option_values(dict(self.task_options)).items()),
             "downsample": timegrid.check_downsample(self.downsample),
             "use_initial_weights": bool(self.use_initial_weights),
+            "initial_decay": bool(self.initial_decay),
             "rectify_weights": bool(self.rectify_weights),
             "stimulation": Stimulation.from_stims(self.stimulation, self.model.N),
             "precision": check_precision(self.precision),
         }
         if values["use_initial_weights"] and self.model.w0 is None:
             raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights is not possible")
+        check_initial_decay(values["use_initial_weights"], values["initial_decay"])
+        if values["initial_decay"] and len(self.model.taus) == 2 and self.model.taus_gaus0 is None:
+            raise ValueError(f"{self.model.name} holds no initial decay parameters (taus_gaus0), so initial_decay "
+                             "is not possible")
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -184,7 +192,7 @@ def _one_network(specs, any_lambda: bool = False) -> None:
     for spec in specs[1:]:
         if (spec.model is not first.model or (spec.scaling_factor != first.scaling_factor and not any_lambda)
                 or spec.downsample != first.downsample or spec.task.name != first.task.name
-                or spec.use_initial_weights != first.use_initial_weights
+                or spec.use_initial_weights != first.use_initial_weights or spec.initial_decay != first.initial_decay
                 or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation
                 or spec.precision != first.precision):
             raise ValueError("trials run together must share the model, task, lambda, downsampling, weights, "
@@ -220,7 +228,8 @@ def run_trials_at(specs, scaling_factors, record=(), rate_cache: RateResponseCac
     _one_network(specs, any_lambda=True)
     first = specs[0]
     stimuli = [spec.stimulus() for spec in specs]
-    networks = [convert(first.model, factor, first.use_initial_weights, first.rectify_weights) for factor in factors]
+    networks = [convert(first.model, factor, first.use_initial_weights, first.rectify_weights, first.initial_decay)
+                for factor in factors]
     drives = [make_drive(networks[0], stimulus.u, first.downsample) for stimulus in stimuli]  # lambda-free
     recordings = simulate_networks(networks, drives, [spec.noise_seed for spec in specs], first.stimulation,
                                    record=tuple(r for r in record if r != RATE_MODEL), precision=first.precision)

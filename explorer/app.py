@@ -122,9 +122,9 @@ class ExplorerPage:
             pn.bind(lambda _value, view=view: self.invalidate(view), parameter, watch=True)
         pn.bind(lambda _active: self.views_shown(), self.tabs.param.active, watch=True)
         pn.bind(lambda _on: self.views_shown(), self.present.toggle.param.value, watch=True)
-        pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, watch=True)
+        pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, s.param.initial_decay, watch=True)
         pn.bind(self.show_sweep, s.param.sweep, watch=True)
-        self.show_model(s.model, s.use_initial_weights)
+        self.show_model(s.model, s.use_initial_weights, s.initial_decay)
         self.show_trial(s.trial)
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
@@ -190,8 +190,8 @@ class ExplorerPage:
         if pn.state.location is not None and self.session.model is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.session.link_query())
 
-    def show_model(self, model, use_initial_weights) -> None:
-        self.decay.show(frames.decay_frame(model, use_initial_weights))
+    def show_model(self, model, use_initial_weights, initial_decay=False) -> None:
+        self.decay.show(frames.decay_frame(model, use_initial_weights and initial_decay))  # the td simulated
         self.show_sweep(self.session.sweep)
 
     def show_sweep(self, snapshot) -> None:

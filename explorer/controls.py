@@ -18,7 +18,7 @@ from panel.io.document import hold, with_lock
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
 from rate2spike.explorer.internals import GuardedFileDropper, page_connections
 from rate2spike.explorer.figures import HELP, View
-from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession
+from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
 from rate2spike.explorer.text import as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.search import SearchOptions
@@ -313,6 +313,9 @@ class Controls:
                                                           sizing_mode="stretch_width")
         self.initial = pn.widgets.Checkbox.from_param(
             s.param.use_initial_weights, disabled=pn.bind(lambda m: m is None or m.w0 is None, s.param.model))
+        self.initial_decay = pn.widgets.Checkbox.from_param(  # only with w0: the fully untrained network
+            s.param.initial_decay, disabled=pn.bind(lambda m, on: not on or not has_initial_decay(m), s.param.model,
+                                                    s.param.use_initial_weights))
         self.stim_mode = pn.widgets.RadioButtonGroup.from_param(s.param.stim_mode, color="default",
                                                                 sizing_mode="stretch_width")
         self.stim_units = pn.widgets.TextInput.from_param(s.param.stim_units, placeholder="e.g. 0-9, 15 or inh",
@@ -379,7 +382,7 @@ class Controls:
                     hint("The task is inferred from the model; 'random' leaves a factor to the seed's draw."),
                     title="Task and condition", **CARD),
             pn.Card(pn.Row(self.scaling, self.scaling_number, margin=0, sizing_mode="stretch_width"),
-                    self.fix_output_range, self.seed, self.downsample, self.initial,
+                    self.fix_output_range, self.seed, self.downsample, self.initial, self.initial_decay,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
                          f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The trial is re-simulated when a "
                          "slider is released."),

@@ -324,11 +324,12 @@ def firing_rate_frame(trial) -> Frame:
                              narrow=True))
 
 
-def decay_frame(model, use_initial_weights: bool = False) -> Frame:
-    """Histogram of the synaptic decay constants (ms) by population."""
+def decay_frame(model, initial_decay: bool = False) -> Frame:
+    """Histogram of the synaptic decay constants (ms) by population: the trained ones, or the
+    initial td0 with ``initial_decay`` (the fully untrained network)."""
     if model is None:
         return Frame(_histogram(np.empty(0), np.empty(0)), "Synaptic decay constants")
-    td = model.decay_constants(use_initial_weights and model.taus_gaus0 is not None) * 1e3
+    td = model.decay_constants(initial_decay and (len(model.taus) == 1 or model.taus_gaus0 is not None)) * 1e3
     return Frame(_histogram(td[model.exc], td[~model.exc]),
                  f"{wrapped_name(model.name)}\nDecay constants: {td.min():.0f} to {td.max():.0f} ms")
 
@@ -436,7 +437,8 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
     title = "Performance curve: run a sweep to draw it"
     if model is not None and model.all_perfs is not None and model.scaling_factors is not None \
             and model.all_perfs.size == model.scaling_factors.size:
-        stored = {"scaling_factor": model.scaling_factors, "accuracy": model.all_perfs}
+        by_lambda = np.argsort(model.scaling_factors, kind="stable")  # a file keeps the order its grid was given in
+        stored = {"scaling_factor": model.scaling_factors[by_lambda], "accuracy": model.all_perfs[by_lambda]}
         title = "Performance curve: the grid search\nstored in the file"
         if snapshot is None:
             if model.scaling_factor_band is not None:

@@ -28,14 +28,18 @@ class Preset:
 
 
 def curve_of(model, sweep_result=None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(scaling factors, accuracy) of the finished sweep, else of the grid search stored in the file."""
+    """(scaling factors, accuracy) of the finished sweep, else of the grid search stored in the file,
+    in increasing lambda (a grid may have been given in any order)."""
     if sweep_result is not None and sweep_result.optimum is not None:
         done = sweep_result.complete
-        return sweep_result.scaling_factors[done], sweep_result.accuracy[done]
-    if model is not None and model.scaling_factors is not None and model.all_perfs is not None \
+        factors, accuracy = sweep_result.scaling_factors[done], sweep_result.accuracy[done]
+    elif model is not None and model.scaling_factors is not None and model.all_perfs is not None \
             and model.scaling_factors.size == model.all_perfs.size:
-        return model.scaling_factors, model.all_perfs
-    return None
+        factors, accuracy = model.scaling_factors, model.all_perfs
+    else:
+        return None
+    by_lambda = np.argsort(factors, kind="stable")
+    return factors[by_lambda], accuracy[by_lambda]
 
 
 def presets(model, sweep_result=None, decision_window: tuple[float, float] | None = None,
@@ -45,8 +49,11 @@ def presets(model, sweep_result=None, decision_window: tuple[float, float] | Non
     if curve is None:
         return []
     factors, accuracy = curve
+    stored = getattr(model, "opt_scaling_factor", None)
     if sweep_result is not None and sweep_result.optimum is not None:  # a race's best, not a raced-out lambda
         best = int(np.flatnonzero(factors == sweep_result.optimum[0])[0])
+    elif stored is not None and np.any(factors == stored):  # the stored first maximum, in the order searched
+        best = int(np.flatnonzero(factors == stored)[0])
     else:
         best = int(np.nanargmax(accuracy))
     optimum, top = float(factors[best]), float(accuracy[best])

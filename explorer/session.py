@@ -51,6 +51,11 @@ def _message(exc: BaseException, path=None, shown: str | None = None) -> str:
     return text.replace(str(path), shown) if path is not None and shown is not None else text
 
 
+def has_initial_decay(model) -> bool:
+    """Whether a model can run with its initial decay constants td0 (one fixed tau, or taus_gaus0)."""
+    return model is not None and (len(model.taus) == 1 or model.taus_gaus0 is not None)
+
+
 class ExplorerSession(pn.viewable.Viewer):
     """The state of one dashboard session."""
 
@@ -65,7 +70,9 @@ class ExplorerSession(pn.viewable.Viewer):
                                   label="Scaling factor λ")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), label="Seed (trial and noise)")
     downsample = param.Integer(default=1, bounds=(1, 10), label="Downsample (LIF step = 0.05 ms × this)")
-    use_initial_weights = param.Boolean(default=False, label="Use initial (untrained) weights")
+    use_initial_weights = param.Boolean(default=False, label="Use the initial weights w0 (with the trained decay "
+                                                             "constants td, as the reference)")
+    initial_decay = param.Boolean(default=False, label="… and the initial decay constants td0 (fully untrained network)")
     rectify_weights = param.Boolean(default=True, label="Rectify w with relu, as the rate network did")
     stim_mode = param.Selector(default="none", objects=["none", "exc", "inh"], label="Artificial stimulation")
     stim_units = param.String(default="", label="Stimulated units")
@@ -162,6 +169,7 @@ class ExplorerSession(pn.viewable.Viewer):
         self.param.update(
             model=model, scaling_factor=float(np.clip(default_scaling_factor(model), *LAMBDA_BOUNDS)),
             use_initial_weights=self.use_initial_weights and model.w0 is not None, rectify_weights=True,
+            initial_decay=self.initial_decay and has_initial_decay(model),
             voltage_units=[int(u[0]) for u in (exc_units, inh_units) if u.size],
             compared_unit=int(np.argmax(np.abs(model.w_out) * model.exc)) if exc_units.size else 0,
             notes=" ".join(model.notes), error="", **self._task_settings(task),
@@ -267,6 +275,8 @@ class ExplorerSession(pn.viewable.Viewer):
         query.update({f"o_{name}": f"{value:g}" for name, value in self.task_options.items()})
         if self.use_initial_weights:
             query["initial"] = "1"
+            if self.initial_decay:
+                query["initial_decay"] = "1"
         if not self.rectify_weights:
             query["raw_w"] = "1"
         if self.stim_mode != "none":
@@ -333,6 +343,7 @@ class ExplorerSession(pn.viewable.Viewer):
                 updates["voltage_units"] = chosen
             attempt("units", units)
         updates["use_initial_weights"] = values.get("initial") == "1" and self.model.w0 is not None
+        updates["initial_decay"] = values.get("initial_decay") == "1" and has_initial_decay(self.model)
         updates["rectify_weights"] = values.get("raw_w") != "1"
         self.param.update(condition=condition, task_options=options, **updates)
         if problems:
@@ -354,10 +365,11 @@ class ExplorerSession(pn.viewable.Viewer):
         return TrialSpec(self.model, self.task, self.scaling_factor, seed=self.seed, condition=self.condition,
                          task_options=tuple(self.task_options.items()), downsample=self.downsample,
                          use_initial_weights=self.use_initial_weights, stimulation=stimulation,
-                         rectify_weights=self.rectify_weights)
+                         rectify_weights=self.rectify_weights,
+                         initial_decay=self.use_initial_weights and self.initial_decay)
 
     @param.depends("model", "task", "condition", "task_options", "scaling_factor", "seed", "downsample",
-                   "use_initial_weights", "rectify_weights", "stim_mode", "stim_units", "stim_window", watch=True)
+                   "use_initial_weights", "initial_decay", "rectify_weights", "stim_mode", "stim_units", "stim_window", watch=True)
     def _describe_trial(self) -> None:
         if self.model is None or self.task is None:
             return

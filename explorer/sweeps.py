@@ -39,7 +39,8 @@ def lower_thread_priority(increment: int = SWEEP_NICENESS) -> bool:
 
 @dataclass(frozen=True)
 class SweepSnapshot:
-    """What the page shows of a sweep at one moment (copies, safe to read from any thread)."""
+    """What the page shows of a sweep at one moment (copies, safe to read from any thread), lambdas in
+    increasing order."""
 
     scaling_factors: np.ndarray
     accuracy: np.ndarray
@@ -71,12 +72,14 @@ class SweepSnapshot:
     def of(cls, result: SweepResult, done: int, total: int, elapsed: float, remaining: float, finished=False,
            cancelled=False):
         low, high = result.interval
-        return cls(result.scaling_factors.copy(), result.accuracy, low, high, result.n_done,
-                   result.group_accuracy(), result.balanced_accuracy(), result.optimum, done, total, elapsed,
-                   remaining, finished, cancelled, warnings=tuple(result.warnings()) if finished else (),
-                   margins=result.margins() if finished else None, dropped=result.dropped,
+        by_lambda = np.argsort(result.scaling_factors, kind="stable")  # drawn by lambda, whatever order it was given in
+        groups = {group: values[by_lambda] for group, values in result.group_accuracy().items()}
+        return cls(result.scaling_factors[by_lambda], result.accuracy[by_lambda], low[by_lambda], high[by_lambda],
+                   result.n_done[by_lambda], groups, result.balanced_accuracy()[by_lambda], result.optimum, done, total,
+                   elapsed, remaining, finished, cancelled, warnings=tuple(result.warnings()) if finished else (),
+                   margins=result.margins() if finished else None, dropped=result.dropped[by_lambda],
                    band=result.band if finished and not cancelled else None,
-                   output_correlation=result.fidelity()["correlation"],
+                   output_correlation=result.fidelity()["correlation"][by_lambda],
                    best_match=result.best_match if finished and not cancelled else None,
                    notes=tuple(result.notes) if finished else (), precision=result.base.precision,
                    verdict=result.verdict() if finished and not cancelled else None,

@@ -1,5 +1,10 @@
 """A plain NumPy reading of the reference LIF method (docs/method.md, "The LIF network").
 
+The reference is the MATLAB code (spiking/LIF_network_fnc.m); this reading follows its indexing,
+not the PyTorch port's: step i = 1..nt takes stimulus column round(i/100) + 1 (MATLAB, 1-based),
+the stimulation acts on steps dur(1) <= i < dur(2), all_fr counts spk(n, 10:end), w0 runs with the
+trained decay constants td, and params.w_out is the file's w_out.
+
 Written to be read side by side with the reference, line by line, not to be fast: the
 tests feed it and the Numba kernel the same initial voltages and noise and require the same
 spikes and voltages, and ``rate2spike bench`` times it (from a source checkout). It lives in
@@ -31,7 +36,8 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
     w_in = np.asarray(variables["w_in"], dtype=float)
     if w_in.shape == (1, N) and N != 1:
         w_in = w_in.T
-    w_out = np.asarray(variables["w_out"], dtype=float).reshape(1, N) / scaling_factor
+    file_w_out = np.asarray(variables["w_out"], dtype=float).reshape(1, N)
+    w_out = file_w_out / scaling_factor
 
     taus = np.asarray(variables["taus"], dtype=float).reshape(-1)
 
@@ -41,7 +47,7 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
         gaus = np.asarray(variables[gaus_name], dtype=float).reshape(N)
         return (1 / (1 + np.exp(-gaus)) * (taus[1] - taus[0]) + taus[0]) * 5 / 1000
 
-    td = decay("taus_gaus0" if use_initial_weights else "taus_gaus")
+    td = decay("taus_gaus")  # the trained decay constants, with w0 too
     td0 = decay("taus_gaus0") if taus.size == 1 or "taus_gaus0" in variables else None
 
     u = np.asarray(u, dtype=float)[:, ::downsample]
@@ -96,5 +102,5 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
 
     out = (w_out @ rs).reshape(-1)
     all_fr = (spk[:, 9:].sum(axis=1) / T).reshape(N, 1)
-    params = {"dt": dt, "T": T, "nt": nt, "w_out": w_out, "td": td, "td0": td0, "IPSCs": IPSCs}
+    params = {"dt": dt, "T": T, "nt": nt, "w_out": file_w_out, "td": td, "td0": td0, "IPSCs": IPSCs}
     return W, REC, spk, rs, all_fr, out, params

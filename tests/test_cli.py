@@ -220,3 +220,20 @@ def test_explore_refuses_a_port_outside_1_to_65535(capsys, port):
         main(["explore", "--no-browser", "--port", port])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and f"argument --port: '{port}' is not a port number (1-65535)" in err
+
+
+def test_initial_weights_and_the_fully_untrained_network(model_file, tmp_path, capsys):
+    """--initial-weights runs w0 with the trained td (the reference's); --initial-decay adds td0 and
+    needs --initial-weights (one line, exit 2); the CSV head and the saved trial say which ran."""
+    assert main(["simulate", str(model_file), "--initial-decay"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--initial-decay" in err and "needs use_initial_weights" in err
+    target = tmp_path / "trial.npz"
+    assert main(["simulate", str(model_file), "--initial-weights", "--initial-decay", "--save", str(target)]) == 0
+    saved = np.load(target)
+    assert int(saved["use_initial_weights"]) == 1 and int(saved["initial_decay"]) == 1
+    np.testing.assert_array_equal(saved["td"], load_model(model_file).decay_constants(initial=True))
+    csv = tmp_path / "curve.csv"
+    assert main(["sweep", str(model_file), "--initial-weights", "--n-trials", "2", "--scaling-factors", "20",
+                 "--no-extend", "--csv", str(csv)]) == 0
+    assert "# initial weights: w0 with the trained td (as the reference)" in csv.read_text()

@@ -86,8 +86,26 @@ def test_downsampling_matches_reference(go_nogo_60, downsample):
 
 
 def test_initial_weights_match_reference(go_nogo_60):
+    """w0 with the trained decay constants, as the reference runs it."""
     variables, path = go_nogo_60
     _compare(variables, path, 25.0, GO, {"mode": "exc", "dur": [100, 20000], "units": [0, 1]}, use_initial_weights=True)
+
+
+def test_the_fully_untrained_network_is_the_reference_run_on_w0_and_td0(go_nogo_60, tmp_path):
+    """initial_decay (beyond the reference) runs w0 with td0: the reference's run of a file whose
+    trained w and taus_gaus are its initial ones."""
+    variables, path = go_nogo_60
+    model = load_model(path)
+    network = convert(model, 25.0, use_initial_weights=True, initial_decay=True)
+    np.testing.assert_array_equal(network.td, model.decay_constants(initial=True))
+    untrained = {**variables, "w": variables["w0"], "taus_gaus": variables["taus_gaus0"]}
+    drive = make_drive(network, GO)
+    rng = np.random.default_rng(2)
+    noise, v0 = rng.standard_normal((drive.nt, 60)), -65 + 95 * rng.random(60)
+    run = simulate(network, drive, 0, None, record=("spikes",), v0=v0, noise=noise)
+    ref = reference_lif(untrained, 25.0, GO, {"mode": "none"}, v0=v0, noise=noise, stim_draws=np.zeros(drive.nt))
+    assert ref[2].sum() > 100
+    np.testing.assert_array_equal(run.spikes, ref[2].T.astype(bool))
 
 
 @pytest.mark.parametrize("style,taus,n_inputs", [("torch", (4.0, 20.0), 2), ("tf", (10.0,), 4)])
@@ -121,7 +139,7 @@ def test_lif_network_fnc_seeded_equals_reference_outputs(go_nogo_60):
     assert set(params) >= {"dt", "T", "nt", "w_out", "td", "td0", "IPSCs"}
     assert params["IPSCs"].shape == (60, 20000)
     np.testing.assert_allclose(W, reference_lif(variables, 30.0, GO[:, :3], {"mode": "none"})[0], rtol=1e-12)
-    np.testing.assert_allclose(out, (params["w_out"] @ rs).ravel(), atol=1e-9)
+    np.testing.assert_allclose(out, (params["w_out"] / 30.0 @ rs).ravel(), atol=1e-9)  # the file's w_out
     np.testing.assert_allclose(all_fr[:, 0], spk[:, 9:].sum(axis=1) / params["T"])
     spiking = REC[spk.T.astype(bool)]
     assert spiking.size and np.all(spiking == 30.0)

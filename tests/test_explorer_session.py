@@ -484,6 +484,27 @@ def test_a_link_restores_the_view(state):
         other.close()
 
 
+def test_initial_weights_keep_the_trained_decay_constants_unless_the_second_box_is_ticked(state):
+    """'Use the initial weights w0' runs w0 with the trained td (the reference); the second box adds
+    td0 (the fully untrained network), does nothing alone, and a link restores it."""
+    trained_td = state.model.decay_constants()
+    state.use_initial_weights = True
+    spec = state.trial.spec
+    assert spec.use_initial_weights and not spec.initial_decay
+    np.testing.assert_array_equal(state.trial.recording.network.td, trained_td)
+    state.initial_decay = True
+    assert state.trial.spec.initial_decay and state.link_query()["initial_decay"] == "1"
+    np.testing.assert_array_equal(state.trial.recording.network.td, state.model.decay_constants(initial=True))
+    query = {key: [value.encode()] for key, value in state.link_query().items()}
+    other = ExplorerState()
+    try:
+        assert other.apply_query(query) == [] and other.trial.spec.initial_decay
+    finally:
+        other.close()
+    state.use_initial_weights = False
+    assert not state.trial.spec.initial_decay and "initial_decay" not in state.link_query()
+
+
 def test_a_bad_link_names_each_bad_value_and_keeps_defaults(state):
     label = state.model_label
     problems = state.apply_query({"model": ["elsewhere/secret.mat"], "lambda": ["-3"], "seed": ["x"],

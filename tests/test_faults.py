@@ -635,8 +635,8 @@ def test_an_hdf5_file_says_to_resave_it(tmp_path, capsys, head):
 
 
 @pytest.mark.parametrize("command,phrase", [
-    ("simulate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
-    ("evaluate", "is not a regular file (a FIFO, socket or device); give a .mat file"),
+    ("simulate", "is a FIFO, not a .mat file"),
+    ("evaluate", "is a FIFO, not a .mat file"),
     ("sweep", "is not a regular file or a folder (a FIFO, socket or device)"),
 ])
 def test_a_fifo_as_the_model_is_refused_without_waiting_for_a_writer(tmp_path, command, phrase):

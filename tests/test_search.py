@@ -238,3 +238,18 @@ def test_every_lambda_a_search_scores_is_one_it_could_reach(options):
             assert set(table.scaling_factors.tolist()) <= reachable
         assert (len(reachable) > len(grid)) == (options.extend or options.refine)
         assert 20.5 not in reachable and max(grid) + 1e-6 not in reachable
+
+
+def test_results_keep_the_order_given_and_added_lambdas_follow_in_increasing_order():
+    """The table sorts its lambdas, results do not: the user's grid as given, then the lambdas the
+    search added. A tie goes to the first in that order, so an added lambda becomes the optimum only
+    when it is strictly better than every lambda the user gave (as the reference's first maximum)."""
+    table = LambdaTable([30.0, 20.0, 25.0], 10)
+    curve = lambda lam: 1.0 if lam <= 20 else 0.0  # noqa: E731  (20 and every lambda below it tie)
+    notes = search(table, bernoulli_evaluate(table, curve, np.random.default_rng(0)), SearchOptions(extend=True))
+    assert table.scaling_factors[table.given_order()].tolist() == [30.0, 20.0, 25.0, 1.0, 5.0, 10.0, 15.0]
+    assert table.scaling_factors[table.best()] == 20.0 and "added lambda 15, 10, 5, 1" in notes[0]
+    given = LambdaTable([30.0, 20.0, 25.0], 10)
+    for lam, correct in ((30.0, True), (20.0, True), (25.0, False)):  # the table's rows are 20, 25, 30
+        given.set_many(given.index(lam), range(10), [correct] * 10)
+    assert given.scaling_factors[given.best()] == 30.0  # the first maximum as given, not the smallest lambda
