@@ -24,7 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import bdtrc
 
+from rate2spike.sweep import wilson_interval
+
 CONVERTED, BELOW_GOAL, FAILED = "converted", "below goal", "failed"
+FEW_TRIALS = 30  # below this many trials per λ, a failed comparison with the constant answer says so
 DEFAULT_TOLERANCE = 0.03  # a recommended λ may score this much below the best (and must be in the band)
 RECOMMENDATION_RULE = ("the lambda whose spiking output is closest to the rate network's (lowest mean squared "
                        "difference) among those not significantly below the best and within {tolerance:g} of "
@@ -77,12 +80,13 @@ def _never_answered(result, scored: np.ndarray) -> tuple[str, int] | None:
 def _beats_constant(result, scored: np.ndarray, alpha: float) -> tuple[bool, float]:
     """Whether some λ scores significantly above the constant answer (exact one-sided binomial
     test, Bonferroni over the λ scored), and that constant answer's accuracy."""
-    most = scored[int(np.argmax(result.n_done[scored]))]  # a race scores some λ on fewer trials
+    table = result.table
+    most = scored[int(np.argmax(table.n_done[scored]))]  # a race scores some λ on fewer trials
     labels = [o.label for o in result.outcomes[most] if o is not None]
     baseline = constant_answer_accuracy(labels)
     level = alpha / max(scored.size, 1)
     for k in scored:
-        n, correct = int(result.n_done[k]), int(result.n_correct[k])
+        n, correct = int(table.n_done[k]), int(table.n_correct[k])
         if correct > baseline * n and bdtrc(correct - 1, n, baseline) < level:
             return True, baseline
     return False, baseline
@@ -92,9 +96,9 @@ def judge(result) -> Verdict | None:
     """The verdict of a finished search (a ``SweepResult``), or None for an unfinished one."""
     if result.status != "complete" or result.optimum is None:
         return None
-    task = result.base.task
-    scored = np.flatnonzero(result.complete & (result.n_done > 0))
-    factors = result.scaling_factors[scored]
+    task, table = result.base.task, result.table  # rows of ``table`` (increasing λ), as ``outcomes``
+    scored = np.flatnonzero(table.complete & (table.n_done > 0))
+    factors = table.scaling_factors[scored]
     tried = f"the {scored.size} λ tried, {factors.min():g} to {factors.max():g}"
     never = _never_answered(result, scored)
     if never is not None:
@@ -104,11 +108,13 @@ def judge(result) -> Verdict | None:
     beats, baseline = _beats_constant(result, scored, result.options.alpha)
     best, accuracy = result.optimum
     if not beats:
+        n = int(table.n_done[table.index(best)])
+        few = f"; {n} trials per λ may be too few to tell: run more" if n < FEW_TRIALS else ""
         return Verdict(FAILED, f"No λ converts this model: none does significantly better than always giving the "
                                f"commonest answer ({baseline:.2f}); the best, λ = {best:g}, scores {accuracy:.3f} "
-                               f"over the {tried}")
-    k = int(np.flatnonzero(result.scaling_factors == best)[0])
-    low, high = (float(v[k]) for v in result.interval)
+                               f"over {tried}{few}")
+    k = table.index(best)
+    low, high = (float(v) for v in wilson_interval(table.n_correct[k], table.n_done[k]))
     goal = task.goal_accuracy
     if accuracy >= goal:
         return Verdict(CONVERTED, f"λ = {best:g} scores {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}), meeting the "
@@ -124,14 +130,17 @@ def recommend(result, tolerance: float = DEFAULT_TOLERANCE) -> tuple[float, floa
     if verdict is None or verdict.failed:
         return None
     _best, top = result.optimum
+    table = result.table
     band = set(result.band.tolist())
-    mse = result.fidelity()["mse"]
-    candidates = [k for k, lam in enumerate(result.scaling_factors)
-                  if lam in band and result.accuracy[k] >= top - tolerance - 1e-12 and np.isfinite(mse[k])]
+    with np.errstate(invalid="ignore"):
+        counts = np.isfinite(result.output_mse).sum(axis=1)
+        mse = np.where(counts > 0, np.nansum(result.output_mse, axis=1) / np.maximum(counts, 1), np.nan)
+    candidates = [k for k, lam in enumerate(table.scaling_factors)
+                  if lam in band and table.accuracy[k] >= top - tolerance - 1e-12 and np.isfinite(mse[k])]
     if not candidates:
         return None
     k = min(candidates, key=lambda j: mse[j])
-    return float(result.scaling_factors[k]), float(result.accuracy[k]), float(mse[k])
+    return float(table.scaling_factors[k]), float(table.accuracy[k]), float(mse[k])
 
 
 def recommendation_rule(tolerance: float = DEFAULT_TOLERANCE) -> str:

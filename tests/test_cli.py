@@ -48,10 +48,15 @@ def test_simulate_with_stimulation_to_mat(model_file, tmp_path):
     assert saved["stim_dur"].ravel().tolist() == [100, 900]
 
 
+NOT_CONVERTED = 3  # `sweep`'s exit code when no lambda converts a model: an untrained one on a few trials
+
+
 def test_sweep_writes_results_and_csv(model_file, tmp_path, capsys):
+    """An untrained model on 3 trials: searched, saved (--save-failed keeps the reference's optimum),
+    the verdict printed first, exit code 3."""
     csv = tmp_path / "curve.csv"
     assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--csv", str(csv),
-                 "--no-extend"]) == 0
+                 "--no-extend", "--save-failed"]) == NOT_CONVERTED
     model = load_model(model_file)
     assert model.scaling_factors.tolist() == [20.0, 30.0]
     assert model.opt_scaling_factor in model.scaling_factor_band  # the band is saved beside the reference's three
@@ -59,19 +64,23 @@ def test_sweep_writes_results_and_csv(model_file, tmp_path, capsys):
     assert len(lines) == 3 and lines[1].startswith("20.0,3,")
     assert "in_band" in lines[0] and "output_correlation" in lines[0]
     assert f"# model: {model_file.name}" in csv.read_text() and "# trials per lambda: 3" in csv.read_text()
+    assert f"# verdict: {model.search_verdict}" in csv.read_text() and model.search_verdict.startswith("failed: ")
     out = capsys.readouterr().out
+    results = [line for line in out.splitlines() if not line.startswith(("  lambda = ", model_file.name + ": go-nogo"))]
+    assert results[0] == f"{model_file.name}: verdict: {model.search_verdict}"  # the first result line
     assert f"optimal scaling factor {model.opt_scaling_factor:g}" in out and "lambda band" in out
     assert "output closest to the rate network's at lambda" in out
 
 
-def test_sweep_extends_an_edge_optimum_by_default_and_says_so(model_file, capsys):
-    """With two lambdas the best is always on an edge: the default sweep adds lambdas beyond it."""
-    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--force"]) == 0
+def test_a_failed_conversion_is_neither_extended_nor_given_an_optimum(model_file, capsys):
+    """An untrained model on 3 trials: every lambda ties, so the default sweep's edge extension adds
+    nothing, and the file gets the verdict and curve but no opt_scaling_factor."""
+    assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--force"]) == NOT_CONVERTED
     out = capsys.readouterr().out
     model = load_model(model_file)
-    assert "note: the optimum was at the grid's" in out
-    assert model.scaling_factors.size > 2 and {20.0, 30.0} <= set(model.scaling_factors.tolist())
-    assert model.all_perfs.size == model.scaling_factors.size
+    assert "added lambda" not in out and model.scaling_factors.tolist() == [20.0, 30.0]
+    assert model.opt_scaling_factor is None and model.search_verdict.startswith("failed: No λ converts this model")
+    assert "no opt_scaling_factor (its first maximum, 20, is not a result; --save-failed stores it anyway)" in out
 
 
 def test_task_options_reach_the_sweep(make_model, tmp_path):
@@ -81,7 +90,7 @@ def test_task_options_reach_the_sweep(make_model, tmp_path):
     for strength in ("0.5", "2.0"):
         target = tmp_path / f"{strength}.csv"
         assert main(["sweep", str(path), "--n-trials", "6", "--scaling-factors", "20", "--force",
-                     "--option", f"evidence_strength={strength}", "--csv", str(target)]) == 0
+                     "--option", f"evidence_strength={strength}", "--csv", str(target)]) == NOT_CONVERTED
         csvs.append(target.read_text())
     assert csvs[0] != csvs[1]
 
@@ -136,7 +145,7 @@ def test_a_float32_sweep_says_so_and_does_not_resume_a_float64_journal(model_fil
     assert journal_path(model_file).exists()
     csv = tmp_path / "curve.csv"
     assert main(["sweep", str(model_file), "--n-trials", "3", "--scaling-factors", "20:30:10", "--no-extend",
-                 "--float32", "--csv", str(csv)]) == 0
+                 "--float32", "--csv", str(csv)]) == NOT_CONVERTED
     out = capsys.readouterr().out
     assert "in float32" in out and "other precision" in out and "resuming" not in out
     assert "# precision: float32" in csv.read_text()
@@ -235,5 +244,5 @@ def test_initial_weights_and_the_fully_untrained_network(model_file, tmp_path, c
     np.testing.assert_array_equal(saved["td"], load_model(model_file).decay_constants(initial=True))
     csv = tmp_path / "curve.csv"
     assert main(["sweep", str(model_file), "--initial-weights", "--n-trials", "2", "--scaling-factors", "20",
-                 "--no-extend", "--csv", str(csv)]) == 0
+                 "--no-extend", "--csv", str(csv)]) == NOT_CONVERTED
     assert "# initial weights: w0 with the trained td (as the reference)" in csv.read_text()

@@ -168,13 +168,19 @@ def _sweep_then_save(page):
     assert page.controls.sweeps.run.disabled and not page.controls.sweeps.cancel.disabled
     wait_for_sweep(state)
     assert list(page.performance.sources["sweep"].data["scaling_factor"]) == [20.0, 30.0, 40.0]
-    assert len(page.performance.sources["best"].data["accuracy"]) == 1
+    # an untrained model on 3 trials: no λ converts it; the page says so first, and draws no best λ
+    assert state.sweep_result.verdict().failed and page.verdict.visible
+    assert page.verdict.object.startswith('<div class="plain-text">No λ converts this model')
+    assert len(page.performance.sources["best"].data["accuracy"]) == 0
+    assert "no λ converts this model" in page.performance.figure.title.text
     assert page.controls.sweeps.progress.value == 100 and "Sweep finished" in page.controls.sweeps.status.value
     assert not page.controls.sweeps.csv.disabled and not page.controls.sweeps.save.disabled
     page.controls.sweeps._ask()
     assert page.controls.sweeps.confirm_box.visible and state.model.path.name in page.controls.sweeps.confirm_text.object
+    assert "no opt_scaling_factor" in page.controls.sweeps.confirm_text.object
     page.controls.sweeps._write()
-    assert not page.controls.sweeps.confirm_box.visible and state.sweep_status.startswith("Saved opt_scaling_factor")
+    assert not page.controls.sweeps.confirm_box.visible and state.sweep_status.startswith("Saved the verdict 'failed'")
+    assert state.model.opt_scaling_factor is None and state.model.search_verdict.startswith("failed: ")
     assert len(page.performance.sources["stored"].data["accuracy"]) == 3  # the stored curve now shows
 
 

@@ -156,8 +156,13 @@ def test_performance_frame_fills_in():
     assert done.sources["groups"]["label"] == ["Go trials", "NoGo trials"]
     assert "best λ = 30" in done.title
     stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]), name="m.mat",
-                             scaling_factor_band=None)
-    assert list(frames.performance_frame(None, stored, 50.0).sources["stored"]["accuracy"]) == [0.9, 0.8]
+                             scaling_factor_band=None, recommended_scaling_factor=25.0, search_verdict=None)
+    from_file = frames.performance_frame(None, stored, 50.0)
+    assert list(from_file.sources["stored"]["accuracy"]) == [0.9, 0.8]
+    assert list(from_file.sources["recommended"]["scaling_factor"]) == [25.0]  # the stored recommendation, drawn
+    failed = SimpleNamespace(**{**vars(stored), "recommended_scaling_factor": None,
+                                "search_verdict": "failed: No λ converts this model: ..."})
+    assert "no λ converted this model" in frames.performance_frame(None, failed, 50.0).title
 
 
 def test_figures_have_labelled_axes_with_units_and_share_time():

@@ -241,17 +241,19 @@ def test_sweep_reports_progress_and_finishes(state):
     assert state.trial.outcome.correct == state.sweep_result.outcomes[1][0].correct
 
 
-def test_a_raced_and_extended_sweep_reports_its_band_notes_and_closest_output(state):
-    """The dashboard's search options reach the sweep: the grid grows past an edge optimum, and the
-    finished snapshot carries what the curve draws (band, dropped lambdas, output correlation)."""
+def test_a_raced_and_extended_sweep_reports_its_band_verdict_and_closest_output(state):
+    """The dashboard's search options reach the sweep, and the finished snapshot carries what the
+    page draws (band, dropped lambdas, output correlation, verdict). An untrained model on 6 trials:
+    every lambda ties, so nothing is added at the edges, and the verdict says no λ converts it."""
     assert state.start_sweep(20, 30, 10, 6, n_threads=1, options=SearchOptions(race=True, extend=True))
     assert "race" in state.sweep_status and "edge extension" in state.sweep_status
     final = wait_for_sweep(state)[-1]
-    assert final.finished and final.scaling_factors.size > 2  # two lambdas: the best is on an edge
+    assert final.finished and final.scaling_factors.tolist() == [20.0, 30.0]  # a flat curve is not extended
     assert final.optimum[0] in final.band and final.best_match is not None
     assert final.output_correlation.shape == final.scaling_factors.shape and final.dropped.dtype == bool
-    assert any(note.startswith("the optimum was at the grid's") for note in final.notes)
-    assert "Note: the optimum was at the grid's" in state.sweep_status
+    assert final.verdict.failed and final.recommended is None
+    assert state.sweep_status.startswith("Sweep finished") and "No λ converts this model" in state.sweep_status
+    assert state.conclusion.startswith("No λ converts this model") and state.conclusion_kind == "failed"
     frame = performance_frame(final, state.model, state.scaling_factor)
     assert list(frame.sources["lambda_band"]["scaling_factor"]) == list(final.band)
     assert frame.sources["match"]["scaling_factor"].tolist() == [final.best_match[0]]
@@ -298,11 +300,12 @@ def test_sweep_saved_into_the_model_file(writable):
     message = state.save_sweep()
     assert path.name in message
     saved = load_model(path)
-    assert saved.opt_scaling_factor == state.sweep_result.optimum[0]
+    # untrained, 3 trials: a failed conversion stores its verdict and curve, not its first maximum
+    assert saved.opt_scaling_factor is None and saved.search_verdict == state.sweep_result.verdict().line()
     assert list(saved.scaling_factors) == [20.0, 30.0]
     assert np.array_equal(saved.all_perfs, state.sweep_result.accuracy)
     assert np.array_equal(saved.w, before.w) and np.array_equal(saved.w_in, before.w_in)
-    assert state.model.opt_scaling_factor == saved.opt_scaling_factor  # reloaded for the page
+    assert state.model.search_verdict == saved.search_verdict  # reloaded for the page
 
 
 def test_a_model_file_replaced_after_it_was_opened_gets_no_sweep_and_is_not_downloaded(writable, tmp_path):
@@ -345,7 +348,8 @@ def test_shipped_models_and_uploads_are_never_written_but_download_with_results(
         downloaded = tmp_path / f"{kind}.mat"
         downloaded.write_bytes(state.model_file_bytes())
         again = load_model(downloaded)  # the file a researcher takes home loads, with its results
-        assert again.opt_scaling_factor == state.sweep_result.optimum[0]
+        assert again.search_verdict == state.sweep_result.verdict().line()
+        assert again.opt_scaling_factor is None  # untrained, 3 trials: no λ converts it
         assert list(again.scaling_factors) == [20.0, 30.0]
         np.testing.assert_array_equal(again.all_perfs, state.sweep_result.accuracy)
         original, new = scipy.io.loadmat(path), scipy.io.loadmat(downloaded)

@@ -108,28 +108,37 @@ def test_bad_arguments(model_file):
         run_sweep(model, "go-nogo", [20], 2, task_options={"evidence_strength": 1.0})
 
 
-def _result(model, factors, go_correct, nogo_correct):
-    """A finished sweep with given Go / NoGo verdicts per lambda (one trial of each)."""
-    r = SweepResult(TrialSpec(model), factors, 2)
+def _result(model, factors, go_correct, nogo_correct, repeats: int = 1):
+    """A finished sweep with given Go / NoGo verdicts per lambda (``repeats`` trials of each)."""
+    r = SweepResult(TrialSpec(model), factors, 2 * repeats)
     for k, (go, nogo) in enumerate(zip(go_correct, nogo_correct)):
-        r.record(k, 0, Outcome("Go", 1, go, None, extreme=0.9 if go else 0.2, level=0.7))
-        r.record(k, 1, Outcome("NoGo", 0, nogo, None, extreme=0.1 if nogo else 0.6, level=0.3))
+        for j in range(repeats):
+            r.record(k, 2 * j, Outcome("Go", 1, go, None, extreme=0.9 if go else 0.2, level=0.7))
+            r.record(k, 2 * j + 1, Outcome("NoGo", 0, nogo, None, extreme=0.1 if nogo else 0.6, level=0.3))
     return r
 
 
-def test_warnings_name_the_edge_the_ties_and_a_condition_never_answered(model_file):
-    """The issue's example: Go fails at large lambda, NoGo at small; the first maximum ties with
-    lambdas where Go is never answered."""
+def test_a_curve_no_lambda_lifts_above_a_constant_answer_is_a_failed_conversion_not_an_edge_optimum(model_file):
+    """The issue's example: Go fails at large lambda, NoGo at small, every lambda scores 0.5. The first
+    maximum (20) is no result: the verdict says so, and no warning points at the edge or the ties."""
     model = load_model(model_file)
-    r = _result(model, [20, 40, 65, 70], [True, True, False, False], [False, False, True, True])
+    r = _result(model, [20, 40, 65, 70], [True, True, False, False], [False, False, True, True], repeats=25)
     np.testing.assert_allclose(r.accuracy, 0.5) and np.testing.assert_allclose(r.balanced_accuracy(), 0.5)
-    notes = r.warnings()
+    verdict = r.verdict()
+    assert verdict.failed and "does significantly better than always giving the commonest answer (0.50)" in verdict.reason
+    assert r.warnings() == []
+
+
+def test_warnings_name_the_edge_and_the_ties(model_file):
+    model = load_model(model_file)
+    tied = _result(model, [20, 40, 65], [True, True, False], [True, True, True], repeats=20)
+    assert tied.verdict().kind == "converted" and tied.optimum == (20.0, 1.0)
+    notes = tied.warnings()
     assert "the optimum is at the grid's lower edge (20): try lower lambdas" in notes
-    assert any(n.startswith("lambda 40, 65, 70 tie with the optimum 20") for n in notes)
-    assert "at lambda 20 no NoGo trial is answered correctly" in notes
-    clean = _result(model, [20, 40, 65], [True, True, False], [False, True, True])
+    assert any(n.startswith("lambda 40 ties with the optimum 20") for n in notes)
+    clean = _result(model, [20, 40, 65], [True, True, False], [False, True, True], repeats=20)
     assert clean.optimum == (40.0, 1.0) and clean.warnings() == []
-    upper = _result(model, [20, 40], [False, True], [False, True])
+    upper = _result(model, [20, 40], [False, True], [False, True], repeats=20)
     assert upper.warnings() == ["the optimum is at the grid's upper edge (40): try higher lambdas"]
 
 
@@ -141,13 +150,17 @@ def test_margins_keep_every_trials_scored_value(model_file):
     assert m["level"].tolist() == [0.7, 0.3, 0.7, 0.3] and m["correct"].tolist() == [True, True, False, True]
 
 
-def test_the_cli_sweep_names_a_condition_never_answered(model_file, capsys):
-    """At huge lambda the output stays near 0: every NoGo trial passes, no Go trial does."""
+def test_the_cli_sweep_names_a_condition_never_answered_as_a_failed_conversion(model_file, capsys):
+    """At huge lambda the output stays near 0: every NoGo trial passes, no Go trial does. That is no
+    conversion: the verdict says so first, exit code 3, and the file gets no optimum."""
     from rate2spike.cli import main
-    assert main(["sweep", str(model_file), "--n-trials", "6", "--scaling-factors", "1000"]) == 0
+    assert main(["sweep", str(model_file), "--n-trials", "6", "--scaling-factors", "1000"]) == 3
     out = capsys.readouterr().out
     assert "lambda = 1000: accuracy" in out and "balanced 0.500; Go 0.000, NoGo 1.000" in out
-    assert "warning: at lambda 1000 no Go trial is answered correctly" in out.splitlines()
+    verdict = next(line for line in out.splitlines() if ": verdict: " in line)
+    assert "verdict: failed: No λ converts this model: Go fails at every λ tried" in verdict
+    stored = load_model(model_file)
+    assert stored.opt_scaling_factor is None and stored.search_verdict.startswith("failed: No λ converts")
 
 
 def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_without(tmp_path, capsys):
@@ -158,12 +171,13 @@ def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_wi
     model = tmp_path / "go-nogo.mat"
     shutil.copy(next(shipped_model_dir("go-nogo").glob("*.mat")), model)
     grid = ["--scaling-factors", "20,60,75"]  # lambda 60 and 75 are far past this model's optimum (~19)
-    assert main(["sweep", str(model), "--force", "--n-trials", "8", "--no-extend", *grid]) == 0
+    assert main(["sweep", str(model), "--force", "--n-trials", "30", "--no-extend", *grid]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "warning: the optimum is at the grid's lower edge (20): try lower lambdas" in lines
-    assert main(["sweep", str(model), "--force", "--n-trials", "8", *grid]) == 0
+    assert main(["sweep", str(model), "--force", "--n-trials", "30", *grid]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("note: the optimum was at the grid's lower edge (20); added lambda 5") for line in lines)
+    assert any(line.startswith("note: the lambda band reached the grid's lower edge (20); added lambda 5")
+               for line in lines)
     assert not any("try lower lambdas" in line for line in lines if line.startswith("warning:")) or \
         min(load_model(model).scaling_factors) == 1.0  # only at the bound may the edge warning stay
 
