@@ -65,8 +65,8 @@ def test_the_command_line_sweeps_a_shipped_model_on_local_dask_workers(installed
     shipped = Path(run([str(bin_dir / "python"), "-c", code], cwd=away).stdout.strip())
     model = away / shipped.name
     shutil.copy(shipped, model)
-    out = run([str(bin_dir / "rate2spike"), "sweep", str(model), "--force", "--n-trials", "4",
-               "--scaling-factors", "20,40", "--workers", "2"], cwd=away).stdout
+    out = run([str(bin_dir / "rate2spike"), "sweep", str(model), "--force", "--n-trials", "30",
+               "--scaling-factors", "20,40", "--workers", "2"], cwd=away).stdout  # enough trials for a verdict
     assert "Dask: 2 worker(s), dashboard http" in out
     assert "lambda = 20: accuracy" in out and "optimal scaling factor" in out and "saved" in out
 
