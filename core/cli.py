@@ -386,6 +386,31 @@ def cmd_explore(args) -> int:
                   host=args.host, origins=args.origins)
 
 
+def cmd_diagnose(args) -> int:
+    from rate2spike.diagnose import diagnose
+    from rate2spike.model import load_model
+    from rate2spike.progress import ProgressBar
+
+    model = load_model(args.model)
+    _say_notes(model)
+    steps: list[str] = []
+    with ProgressBar(total=3, desc="diagnosis", unit="step") as bar:
+        def progress(text: str) -> None:
+            steps.append(text)
+            bar.update_to(len(steps))
+            bar.write(f"measuring {text}")
+
+        diagnosis = diagnose(model, args.scaling_factor, args.task, seed=args.seed, progress=progress,
+                             **({"ladder": args.lambdas} if args.lambdas else {}), n_trials=args.n_trials)
+    print(printable(f"{model.name}: {diagnosis.task}, N = {model.N}, spiking network examined at lambda = "
+                    f"{diagnosis.measures['scaling_factor']:g}"))
+    if model.search_verdict:
+        print(printable(f"stored verdict: {model.search_verdict}"))
+    for line in diagnosis.lines():
+        print(printable(line))
+    return 0
+
+
 def cmd_report(args) -> int:
     from rate2spike.report import check_output, collect, write_report
 
@@ -553,6 +578,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
     p.set_defaults(func=cmd_explore)
+
+    p = sub.add_parser("diagnose", help="why a conversion works or fails: ranked findings with their evidence",
+                       description="Measure the file, the rate network on fresh trials and the spiking network at a "
+                                   "ladder of lambda, and print ranked findings, most important first, each with its "
+                                   "evidence and what to try (docs/method.md, 'Diagnosis').")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
+                   help="the lambda to examine closely (default: the stored recommended lambda, else the stored "
+                        f"optimum, else {DEFAULT_SCALING_FACTOR:g})")
+    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
+    p.add_argument("--lambdas", type=parse_scaling_factors,
+                   help="the other lambda the spiking network is scored at: START:STOP:STEP or a,b,c "
+                        "(default 2.5, 5, 10, 20, 40, 80, 150)")
+    p.add_argument("--n-trials", type=whole_number(4), default=20, help="trials per lambda (default 20)")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
+    p.set_defaults(func=cmd_diagnose)
 
     p = sub.add_parser("report", help="write one standalone HTML report on the searched models under DIR: "
                                       "accuracy against lambda, optima, per-condition accuracy, warnings")

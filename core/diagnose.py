@@ -26,7 +26,7 @@ import numpy as np
 
 from rate2spike.lif import TREF
 from rate2spike.model import RateModel, as_model
-from rate2spike.tasks import RANDOM, Task, infer_task
+from rate2spike.tasks import Task, get_task, infer_task
 from rate2spike.timegrid import RATE_STEP, first_sample_from
 from rate2spike.rate import simulate_rate
 from rate2spike.train import evaluate
@@ -34,8 +34,8 @@ from rate2spike.trial import TrialSpec, default_scaling_factor, run_trials_at
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2}
-LADDER = (2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 70.0, 100.0, 150.0)  # λ scored by the spiking measurements
-DIAGNOSIS_TRIALS = 24  # trials per λ of the ladder (the same trials at every λ)
+LADDER = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 150.0)  # λ scored by the spiking measurements (with the λ shown)
+DIAGNOSIS_TRIALS = 20  # trials per λ of the ladder (the same trials at every λ)
 RATE_TRIALS = 200  # fresh trials of the rate network
 MEMBRANE_NOISE_SD = 1.0  # mV: the stationary spread of v that the per-step noise (0.1 mV) gives with tm = 10 ms
 SATURATION_TRIALS = 10  # rate-network trials whose saturation is measured
@@ -181,6 +181,7 @@ def spiking_measures(model: RateModel, task: Task, ladder, seed: int = 0, n_tria
             if gain is not None:
                 gains.append(gain)
         per_lambda.append({"lambda": float(lam), "accuracy": float(np.mean([t.outcome.correct for t in at])),
+                           "trials": len(at),
                            "groups": groups, "gain": float(np.median(gains)) if gains else math.nan,
                            "silent": float(np.mean(silent)), "pinned": float(np.mean(pinned))})
     return {"ladder": per_lambda}
@@ -245,10 +246,11 @@ def _file_findings(model, file, rate) -> list[Finding]:
     grown = _grown_recurrence(model)
     if grown >= GROWN_RECURRENCE and rate["saturated"] >= SATURATED:
         severity = HIGH if min(rate["by_label"].values()) < RATE_FAILS else MEDIUM
+        fails = "; the rate network no longer solves the task reliably" if severity == HIGH else ""
         found.append(Finding(severity, "recurrent", f"The recurrent weights are {grown:.1f} times the scale of the "
-                             f"untrained w0 and hold {rate['saturated']:.0%} of the rate network's activity in "
-                             "saturation: recurrence this strong makes the spiking network need a larger λ and "
-                             "leaves its output little room to follow the rate network's.", "diagnostic"))
+                             f"untrained w0 and {rate['saturated']:.0%} of the rate network's activity is saturated "
+                             f"(below 0.02 or above 0.98){fails}: if training did not grow them so far, check w's "
+                             "scale against the trainer's.", "diagnostic"))
     if model.relu_zeroed > 0.3:
         found.append(Finding(LOW, "relu", f"relu zeroes {model.relu_zeroed:.0%} of w's nonzero entries (a "
                              "PyTorch-era file): the conversion uses relu(w) as the rate network did.", "file"))
@@ -290,7 +292,8 @@ def _row(spiking, lam) -> dict:
 def _spiking_findings(model, task, spiking, shown: float) -> list[Finding]:
     found = []
     ladder = spiking["ladder"]
-    best = max(ladder, key=lambda row: row["accuracy"])
+    top = max(row["accuracy"] for row in ladder)  # the best λ; among ties, the one nearest the λ shown
+    best = min((row for row in ladder if row["accuracy"] == top), key=lambda row: abs(math.log(row["lambda"] / shown)))
     never = [group for group in best["groups"]
              if all(row["groups"].get(group, {"correct": 1})["correct"] == 0 for row in ladder)]
     if best["accuracy"] < task.goal_accuracy:
@@ -298,16 +301,17 @@ def _spiking_findings(model, task, spiking, shown: float) -> list[Finding]:
         severity = HIGH if never else MEDIUM
         lead = (f"{', '.join(never)} fails at every λ tried ({ladder[0]['lambda']:g}-{ladder[-1]['lambda']:g})"
                 if never else f"The spiking output falls short even at its best λ, {best['lambda']:g} "
-                              f"({best['accuracy']:.2f} of {DIAGNOSIS_TRIALS} trials)")
+                              f"({best['accuracy']:.2f} of {best['trials']} trials)")
         found.append(Finding(severity, "spiking output", f"{lead}: {'; '.join(parts)}.", "margins"))
     row = _row(spiking, shown)
     gain = row["gain"]
     if np.isfinite(gain) and not GAIN_BAND[0] <= gain <= GAIN_BAND[1]:
         equal = _equalising_lambda(ladder)
         advice = f"; λ ≈ {equal:.0f} equalises them" if equal is not None else ""
-        found.append(Finding(MEDIUM, "gain", f"At λ = {shown:g} the spiking output averages {gain:.2g} times the "
-                             f"rate network's in the decision window{advice} (the accuracy curve's purple line and "
-                             "the recommended λ show the same).", "output"))
+        how = (f"averages {gain:.2g} times the rate network's" if gain > 0 else
+               f"has, on average, the opposite sign to the rate network's (ratio {gain:.2g})")
+        found.append(Finding(MEDIUM, "gain", f"At λ = {shown:g} the spiking output {how} in the decision window"
+                             f"{advice}; the recommended λ of a sweep is where the two agree best.", "output"))
     if row["silent"] >= SILENT or row["pinned"] >= PINNED:
         trend = ", ".join(f"{r['silent']:.0%} silent at λ = {r['lambda']:g}" for r in (ladder[0], ladder[-1]))
         found.append(Finding(MEDIUM if row["pinned"] >= PINNED else LOW, "units",
@@ -351,7 +355,7 @@ def _stored_search_findings(model, spiking) -> list[Finding]:
         return []
     return [Finding(MEDIUM, "stored results", f"The file's stored grid search gives {stored:.2f} at its optimum "
                     f"λ = {model.opt_scaling_factor:g}; measured now: {row['accuracy']:.2f} on "
-                    f"{DIAGNOSIS_TRIALS} trials. Search again (rate2spike sweep --force).", "performance")]
+                    f"{row['trials']} trials. Search again (rate2spike sweep --force).", "performance")]
 
 
 def rank(findings: list[Finding]) -> list[Finding]:
@@ -359,21 +363,23 @@ def rank(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], CAUSE_ORDER.index(f.cause)))
 
 
-def diagnose(model, scaling_factor: float | None = None, task=None, seed: int = 0, progress=None) -> Diagnosis:
+def diagnose(model, scaling_factor: float | None = None, task=None, seed: int = 0, progress=None,
+             ladder=LADDER, n_trials: int = DIAGNOSIS_TRIALS) -> Diagnosis:
     """Ranked findings on why the conversion of ``model`` (a RateModel or a path) works or fails.
     ``scaling_factor`` is the λ the spiking measurements look at closely (default: the file's
-    recommended or stored λ, else 50); ``progress(text)`` hears what is being measured."""
+    recommended or stored λ, else 50); ``ladder`` the other λ they score, ``n_trials`` trials each
+    (the same trials at every λ); ``progress(text)`` hears what is being measured."""
     model = as_model(model)
-    task = infer_task(model) if task is None else task
+    task = infer_task(model) if task is None else get_task(task)
     say = progress or (lambda text: None)
     shown = float(default_scaling_factor(model) if scaling_factor is None else scaling_factor)
-    ladder = sorted({*LADDER, shown, *([model.opt_scaling_factor] if model.opt_scaling_factor else [])})
-    say("reading the file")
+    ladder = sorted({*ladder, shown, *([model.opt_scaling_factor] if model.opt_scaling_factor else [])})
+    say("the file")
     file = file_measures(model, task)
     say(f"the rate network on {RATE_TRIALS} fresh trials")
     rate = rate_measures(model, task, seed)
-    say(f"the spiking network at {len(ladder)} values of λ on {DIAGNOSIS_TRIALS} trials")
-    spiking = spiking_measures(model, task, ladder, seed)
+    say(f"the spiking network at {len(ladder)} values of λ on {n_trials} trials")
+    spiking = spiking_measures(model, task, ladder, seed, n_trials)
     findings = (_file_findings(model, file, rate) + _rate_findings(model, rate)
                 + _spiking_findings(model, task, spiking, shown) + _stored_search_findings(model, spiking))
     return Diagnosis(model.name, task.name, rank(findings), {"file": file, "rate": rate, "spiking": spiking,

@@ -131,7 +131,10 @@ class _Plausible:
                                                        Fidelity(float(fidelity[0]), float(fidelity[1])))
 
     def outcome(self, values) -> Outcome | None:
-        if not isinstance(values, dict) or set(values) != self.fields:
+        if not isinstance(values, dict) or set(values) not in (self.fields, self.fields - {"opposite"}):
+            return None  # a journal written before outcomes kept their opposite extreme has none
+        values = {"opposite": math.nan, **values}
+        if not _real(values["opposite"]):
             return None
         time, evidence = values["response_time"], values["evidence"]
         if not (isinstance(values["group"], str) and _whole(values["label"]) and isinstance(values["correct"], bool)

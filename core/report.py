@@ -86,14 +86,22 @@ class ModelRow:
     accuracy: np.ndarray | None = None
     conditions: dict = field(default_factory=dict)
     error: str | None = None  # why the file could not be read
+    verdict: str | None = None  # the stored search_verdict ("converted: ...", "failed: ...")
+    recommended: float | None = None  # the stored recommended λ
 
     @property
     def searched(self) -> bool:
-        return self.optimum is not None
+        return self.optimum is not None or self.verdict is not None
+
+    @property
+    def failed_conversion(self) -> bool:
+        """A search that found no λ converting the model: listed apart, with its reason."""
+        return self.verdict is not None and self.verdict.startswith("failed")
 
     @property
     def has_curve(self) -> bool:
-        return self.scaling_factors is not None and self.accuracy is not None
+        """A curve the figures draw: a finished search's (a failed conversion is listed apart)."""
+        return self.scaling_factors is not None and self.accuracy is not None and not self.failed_conversion
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,12 @@ class Population:
         return [row for row in self.rows if row.task == task]
 
     def searched(self, task: str | None = None) -> list[ModelRow]:
-        return [row for row in self.rows if row.searched and (task is None or row.task == task)]
+        """Models with a finished search that found a λ (failed conversions are ``failed_conversions``)."""
+        return [row for row in self.rows if row.searched and not row.failed_conversion
+                and (task is None or row.task == task)]
+
+    def failed_conversions(self, task: str | None = None) -> list[ModelRow]:
+        return [row for row in self.rows if row.failed_conversion and (task is None or row.task == task)]
 
     @property
     def failed(self) -> list[ModelRow]:
@@ -205,9 +218,15 @@ def model_row(path: Path, relative: str) -> ModelRow:
         warnings.append(str(exc))
     opt, factors, perfs = model.opt_scaling_factor, model.scaling_factors, model.all_perfs
     accuracy_at_opt = None
-    if opt is None:  # a curve without an optimum is no finished search: left out like the rest
+    verdict = model.search_verdict
+    if verdict is not None and verdict.startswith("failed"):
+        warnings.append(f"no λ converts this model: {verdict.split(': ', 1)[1]}")
+    if opt is None and verdict is None:  # a curve without an optimum or a verdict is no finished search
         warnings.append("not searched")
         factors = perfs = None
+    elif opt is None:  # a failed conversion: its curve is kept, its first maximum is no result
+        if factors is None or perfs is None or factors.size != perfs.size:
+            factors = perfs = None
     elif factors is None or perfs is None:
         warnings.append("stores an optimum but no accuracy per λ (all_perfs, scaling_factors)")
         factors = perfs = None
@@ -220,7 +239,7 @@ def model_row(path: Path, relative: str) -> ModelRow:
             accuracy_at_opt = float(perfs[at[0]])
         else:
             warnings.append(f"optimum λ = {opt:g} is not among the λ scored")
-    if opt is not None:
+    if opt is not None and not (verdict or "").startswith("failed"):
         warnings.extend(_search_warnings(task, factors, opt, accuracy_at_opt))
     conditions = {} if factors is None or model.condition_perfs is None else dict(model.condition_perfs)
     if factors is not None:  # a file keeps its grid in the order it was given: curves are drawn by lambda
@@ -229,7 +248,7 @@ def model_row(path: Path, relative: str) -> ModelRow:
         conditions = {group: values[by_lambda] for group, values in conditions.items()}
     band = () if model.scaling_factor_band is None else tuple(sorted(float(v) for v in model.scaling_factor_band))
     return ModelRow(relative, task, model.N, model.eval_perf_mean, opt, accuracy_at_opt, band, tuple(warnings),
-                    factors, perfs, conditions)
+                    factors, perfs, conditions, verdict=verdict, recommended=model.recommended_scaling_factor)
 
 
 def collect(directory) -> Population:
@@ -385,7 +404,8 @@ def band_runs(band, grid=None) -> str:
     return ", ".join(f"{run[0]:g}" if len(run) == 1 else f"{run[0]:g}–{run[-1]:g}" for run in runs)
 
 
-TABLE_COLUMNS = ("model", "task", "N", "rate accuracy", "optimal λ", "LIF accuracy at optimum", "λ band", "warnings")
+TABLE_COLUMNS = ("model", "task", "N", "rate accuracy", "verdict", "optimal λ", "recommended λ",
+                 "LIF accuracy at optimum", "λ band", "warnings")
 
 
 def table_rows(pop: Population) -> list[dict[str, str]]:
@@ -399,7 +419,9 @@ def table_rows(pop: Population) -> list[dict[str, str]]:
             "model": row.path, "task": row.task or "?", "N": "" if row.N is None else str(row.N),
             "rate accuracy": ("not stored" if row.rate_accuracy is None and row.error is None
                               else number(row.rate_accuracy)),
+            "verdict": "" if row.verdict is None else row.verdict.split(":", 1)[0],
             "optimal λ": "" if row.optimum is None else f"{row.optimum:g}",
+            "recommended λ": "" if row.recommended is None else f"{row.recommended:g}",
             "LIF accuracy at optimum": number(row.accuracy_at_optimum),
             "λ band": band_runs(row.band, row.scaling_factors), "warnings": "; ".join(row.warnings),
         })
@@ -413,7 +435,7 @@ table.models th, table.models td { border: 1px solid #ccc; padding: 3px 6px; ver
 table.models th { background: #eef3f8; position: sticky; top: 0; }
 table.models td.warn { color: #a11; }
 </style>"""
-COLUMN_WIDTHS = (200, 72, 44, 80, 70, 84, 104, None)  # px; the warnings take the rest
+COLUMN_WIDTHS = (180, 64, 40, 70, 76, 62, 84, 80, 90, None)  # px; the warnings take the rest
 LINE_PX, CHAR_PX = 19, 7.8  # estimated line height and mean character width of 14 px text (wide fonts)
 
 
@@ -473,13 +495,18 @@ def report_layout(pop: Population, width: int = WIDTH):
                    heading="rate2spike population report", level=2)]
     for task in pop.tasks():
         rows = pop.of_task(task)
-        searched = pop.searched(task)
-        heading = f"{task}: {len(rows)} model{'s' if len(rows) != 1 else ''}, {len(searched)} searched"
+        searched, failed = pop.searched(task), pop.failed_conversions(task)
+        heading = f"{task}: {len(rows)} model{'s' if len(rows) != 1 else ''}, {len(searched) + len(failed)} searched"
+        listed_apart = [text([f"{row.path}: {row.verdict.split(': ', 1)[1]}" for row in failed],
+                             heading=f"{len(failed)} failed conversion{'s' if len(failed) != 1 else ''}: no λ "
+                                     "converts them (left out of the figures)", level=4)] if failed else []
         if not searched:
-            items.append(text(["No model of this task holds a grid search yet: run `rate2spike sweep` on the "
+            items.append(text(["No model of this task converts: every search found no λ (listed below)." if failed
+                               else "No model of this task holds a grid search yet: run `rate2spike sweep` on the "
                                "folder first."], heading=heading))
+            items += listed_apart
             continue
-        items += [text([HELP["curves"]], heading=heading), accuracy_curves(pop, task, width),
+        items += [text([HELP["curves"]], heading=heading), *listed_apart, accuracy_curves(pop, task, width),
                   text([HELP["optimum"]]), optimum_distribution(pop, task, width)]
         if any(row.conditions for row in rows):
             items += [text([HELP["conditions"]]), condition_breakdown(pop, task, width)]

@@ -27,6 +27,7 @@ from scipy.special import bdtrc
 from rate2spike.sweep import wilson_interval
 
 CONVERTED, BELOW_GOAL, FAILED = "converted", "below goal", "failed"
+BOTH_WAYS = 0.1  # this share of "correct" answers also crossing the opposite threshold: no clean answer
 FEW_TRIALS = 30  # below this many trials per λ, a failed comparison with the constant answer says so
 DEFAULT_TOLERANCE = 0.03  # a recommended λ may score this much below the best (and must be in the band)
 RECOMMENDATION_RULE = ("the lambda whose spiking output is closest to the rate network's (lowest mean squared "
@@ -66,61 +67,96 @@ def constant_answer_accuracy(labels) -> float:
     return float(counts.max() / labels.size)
 
 
-def _never_answered(result, scored: np.ndarray) -> tuple[str, int] | None:
-    """(group, trials) of a condition group answered correctly at no λ scored, or None."""
+def answers_both_ways(outcome, two_sided: bool) -> bool:
+    """Whether a ±1 answer's output also crossed the opposite threshold in the decision window (only
+    in tasks whose answers are +1 and -1). The reference's rule looks at one side only, so an output
+    that swings across both thresholds is counted correct on every trial."""
+    return (two_sided and outcome.label != 0 and np.isfinite(outcome.opposite)
+            and -outcome.label * outcome.opposite > abs(outcome.level))
+
+
+def _clean_counts(result, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``result.table``: trials scored, trials correct by the rule, and trials correct
+    cleanly (correct and not answering both ways)."""
+    two_sided = {c.label for c in result.base.task.conditions()} >= {-1, 1}
+    done, correct, clean = [], [], []
+    for k in rows:
+        scored = [o for o in result.outcomes[k] if o is not None]
+        done.append(len(scored))
+        correct.append(sum(o.correct for o in scored))
+        clean.append(sum(o.correct and not answers_both_ways(o, two_sided) for o in scored))
+    return np.array(done), np.array(correct), np.array(clean)
+
+
+def _never_answered(result, scored: np.ndarray, clean: bool) -> tuple[str, int] | None:
+    """(group, trials) of a condition group answered correctly (cleanly) at no λ scored, or None."""
+    two_sided = {c.label for c in result.base.task.conditions()} >= {-1, 1}
     for group in result.base.task.groups():
         counts = [sum(1 for o in result.outcomes[k] if o is not None and o.group == group) for k in scored]
-        hits = [sum(1 for o in result.outcomes[k] if o is not None and o.group == group and o.correct)
-                for k in scored]
-        if max(counts, default=0) > 0 and sum(hits) == 0:
+        hits = sum(1 for k in scored for o in result.outcomes[k] if o is not None and o.group == group and o.correct
+                   and not (clean and answers_both_ways(o, two_sided)))
+        if max(counts, default=0) > 0 and hits == 0:
             return group, max(counts)
     return None
 
 
-def _beats_constant(result, scored: np.ndarray, alpha: float) -> tuple[bool, float]:
-    """Whether some λ scores significantly above the constant answer (exact one-sided binomial
-    test, Bonferroni over the λ scored), and that constant answer's accuracy."""
-    table = result.table
-    most = scored[int(np.argmax(table.n_done[scored]))]  # a race scores some λ on fewer trials
-    labels = [o.label for o in result.outcomes[most] if o is not None]
-    baseline = constant_answer_accuracy(labels)
+def _beats_constant(result, scored: np.ndarray, done, clean, alpha: float) -> tuple[bool, float]:
+    """Whether some λ scores (cleanly) significantly above the constant answer (exact one-sided
+    binomial test, Bonferroni over the λ scored), and that constant answer's accuracy."""
+    most = scored[int(np.argmax(done))]  # a race scores some λ on fewer trials
+    baseline = constant_answer_accuracy([o.label for o in result.outcomes[most] if o is not None])
     level = alpha / max(scored.size, 1)
-    for k in scored:
-        n, correct = int(table.n_done[k]), int(table.n_correct[k])
-        if correct > baseline * n and bdtrc(correct - 1, n, baseline) < level:
-            return True, baseline
-    return False, baseline
+    beats = any(c > baseline * n and bdtrc(c - 1, n, baseline) < level for n, c in zip(done, clean))
+    return bool(beats), baseline
 
 
 def judge(result) -> Verdict | None:
-    """The verdict of a finished search (a ``SweepResult``), or None for an unfinished one."""
+    """The verdict of a finished search (a ``SweepResult``), or None for an unfinished one. It counts
+    clean answers: correct by the reference's rule and not swinging across both thresholds."""
     if result.status != "complete" or result.optimum is None:
         return None
     task, table = result.base.task, result.table  # rows of ``table`` (increasing λ), as ``outcomes``
     scored = np.flatnonzero(table.complete & (table.n_done > 0))
     factors = table.scaling_factors[scored]
     tried = f"the {scored.size} λ tried, {factors.min():g} to {factors.max():g}"
-    never = _never_answered(result, scored)
+    done, correct, clean = _clean_counts(result, scored)
+    never = _never_answered(result, scored, clean=False) or _never_answered(result, scored, clean=True)
     if never is not None:
         group, trials = never
         return Verdict(FAILED, f"No λ converts this model: {group} fails at every λ tried (0 of its {trials} trials "
-                               f"correct at any of {tried})")
-    beats, baseline = _beats_constant(result, scored, result.options.alpha)
-    best, accuracy = result.optimum
+                               f"correct{_cleanly(result, scored)} at any of {tried})")
+    beats, baseline = _beats_constant(result, scored, done, clean, result.options.alpha)
+    optimum, accuracy = result.optimum
     if not beats:
-        n = int(table.n_done[table.index(best)])
-        few = f"; {n} trials per λ may be too few to tell: run more" if n < FEW_TRIALS else ""
+        few = f"; {int(done.max())} trials per λ may be too few to tell: run more" if done.max() < FEW_TRIALS else ""
         return Verdict(FAILED, f"No λ converts this model: none does significantly better than always giving the "
-                               f"commonest answer ({baseline:.2f}); the best, λ = {best:g}, scores {accuracy:.3f} "
-                               f"over {tried}{few}")
-    k = table.index(best)
-    low, high = (float(v) for v in wilson_interval(table.n_correct[k], table.n_done[k]))
+                               f"commonest answer ({baseline:.2f}){_cleanly(result, scored)}; the best, λ = "
+                               f"{optimum:g}, scores {accuracy:.3f} over {tried}{few}")
+    j = int(np.argmax(clean / done))  # the best clean λ (the smallest among ties: rows increase with λ)
+    best, score = float(factors[j]), float(clean[j] / done[j])
+    low, high = (float(v) for v in wilson_interval(clean[j], done[j]))
+    swing = _swing_note(result, optimum, correct, clean, scored)
     goal = task.goal_accuracy
-    if accuracy >= goal:
-        return Verdict(CONVERTED, f"λ = {best:g} scores {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}), meeting the "
-                                  f"{task.name} goal of {goal:g}")
-    return Verdict(BELOW_GOAL, f"the best λ, {best:g}, scores {accuracy:.3f} (95% CI {low:.3f}-{high:.3f}), "
-                               f"{goal - accuracy:.3f} below the {task.name} goal of {goal:g}")
+    if score >= goal:
+        return Verdict(CONVERTED, f"λ = {best:g} scores {score:.3f} (95% CI {low:.3f}-{high:.3f}), meeting the "
+                                  f"{task.name} goal of {goal:g}{swing}")
+    return Verdict(BELOW_GOAL, f"the best λ, {best:g}, scores {score:.3f} (95% CI {low:.3f}-{high:.3f}), "
+                               f"{goal - score:.3f} below the {task.name} goal of {goal:g}{swing}")
+
+
+def _cleanly(result, scored) -> str:
+    """' (cleanly)' when answers swinging across both thresholds made the difference."""
+    _done, correct, clean = _clean_counts(result, scored)
+    return " with clean answers" if (correct != clean).any() else ""
+
+
+def _swing_note(result, optimum: float, correct, clean, scored) -> str:
+    """A clause on the reference's optimum when its 'correct' answers swing across both thresholds."""
+    k = int(np.flatnonzero(result.table.scaling_factors[scored] == optimum)[0])
+    if correct[k] == 0 or (correct[k] - clean[k]) / correct[k] < BOTH_WAYS:
+        return ""
+    return (f"; the reference's optimum, λ = {optimum:g}, scores higher only by counting outputs that swing across "
+            f"both thresholds ({(correct[k] - clean[k]) / correct[k]:.0%} of its correct trials answer both ways)")
 
 
 def recommend(result, tolerance: float = DEFAULT_TOLERANCE) -> tuple[float, float, float] | None:

@@ -17,6 +17,7 @@ from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
 from rate2spike.explorer.controls import SMALL_TEXT, Controls, help_line, plot
+from rate2spike.explorer.diagnosis_view import DiagnosisCard
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.teaching import PresentMode, SideBySide
@@ -72,6 +73,7 @@ class ExplorerPage:
         self.margins = figures.MarginView()
         self.present = PresentMode(s, duration)
         self.side_by_side = SideBySide(s, duration)
+        self.diagnosis = DiagnosisCard(s, self)
         self.population = PopulationView.of(s.catalog.models_dir)  # None unless the folder holds a population
 
         self.error = alert(s.param.error, "danger", margin=(5, 12), css_classes=["page-error"])
@@ -147,6 +149,13 @@ class ExplorerPage:
             return set()
         return {"output", self.TABS[self.tabs.active][1]}
 
+    def show_view(self, tab: str | None, view: str) -> None:
+        """Bring up the view a finding points at: open its tab, or the file card."""
+        if tab is not None:
+            self.tabs.active = [key for _, key in self.TABS].index(tab)
+        if view == "file":
+            self.file_card.collapsed = False
+
     def views_shown(self) -> None:
         """Other views came on screen: tell the session whether they need recordings, and draw them."""
         self.session.needs_recordings = bool(self.RECORDED_VIEWS & self.visible_views())
@@ -213,7 +222,7 @@ class ExplorerPage:
     def all_views(self) -> list:
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.verdict, self.error, self.notes,
-                      self.file_card,
+                      self.diagnosis.card, self.file_card,
                       sizing_mode="stretch_width"),
             pn.Column(plot(self.output, "output"), help_line("output"), sizing_mode="stretch_width"),
             self.tabs,

@@ -108,6 +108,7 @@ class ExplorerSession(pn.viewable.Viewer):
         self.limits = limits
         self._trials = Offloader(doc)  # the trial on screen
         self._side = Offloader(doc)  # λ side by side
+        self._diagnosis = Offloader(doc)  # the Diagnosis card's measurements
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
@@ -233,6 +234,17 @@ class ExplorerSession(pn.viewable.Viewer):
             raise ValueError("open a model first")
         return [run_trial(self.trial.spec.replace(scaling_factor=lam), ("spikes", RATE_MODEL), self._rate_cache)
                 for lam in values]
+
+    def diagnose_then(self, show) -> None:
+        """The diagnosis of the model on screen at the λ on screen (``rate2spike.diagnose``), off the
+        server's event loop: ``show(diagnosis, error)`` gets it on the page's loop."""
+        from rate2spike.diagnose import diagnose
+
+        if self.model is None or self.task is None:
+            show(None, ValueError("open a model first"))
+            return
+        model, task, lam = self.model, self.task, float(self.scaling_factor)
+        self._diagnosis.run(lambda: diagnose(model, lam, task), show)
 
     def side_by_side_then(self, lambdas, show) -> None:
         """``side_by_side`` off the server's event loop: ``show(trials, error)`` gets the trials (or

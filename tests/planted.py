@@ -57,10 +57,11 @@ PLANTED = {  # name -> (what is done to the file, the cause the diagnosis must n
 }
 
 
-def plant(source: Path, target: Path, name: str) -> Path:
-    """Write ``source``'s variables with the planted fault ``name`` to ``target``."""
+def plant(source: Path, target: Path, name: str | None) -> Path:
+    """Write ``source``'s variables with the planted fault ``name`` (None: unbroken) to ``target``."""
     variables = _fresh_variables(source)
-    PLANTED[name][0](variables)
+    if name is not None:
+        PLANTED[name][0](variables)
     target.parent.mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(target, variables)
     return target

@@ -16,7 +16,9 @@ import panel as pn
 import pytest
 
 from rate2spike.cli import main
-from rate2spike.model import RESULT_FIELDS, read_mat, save_grid_search, write_mat_atomic
+from conftest import write_model
+from rate2spike.model import (RESULT_FIELDS, grid_search_variables, read_mat, save_grid_search, save_results,
+                              write_mat_atomic)
 from rate2spike.paths import find_model_files, shipped_model_dir
 from rate2spike.report import band_runs, collect, summarise, table_rows, write_report
 from test_browser import browser  # noqa: F401 - the module's headless Chromium (fails in CI when missing)
@@ -115,8 +117,8 @@ def test_warnings_for_odd_searches_and_models_of_no_known_task(make_model):
 def test_the_table_shows_the_rows_as_text(population):
     text = {row["model"]: row for row in table_rows(population)}
     assert text["go-nogo/b.mat"] == {
-        "model": "go-nogo/b.mat", "task": "go-nogo", "N": "200", "rate accuracy": "1.000", "optimal λ": "25",
-        "LIF accuracy at optimum": "0.900", "λ band": "20–30",
+        "model": "go-nogo/b.mat", "task": "go-nogo", "N": "200", "rate accuracy": "1.000", "verdict": "",
+        "optimal λ": "25", "recommended λ": "", "LIF accuracy at optimum": "0.900", "λ band": "20–30",
         "warnings": "LIF accuracy 0.900 at the optimum, below the go-nogo goal of 0.95"}
     assert text["xor.mat"]["λ band"] == "5, 7–15, 55–60"  # runs of neighbouring grid values
     unsearched = text["go-nogo/unsearched.mat"]
@@ -275,3 +277,28 @@ def test_the_report_opens_offline_in_chromium_without_errors(report, browser):  
         assert errors == [] and outside == []
     finally:
         context.close()
+
+
+def test_a_failed_conversion_is_listed_apart_with_its_reason(tmp_path):
+    """A search that found no λ stores its verdict and curve but no optimum: the report names it and its
+    reason, leaves it out of the figures' curves and optima, and the table says 'failed'."""
+    folder = tmp_path / "models"
+    good = write_model(folder / "go-nogo" / "good.mat", N=40)
+    save_results(good, {**grid_search_variables([20, 30], [0.9, 0.97], 30, verdict="converted: λ = 30 scores 0.97",
+                                                recommended=30.0, rule="closest output")})
+    bad = write_model(folder / "go-nogo" / "bad.mat", N=40, seed=1)
+    reason = "No λ converts this model: NoGo fails at every λ tried (0 of its 51 trials correct)"
+    save_results(bad, grid_search_variables([20, 30], [0.49, 0.49], None, verdict=f"failed: {reason}"))
+    population = collect(folder)
+    rows = {row.path: row for row in population.rows}
+    assert rows["go-nogo/bad.mat"].failed_conversion and not rows["go-nogo/bad.mat"].has_curve
+    assert population.searched("go-nogo") == [rows["go-nogo/good.mat"]]
+    assert population.failed_conversions("go-nogo") == [rows["go-nogo/bad.mat"]]
+    table = {row["model"]: row for row in table_rows(population)}
+    assert table["go-nogo/bad.mat"]["verdict"] == "failed" and table["go-nogo/bad.mat"]["optimal λ"] == ""
+    assert f"no λ converts this model: {reason}" in table["go-nogo/bad.mat"]["warnings"]
+    assert table["go-nogo/good.mat"]["recommended λ"] == "30" and table["go-nogo/good.mat"]["verdict"] == "converted"
+    html = write_report(folder, tmp_path / "report.html").read_text()
+    embedded = lambda text: json.dumps(text)[1:-1]  # noqa: E731 - the page's data holds its text as JSON
+    assert embedded("1 failed conversion: no λ converts them") in html
+    assert embedded(f"go-nogo/bad.mat: {reason}") in html

@@ -83,6 +83,8 @@ class Outcome:
     evidence: float | None = None
     extreme: float = math.nan  # the window's max (min for -1 answers) that the rule compared
     level: float = math.nan  # what it was compared with (0.7, -0.7, or 0.3 for NoGo)
+    opposite: float = math.nan  # the window's other extreme (its min for +1 answers, max otherwise): an output
+    # that also crosses the opposite threshold answers both ways, whatever the rule counts (rate2spike.verdict)
 
 
 @dataclass(frozen=True)
@@ -253,10 +255,11 @@ class Task:
         window = out[start:]
         label = stimulus.condition.label
         extreme = window.min() if label < 0 else window.max()
+        opposite = window.min() if label > 0 else window.max()
         correct, level = _verdict(label, float(extreme))
         crossing = first_crossing(out, start, dt, 1 if label >= 0 else -1, THRESHOLD)
         return Outcome(stimulus.condition.group, label, correct, crossing, stimulus.evidence,
-                       float(extreme), float(level))
+                       float(extreme), float(level), float(opposite))
 
     def could_score(self, outcome: Outcome) -> bool:
         """Whether ``score`` could give ``outcome`` (fields of the right types): a group and label of
