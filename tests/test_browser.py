@@ -460,3 +460,34 @@ def test_the_dashboard_latency_benchmark_times_slider_releases(browser, server):
     assert len(latency.total_ms) == 2 and all(t > 0 for t in latency.total_ms)
     assert all(s >= 0 for s in latency.server_ms) and all(b >= 0 for b in latency.browser_ms)
     assert all(n > 1000 for n in latency.sent_bytes)  # the new trial's data reached the page
+
+
+def test_a_model_no_lambda_converts_reads_as_a_failed_conversion_first_and_is_diagnosed(browser, server, tmp_path):
+    """The readout x5 model (the rate network still solves the task): picked from disk, swept, the page
+    says first that no λ converts it and why, and its Diagnosis names the readout."""
+    from planted import plant
+
+    path = plant(next(shipped_model_dir("go-nogo").glob("*.mat")), tmp_path / "Task_go-nogo_readout_x5.mat",
+                 "readout x5")
+    tab = Session(browser, server)
+    try:
+        pick_file(tab, path)
+        tab.wait_for(lambda: path.name in shown_text(tab, "model-summary"), timeout=60, what="the upload")
+        tab.set_number("sweep-step", 20)
+        tab.set_number("sweep-trials", 40)
+        time.sleep(0.3)
+        tab.page.locator(".sweep-run button").click()
+        tab.wait_for(lambda: "Sweep finished" in tab.status(), timeout=90, what="the sweep to finish")
+        tab.wait_for(lambda: shown_text(tab, "page-verdict") != "", timeout=10, what="the verdict")
+        verdict = shown_text(tab, "page-verdict")
+        assert verdict.startswith("No λ converts this model: NoGo fails at every λ tried"), verdict
+        assert any("no λ converts this model" in t for t in tab.page.evaluate(TITLES_JS))
+        assert tab.column("performance-best", "accuracy") == []  # no "best λ" star on a failed conversion
+        # the Diagnosis card runs by itself after a failed sweep; its first finding names the cause
+        tab.wait_for(lambda: shown_text(tab, "finding-1").startswith("1. The readout is about"), timeout=90,
+                     what="the diagnosis")
+        link = tab.page.locator(".finding-link-output button")
+        assert link.count() >= 1 and link.first.is_visible()
+        assert tab.errors == []
+    finally:
+        tab.close()
