@@ -21,7 +21,7 @@ from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE
                                         performance_frame, raster_frame, readout_frame, unit_frame,
                                         voltage_frame)
 from rate2spike.explorer.text import canvas_text
-from rate2spike.lif import VPEAK, VRESET
+from rate2spike.explorer.frames import VPEAK, VRESET
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
 XY_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rate2spike.lif import TREF, VPEAK, VRESET
+from rate2spike.parameters import DEFAULT_PARAMETERS
 from rate2spike.tasks import THRESHOLD
 from rate2spike.timegrid import RATE_STEP
 
@@ -34,7 +34,8 @@ VOLTAGE_LANE = 115.0  # mV between stacked voltage traces: a lane spans -75 .. +
 RASTER_MAX_SPIKES = 20_000  # above this the raster draws a random subset (decimation)
 TRACE_MAX_POINTS = 4_000  # voltage/output traces are reduced to a min/max envelope of this size
 PINNED_FRACTION = 0.8  # a unit above 80% of 1/t_ref (400 Hz) is pinned at the refractory limit
-PINNED_RATE = PINNED_FRACTION / TREF
+PINNED_RATE = PINNED_FRACTION / DEFAULT_PARAMETERS.t_ref
+VRESET, VPEAK = DEFAULT_PARAMETERS.v_reset, DEFAULT_PARAMETERS.v_threshold
 HIST_BINS = 30
 
 
