@@ -25,7 +25,7 @@ EXPORT_EVERY = 10  # steps between the saved samples of voltages, rates and curr
 
 def trial_variables(trial: ScoredTrial) -> dict:
     """The trial's recordings (spk N x nt, rs and IPSCs N x samples, REC samples x N, in the
-    orientation of LIF_network_fnc) and settings."""
+    orientation of LIF_network_fnc) and settings, the LIF constants as ``lif_<field>`` (s, mV)."""
     spec, run = trial.spec, trial.recording
     every = slice(EXPORT_EVERY - 1, None, EXPORT_EVERY)  # samples at 0.5, 1.0, ... ms (step ends)
     variables = {
@@ -42,6 +42,7 @@ def trial_variables(trial: ScoredTrial) -> dict:
         "exc": run.network.exc.reshape(-1, 1), "out": run.out, "all_fr": run.firing_rates.reshape(-1, 1),
     }
     variables.update({f"task_option_{name}": value for name, value in spec.task_options})
+    variables.update({f"lif_{name}": value for name, value in spec.params.as_dict().items()})  # the method's constants
     def sampled(values, transpose):
         if values is None:
             return None

@@ -40,6 +40,7 @@ from typing import Callable
 from rate2spike.engine import Block, TrialScore, score_block
 from rate2spike.fidelity import Fidelity
 from rate2spike.model import file_sha256 as model_sha256
+from rate2spike.parameters import DEFAULT_PARAMETERS
 from rate2spike.paths import NotOurFile, open_regular
 from rate2spike.search import SearchOptions, reachable_scaling_factors
 from rate2spike.tasks import Outcome, get_task
@@ -286,6 +287,8 @@ def search_key(base, scaling_factors, n_trials: int, options) -> dict:
         **({"precision": base.precision} if base.precision != "float64" else {}),
         # whenever w0 is used: journals from before initial_weights kept the trained td (they ran td0) never resume
         **({"initial_decay": bool(base.initial_decay)} if base.use_initial_weights else {}),
+        # only for a variant of the method's constants, so that journals of the reference's still resume
+        **({"lif_parameters": base.params.as_dict()} if base.params != DEFAULT_PARAMETERS else {}),
     }
 
 

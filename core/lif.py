@@ -6,38 +6,55 @@ fills each of the voltage, spike, rate and synaptic-current recordings that the 
 with nt rows (``LIF_network_fnc`` wants all four, the dashboard voltages and spikes); an empty
 recording (0 rows) is skipped. With all four empty the trials keep only their output traces and
 spike counts, so memory does not grow with trial length (for grid searches). The kernel releases
-the GIL; callers parallelise over blocks of trials with threads. It imports only the
-random-number kernel and the time grid (and, at the end, makes Numba's cache notice when those change).
+the GIL; callers parallelise over blocks of trials with threads. The method's constants arrive as
+arguments (``kernel_constants`` of a ``LIFParameters``), never as module globals, which Numba would
+freeze into the compiled code: one compiled kernel runs the reference and any variant. It imports only
+the random-number kernel, the time grid and the parameters (and, at the end, makes Numba's cache notice
+when the code it inlines changes).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from rate2spike import fastrng, kernel_cache, timegrid
 from rate2spike.fastrng import fill_normals_trials, next_double
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.timegrid import column_of_step
 
-# LIF constants of the reference (seconds and millivolts).
-TREF = 0.002  # refractory period
-TM = 0.010  # membrane time constant
-VRESET = -65.0  # reset voltage
-VPEAK = -40.0  # spike threshold
-BIAS = VPEAK  # constant bias current, equal to the threshold in the reference
-SPIKE_DRAWN_AT = 30.0  # voltage recorded at the step of a spike
-TR = 0.002  # synaptic rise constant
-NOISE_DIVISOR = 10.0  # membrane noise is randn / 10 per step
-# The kernel multiplies by reciprocals instead of dividing (twice as fast on the hot loop;
-# results differ from the reference's divisions by at most one rounding step).
-INV_TM = 1.0 / TM
-NOISE_SCALE = 1.0 / NOISE_DIVISOR
-STIM_KICK = 0.5  # mV added (exc) or removed (inh) by artificial stimulation
-STIM_PROBABILITY = 0.5  # chance per step that the stimulation kick is applied
-V0_LOW, V0_HIGH = VRESET, SPIKE_DRAWN_AT  # initial voltages are uniform on this range
-FIRING_RATE_FIRST_STEP = 10  # mean firing rates count spikes from step 10 on (the reference's all_fr)
+
+class KernelConstants(NamedTuple):
+    """The method's constants as the kernel takes them (``kernel_constants``): float64 scalars and
+    one whole number, passed as arguments, so one compiled kernel runs any ``LIFParameters``.
+    Defined here, beside the kernel, so that Numba's cache (which checks this file) sees its layout."""
+
+    t_ref: float  # s
+    inv_tau_m: float  # 1/s: the kernel multiplies by 1/tau_m where the reference divides by tau_m
+    v_reset: float  # mV
+    v_threshold: float  # mV
+    bias: float  # mV
+    v_spike_drawn: float  # mV
+    tau_rise: float  # s
+    noise_scale: float  # mV per standard normal and step
+    stim_kick: float  # mV
+    stim_probability: float
+    first_counted_step: int  # spikes count towards the mean firing rate from this step on
+
+
+def kernel_constants(params: LIFParameters = DEFAULT_PARAMETERS) -> KernelConstants:
+    """``params`` as the kernel's arguments. The kernel multiplies by reciprocals instead of dividing
+    (twice as fast on the hot loop; results differ from the reference's divisions by at most one
+    rounding step): 1/tau_m, and the noise's standard deviation (the reference's 1/10)."""
+    return KernelConstants(
+        float(params.t_ref), 1.0 / float(params.tau_m), float(params.v_reset), float(params.v_threshold),
+        float(params.bias), float(params.v_spike_drawn), float(params.tau_rise), float(params.noise_sd),
+        float(params.stim_kick), float(params.stim_probability), int(params.firing_rate_first_step))
+
+
 # The rise variables h and hr decay by exp(-dt/tr) = 0.975 per step; about 28 000 steps after a
 # unit's input stops they reach subnormal numbers, whose arithmetic is a hundred times slower on
 # x86 (a 50 000-step mante trial ran 2.5x slower in its second half). They are set to 0 below
@@ -57,25 +74,26 @@ def _decayed(value, decay, flush_below, zero):
 
 
 @njit(nogil=True, cache=True, inline="always")
-def release_step(spike_step, dt):
+def release_step(spike_step, dt, t_ref):
     """The first step at which a unit that spiked at step ``spike_step`` integrates again: the
-    first i with dt*i > dt*spike_step + TREF in float64, the reference's refractory test (``now >
+    first i with dt*i > dt*spike_step + t_ref (s) in float64, the reference's refractory test (``now >
     tlast + tref``) solved once per spike. The membrane loop then compares whole step numbers, which
     any precision holds exactly: evaluated in float32 the reference's test ends the 2 ms period a
     step early on 24% of spikes instead of 0.7%, and fast-firing units fire measurably more."""
     spiked_at = dt * spike_step
-    i = spike_step + max(0, int(TREF / dt) - 1)  # at least one step short of the end
-    while not dt * i > spiked_at + TREF:
+    i = spike_step + max(0, int(t_ref / dt) - 1)  # at least one step short of the end
+    while not dt * i > spiked_at + t_ref:
         i += 1
     return i
 
 
 @njit(nogil=True, cache=True)
-def initial_voltages(rng_state, n_units):
-    """The reference's random initial state, drawn first from the trial's stream."""
+def initial_voltages(rng_state, n_units, low, high):
+    """The reference's random initial state, drawn first from the trial's stream: uniform on
+    [low, high] mV (``LIFParameters.v_initial_low``, ``v_initial_high``)."""
     v = np.empty(n_units)
     for n in range(n_units):
-        v[n] = V0_LOW + (V0_HIGH - V0_LOW) * next_double(rng_state)
+        v[n] = low + (high - low) * next_double(rng_state)
     return v
 
 
@@ -92,7 +110,7 @@ def _readout(w_out, r):
 
 @njit(nogil=True, cache=True)
 def run_lif_trials(
-    WT, ext_by_column, td, w_out, dt, nt, v0,
+    WT, ext_by_column, td, w_out, dt, nt, constants, v0,
     rng_states, lane_s0, lane_s1, lane_s2, lane_s3, lane_bits, lane_flags,
     noise, stim_draws,
     stim_sign, stim_units, stim_first, stim_stop,
@@ -112,16 +130,17 @@ def run_lif_trials(
     Inputs: WT (M x N x N, mV) is each network's W transposed, row j = the outgoing weights of
     unit j, so a spike adds a contiguous row; ext_by_column (columns x S*N, mV) the external input
     of every stream's trial (the same in every network), one row per stimulus column; td (N, s) the synaptic decay constants; w_out
-    (M x N) each network's readout; dt (s); v0 (K*N, mV). Stream s draws its noise from its lanes
+    (M x N) each network's readout; dt (s); ``constants`` the method's constants (``KernelConstants``);
+    v0 (K*N, mV). Stream s draws its noise from its lanes
     (``lane_*`` entries s*N .. s*N + N - 1, ``lane_flags`` a whole number of 8-byte words for
     S*N lanes; see ``rate2spike.fastrng.Lanes``) and its scalar stream ``rng_states[s]``.
     ``noise`` (nt x S*N standard normals) and ``stim_draws`` (nt x S uniforms) replace the random
     streams when non-empty; tests use that to feed the kernel and the NumPy reference the same
     numbers. stim_sign is +1 (exc), -1 (inh) or 0; it acts for stim_first <= i < stim_stop.
     Outputs: out[k, i-1] = w_out . r of trial k after step i; spike_counts[k*N + n] counts the
-    spikes of unit n from step FIRING_RATE_FIRST_STEP on; the recordings voltage (mV, spikes
-    drawn at +30), spikes (bool), rate (r, Hz) and synaptic_current (at the top of the step, mV)
-    are nt x K*N with row i-1 holding step i, or 0 x K*N to skip them.
+    spikes of unit n from step ``constants.first_counted_step`` on; the recordings voltage (mV,
+    spikes drawn at ``constants.v_spike_drawn``), spikes (bool), rate (r, Hz) and synaptic_current
+    (at the top of the step, mV) are nt x K*N with row i-1 holding step i, or 0 x K*N to skip them.
     The state's precision is v0's dtype (float64, or float32 for a single-precision sweep); WT,
     ext_by_column, w_out and the float recordings are in the same precision (Numba compiles one
     kernel for each).
@@ -138,16 +157,19 @@ def run_lif_trials(
     real = v0.dtype.type
     state = v0.dtype
     one, zero = real(1.0), real(0.0)
-    bias, inv_tm, noise_scale, step = real(BIAS), real(INV_TM), real(NOISE_SCALE), real(dt)
-    v_peak, v_reset, spike_drawn_at = real(VPEAK), real(VRESET), real(SPIKE_DRAWN_AT)
+    bias, inv_tm, noise_scale = real(constants.bias), real(constants.inv_tau_m), real(constants.noise_scale)
+    v_peak, v_reset = real(constants.v_threshold), real(constants.v_reset)
+    spike_drawn_at = real(constants.v_spike_drawn)
+    t_ref, tau_rise, step = constants.t_ref, constants.tau_rise, real(dt)
+    stim_probability, first_counted = constants.stim_probability, constants.first_counted_step
     flush_below = real(FLUSH_BELOW if v0.itemsize == 8 else FLUSH_BELOW_SINGLE)
-    kick = real(stim_sign * STIM_KICK)
+    kick = real(stim_sign * constants.stim_kick)
     v = v0.copy()
     current_syn = np.zeros(size, state)
     h = np.zeros(size, state)
     r = np.zeros(size, state)
     hr = np.zeros(size, state)
-    release = np.full(size, release_step(0, dt), state)  # refractory until then, as if spiked at t = 0
+    release = np.full(size, release_step(0, dt, t_ref), state)  # refractory until then, as if spiked at t = 0
     jd = np.zeros(size, state)
     z = np.empty(n_streams * n_units, state)
     fired = np.empty(n_units, np.int64)  # the units of one trial that fired this step, in order
@@ -155,14 +177,14 @@ def run_lif_trials(
     rise_td = np.empty(n_units, state)
     for n in range(n_units):
         decay_d[n] = math.exp(-dt / td[n])
-        rise_td[n] = TR * td[n]
-    decay_r = real(math.exp(-dt / TR))
+        rise_td[n] = tau_rise * td[n]
+    decay_r = real(math.exp(-dt / tau_rise))
     stimulating = stim_sign != 0
     for i in range(1, nt + 1):
         row = i - 1
         col = column_of_step(i)
         step_number = real(i)
-        released_now = real(release_step(i, dt))  # the release step of this step's spikes
+        released_now = real(release_step(i, dt, t_ref))  # the release step of this step's spikes
         if explicit_noise:
             z[:] = noise[row]
         else:
@@ -174,7 +196,7 @@ def run_lif_trials(
             kicked = False
             if stimulating and stim_first <= i < stim_stop:
                 draw = stim_draws[row, stream] if explicit_noise else next_double(rng_states[stream])
-                kicked = draw < STIM_PROBABILITY
+                kicked = draw < stim_probability
             stream_first = stream * n_units
             # the stream's trials one after another, each a whole step while its arrays are in cache
             for network in range(n_networks):
@@ -211,7 +233,7 @@ def run_lif_trials(
                 for f in range(n_fired):
                     unit = first + fired[f]
                     hr[unit] += one / rise_td[fired[f]]
-                    if i >= FIRING_RATE_FIRST_STEP:
+                    if i >= first_counted:
                         spike_counts[unit] += 1
                     if record_spikes:
                         spikes[row, unit] = True

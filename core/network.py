@@ -55,7 +55,10 @@ def convert(model: RateModel, scaling_factor: float, use_initial_weights: bool =
     """Map a rate model onto a LIF network: W = W_rate / lambda, w_out / lambda, td from the
     rate model. ``use_initial_weights``: ``w0`` instead of ``w``, with the trained td, as the
     reference; ``initial_decay`` (with it) also takes td0 from ``taus_gaus0``: the fully untrained
-    network. ``rectify_weights=False``: the raw, unrectified w, as the PyTorch port's LIF code reads it."""
+    network. ``rectify_weights=False``: the raw, unrectified w, as the PyTorch port's LIF code reads it.
+    The conversion takes no constant of the LIF method: the synapses' rise constant tau_rise and the
+    membrane's constants are the simulation's (``simulate(..., params=LIFParameters(...))``), so one
+    converted network runs the reference and any variant."""
     scaling_factor = check_scaling_factor(scaling_factor)
     check_initial_decay(use_initial_weights, initial_decay)
     W_rate = model.recurrent_weights(use_initial_weights, rectify_weights)
@@ -125,8 +128,9 @@ def _whole(value, what: str) -> int:
 
 @dataclass(frozen=True)
 class Stimulation:
-    """Artificial stimulation: push ``units`` up (exc) or down (inh) by 0.5 mV with probability
-    0.5 per step, for steps first <= i < stop (1-based steps, as the reference's ``dur``)."""
+    """Artificial stimulation: push ``units`` up (exc) or down (inh) by ``LIFParameters.stim_kick``
+    (0.5 mV) with probability ``stim_probability`` (0.5) per step, for steps first <= i < stop
+    (1-based steps, as the reference's ``dur``)."""
 
     mode: str = "none"
     units: tuple[int, ...] = ()

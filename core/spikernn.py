@@ -15,6 +15,7 @@ import numpy as np
 from rate2spike.folder_search import search_folder
 from rate2spike.model import as_model
 from rate2spike.network import Stimulation, check_initial_decay, convert, make_drive
+from rate2spike.parameters import DEFAULT_PARAMETERS
 from rate2spike.paths import shipped_model_dir
 from rate2spike.search import DEFAULT_ALPHA, SearchOptions
 from rate2spike.simulation import RECORDINGS, simulate
@@ -28,7 +29,7 @@ def _random_seed() -> int:
 
 
 def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use_initial_weights=False, seed=None,
-                    *, initial_decay=False):
+                    *, initial_decay=False, params=DEFAULT_PARAMETERS):
     """Convert a trained rate RNN to a LIF network and simulate it on the stimulus ``u``.
 
     ``model_path`` is a .mat file or a loaded ``RateModel``; ``u`` is n_inputs x columns (5 ms
@@ -36,8 +37,10 @@ def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use
     stop] in steps, 'units': [...]}). ``use_initial_weights`` runs w0 with the trained decay
     constants td, as the reference; ``initial_decay`` (not in spikeRNN, with it) also takes td0.
     ``seed`` (not in spikeRNN) makes the run reproducible; by
-    default every call draws fresh noise, as the reference does. The stimulus is yours, not a
-    task's, so this calls the simulator directly (the same ``simulate`` that ``run_trial`` calls).
+    default every call draws fresh noise, as the reference does. ``params`` (not in spikeRNN, a
+    ``LIFParameters``) runs a variant of the method's constants; default the reference's. The
+    stimulus is yours, not a task's, so this calls the simulator directly (the same ``simulate``
+    that ``run_trial`` calls).
     Returns ``(W, REC, spk, rs, all_fr, out, params)``: W (N x N, W_rate / lambda), REC (nt x N,
     mV), spk (N x nt, 0/1), rs (N x nt, Hz), all_fr (N x 1, Hz), out (nt,), params (dt and T in s,
     nt, w_out as in the file (1 x N, not divided by lambda), td (s, the decay constants simulated) and
@@ -49,7 +52,7 @@ def LIF_network_fnc(model_path, scaling_factor, u, stims=None, downsample=1, use
     network = convert(model, scaling_factor, use_initial_weights, initial_decay=initial_decay)
     drive = make_drive(network, u, downsample)
     run = simulate(network, drive, _random_seed() if seed is None else seed,
-                   Stimulation.from_stims(stims, model.N), record=RECORDINGS)
+                   Stimulation.from_stims(stims, model.N), record=RECORDINGS, params=params)
     params = {
         "dt": drive.dt, "T": drive.T, "nt": drive.nt, "w_out": model.w_out.reshape(1, -1),
         "td": network.td, "td0": network.td0, "IPSCs": run.synaptic_current.T,

@@ -32,6 +32,7 @@ from rate2spike.fidelity import Fidelity
 from rate2spike.journal import Journal
 from rate2spike.limits import check_scaling_factors
 from rate2spike.model import RateModel
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
 from rate2spike.search import LambdaTable, SearchOptions, search
@@ -357,6 +358,7 @@ class SweepResult:
             f"{stim.mode} units {','.join(map(str, stim.units))} steps {stim.first}-{stim.stop}",
             "task options": ", ".join(f"{k}={v:g}" for k, v in base.task_options) or "none",
             "search": self.options.describe(), "precision": base.precision,
+            **({"LIF parameters": base.params.describe()} if base.params.changes() else {}),
             "verdict": "none (unfinished)" if self.verdict() is None else self.verdict().line(),
             "optimum": "none" if optimum is None else f"{optimum[0]:g}",
             "recommended": "none" if self.recommended() is None else f"{self.recommended()[0]:g}",
@@ -459,7 +461,7 @@ def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTO
               seed: int = 0, downsample: int = 1, use_initial_weights: bool = False, stimulation=None,
               task_options=None, n_threads: int | None = None, progress=None, cancel=None,
               options: SearchOptions | None = None, client=None, precision: str = "float64",
-              initial_decay: bool = False) -> SweepResult:
+              initial_decay: bool = False, params: LIFParameters = DEFAULT_PARAMETERS) -> SweepResult:
     """Score ``n_trials`` random trials of the task at each scaling factor.
 
     The trials are those of ``TrialSpec(model, task, seed=seed, index=k, ...)`` for k < n_trials,
@@ -468,20 +470,21 @@ def run_sweep(model: RateModel, task=None, scaling_factors=DEFAULT_SCALING_FACTO
     ``precision='float32'`` runs the LIF arithmetic in single precision (faster; the same
     accuracies within their intervals, not the same spikes: docs/method.md). ``use_initial_weights``
     runs w0 with the trained td (the reference's); ``initial_decay`` also td0 (fully untrained).
+    ``params`` (``LIFParameters``) runs a variant of the method's constants; default the reference's.
     """
     base = sweep_base(model, task, seed, downsample, use_initial_weights, stimulation, task_options, precision,
-                      initial_decay)
+                      initial_decay, params)
     return run_grid(base, scaling_factors, n_trials, n_threads=n_threads, progress=progress, cancel=cancel,
                     options=options, client=client)
 
 
 def sweep_base(model: RateModel, task=None, seed: int = 0, downsample: int = 1, use_initial_weights: bool = False,
                stimulation=None, task_options=None, precision: str = "float64",
-               initial_decay: bool = False) -> TrialSpec:
+               initial_decay: bool = False, params: LIFParameters = DEFAULT_PARAMETERS) -> TrialSpec:
     """The spec a grid search varies (lambda and trial index): every condition drawn from the seed."""
     return TrialSpec(model, task, seed=seed, downsample=downsample, use_initial_weights=use_initial_weights,
                      stimulation=stimulation, task_options=tuple((task_options or {}).items()), precision=precision,
-                     initial_decay=initial_decay)
+                     initial_decay=initial_decay, params=params)
 
 
 def check_grid(scaling_factors, n_trials) -> tuple[np.ndarray, int]:

@@ -2,7 +2,8 @@
 
 A spec names everything that fixes a trial: the model, the task and its options, which
 condition (or that the seed draws it), the trial's seed and index, lambda, the downsampling,
-the weights and the artificial stimulation. ``run_trial`` turns it into a stimulus, converts
+the weights, the artificial stimulation and the LIF method's constants (``LIFParameters``, the
+reference's unless a variant is asked for). ``run_trial`` turns it into a stimulus, converts
 the model, drives and simulates the LIF network and scores the output:
 
     stimulus -> convert -> drive -> simulate -> score
@@ -24,6 +25,7 @@ import numpy as np
 from rate2spike import timegrid
 from rate2spike.model import RateModel
 from rate2spike.network import Stimulation, check_initial_decay, check_scaling_factor, convert, make_drive
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.rate import RateResponse, simulate_rate
 from rate2spike.simulation import RECORDINGS, Recording, check_precision, simulate_networks
 from rate2spike.tasks import Outcome, Stimulus, Task, check_task_fits, get_task, infer_task
@@ -68,7 +70,9 @@ class TrialSpec:
     also takes the initial td0: the fully untrained network. ``rectify_weights``
     (default True, as the rate network did) can be turned off to run a PyTorch-era file's raw w.
     ``precision`` is the LIF arithmetic's: 'float64' (the reference's) or 'float32', a faster
-    sweep mode that matches it statistically, not spike for spike (docs/method.md).
+    sweep mode that matches it statistically, not spike for spike (docs/method.md). ``params`` are the
+    LIF method's constants (``LIFParameters``; default the reference's): part of the spec's identity,
+    so trials, caches and journals of a variant never mix with the reference's.
     """
 
     model: RateModel
@@ -84,6 +88,7 @@ class TrialSpec:
     rectify_weights: bool = True  # False: the raw w of a PyTorch-era file, as that port's LIF code reads it
     precision: str = "float64"
     initial_decay: bool = False  # with use_initial_weights: td0 too (the fully untrained network)
+    params: LIFParameters = DEFAULT_PARAMETERS  # the LIF method's constants
 
     def __post_init__(self):
         if not isinstance(self.model, RateModel):
@@ -105,6 +110,9 @@ class TrialSpec:
             "stimulation": Stimulation.from_stims(self.stimulation, self.model.N),
             "precision": check_precision(self.precision),
         }
+        if not isinstance(self.params, LIFParameters):
+            raise ValueError(f"params must be a LIFParameters (rate2spike.LIFParameters), "
+                             f"got {type(self.params).__name__}")
         if values["use_initial_weights"] and self.model.w0 is None:
             raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights is not possible")
         check_initial_decay(values["use_initial_weights"], values["initial_decay"])
@@ -194,9 +202,10 @@ def _one_network(specs, any_lambda: bool = False) -> None:
                 or spec.downsample != first.downsample or spec.task.name != first.task.name
                 or spec.use_initial_weights != first.use_initial_weights or spec.initial_decay != first.initial_decay
                 or spec.rectify_weights != first.rectify_weights or spec.stimulation != first.stimulation
-                or spec.precision != first.precision):
+                or spec.precision != first.precision or spec.params != first.params):
             raise ValueError("trials run together must share the model, task, lambda, downsampling, weights, "
-                             "stimulation and precision; only the seed, index, condition and task options may differ")
+                             "stimulation, precision and LIF parameters; only the seed, index, condition and task "
+                             "options may differ")
 
 
 def run_trials(specs, record=(), rate_cache: RateResponseCache | None = None) -> list[ScoredTrial]:
@@ -232,7 +241,8 @@ def run_trials_at(specs, scaling_factors, record=(), rate_cache: RateResponseCac
                 for factor in factors]
     drives = [make_drive(networks[0], stimulus.u, first.downsample) for stimulus in stimuli]  # lambda-free
     recordings = simulate_networks(networks, drives, [spec.noise_seed for spec in specs], first.stimulation,
-                                   record=tuple(r for r in record if r != RATE_MODEL), precision=first.precision)
+                                   record=tuple(r for r in record if r != RATE_MODEL), precision=first.precision,
+                                   params=first.params)
     results = []
     for s, (spec, stimulus) in enumerate(zip(specs, stimuli)):
         response = (rate_cache or RateResponseCache()).get(spec, stimulus) if RATE_MODEL in record else None

@@ -10,6 +10,7 @@ so zooming or panning time in one moves all three.
 from __future__ import annotations
 
 import numpy as np
+from bokeh.core.properties import value
 from bokeh.core.property.vectorization import Field
 from bokeh.models import (ColumnDataSource, FactorRange, FixedTicker, HoverTool, LabelSet, LinearAxis, Range1d,
                           Span)
@@ -17,17 +18,48 @@ from bokeh.plotting import figure
 
 from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
                                         STIMULATION_COLOR, STIMULUS_COLOR, WINDOW_COLOR, Frame, decay_frame,
-                                        diagnostic_frame, firing_rate_frame, margin_frame, output_frame, padded,
-                                        performance_frame, raster_frame, readout_frame, unit_frame,
-                                        voltage_frame)
+                                        diagnostic_frame, firing_rate_frame, lane_ticks, margin_frame,
+                                        output_frame, padded, performance_frame, pinned_label, pinned_rate,
+                                        raster_frame, readout_frame, unit_frame, voltage_frame)
 from rate2spike.explorer.text import canvas_text
-from rate2spike.lif import VPEAK, VRESET
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
 XY_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 LEFT_BORDER = 70  # same left margin on the time plots, so their time axes line up
 
-HELP = {
+def _voltage_help(params: LIFParameters) -> str:
+    """The voltage view's help line, its levels read from the LIF constants."""
+    held = (f"held for the {params.t_ref * 1e3:g} ms refractory period" if params.t_ref > 0
+            else "integrates again at once (no refractory period)")
+    return (
+        "Membrane voltage of the chosen units (mV), one lane per unit, the first on top; the y axis gives each "
+        f"lane's levels. A unit fires when it reaches the threshold, {params.v_threshold:g} mV (dashed); the spike is "
+        f"drawn as a jump to {params.v_spike_drawn:+g} mV, then the unit is reset to {params.v_reset:g} mV (dotted) "
+        f"and {held}. Min/max envelope of at most 4 000 points per unit."
+    )
+
+
+def _diagnostic_help(params: LIFParameters) -> str:
+    """The diagnostic's help line, its pinned rate and refractory ceiling read from the LIF constants."""
+    pinned = (f"purple diamonds: units above {pinned_rate(params):.0f} Hz, pinned near the refractory limit "
+              f"1/t_ref = {params.max_rate:.0f} Hz" if params.t_ref > 0
+              else "no unit is pinned: without a refractory period there is no rate limit")
+    return (
+        "Each dot is a unit: its mean activity r in the rate model (x) against its LIF firing rate in this trial "
+        "(y). A faithful conversion keeps units near the dashed line rate = λ·r, because the LIF readout divides "
+        f"by λ. Grey crosses: silent units (no spike); {pinned}. 'Diagnostic over' under Display restricts both axes "
+        "to the decision window."
+    )
+
+
+def help_texts(params: LIFParameters = DEFAULT_PARAMETERS) -> dict[str, str]:
+    """Each view's help line; the numbers of the LIF method come from ``params`` (the reference's by
+    default, which every trial of the dashboard runs)."""
+    return {**_HELP, "voltage": _voltage_help(params), "diagnostic": _diagnostic_help(params)}
+
+
+_HELP = {
     "output": (
         "The network output over time (readout w_out·r / λ, a.u.) in this trial, and the rate model's output for "
         "the same stimulus (orange); thin lines, the task's inputs on the right-hand axis. Green band: the decision window where the task scores the trial; grey: "
@@ -41,22 +73,10 @@ HELP = {
         "aggregation) and the title says so. Purple band: artificial stimulation. Scroll or drag on the time axis: "
         "raster, voltage and output move together."
     ),
-    "voltage": (
-        "Membrane voltage of the chosen units (mV), one lane per unit, the first on top; the y axis gives each "
-        "lane's levels. A unit fires when it reaches the threshold, -40 mV (dashed); the spike is drawn as a jump "
-        "to +30 mV, then the unit is reset to -65 mV (dotted) and held for the 2 ms refractory period. Min/max "
-        "envelope of at most 4 000 points per unit."
-    ),
     "rates": (
         "Left: how many units fire at each mean rate in this trial (spikes from step 10 on, divided by the trial "
         "length), excitatory and inhibitory apart. Right: the synaptic decay constants the rate model learned "
         "(ms), which the LIF synapses inherit unchanged."
-    ),
-    "diagnostic": (
-        "Each dot is a unit: its mean activity r in the rate model (x) against its LIF firing rate in this trial "
-        "(y). A faithful conversion keeps units near the dashed line rate = λ·r, because the LIF readout divides "
-        "by λ. Grey crosses: silent units (no spike); purple diamonds: units above 400 Hz, pinned near the "
-        "refractory limit 1/t_ref = 500 Hz. 'Diagnostic over' under Display restricts both axes to the decision window."
     ),
     "file": (
         "What rate2spike found in the file and did with it. PyTorch-era files store the raw trained w, whose "
@@ -98,6 +118,7 @@ HELP = {
         "an edge, refinement, the race) and warnings (ties, a condition never answered) follow the status."
     ),
 }
+HELP = help_texts()  # with the reference's constants, which every trial of the dashboard runs
 
 
 def _figure(title: str, x_label: str, y_label: str, height: int, tools: str = XY_TOOLS, **kwargs):
@@ -349,8 +370,9 @@ class VoltageView(View):
     LANE_PX = 110  # height of one lane on screen
 
     def __init__(self, x_range: Range1d, height: int = 300):
-        sources, fig = _time_figure(voltage_frame(None), "voltage", "Membrane voltage (mV, one lane per unit)",
-                                    height, x_range, Range1d(-75, 40))
+        empty = voltage_frame(None)
+        sources, fig = _time_figure(empty, "voltage", "Membrane voltage (mV, one lane per unit)",
+                                    height, x_range, Range1d(*empty.extras["y_range"]))
         _stimulation_band(fig, sources["stimulation"])
         fig.hspan(y="level", source=sources["thresholds"], line_color="black", line_dash="dashed", line_width=1)
         fig.hspan(y="level", source=sources["resets"], line_color="#555555", line_dash="dotted", line_width=1)
@@ -358,12 +380,12 @@ class VoltageView(View):
         fig.add_layout(LabelSet(x=6, y="y", x_units="screen", text="text", source=sources["lanes"],
                                 text_font_size="9pt", text_color="#222222", background_fill_color="white",
                                 background_fill_alpha=0.8, y_offset=-4, text_baseline="top"))
-        fig.yaxis.ticker = FixedTicker(ticks=[VRESET, VPEAK, 0.0])
+        fig.yaxis.ticker = FixedTicker(ticks=sorted(lane_ticks(DEFAULT_PARAMETERS, [0.0])))
         self.base_height = height
         super().__init__(fig, sources)
 
     def apply(self, extras):
-        low, high = extras.get("y_range", (-75.0, 40.0))
+        low, high = extras["y_range"]
         self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
         ticks, axis = extras.get("ticks", {}), self.figure.yaxis[0]
         if ticks and list(axis.ticker.ticks) != sorted(ticks):  # changes only with the number of units
@@ -411,12 +433,19 @@ class DiagnosticView(View):
             fig.scatter("activity", "rate", source=sources["silent"], marker="x", color=SILENT_COLOR, size=11,
                         line_width=2, legend_label="Silent"),
             fig.scatter("activity", "rate", source=sources["pinned"], marker="diamond", fill_alpha=0,
-                        line_color=PINNED_COLOR, size=12, line_width=2, legend_label="Pinned (≥ 400 Hz)"),
+                        line_color=PINNED_COLOR, size=12, line_width=2, legend_label=frame.extras["pinned_label"]),
         ]
+        self.pinned_item = next(item for item in fig.legend[0].items if marks[-1] in item.renderers)
         fig.add_tools(HoverTool(renderers=marks, tooltips=[("unit", "@unit"), ("r", "@activity{0.000}"),
                                                            ("rate", "@rate{0.0} Hz")]))
         _finish_legend(fig, "below")
         super().__init__(fig, sources)
+
+    def apply(self, extras):
+        """The pinned units' legend entry names the trial's pinned rate (from its t_ref)."""
+        label = value(extras["pinned_label"])
+        if self.pinned_item.label != label:
+            self.pinned_item.label = label
 
 
 BAND_COLOR = "#2ca02c"  # the lambda band (green: "as good as the best")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rate2spike.lif import TREF, VPEAK, VRESET
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.tasks import THRESHOLD
 from rate2spike.timegrid import RATE_STEP
 
@@ -29,12 +29,12 @@ GROUP_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#9edae5"
 # Voltage traces: none of the excitatory blue / inhibitory red, the rate model's orange or the
 # stimulation purple, so a trace's colour never reads as a population.
 VOLTAGE_COLORS = ("#111111", "#1b9e77", "#a6761d", "#e7298a", "#666666", "#66a61e")
-VOLTAGE_LANE = 115.0  # mV between stacked voltage traces: a lane spans -75 .. +40 mV
+LANE_MARGIN = 10.0  # mV: a voltage lane spans v_reset - 10 .. v_spike_drawn + 10 (-75 .. +40 mV)
+LANE_LABEL_BELOW_TOP = 7.0  # mV: a lane's unit label sits this far below the lane's top
 
 RASTER_MAX_SPIKES = 20_000  # above this the raster draws a random subset (decimation)
 TRACE_MAX_POINTS = 4_000  # voltage/output traces are reduced to a min/max envelope of this size
 PINNED_FRACTION = 0.8  # a unit above 80% of 1/t_ref (400 Hz) is pinned at the refractory limit
-PINNED_RATE = PINNED_FRACTION / TREF
 HIST_BINS = 30
 
 
@@ -48,6 +48,39 @@ class Frame:
 
 
 # --- pure helpers -------------------------------------------------------------------------
+
+def params_of(trial) -> LIFParameters:
+    """The LIF constants of the trial shown, or the reference's before there is one."""
+    return DEFAULT_PARAMETERS if trial is None else trial.spec.params
+
+
+def pinned_rate(params: LIFParameters = DEFAULT_PARAMETERS) -> float:
+    """Rate (Hz) from which a unit counts as pinned: PINNED_FRACTION of the refractory ceiling
+    1/t_ref (400 Hz for the reference's 2 ms); infinite (none pinned) without a refractory period."""
+    return PINNED_FRACTION * params.max_rate
+
+
+def pinned_label(params: LIFParameters = DEFAULT_PARAMETERS) -> str:
+    """The diagnostic's legend entry for pinned units: 'Pinned (≥ 400 Hz)'."""
+    rate = pinned_rate(params)
+    return f"Pinned (≥ {rate:.0f} Hz)" if np.isfinite(rate) else "Pinned (none: no refractory period)"
+
+
+def voltage_lane(params: LIFParameters = DEFAULT_PARAMETERS) -> tuple[float, float]:
+    """The span (mV) of one voltage lane: from LANE_MARGIN below the reset to LANE_MARGIN above
+    the drawn spike (-75 .. +40 mV for the reference's constants)."""
+    return params.v_reset - LANE_MARGIN, params.v_spike_drawn + LANE_MARGIN
+
+
+def lane_ticks(params: LIFParameters, offsets) -> dict[float, str]:
+    """The y-axis ticks of stacked lanes (each lane shifted by its offset, mV): reset, threshold
+    and 0 mV, labelled with their voltages, not the offset positions."""
+    ticks = {}
+    for offset in offsets:
+        ticks.update({float(offset + params.v_reset): f"{params.v_reset:g}",
+                      float(offset + params.v_threshold): f"{params.v_threshold:g}", float(offset + 0.0): "0"})
+    return ticks
+
 
 def envelope(times: np.ndarray, values: np.ndarray, max_points: int = TRACE_MAX_POINTS):
     """Reduce a trace to at most ``max_points`` by keeping each bin's minimum and maximum, in
@@ -273,36 +306,36 @@ def raster_frame(trial, order: str = "index", max_spikes: int = RASTER_MAX_SPIKE
 
 def voltage_frame(trial, units=(), max_points: int = TRACE_MAX_POINTS) -> Frame:
     """Envelopes of the chosen units' membrane voltage, stacked: one lane per unit, the first
-    on top, each offset by VOLTAGE_LANE mV, with its threshold and reset levels. Extras give the
-    lanes' y-axis ticks (labelled in mV, not offset) so the levels are read off the axis."""
+    on top, each offset by a lane's height (``voltage_lane`` of the trial's constants, 115 mV), with
+    its threshold and reset levels. Extras give the lanes' y-axis ticks (labelled in mV, not offset)
+    so the levels are read off the axis."""
+    params = params_of(trial)
+    low, high = voltage_lane(params)
     lines = {"xs": [], "ys": [], "label": [], "color": []}
     lanes = {"y": [], "text": []}
     spans = []
     chosen = [] if trial is None else [u for u in units if 0 <= u < trial.recording.network.N]
     for k, unit in enumerate(chosen):
         run = trial.recording
-        offset = (len(chosen) - 1 - k) * VOLTAGE_LANE
+        offset = (len(chosen) - 1 - k) * (high - low)
         t, v = _compact(*envelope(run.times, run.voltage[:, unit], max_points))
         lines["xs"].append(t)
         lines["ys"].append(v + np.float32(offset))
         label = f"unit {unit} ({'E' if run.network.exc[unit] else 'I'})"
         lines["label"].append(label)
         lines["color"].append(VOLTAGE_COLORS[k % len(VOLTAGE_COLORS)])
-        lanes["y"].append(offset + 33.0)
+        lanes["y"].append(offset + high - LANE_LABEL_BELOW_TOP)
         lanes["text"].append(label)
     if trial is not None:
         spans = stimulation_span(trial)
-    offsets = (len(chosen) - 1 - np.arange(len(chosen))) * VOLTAGE_LANE
-    ticks = {}
-    for offset in offsets:
-        ticks.update({float(offset + VRESET): f"{VRESET:g}", float(offset + VPEAK): f"{VPEAK:g}",
-                      float(offset + 0.0): "0"})
+    offsets = (len(chosen) - 1 - np.arange(len(chosen))) * (high - low)
     shown = ", ".join(lines["label"]) if lines["label"] else "none chosen (see Display in the sidebar)"
     title = f"Membrane voltage: {shown}" if trial is None else trial_title("Membrane voltage", trial, shown)
     n_lanes = max(1, len(chosen))
     return Frame({"lines": lines, "lanes": lanes, "stimulation": _spans(spans),
-                  "thresholds": {"level": offsets + VPEAK}, "resets": {"level": offsets + VRESET}}, title,
-                 {"y_range": (-75.0, -75.0 + n_lanes * VOLTAGE_LANE), "ticks": ticks, "n_lanes": n_lanes})
+                  "thresholds": {"level": offsets + params.v_threshold}, "resets": {"level": offsets + params.v_reset}},
+                 title, {"y_range": (low, low + n_lanes * (high - low)), "ticks": lane_ticks(params, offsets),
+                         "n_lanes": n_lanes})
 
 
 def _histogram(values_exc, values_inh, bins: int = HIST_BINS) -> dict:
@@ -344,12 +377,13 @@ def _window_start(trial, window: str) -> float:
 
 def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
     """LIF firing rate against rate-model activity per unit, over the whole trial or the
-    decision window; silent and pinned units flagged."""
+    decision window; silent and pinned units flagged (pinned: at least ``pinned_rate`` of the
+    trial's constants, 80% of the refractory ceiling 1/t_ref)."""
     empty = {"activity": np.empty(0), "rate": np.empty(0), "unit": np.empty(0, dtype=np.int64)}
     if trial is None or trial.rate_response is None:
         return Frame({"exc": empty, "inh": empty, "silent": empty, "pinned": empty,
                       "ideal": {"activity": np.empty(0), "rate": np.empty(0)}},
-                     "Conversion diagnostic")
+                     "Conversion diagnostic", {"pinned_label": pinned_label(params_of(trial))})
     run = trial.recording
     start = _window_start(trial, window)
     first_column = int(round(start / RATE_STEP))
@@ -364,7 +398,7 @@ def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
     pick = lambda mask: {"activity": activity[mask], "rate": rates[mask], "unit": units[mask]}  # noqa: E731
     exc = run.network.exc
     silent = counts == 0
-    pinned = rates >= PINNED_RATE
+    pinned = rates >= pinned_rate(params_of(trial))
     top = float(max(activity.max(), 1e-9))
     lam = trial.spec.scaling_factor
     span = "in the decision window" if window == "decision window" else "over the trial"
@@ -373,6 +407,7 @@ def diagnostic_frame(trial, window: str = WINDOWS[0]) -> Frame:
          "ideal": {"activity": np.array([0.0, top]), "rate": np.array([0.0, top * lam])}},
         trial_title(f"Rate vs LIF {span}", trial,
                     f"{int(silent.sum())} silent, {int(pinned.sum())} pinned, of {rates.size} units"),
+        {"pinned_label": pinned_label(params_of(trial))},
     )
 
 

@@ -70,6 +70,16 @@ def synthetic_assets(root: Path, tasks=("go-nogo",), N: int = 60, seed: int = 0)
     return root
 
 
+def reading_constants(params) -> dict:
+    """A ``LIFParameters`` as the NumPy reading's constants (tests/numpy_reading.py: CONSTANTS, in
+    MATLAB's names), to run the reading on a variant; the reading's own defaults stay its own."""
+    return {"tref": params.t_ref, "tm": params.tau_m, "vreset": params.v_reset, "vpeak": params.v_threshold,
+            "BIAS": params.bias, "spike_drawn": params.v_spike_drawn, "tr": params.tau_rise,
+            "noise_divisor": 1 / params.noise_sd, "kick": params.stim_kick, "kick_probability": params.stim_probability,
+            "v0_low": params.v_initial_low, "v0_high": params.v_initial_high,
+            "all_fr_from": params.firing_rate_first_step}
+
+
 def file_digest(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 

@@ -16,14 +16,37 @@ from __future__ import annotations
 
 import numpy as np
 
+# The reference's constants, typed here from LIF_network_fnc.m (MATLAB's names; seconds and mV),
+# not imported from the package: a test checks that they equal rate2spike.DEFAULT_PARAMETERS.
+CONSTANTS = {
+    "tref": 0.002,  # refractory period
+    "tm": 0.010,  # membrane time constant
+    "vreset": -65.0,  # reset voltage
+    "vpeak": -40.0,  # threshold
+    "BIAS": -40.0,  # bias current (= vpeak)
+    "spike_drawn": 30.0,  # v recorded at a spike
+    "tr": 0.002,  # synaptic rise constant
+    "noise_divisor": 10.0,  # membrane noise randn / 10 per step
+    "kick": 0.5,  # artificial stimulation's push
+    "kick_probability": 0.5,  # the push's chance per step
+    "v0_low": -65.0,  # initial voltages: -65 + (30 - (-65)) * rand
+    "v0_high": 30.0,
+    "all_fr_from": 10,  # all_fr counts spk(n, 10:end)
+}
+
 
 def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_initial_weights=False,
-                  v0=None, noise=None, stim_draws=None, rng=None):
+                  v0=None, noise=None, stim_draws=None, rng=None, constants=None):
     """Simulate one trial; returns (W, REC, spk, rs, all_fr, out, params) with REC nt x N.
 
     ``v0`` (N), ``noise`` (nt x N standard normals) and ``stim_draws`` (nt uniforms, one
     per step) replace the random draws; anything not given is drawn from ``rng``.
+    ``constants`` replaces some of CONSTANTS (a variant of the method); the reference's otherwise.
     """
+    const = {**CONSTANTS, **(constants or {})}
+    unknown = set(const) - set(CONSTANTS)
+    if unknown:
+        raise ValueError(f"unknown constants {sorted(unknown)}")
     rng = np.random.default_rng() if rng is None else rng
     w = np.asarray(variables["w0" if use_initial_weights else "w"], dtype=float)
     m = np.asarray(variables["m"], dtype=float)
@@ -56,9 +79,10 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
     T = (u.shape[1] - 1) * dt * 100
     nt = int(round(T / dt))
 
-    tref, tm, vreset, vpeak, tr = 0.002, 0.010, -65.0, -40.0, 0.002
-    BIAS = vpeak
-    v = -65 + (30 - (-65)) * rng.random(N) if v0 is None else np.array(v0, dtype=float)
+    tref, tm, vreset, vpeak, tr = const["tref"], const["tm"], const["vreset"], const["vpeak"], const["tr"]
+    BIAS = const["BIAS"]
+    low, high = const["v0_low"], const["v0_high"]
+    v = low + (high - low) * rng.random(N) if v0 is None else np.array(v0, dtype=float)
     IPSC = np.zeros(N)
     h = np.zeros(N)
     r = np.zeros(N)
@@ -76,13 +100,13 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
         I = IPSC + BIAS + ext[:, c]
         dv = (dt * i > tlast + tref) * (-v + I) / tm
         z = rng.standard_normal(N) if noise is None else noise[i - 1]
-        v = v + dt * dv + z / 10
+        v = v + dt * dv + z / const["noise_divisor"]
 
         if mode in ("exc", "inh") and stims["dur"][0] <= i < stims["dur"][1]:
             draw = rng.random() if stim_draws is None else stim_draws[i - 1]
-            if draw < 0.5:
+            if draw < const["kick_probability"]:
                 units = np.asarray(stims["units"], dtype=int)
-                v[units] = v[units] + (0.5 if mode == "exc" else -0.5)
+                v[units] = v[units] + (const["kick"] if mode == "exc" else -const["kick"])
 
         fired = v >= vpeak
         JD = W[:, fired].sum(axis=1)
@@ -96,11 +120,11 @@ def reference_lif(variables: dict, scaling_factor, u, stims, downsample=1, use_i
 
         rs[:, i - 1] = r
         spk[:, i - 1] = fired
-        v[fired] = 30
+        v[fired] = const["spike_drawn"]
         REC[i - 1, :] = v
         v[fired] = vreset
 
     out = (w_out @ rs).reshape(-1)
-    all_fr = (spk[:, 9:].sum(axis=1) / T).reshape(N, 1)
+    all_fr = (spk[:, const["all_fr_from"] - 1:].sum(axis=1) / T).reshape(N, 1)
     params = {"dt": dt, "T": T, "nt": nt, "w_out": file_w_out, "td": td, "td0": td0, "IPSCs": IPSCs}
     return W, REC, spk, rs, all_fr, out, params

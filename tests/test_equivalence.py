@@ -10,16 +10,18 @@ from rate2spike import LIF_network_fnc, load_model
 from rate2spike.model import read_mat
 from numpy_reading import reference_lif
 from rate2spike.network import Stimulation, convert, make_drive
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.simulation import RECORDINGS, simulate, simulate_batch, simulate_networks
 from rate2spike.trial import TrialSpec, run_trial, run_trials, run_trials_at
 
-from conftest import model_variables
+from conftest import model_variables, reading_constants
 
 GO = np.zeros((1, 201))
 GO[0, 50:75] = 1.0
 
 
-def _compare(variables, path, scaling, u, stims, downsample=1, use_initial_weights=False, seed=1):
+def _compare(variables, path, scaling, u, stims, downsample=1, use_initial_weights=False, seed=1,
+             params=DEFAULT_PARAMETERS):
     model = load_model(path)
     network = convert(model, scaling, use_initial_weights)
     drive = make_drive(network, u, downsample)
@@ -28,21 +30,24 @@ def _compare(variables, path, scaling, u, stims, downsample=1, use_initial_weigh
     draws = rng.random(drive.nt)
     v0 = -65 + 95 * rng.random(model.N)
     trial = simulate(network, drive, 0, Stimulation.from_stims(stims, model.N), record=RECORDINGS, v0=v0, noise=noise,
-                     stim_draws=draws)
-    W, REC, spk, rs, all_fr, out, params = reference_lif(
-        read_mat(path), scaling, u, stims, downsample, use_initial_weights, v0=v0, noise=noise, stim_draws=draws)
+                     stim_draws=draws, params=params)
+    constants = None if params == DEFAULT_PARAMETERS else reading_constants(params)  # the reading's own by default
+    W, REC, spk, rs, all_fr, out, ref_params = reference_lif(
+        read_mat(path), scaling, u, stims, downsample, use_initial_weights, v0=v0, noise=noise, stim_draws=draws,
+        constants=constants)
     assert spk.sum() > 100, "the test network must spike to test anything"
     np.testing.assert_array_equal(trial.spikes.T, spk.astype(bool))
     np.testing.assert_allclose(trial.voltage, REC, rtol=0, atol=1e-9)
     np.testing.assert_allclose(trial.rate.T, rs, rtol=0, atol=1e-9)
-    np.testing.assert_allclose(trial.synaptic_current.T, params["IPSCs"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(trial.synaptic_current.T, ref_params["IPSCs"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(trial.out, out, rtol=0, atol=1e-9)
     np.testing.assert_allclose(trial.firing_rates, all_fr[:, 0], rtol=0, atol=1e-12)
     np.testing.assert_allclose(network.W, W, rtol=1e-12, atol=1e-15)
-    assert drive.nt == params["nt"] and drive.dt == params["dt"] and np.isclose(drive.T, params["T"])
-    np.testing.assert_allclose(network.td, params["td"], rtol=1e-12)
+    assert drive.nt == ref_params["nt"] and drive.dt == ref_params["dt"] and np.isclose(drive.T, ref_params["T"])
+    np.testing.assert_allclose(network.td, ref_params["td"], rtol=1e-12)
     # recording nothing gives the same output trace and spike counts
-    bare = simulate(network, drive, 0, Stimulation.from_stims(stims, model.N), v0=v0, noise=noise, stim_draws=draws)
+    bare = simulate(network, drive, 0, Stimulation.from_stims(stims, model.N), v0=v0, noise=noise, stim_draws=draws,
+                    params=params)
     np.testing.assert_array_equal(bare.out, trial.out)
     np.testing.assert_array_equal(bare.spike_counts, trial.spike_counts)
     assert bare.voltage is None and bare.spikes is None
@@ -83,6 +88,26 @@ def test_downsampling_matches_reference(go_nogo_60, downsample):
     variables, path = go_nogo_60
     trial = _compare(variables, path, 25.0, GO, {"mode": "none"}, downsample=downsample)
     assert trial.drive.nt == 20000 // downsample
+
+
+# Variants of the method (LIFParameters): the kernel takes the constants as arguments, so each runs
+# exactly the NumPy reading run with the same constants.
+VARIANTS = {
+    "no refractory period": LIFParameters(t_ref=0.0),
+    "every constant changed": LIFParameters(t_ref=0.003, tau_m=0.015, v_reset=-70.0, v_threshold=-45.0, bias=-43.0,
+                                            v_spike_drawn=20.0, tau_rise=0.004, noise_sd=0.2, stim_kick=0.8,
+                                            stim_probability=0.3, firing_rate_first_step=25),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_a_variant_matches_the_reading_run_with_its_constants(go_nogo_60, name):
+    variables, path = go_nogo_60
+    stims = {"mode": "exc", "dur": [2000, 9000], "units": [1, 5, 9, 40]}
+    variant = _compare(variables, path, 25.0, GO, stims, params=VARIANTS[name])
+    reference = _compare(variables, path, 25.0, GO, stims)  # the same inputs and noise
+    assert variant.params == VARIANTS[name] and reference.params == DEFAULT_PARAMETERS
+    assert not np.array_equal(variant.spikes, reference.spikes)  # the variant did run
 
 
 def test_initial_weights_match_reference(go_nogo_60):

@@ -12,6 +12,7 @@ from rate2spike.explorer.session import VIEW_RECORDINGS
 from rate2spike.explorer.sweeps import SweepSnapshot
 from rate2spike.model import load_model
 from rate2spike.network import Stimulation
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.trial import TrialSpec, run_trial
 
 
@@ -96,13 +97,40 @@ def test_voltage_frame(sim):
     frame = frames.voltage_frame(sim, [0, 7, 999])
     assert frame.sources["lines"]["label"] == [f"unit 0 ({'E' if sim.recording.network.exc[0] else 'I'})",
                                                f"unit 7 ({'E' if sim.recording.network.exc[7] else 'I'})"]
-    # stacked: unit 0 on top, one lane (VOLTAGE_LANE mV) above unit 7, each lane the unit's own trace
+    # stacked: unit 0 on top, one lane (-75 .. +40 mV: 115 mV) above unit 7, each lane the unit's own trace
+    low, high = frames.voltage_lane(DEFAULT_PARAMETERS)
+    assert (low, high) == (DEFAULT_PARAMETERS.v_reset - 10, DEFAULT_PARAMETERS.v_spike_drawn + 10)
+    lane = high - low
     top, bottom = frame.sources["lines"]["ys"]
-    assert top.max() - frames.VOLTAGE_LANE == pytest.approx(sim.recording.voltage[:, 0].max())
+    assert top.max() - lane == pytest.approx(sim.recording.voltage[:, 0].max())
     assert bottom.max() == pytest.approx(sim.recording.voltage[:, 7].max())
-    assert frame.extras["ticks"][frames.VOLTAGE_LANE - 40.0] == "-40" and frame.extras["ticks"][-65.0] == "-65"
-    assert list(frame.sources["thresholds"]["level"]) == [frames.VOLTAGE_LANE - 40.0, -40.0]
+    threshold, reset = DEFAULT_PARAMETERS.v_threshold, DEFAULT_PARAMETERS.v_reset
+    assert frame.extras["ticks"][lane + threshold] == f"{threshold:g}" and frame.extras["ticks"][reset] == f"{reset:g}"
+    assert list(frame.sources["thresholds"]["level"]) == [lane + threshold, threshold]
+    assert frame.extras["y_range"] == (low, low + 2 * lane)
     assert "none chosen" in frames.voltage_frame(sim, []).title
+
+
+def test_voltage_lanes_and_pinned_rate_follow_the_trials_constants(sim):
+    """A variant's trial is drawn with its own reset, threshold, drawn spike and refractory ceiling."""
+    variant = LIFParameters(v_reset=-70.0, v_threshold=-50.0, v_spike_drawn=20.0, t_ref=0.004)
+    trial = run_trial(sim.spec.replace(params=variant), VIEW_RECORDINGS)
+    frame = frames.voltage_frame(trial, [0])
+    assert frame.extras["y_range"] == (-80.0, 30.0)
+    assert set(frame.extras["ticks"].values()) == {"-70", "-50", "0"}
+    assert list(frame.sources["thresholds"]["level"]) == [-50.0] and list(frame.sources["resets"]["level"]) == [-70.0]
+    assert frames.voltage_frame(sim, [0]).extras["y_range"] == (-75.0, 40.0)  # the reference's
+    assert frames.pinned_rate(variant) == pytest.approx(200.0) and frames.pinned_rate() == pytest.approx(400.0)
+    assert frames.pinned_rate(LIFParameters(t_ref=0.0)) == np.inf  # nothing is pinned without a ceiling
+    assert frames.pinned_label() == "Pinned (≥ 400 Hz)"
+    view = figures.DiagnosticView()
+    assert view.pinned_item.label.value == "Pinned (≥ 400 Hz)"
+    view.show(frames.diagnostic_frame(trial))
+    assert view.pinned_item.label.value == "Pinned (≥ 200 Hz)"
+    help_lines = figures.help_texts(variant)
+    assert "4 ms refractory period" in help_lines["voltage"] and "-50 mV" in help_lines["voltage"]
+    assert "above 200 Hz" in help_lines["diagnostic"] and "1/t_ref = 250 Hz" in help_lines["diagnostic"]
+    assert figures.HELP == figures.help_texts(DEFAULT_PARAMETERS)
 
 
 def test_distributions(sim):
@@ -118,7 +146,7 @@ def fake_sim(rates, activity, lam=50.0, duration=1.0):
     rates = np.asarray(rates, dtype=float)
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
     run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
-    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0,
+    return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0, params=DEFAULT_PARAMETERS,
                                                                model=SimpleNamespace(name="m.mat")),
                            stimulus=SimpleNamespace(condition=SimpleNamespace(name="Go")),
                            rate_response=SimpleNamespace(r=np.repeat(np.asarray(activity, dtype=float)[:, None], 3, 1)))
