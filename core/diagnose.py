@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rate2spike.lif import TREF
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.model import RateModel, as_model
 from rate2spike.tasks import Task, get_task, infer_task
-from rate2spike.timegrid import RATE_STEP, first_sample_from
+from rate2spike.timegrid import LIF_STEP, RATE_STEP, first_sample_from
 from rate2spike.rate import simulate_rate
 from rate2spike.train import evaluate
 from rate2spike.trial import TrialSpec, default_scaling_factor, run_trials_at
@@ -37,7 +37,6 @@ SEVERITY_ORDER = {HIGH: 0, MEDIUM: 1, LOW: 2}
 LADDER = (2.5, 5.0, 10.0, 20.0, 40.0, 80.0, 150.0)  # λ scored by the spiking measurements (with the λ shown)
 DIAGNOSIS_TRIALS = 20  # trials per λ of the ladder (the same trials at every λ)
 RATE_TRIALS = 200  # fresh trials of the rate network
-MEMBRANE_NOISE_SD = 1.0  # mV: the stationary spread of v that the per-step noise (0.1 mV) gives with tm = 10 ms
 SATURATION_TRIALS = 10  # rate-network trials whose saturation is measured
 PINNED_SHARE_OF_CEILING = 0.8  # a unit firing at 80% of 1/tref or more is pinned at the refractory ceiling
 
@@ -75,6 +74,13 @@ class Diagnosis:
 
 
 # --- measurements ----------------------------------------------------------------------------
+
+def membrane_noise_sd(params: LIFParameters = DEFAULT_PARAMETERS, dt: float = LIF_STEP) -> float:
+    """mV: the stationary spread of a membrane under the per-step noise alone (about 1 mV with the
+    reference's 0.1 mV per 0.05 ms step and tm = 10 ms): what an input must beat to be felt."""
+    keep = 1 - dt / params.tau_m
+    return float(params.noise_sd / math.sqrt(1 - keep * keep))
+
 
 def file_measures(model: RateModel, task: Task) -> dict:
     """What the file alone says: recurrent spectrum, Dale's signs, relu, w0, decay constants, inputs."""
@@ -176,7 +182,7 @@ def spiking_measures(model: RateModel, task: Task, ladder, seed: int = 0, n_tria
                 group["modes"][mode] = group["modes"].get(mode, 0) + 1
             rates = trial.recording.spike_counts / duration
             silent.append(np.mean(rates == 0))
-            pinned.append(np.mean(rates >= PINNED_SHARE_OF_CEILING / TREF))
+            pinned.append(np.mean(rates >= PINNED_SHARE_OF_CEILING / trial.spec.params.t_ref))
             gain = _window_gain(trial)
             if gain is not None:
                 gains.append(gain)
@@ -204,7 +210,7 @@ def _window_gain(trial) -> float | None:
 
 # thresholds (docs/method.md, "Diagnosis")
 READOUT_OVERSHOOT = 2.5  # the rate network's answers this many times their target of 1: the readout is too large
-WEAK_INPUT_MV = 0.25  # a median input weight below this (mV per unit of stimulus) hardly moves a membrane
+WEAK_INPUT_SHARE = 0.25  # a median input weight below this share of the membrane noise hardly moves a membrane
 PILED_DECAY = 0.9  # this share of units at one end of the file's decay range: taus_gaus pushed to a bound
 GROWN_RECURRENCE = 4.0  # |w| / |w0| above this with most of the rate network saturated: recurrence too strong
 SATURATED = 0.6
@@ -231,10 +237,10 @@ def _file_findings(model, file, rate) -> list[Finding]:
                              f"rate network's answers reach {rate['overshoot']:.1f} against a target of 1, and the "
                              "spiking output's fluctuations, amplified alike, cross the thresholds that a silent "
                              f"answer must stay under; divide w_out (and b_out) by {rate['overshoot']:.0f}.", "output"))
-    if file["input_drive"] < WEAK_INPUT_MV:
+    if file["input_drive"] < WEAK_INPUT_SHARE * membrane_noise_sd():
         found.append(Finding(HIGH, "input", f"The inputs are too weak to make units fire: the median unit's input "
                              f"weight is {file['input_drive']:.3f} mV per unit of stimulus, against membrane noise of "
-                             f"about {MEMBRANE_NOISE_SD:g} mV; the stimulus barely moves the network (check w_in's "
+                             f"about {membrane_noise_sd():.1f} mV; the stimulus barely moves the network (check w_in's "
                              "scale against the trainer's).", "raster"))
     piled = max(file["decay_fast"], file["decay_slow"])
     if piled >= PILED_DECAY:
@@ -316,7 +322,8 @@ def _spiking_findings(model, task, spiking, shown: float) -> list[Finding]:
         trend = ", ".join(f"{r['silent']:.0%} silent at λ = {r['lambda']:g}" for r in (ladder[0], ladder[-1]))
         found.append(Finding(MEDIUM if row["pinned"] >= PINNED else LOW, "units",
                              f"At λ = {shown:g}, {row['silent']:.0%} of units are silent and {row['pinned']:.0%} "
-                             f"pinned at the refractory ceiling ({PINNED_SHARE_OF_CEILING / TREF:.0f} Hz or more); "
+                             f"pinned at the refractory ceiling ({PINNED_SHARE_OF_CEILING / DEFAULT_PARAMETERS.t_ref:.0f} "
+                             f"Hz or more); "
                              f"against λ: {trend}.", "rates"))
     return found
 
