@@ -20,7 +20,7 @@ from rate2spike.limits import (LAMBDA_RULE, MAX_UNITS, MIN_TAU_STEPS, check_gain
                               check_scaling_factor, check_scaling_factors, check_tau, check_units, grid_count)
 from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
-from rate2spike.tasks import TASKS
+from rate2spike.tasks import TASKS, condition_examples, option_examples, task_names_text
 from rate2spike.text import printable
 from rate2spike.network import MAX_STEP
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
@@ -134,6 +134,11 @@ def parse_option(text: str) -> tuple[str, float]:
         return name.strip(), float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not NAME=VALUE (e.g. evidence_strength=0.8)") from None
+
+
+def task_help() -> str:
+    """The --task option's help, from the tasks there are."""
+    return f"{task_names_text()} (default: inferred from each model's file name or inputs; needed when that is ambiguous)"
 
 
 def _say(line) -> None:
@@ -427,9 +432,9 @@ def cmd_report(args) -> int:
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
     """Options several commands take, declared once."""
     task = argparse.ArgumentParser(add_help=False)
-    task.add_argument("--task", help="go-nogo, xor or mante (default: inferred from each model)")
+    task.add_argument("--task", help=task_help())
     task.add_argument("--option", action="append", type=parse_option, default=[], metavar="NAME=VALUE",
-                      help="a task option, e.g. evidence_strength=0.8 for mante (repeatable)")
+                      help=f"a task option ({option_examples()}; repeatable)")
     conversion = argparse.ArgumentParser(add_help=False)
     conversion.add_argument("--downsample", type=whole_number(1), default=1, help="LIF step = 0.05 ms x this (default 1)")
     conversion.add_argument("--initial-weights", action="store_true",
@@ -475,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
                    help=f"scaling factor (default: the stored recommended lambda, else the stored optimum, else "
                         f"{DEFAULT_SCALING_FACTOR:g})")
-    p.add_argument("--condition", help="e.g. Go, NoGo, '+-', 'context 1: input 1 +, input 2 -' (default: drawn from the seed)")
+    p.add_argument("--condition", help=f"a condition of the task, e.g. {condition_examples()} (default: drawn from the seed)")
     p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
     p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
@@ -518,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
     p.add_argument("model", help="spikeRNN model file (.mat)")
     p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored recommended lambda, else the stored optimum")
-    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
+    p.add_argument("--task", help=task_help())
     p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
     p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
     p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
@@ -587,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
                    help="the lambda to examine closely (default: the stored recommended lambda, else the stored "
                         f"optimum, else {DEFAULT_SCALING_FACTOR:g})")
-    p.add_argument("--task", help="go-nogo, xor or mante (default: inferred from the model)")
+    p.add_argument("--task", help=task_help())
     p.add_argument("--lambdas", type=parse_scaling_factors,
                    help="the other lambda the spiking network is scored at: START:STOP:STEP or a,b,c "
                         "(default 2.5, 5, 10, 20, 40, 80, 150)")

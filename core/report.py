@@ -479,6 +479,11 @@ def model_table(pop: Population, width: int = WIDTH, max_height: int = 2000):
     return _div(table, min(height, max_height), width)
 
 
+def task_line(task: str) -> str:
+    """What the task asks and the accuracy that counts as converted, from the task itself."""
+    return f"{TASKS[task].description} Goal: a LIF accuracy of {TASKS[task].goal_accuracy:g} at the best λ."
+
+
 def report_layout(pop: Population, width: int = WIDTH):
     """The whole report as one hv.Layout (one column): a summary, then per task the accuracy
     curves, the optima and the per-condition breakdown, each after its explanation, then the
@@ -506,7 +511,7 @@ def report_layout(pop: Population, width: int = WIDTH):
                                "folder first."], heading=heading))
             items += listed_apart
             continue
-        items += [text([HELP["curves"]], heading=heading), *listed_apart, accuracy_curves(pop, task, width),
+        items += [text([task_line(task), HELP["curves"]], heading=heading), *listed_apart, accuracy_curves(pop, task, width),
                   text([HELP["optimum"]]), optimum_distribution(pop, task, width)]
         if any(row.conditions for row in rows):
             items += [text([HELP["conditions"]]), condition_breakdown(pop, task, width)]

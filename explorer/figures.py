@@ -23,6 +23,7 @@ from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE
                                         raster_frame, readout_frame, unit_frame, voltage_frame)
 from rate2spike.explorer.text import canvas_text
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
+from rate2spike.tasks import TASKS
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
 XY_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
@@ -63,8 +64,9 @@ _HELP = {
     "output": (
         "The network output over time (readout w_out·r / λ, a.u.) in this trial, and the rate model's output for "
         "the same stimulus (orange); thin lines, the task's inputs on the right-hand axis. Green band: the decision window where the task scores the trial; grey: "
-        "stimulus on; dashed lines: the thresholds (+0.7, and 0.3 that NoGo must stay under in go-nogo; ±0.7 in xor "
-        "and mante). The title gives the verdict. Traces are min/max envelopes of at most 4 000 points, so short "
+        "stimulus on; dashed lines: the thresholds ("
+        + "; ".join(f"{task.name}: {task.threshold_help}" for task in TASKS.values())
+        + "). The title gives the verdict. Traces are min/max envelopes of at most 4 000 points, so short "
         "peaks stay visible."
     ),
     "raster": (

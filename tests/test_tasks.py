@@ -8,6 +8,7 @@ import pytest
 from rate2spike.model import load_model
 from rate2spike.tasks import TASKS, Stimulus, get_task, infer_task
 from rate2spike.timegrid import first_sample_from
+from rate2spike.trial import TrialSpec
 
 DT = 0.00005
 
@@ -174,6 +175,44 @@ def test_names_and_inference(make_model):
     assert infer_task(load_model(make_model("Task_xor_N_60_Taus_4.0_20.0_Act_sigmoid_x.mat", n_inputs=2))).name == "xor"
 
 
+class _SecondOneInputTask(type(TASKS["go-nogo"])):
+    """A made-up task with go-nogo's single input: a model of one input is then ambiguous."""
+
+    name = "detect"
+    description = "Answer +1 to a pulse (a made-up second one-input task)."
+
+
+def test_an_ambiguous_model_is_refused_with_the_candidates_and_the_option_that_chooses(make_model, monkeypatch):
+    import rate2spike.tasks as tasks
+
+    monkeypatch.setitem(tasks.TASKS, "detect", _SecondOneInputTask())
+    plain = load_model(make_model("plain.mat", n_inputs=1))
+    with pytest.raises(ValueError, match=r"ambiguous: 1 input\(s\) fit go-nogo and detect; choose one with --task"):
+        infer_task(plain)
+    with pytest.raises(ValueError, match="ambiguous") as refused:
+        TrialSpec(plain)
+    assert "task=" in str(refused.value)
+    assert TrialSpec(plain, task="detect").task.name == "detect"  # naming the task resolves it
+    named = load_model(make_model("Task_go-nogo_N_60_x.mat", n_inputs=1))
+    assert infer_task(named).name == "go-nogo"  # the file name decides between tasks of the same inputs
+    both = load_model(make_model("Task_go-nogo_Task_detect_x.mat", n_inputs=1))
+    with pytest.raises(ValueError, match="its file name names go-nogo and detect"):
+        infer_task(both)
+
+
+def test_help_texts_are_read_from_the_tasks(monkeypatch):
+    import rate2spike.tasks as tasks
+    from rate2spike.cli import build_parser
+
+    monkeypatch.setitem(tasks.TASKS, "detect", _SecondOneInputTask())
+    assert tasks.task_names_text() == "go-nogo, xor, mante or detect"
+    simulate = build_parser()._subparsers._group_actions[0].choices["simulate"]
+    task_option, = (action for action in simulate._actions if "--task" in action.option_strings)
+    assert task_option.help.startswith("go-nogo, xor, mante or detect (default: inferred")
+    assert "'context 1: input 1 +, input 2 +' (mante)" in tasks.condition_examples()
+    assert tasks.option_examples() == "evidence_strength=0.5 for mante"
+
+
 def test_training_batches_match_the_reference_timing():
     rng = np.random.default_rng(0)
     go = get_task("go-nogo").training_batch(rng, 40)
@@ -216,3 +255,13 @@ def test_training_evaluation_rules():
     np.testing.assert_array_equal(mante.training_correct(o, np.array([1, -1])), [False, True])
 
 
+
+
+def test_the_dashboard_and_the_report_describe_each_task_from_the_task():
+    from rate2spike.explorer.figures import HELP
+    from rate2spike.report import task_line
+
+    for task in TASKS.values():
+        assert f"{task.name}: {task.threshold_help}" in HELP["output"]
+        assert task_line(task.name).startswith(task.description) and f"{task.goal_accuracy:g}" in task_line(task.name)
+    assert "0.3, which NoGo stays under" in TASKS["go-nogo"].threshold_help

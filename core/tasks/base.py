@@ -136,6 +136,7 @@ class Task:
     n_columns: int = 0  # stimulus length in 5 ms columns
     decision_start: float = 0.0  # s, where the LIF scoring window starts (it ends with the trial)
     thresholds: tuple[float, ...] = (THRESHOLD, -THRESHOLD)  # drawn on output plots
+    threshold_help: str = "±0.7, which +1 answers cross upwards and -1 answers downwards"  # what they mean, for people
     # training
     training_steps: int = 0  # trial length in 5 ms rate steps
     training_min_trials: int = 0  # the stopping rule may not fire before this many trials

@@ -29,6 +29,7 @@ class GoNogo(Task):
     n_columns = 201
     decision_start = 0.5
     thresholds = (THRESHOLD, NOGO_CEILING)
+    threshold_help = "+0.7, which Go crosses, and 0.3, which NoGo stays under"
     training_steps = 200
     training_min_trials = 1500
     PULSE = slice(50, 75)  # columns of the Go pulse
