@@ -20,9 +20,8 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from rate2spike.fidelity import Fidelity, output_fidelities
-from rate2spike.rate import simulate_rate
 from rate2spike.tasks import Outcome
-from rate2spike.trial import TrialSpec, run_trials_at
+from rate2spike.trial import RateResponseCache, TrialSpec, run_trials_at
 
 # A block's lambdas run together on each of its trials and share the trial's noise draws (most of a
 # trial's cost): 12 lambdas of a go-nogo trial cost about what 5 trials at one lambda cost.
@@ -53,37 +52,18 @@ class TrialScore:
     fidelity: Fidelity
 
 
-class RateOutputs:
-    """The rate network's output on trial k of a search (its noise seeded by the trial, as
-    ``TrialSpec.rate_noise_seed``): the same at every lambda, so simulated once per trial index."""
-
-    def __init__(self, base: TrialSpec):
-        self.base = base
-        self._outputs: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def get(self, index: int, stimulus) -> np.ndarray:
-        with self._lock:
-            known = self._outputs.get(index)
-        if known is None:  # two threads may both simulate it; both get the same numbers
-            spec = self.base.replace(index=index)
-            known = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed)).o
-            with self._lock:
-                known = self._outputs.setdefault(index, known)
-        return known
-
-
-_RATE_OUTPUTS: OrderedDict[str, RateOutputs] = OrderedDict()  # per search key, in this process
+_RATE_OUTPUTS: OrderedDict[str, RateResponseCache] = OrderedDict()  # per search key, in this process
 _RATE_OUTPUTS_KEPT = 128  # searches whose rate outputs a process keeps (a folder's models in flight; ~0.2 MB each)
 _RATE_OUTPUTS_LOCK = threading.Lock()
 
 
-def rate_outputs_for(key: str, base: TrialSpec) -> RateOutputs:
-    """This process's cache of the rate outputs of the search ``key`` (created on first use)."""
+def rate_outputs_for(key: str) -> RateResponseCache:
+    """This process's cache of the rate outputs of the search ``key`` (created on first use; every
+    trial's output kept until the search is among the oldest of ``_RATE_OUTPUTS_KEPT``)."""
     with _RATE_OUTPUTS_LOCK:
         cache = _RATE_OUTPUTS.get(key)
         if cache is None:
-            cache = _RATE_OUTPUTS[key] = RateOutputs(base)
+            cache = _RATE_OUTPUTS[key] = RateResponseCache(capacity=None, outputs_only=True)
             while len(_RATE_OUTPUTS) > _RATE_OUTPUTS_KEPT:
                 _RATE_OUTPUTS.popitem(last=False)
         else:
@@ -95,7 +75,7 @@ def score_block(base: TrialSpec, key: str, block: Block, stop: threading.Event |
     """Simulate and score the trials of ``block`` (stopping early, with fewer scores, if ``stop``
     is set): its lambdas in lockstep on one trial at a time, sharing the trial's noise. ``key``
     names the search, for the rate-output cache."""
-    rate_outputs = rate_outputs_for(key, base)
+    rate_outputs = rate_outputs_for(key)
     per_call = max(1, LOCKSTEP_WEIGHT_BYTES // (np.dtype(base.precision).itemsize * base.model.N ** 2))
     scores = []
     for k_trial in block.trials:
@@ -105,7 +85,7 @@ def score_block(base: TrialSpec, key: str, block: Block, stop: threading.Event |
             factors = block.scaling_factors[start:start + per_call]
             trials = run_trials_at([base.replace(index=k_trial)], factors)[0]
             fidelities = output_fidelities(np.stack([trial.recording.out for trial in trials]),
-                                           rate_outputs.get(k_trial, trials[0].stimulus), base.downsample)
+                                           rate_outputs.output(trials[0].spec, trials[0].stimulus), base.downsample)
             for factor, trial, fidelity in zip(factors, trials, fidelities):
                 scores.append(TrialScore(factor, k_trial, trial.outcome, int(trial.recording.spike_counts.sum()), fidelity))
     return scores

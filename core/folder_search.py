@@ -35,10 +35,38 @@ def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factor
                   downsample=1, use_initial_weights=False, task_options=None, options: SearchOptions | None = None,
                   save_failed=False, progress=None, cancel=None, verbose=True, n_threads=None, client=None,
                   resume=True, block_trials=None, precision="float64", initial_decay=False) -> "GridSearchResults":
-    """Search every .mat file under ``model_dir`` (or the one file it names) and save each result
-    into its file; ``lambda_grid_search`` documents the arguments. Files that already hold a search
-    (``opt_scaling_factor`` or ``search_verdict``) are skipped unless ``force``. Returns ``{path:
-    SweepResult}`` with ``failures`` ({path: message}) for the files that could not be searched or saved.
+    """Search every .mat file under ``model_dir`` (or the one file it names) for its best scaling
+    factor and save the result into the file; what ``rate2spike sweep`` and ``lambda_grid_search`` run.
+
+    For each file: score ``n_trials`` random trials at each scaling factor (the same trials at every
+    lambda, fixed by ``seed``), print each lambda's accuracy, and store ``opt_scaling_factor`` (the
+    first maximum in the order given), ``all_perfs`` and ``scaling_factors`` (in the order given),
+    atomically, keeping every other variable; beside the reference's three, the lambda band (lambdas
+    not significantly below the best), the accuracy per condition and the verdict (``search_verdict``:
+    converted, below goal or failed, ``rate2spike.verdict``). A failed conversion stores no
+    ``opt_scaling_factor`` unless ``save_failed``. Files that already hold a search (a number in
+    ``opt_scaling_factor``, or ``search_verdict``) are skipped unless ``force``; one holding NaN (an
+    interrupted reference search) is searched. ``task_name`` is inferred from each file when not given.
+
+    ``use_initial_weights`` and ``initial_decay`` as in ``LIF_network_fnc``; ``task_options`` (e.g.
+    {'evidence_strength': 0.8} for mante) change the stimuli; ``progress``/``cancel`` follow and stop
+    the search; ``options`` (``SearchOptions``: ``extend``, ``refine``, ``race`` and ``alpha``, the
+    family-wise error rate) grow the grid past an edge optimum, add a finer step around it, or drop
+    clearly worse lambdas early (``rate2spike.search``). ``precision='float32'`` runs the spiking
+    networks in single precision: faster, with accuracies that agree within their intervals but not
+    spike for spike (docs/method.md, "Single precision").
+
+    Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers
+    and all the folder's models are in flight at once; without one, on ``n_threads`` threads, one
+    model after another, in blocks of about ``block_trials`` trials, several lambdas on each
+    (``rate2spike.engine``'s default by engine). The results are the same. Finished trials are
+    journaled next to each model (``model.mat.journal``, ``rate2spike.journal``) and, with
+    ``resume``, a second run of the same search after a crash or Ctrl-C continues from there; the
+    folder is locked while it is searched. A file that cannot be read, fits no task or cannot be
+    written is reported on stderr and skipped; the others are searched.
+
+    Returns a ``GridSearchResults``: ``{path: SweepResult}`` for the files searched, with
+    ``failures`` ({path: message}) for the others.
     """
     from rate2spike.sweep import DEFAULT_SCALING_FACTORS
 
@@ -61,16 +89,6 @@ def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factor
                                run_options=dict(n_threads=n_threads, client=client, block_trials=block_trials))
         search.run(client)
     return results
-
-
-def accuracy_line(result, k: int) -> str:
-    """'lambda = 20: accuracy 0.950 (balanced 0.940; Go 0.900, NoGo 1.000)', with the trial count
-    when a search scored lambdas on different numbers of trials, and 'dropped' for raced-out ones."""
-    groups = ", ".join(f"{group} {values[k]:.3f}" for group, values in result.group_accuracy().items())
-    trials = "" if result.n_done[k] == result.n_trials else f" on {result.n_done[k]} trials"
-    dropped = "; dropped by the race" if result.dropped[k] else ""
-    return (f"lambda = {result.scaling_factors[k]:g}: accuracy {result.accuracy[k]:.3f}{trials} "
-            f"(balanced {result.balanced_accuracy()[k]:.3f}; {groups}){dropped}")
 
 
 def _failed(results: "GridSearchResults", verbose: bool, path, exc) -> None:
@@ -139,8 +157,8 @@ class _FolderSearch:
                 lam = float(p.result.scaling_factors[k])
                 if lam not in printed:
                     printed.add(lam)
-                    self.tell(f"  {path.name[:30]} {accuracy_line(p.result, int(k))}" if len(self.todo) > 1
-                              else f"  {accuracy_line(p.result, int(k))}")
+                    self.tell(f"  {path.name[:30]} {p.result.accuracy_line(int(k))}" if len(self.todo) > 1
+                              else f"  {p.result.accuracy_line(int(k))}")
 
         try:
             result = run_grid(base, self.factors, self.n_trials, progress=report, options=self.options,
@@ -169,18 +187,17 @@ class _FolderSearch:
             return
         if journal is not None:
             journal.remove()
-        if verdict is not None:
-            self.tell(f"{path.name}: verdict: {verdict.line()}")
+        lines = result.summary()  # the result's one formatter: verdict first, then optimum, band, closest output
+        if lines:
+            self.tell(f"{path.name}: {lines[0]}")
         for note in result.notes:
             self.tell("note: " + self._line(path, note))
-        best_lambda, best_acc = result.optimum
-        if save_optimum:
-            self.tell(f"{path.name}: optimal scaling factor {best_lambda:g} (accuracy {best_acc:.3f}); saved")
-        else:
-            self.tell(f"{path.name}: the verdict and the curve saved, no opt_scaling_factor (its first maximum, "
-                      f"{best_lambda:g}, is not a result; --save-failed stores it anyway)")
-        for line in result.summary()[2:]:
+        for line in lines[1:]:
             self.tell(f"  {line}")
+        best_lambda = result.optimum[0]
+        self.tell(f"{path.name}: saved the verdict, the curve and opt_scaling_factor {best_lambda:g}" if save_optimum
+                  else f"{path.name}: saved the verdict and the curve, no opt_scaling_factor (its first maximum, "
+                       f"{best_lambda:g}, is not a result; --save-failed stores it anyway)")
         for note in result.warnings():
             self.tell("warning: " + self._line(path, note))
 

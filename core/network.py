@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rate2spike import timegrid
-from rate2spike.limits import check_scaling_factor  # noqa: F401  (lambda's one check, re-exported)
+from rate2spike.limits import check_scaling_factor
 from rate2spike.model import RateModel
 
 

@@ -80,38 +80,15 @@ def lambda_grid_search(model_dir=None, task_name=None, n_trials=DEFAULT_N_TRIALS
                        progress=None, cancel=None, verbose=True, n_threads=None, extend=False, refine=False,
                        race=False, alpha=DEFAULT_ALPHA, client=None, resume=True,
                        block_trials=None, precision="float64", initial_decay=False):
-    """Find the best scaling factor for every model file in ``model_dir`` and save it there.
+    """Find the best scaling factor of every model file in ``model_dir`` (default: the shipped
+    go-nogo models) and save it there, as the reference: ``opt_scaling_factor`` (the first maximum),
+    ``all_perfs`` and ``scaling_factors``, written even for a failed conversion.
 
-    For each ``.mat`` file: score ``n_trials`` random trials at each scaling factor (the
-    same trials at every lambda), print each lambda's accuracy, and store
-    ``opt_scaling_factor`` (the first maximum in the order given), ``all_perfs`` and
-    ``scaling_factors`` (in the order given) in the file (atomically, keeping every other
-    variable). Files that already hold a number in ``opt_scaling_factor`` are skipped unless
-    ``force``; one holding NaN (a reference search that was interrupted) is searched.
-    ``task_name`` is inferred from each file when not given. ``use_initial_weights`` and
-    ``initial_decay`` as in ``LIF_network_fnc``.
-    Beyond spikeRNN: ``seed`` fixes the trials, ``task_options`` (e.g. {'evidence_strength':
-    0.8} for mante) change the stimuli, ``progress``/``cancel`` follow and stop the search;
-    ``extend``, ``refine`` and ``race`` (off by default, so results are the reference's) grow the
-    grid past an edge optimum, add a finer step around it, or drop clearly worse lambdas early
-    (``rate2spike.search``, family-wise error rate ``alpha``). The lambda band (lambdas not
-    significantly below the best) and the accuracy per condition are stored beside the reference's three.
-    ``precision='float32'`` runs the spiking networks in single precision: faster, with accuracies that
-    agree within their intervals but not spike for spike (docs/method.md, "Single precision").
-
-    Scale and resume: with a Dask ``client`` (``distributed.Client``) the trials run on its workers and
-    all the folder's models are in flight at once; without one, on ``n_threads`` threads, one model
-    after another, in blocks of about ``block_trials`` trials, several lambdas on each (``rate2spike.engine``'s default
-    by engine). The results are the same. Finished trials are journaled next to each model
-    (``model.mat.journal``, ``rate2spike.journal``) and, with ``resume``, a second run of the same
-    search after a crash or Ctrl-C continues from there; the folder is locked while it is searched.
-    A file that cannot be read, fits no task or cannot be written is reported on stderr and
-    skipped; the others are searched. Returns a ``GridSearchResults``: ``{path: SweepResult}``
-    for the files searched, with ``failures`` for the others. The search's verdict is stored too
-    (``search_verdict``: converted, below goal or failed, rate2spike.verdict), and the
-    reference's fields are written even for a failed conversion, as the reference writes them
-    (``rate2spike sweep`` does not, unless ``--save-failed``). The engine is
-    ``rate2spike.folder_search.search_folder``.
+    Beyond spikeRNN, off by default so results are the reference's: ``seed``, ``task_options``,
+    ``extend``, ``refine``, ``race`` and ``alpha``, ``precision``, ``client`` (Dask), ``n_threads``,
+    ``block_trials``, ``resume``, ``progress``/``cancel``. ``rate2spike.folder_search.search_folder``
+    runs the search and documents each argument and what is stored. Returns ``{path: SweepResult}``
+    with ``failures`` ({path: message}) for the files that could not be searched or saved.
     """
     check_initial_decay(use_initial_weights, initial_decay)  # before any file is read
     model_dir = shipped_model_dir("go-nogo") if model_dir is None else model_dir

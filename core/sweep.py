@@ -321,8 +321,20 @@ class SweepResult:
             rows.append(row)
         return rows
 
+    def accuracy_line(self, k: int) -> str:
+        """'lambda = 20: accuracy 0.950 (balanced 0.940; Go 0.900, NoGo 1.000)' for lambda ``k`` (in the
+        order given), with the trial count when lambdas were scored on different numbers of trials,
+        and 'dropped' for raced-out ones: the line a search prints as each lambda finishes."""
+        groups = ", ".join(f"{group} {values[k]:.3f}" for group, values in self.group_accuracy().items())
+        trials = "" if self.n_done[k] == self.n_trials else f" on {self.n_done[k]} trials"
+        dropped = "; dropped by the race" if self.dropped[k] else ""
+        return (f"lambda = {self.scaling_factors[k]:g}: accuracy {self.accuracy[k]:.3f}{trials} "
+                f"(balanced {self.balanced_accuracy()[k]:.3f}; {groups}){dropped}")
+
     def summary(self) -> list[str]:
-        """The result in a few lines: optimum, band, closest output (what the CLI prints)."""
+        """The result in a few lines, the verdict first, then optimum, recommended lambda, band and
+        closest output: the one place a search's result is put in words (the CLI and
+        ``lambda_grid_search`` print it; empty while no lambda is scored)."""
         lines = []
         optimum = self.optimum
         if optimum is None:

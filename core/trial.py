@@ -18,13 +18,16 @@ of a sweep with seed ``s``.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rate2spike import timegrid
 from rate2spike.model import RateModel
-from rate2spike.network import Stimulation, check_initial_decay, check_scaling_factor, convert, make_drive
+from rate2spike.limits import check_scaling_factor
+from rate2spike.network import Stimulation, check_initial_decay, convert, make_drive
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.rate import RateResponse, simulate_rate
 from rate2spike.simulation import RECORDINGS, Recording, check_precision, simulate_networks
@@ -168,20 +171,47 @@ class ScoredTrial:
 
 
 class RateResponseCache:
-    """The rate network's response does not depend on lambda, so a session that moves lambda
-    reuses it; holds the last one."""
+    """The rate network's response to a trial's stimulus, simulated once: it does not depend on
+    lambda, so a dashboard that moves lambda and a search that scores many lambdas on each trial
+    reuse it. The one cache of rate responses.
 
-    def __init__(self):
-        self._key = None
-        self._model = None  # held, not just its id, so a new model can never look like the cached one
-        self._value = None
+    Keyed by the model (held, so a new model never looks like the cached one), the trial's
+    rate-noise seed (``TrialSpec.rate_noise_seed``) and its stimulus. Keeps the ``capacity`` most
+    recently used responses (None: every one); with ``outputs_only`` only each response's output o
+    (T,), what a search's fidelity needs (the states x and r are N x T each). Thread-safe: two
+    threads may both simulate a missing response, and both get the same numbers."""
+
+    def __init__(self, capacity: int | None = 1, outputs_only: bool = False):
+        self.capacity, self.outputs_only = capacity, outputs_only
+        self._entries: OrderedDict = OrderedDict()  # key -> (model, response or output)
+        self._lock = threading.Lock()
+
+    def _kept(self, spec: TrialSpec, stimulus: Stimulus):
+        key = (id(spec.model), spec.rate_noise_seed, stimulus.u.shape, stimulus.u.tobytes())
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is spec.model:
+                self._entries.move_to_end(key)
+                return entry[1]
+        response = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed))
+        value = response.o if self.outputs_only else response
+        with self._lock:
+            self._entries[key] = (spec.model, value)
+            self._entries.move_to_end(key)
+            while self.capacity is not None and len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return value
 
     def get(self, spec: TrialSpec, stimulus: Stimulus) -> RateResponse:
-        key = (spec.rate_noise_seed, stimulus.u.shape, stimulus.u.tobytes())
-        if spec.model is not self._model or key != self._key:
-            self._value = simulate_rate(spec.model, stimulus.u, seed=list(spec.rate_noise_seed))
-            self._model, self._key = spec.model, key
-        return self._value
+        """The rate network's whole response to ``stimulus`` (x, r, o and u; 5 ms columns)."""
+        if self.outputs_only:
+            raise ValueError("this rate-response cache keeps outputs only: ask for output()")
+        return self._kept(spec, stimulus)
+
+    def output(self, spec: TrialSpec, stimulus: Stimulus) -> np.ndarray:
+        """The rate network's output o (T,) on ``stimulus``, one value per 5 ms column."""
+        value = self._kept(spec, stimulus)
+        return value if self.outputs_only else value.o
 
 
 def run_trial(spec: TrialSpec, record=(), rate_cache: RateResponseCache | None = None) -> ScoredTrial:
@@ -231,14 +261,14 @@ def run_trials_at(specs, scaling_factors, record=(), rate_cache: RateResponseCac
     unknown = set(record) - set(TRIAL_RECORDINGS)
     if unknown:
         raise ValueError(f"cannot record {sorted(unknown)}; choose from {', '.join(TRIAL_RECORDINGS)}")
-    factors = [check_scaling_factor(value) for value in scaling_factors]
-    if not factors:
+    if not len(scaling_factors):
         raise ValueError("need at least one scaling factor")
     _one_network(specs, any_lambda=True)
     first = specs[0]
-    stimuli = [spec.stimulus() for spec in specs]
     networks = [convert(first.model, factor, first.use_initial_weights, first.rectify_weights, first.initial_decay)
-                for factor in factors]
+                for factor in scaling_factors]  # each lambda checked there, before any trial runs
+    factors = [network.scaling_factor for network in networks]
+    stimuli = [spec.stimulus() for spec in specs]
     drives = [make_drive(networks[0], stimulus.u, first.downsample) for stimulus in stimuli]  # lambda-free
     recordings = simulate_networks(networks, drives, [spec.noise_seed for spec in specs], first.stimulation,
                                    record=tuple(r for r in record if r != RATE_MODEL), precision=first.precision,

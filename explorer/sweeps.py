@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rate2spike.limits import check_scaling_factor, grid_count
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import SweepProgress, SweepResult, check_grid, run_grid
 from rate2spike.trial import TrialSpec
@@ -129,17 +130,17 @@ MAX_LAMBDAS = 200  # scaling factors in one dashboard sweep
 
 
 def sweep_grid(low: float, high: float, step: float) -> np.ndarray:
-    """Scaling factors low, low+step, ..., up to high (included when on the grid)."""
-    if step <= 0:
-        raise ValueError(f"the λ step must be positive, got {step:g}")
-    if high < low:
-        raise ValueError(f"the λ range {low:g}..{high:g} runs backwards")
-    if low <= 0:
-        raise ValueError("λ must be positive; start the range above 0")
-    count = int(np.floor((high - low) / step + 1e-9)) + 1
-    if count > MAX_LAMBDAS:
-        raise ValueError(f"{count} values of λ is too many for one sweep; use a larger step")
-    grid = low + step * np.arange(count)
+    """Scaling factors low, low+step, ..., up to high (included when on the grid): checked by the
+    package's lambda rules (``rate2spike.limits``), and at most MAX_LAMBDAS for one dashboard sweep."""
+    try:
+        count = grid_count(low, high, step)
+        check_scaling_factor(low, "the λ range's start")
+    except ValueError as exc:
+        raise ValueError(f"λ range {low:g}..{high:g} step {step:g}: {exc}") from None
+    grid = low + step * np.arange(count)  # counted before it is made: at most MAX_GRID_LAMBDAS
+    grid = grid[grid <= high + 1e-9 * step]  # high is included when on the grid, never passed
+    if grid.size > MAX_LAMBDAS:
+        raise ValueError(f"{grid.size} values of λ is too many for one sweep; use a larger step")
     return np.round(grid, 10)
 
 
