@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -78,3 +79,49 @@ def test_one_trial_length_everywhere(model):
     assert spec.duration == spec.task.duration(3) == trial.recording.drive.T == trial_duration(201, 3)
     assert spec.duration == pytest.approx(0.99)
     assert trial.recording.times[-1] == pytest.approx(0.99)
+
+
+def test_the_rate_response_cache_simulates_each_trial_once_and_never_mixes_models(model, model_file, monkeypatch):
+    """A λ change reuses the rate network's response; a new trial, seed or model gets its own."""
+    import rate2spike.trial as trial_module
+    from rate2spike.rate import simulate_rate
+    from rate2spike.trial import RATE_MODEL, RateResponseCache
+
+    calls = []
+    monkeypatch.setattr(trial_module, "simulate_rate", lambda *a, **k: calls.append(a) or simulate_rate(*a, **k))
+    cache = RateResponseCache(capacity=2)
+    spec = TrialSpec(model, scaling_factor=20, seed=3)
+    at_20 = run_trial(spec, (RATE_MODEL,), cache).rate_response
+    at_40 = run_trial(spec.replace(scaling_factor=40), (RATE_MODEL,), cache).rate_response
+    assert len(calls) == 1 and at_40 is at_20  # lambda does not change the rate network
+    fresh = simulate_rate(model, at_20.u, seed=list(spec.rate_noise_seed))
+    np.testing.assert_array_equal(at_20.o, fresh.o)  # the cached response is the trial's own
+    other = run_trial(spec.replace(index=1), (RATE_MODEL,), cache).rate_response
+    assert len(calls) == 2 and not np.array_equal(other.o, at_20.o)
+    twin = load_model(model_file)  # the same file loaded again is another model object: not trusted as the same
+    run_trial(TrialSpec(twin, scaling_factor=20, seed=3), (RATE_MODEL,), cache)
+    assert len(calls) == 3
+    run_trial(spec, (RATE_MODEL,), cache)  # pushed out by the two newer ones (capacity 2)
+    assert len(calls) == 4
+
+    outputs = RateResponseCache(capacity=None, outputs_only=True)
+    stimulus = spec.stimulus()
+    np.testing.assert_array_equal(outputs.output(spec, stimulus), at_20.o)
+    with pytest.raises(ValueError, match="outputs only"):
+        outputs.get(spec, stimulus)
+
+
+def test_lambda_is_checked_by_the_one_rule_wherever_it_is_given(model):
+    """The spec, a lockstep run and the dashboard's grid refuse the same lambda with the same rule."""
+    from rate2spike.explorer.sweeps import sweep_grid
+    from rate2spike.limits import LAMBDA_RULE
+    from rate2spike.trial import run_trials_at
+
+    for attempt in (lambda: TrialSpec(model, scaling_factor=1e-320),
+                    lambda: run_trials_at([TrialSpec(model, scaling_factor=20)], [20, float("nan")]),
+                    lambda: sweep_grid(0.0, 10.0, 1.0)):
+        with pytest.raises(ValueError, match=re.escape(LAMBDA_RULE)):
+            attempt()
+    assert sweep_grid(20, 33, 5).tolist() == [20, 25, 30]  # the range's end is never passed
+    with pytest.raises(ValueError, match="too many for one sweep"):
+        sweep_grid(1, 300, 1)
