@@ -1,13 +1,12 @@
-"""``rate2spike bench``: time the simulator against the NumPy reference on one model.
+"""``python -m benchmarks``: time the simulator against the NumPy reference on one model.
 
 Everything runs in one process on the same model and the same trials, so the ratios are
 what the reader should look at (absolute times depend on the machine). Each figure is the
 best of several repetitions, which is the least disturbed by other work on the machine.
 
 The NumPy reading of the method that the ratios compare with is kept in tests/ beside the
-tests that check the simulator against it (tests/numpy_reading.py), not in the package: the
-benchmark loads it from the source checkout it runs in, and without one prints its own
-times and says why the ratios are missing.
+tests that check the simulator against it (tests/numpy_reading.py): the benchmarks, like the
+tests, run from a source checkout (developer tooling, not part of the installed package).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, bench, explore, report.
+"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, explore, diagnose, report.
 
 Options shared by several commands are declared once (parent parsers below) and take their
 defaults from the library. Every command builds trial specs and prints what comes back; errors
@@ -354,36 +354,6 @@ def _train_population(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from rate2spike.bench import run_bench, run_search_bench, run_size_bench, run_train_bench
-
-    if args.sizes:
-        run_size_bench()
-        return 0
-    if args.scale:
-        from rate2spike.bench import run_scale_bench
-
-        run_scale_bench(model=args.model, say=_say)
-        return 0
-    if args.search:
-        run_search_bench(threads=args.threads)
-        return 0
-    if args.dashboard:
-        from rate2spike.explorer.latency import run_dashboard_bench
-
-        try:
-            run_dashboard_bench(changes=args.changes)
-        except RuntimeError as exc:
-            print(f"rate2spike bench: error: {printable(exc)}", file=sys.stderr)
-            return EXIT_USAGE
-        return 0
-    if not args.train_only:
-        run_bench(args.model, repeats=args.repeats, grid=not args.no_grid, threads=args.threads, say=_say)
-    if args.train or args.train_only:
-        run_train_bench()
-    return 0
-
-
 def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
@@ -551,24 +521,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("bench", help="time the simulator against the NumPy reference")
-    p.add_argument("--model", help="default: the shipped go-nogo model")
-    p.add_argument("--repeats", type=whole_number(1), default=5)
-    p.add_argument("--threads", type=whole_number(1), default=None)
-    p.add_argument("--no-grid", action="store_true", help="skip timing the default grid search")
-    p.add_argument("--train", action="store_true", help="also time training a go-nogo model on one core")
-    p.add_argument("--train-only", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--dashboard", action="store_true",
-                   help="instead: time λ slider release -> redrawn trial in the dashboard (headless Chromium)")
-    p.add_argument("--changes", type=whole_number(1), default=15, help="λ changes timed per model (--dashboard)")
-    p.add_argument("--sizes", action="store_true",
-                   help="instead: one trial of synthetic networks of N = 100 ... 2000 units (how cost grows with N)")
-    p.add_argument("--scale", action="store_true",
-                   help="instead: trials per second on threads and on 1 and 2 local Dask workers, and Dask's cost per block")
-    p.add_argument("--search", action="store_true",
-                   help="instead: full grid against racing (agreement on constructed curves; the shipped models)")
-    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")

@@ -4,7 +4,7 @@ A LIF trial at lambda is right or wrong; on common random numbers the verdicts o
 different lambdas are correlated (same stimulus, same noise). Here trial t at lambda is a Bernoulli
 draw with P(correct) = curve(lambda), made correlated across lambdas by a shared latent normal per
 trial (a Gaussian copula): the racing, band and extension procedures run on these exactly as on
-LIF trials, thousands of times a second. ``rate2spike bench --search`` and tests/test_search.py use it.
+LIF trials, thousands of times a second. ``python -m benchmarks --search`` and tests/test_search.py use it.
 """
 
 from __future__ import annotations

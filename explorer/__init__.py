@@ -7,8 +7,8 @@ displays in a notebook cell); ``app`` builds its page from ``controls`` (the sid
 figures for the model folder (``rate2spike.report``); ``presets`` computes the presets;
 ``sweeps`` runs its background sweeps; ``catalog`` says which model files it may open;
 ``main`` is what the server runs per browser session and ``launch`` starts the server;
-``notebook.Explorer`` shows the same page in a Jupyter cell; ``latency`` times the page
-(``rate2spike bench --dashboard``).
+``notebook.Explorer`` shows the same page in a Jupyter cell. The checkout's benchmarks/ times
+the page (``python -m benchmarks --dashboard``).
 """
 
 from rate2spike.explorer.notebook import Explorer

@@ -5,7 +5,7 @@ the text is the same. Each rewrite invalidates the styles of the plot's shadow t
 then reads CSS variables (``getComputedStyle``) for the colour of every text it draws, so a
 plot of ours recomputed its styles tens of times per paint (see bokeh/bokeh#15286 on those
 reads). Skipping a rewrite whose text is unchanged keeps exactly what is drawn and takes a
-paint of the output plot from 6-9 ms to 3-4 ms in headless Chromium (``rate2spike bench
+paint of the output plot from 6-9 ms to 3-4 ms in headless Chromium (``python -m benchmarks
 --dashboard`` gives the end-to-end figure). The fix finds Bokeh's stylesheet class through a
 live renderer and wraps its one writing method; if a later Bokeh has no such method the page
 simply runs without it, and the browser test that checks the flag fails.

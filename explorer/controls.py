@@ -55,7 +55,7 @@ class Immediate:
     after a widget's change (to batch further ones), then sends each updated widget and figure
     as its own message; here the new trial's data, the other λ widgets and the page's link leave
     together: the trial is on screen about 40 ms sooner and the browser applies one update, not
-    five (``rate2spike bench --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its
+    five (``python -m benchmarks --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its
     Tabulator does) and the document hold it puts around a change in a notebook."""
 
     _priority_changes = ["value", "value_throttled"]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rate2spike.explorer.latency import (CHROMIUM_ARGS, CHROMIUM_ENV, RECORDER_JS, DashboardServer,  # noqa: F401
-                                         chromium_path, free_port)
+from benchmarks.browser import (CHROMIUM_ARGS, CHROMIUM_ENV, RECORDER_JS, DashboardServer,  # noqa: F401
+                                chromium_path, free_port)
 
 REPO = Path(__file__).resolve().parent.parent
 CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")  # Tornado: a tab closed while being written to

@@ -7,7 +7,7 @@ trained decay constants td, and params.w_out is the file's w_out.
 
 Written to be read side by side with the reference, line by line, not to be fast: the
 tests feed it and the Numba kernel the same initial voltages and noise and require the same
-spikes and voltages, and ``rate2spike bench`` times it (from a source checkout). It lives in
+spikes and voltages, and ``python -m benchmarks`` times it (from a source checkout). It lives in
 tests/, outside the package, and imports nothing from it: it reads the raw variables of a
 model file (as ``scipy.io.loadmat`` returns them) and computes W and td itself.
 """

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from rate2spike.bench import default_bench_model, synthetic_model
+from benchmarks.bench import default_bench_model, synthetic_model
 from rate2spike.model import load_model
 from rate2spike.network import convert, make_drive
 from rate2spike.paths import find_model_files, shipped_model_dir
