@@ -4,7 +4,8 @@ Numba checks a cached kernel against the source file that defines it, and nothin
 kernel inlines the noise generator (``fastrng``) and the time grid (``timegrid``): after either
 changes (a pull into an editable checkout) the cached kernel would go on running the old code,
 silently. ``forget_if_changed`` empties the cache of such kernels when a digest of the modules they
-inline differs from the one recorded beside the cache, so they are compiled afresh.
+inline differs from the one recorded beside the cache, so they are compiled afresh. It reaches the
+cache through Numba's private ``Dispatcher._cache`` (``rate2spike.internals``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+
+from rate2spike.internals import kernel_disk_cache
 
 
 def sources_digest(modules) -> str:
@@ -26,8 +29,7 @@ def forget_if_changed(kernels, inlined_modules) -> bool:
     """Empty the on-disk cache of ``kernels`` (Numba dispatchers of one module, ``cache=True``) when
     the sources of ``inlined_modules`` changed since the last check; True if it did. Any I/O error
     leaves the cache as it is (Numba then behaves as without this check)."""
-    caches = [getattr(kernel, "_cache", None) for kernel in kernels]
-    caches = [cache for cache in caches if hasattr(cache, "cache_path") and hasattr(cache, "flush")]
+    caches = [cache for cache in map(kernel_disk_cache, kernels) if cache is not None]
     if not caches:
         return False
     module = kernels[0].py_func.__module__.rsplit(".", 1)[-1]

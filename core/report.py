@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rate2spike.internals import panel_assets
 from rate2spike.model import ModelFileError, load_model
 from rate2spike.paths import find_model_files
 from rate2spike.tasks import TASKS, infer_task
@@ -527,22 +528,23 @@ def report_layout(pop: Population, width: int = WIDTH):
 # --- the file -------------------------------------------------------------------------------
 
 # Panel (which hv.save uses) leaves its own stylesheets and icons on its CDN even with INLINE
-# resources (holoviz/panel#6759, #7073): offline, the page would log failed loads. They ship in
-# Panel's package, so they are embedded as data: URLs.
+# resources, and offers no public way to inline them: they ship in Panel's package, so they are
+# embedded as data: URLs (rate2spike.internals.panel_assets says where).
 _QUOTED_URL = r'(?<=["\'])%s([\w./-]+\.(?:css|ico|png|svg))(\?[^"\']*)?(?=["\'])'
 
 
 def _embed_panel_assets(text: str) -> str:
-    from panel.io.resources import CDN_DIST, DIST_DIR
+    """``text`` (a saved page) with each of Panel's stylesheets and icons on its CDN as a data: URL."""
+    cdn, folder = panel_assets()
 
     def data_url(match: re.Match) -> str:
-        path = Path(DIST_DIR) / match.group(1)
+        path = folder / match.group(1)
         if not path.is_file():
             return match.group(0)
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
-    return re.sub(_QUOTED_URL % re.escape(CDN_DIST), data_url, text)
+    return re.sub(_QUOTED_URL % re.escape(cdn), data_url, text)
 
 
 def check_output(output) -> Path:

@@ -11,10 +11,11 @@ import sys
 PROBE = """
 import json, numpy as np
 from rate2spike import lif
+from rate2spike.internals import kernel_disk_cache
 lif.initial_voltages(np.arange(1, 5, dtype=np.uint64), 3, -65.0, 30.0)  # a kernel of lif.py, compiled or loaded
 stats = lif.initial_voltages.stats
 print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
-                  "cache": str(lif.initial_voltages._cache.cache_path)}))
+                  "cache": str(kernel_disk_cache(lif.initial_voltages).cache_path)}))
 """
 
 
