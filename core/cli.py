@@ -439,25 +439,8 @@ class Parser(argparse.ArgumentParser):
         super().error(printable(message))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    shared = _shared_options()
-    parser = Parser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
-                       help="simulate one LIF trial of a model and print a summary")
-    p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
-                   help=f"scaling factor (default: the stored recommended lambda, else the stored optimum, else "
-                        f"{DEFAULT_SCALING_FACTOR:g})")
-    p.add_argument("--condition", help=f"a condition of the task, e.g. {condition_examples()} (default: drawn from the seed)")
-    p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
-    p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
-    p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
-    p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
-    p.add_argument("--save", help="write the trial to a .npz or .mat file")
-    p.set_defaults(func=cmd_simulate)
-
+def _add_sweep(sub, shared) -> None:
+    """The ``sweep`` command and its options."""
     p = sub.add_parser("sweep", parents=[shared["task"], shared["grid"], shared["conversion"], shared["cluster"]],
                        help="search the scaling factor of every model in PATH and save it (with its band)",
                        description="Search the scaling factor of every model in PATH and save it, with its verdict "
@@ -490,15 +473,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "their intervals, spikes do not match one for one (docs/method.md)")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
-    p.add_argument("model", help="spikeRNN model file (.mat)")
-    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored recommended lambda, else the stored optimum")
-    p.add_argument("--task", help=task_help())
-    p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
-    p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
-    p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
-    p.set_defaults(func=cmd_evaluate)
 
+def _add_train(sub, shared) -> None:
+    """The ``train`` command and its options."""
     p = sub.add_parser("train", parents=[shared["cluster"]],
                        help="train a rate RNN on a task and save a spikeRNN model file")
     p.add_argument("--task", required=True, choices=tuple(TASKS))
@@ -521,6 +498,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
     p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
     p.set_defaults(func=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per job, options shared by several declared once."""
+    shared = _shared_options()
+    parser = Parser(prog="rate2spike", description="Convert trained rate RNNs into LIF spiking networks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("simulate", parents=[shared["task"], shared["conversion"]],
+                       help="simulate one LIF trial of a model and print a summary")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
+                   help=f"scaling factor (default: the stored recommended lambda, else the stored optimum, else "
+                        f"{DEFAULT_SCALING_FACTOR:g})")
+    p.add_argument("--condition", help=f"a condition of the task, e.g. {condition_examples()} (default: drawn from the seed)")
+    p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
+    p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
+    p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
+    p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
+    p.add_argument("--save", help="write the trial to a .npz or .mat file")
+    p.set_defaults(func=cmd_simulate)
+
+    _add_sweep(sub, shared)
+
+    p = sub.add_parser("evaluate", help="accuracy on fresh trials: the rate network and its LIF conversion")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value, help="default: the stored recommended lambda, else the stored optimum")
+    p.add_argument("--task", help=task_help())
+    p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
+    p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
+    p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
+    p.set_defaults(func=cmd_evaluate)
+
+    _add_train(sub, shared)
 
     p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
     p.add_argument("--models", help="also offer the .mat files under this folder")

@@ -17,6 +17,12 @@ with k = 1/tau and a = 1 - k::
 
 Entries of ``w`` at zero (absent connections) get zero gradient, as relu'(0) = 0 in
 TensorFlow and PyTorch, so the sparsity pattern of the initial matrix is kept.
+
+Reproducible: the same seed (and arguments) gives the same weights, bit for bit on the same
+machine. The number of BLAS threads (Dask workers use one) changes the last bits of batched matrix
+products: with ``batch_size`` 1 the weights and training losses are the same for any number, and
+only the evaluation outputs (``eval_os``) may differ in the last bit; with larger batches the
+weights are bit-identical only with the same number.
 """
 
 from __future__ import annotations
@@ -44,7 +50,13 @@ CONNECTION_PROBABILITY = 0.2  # P_rec: initial recurrent connection probability
 EVAL_EVERY = 100  # trials between evaluations
 EVAL_TRIALS = 100  # fresh trials per evaluation
 EVAL_CHUNK = 50  # evaluation trials simulated at once (bounds memory for long tasks)
-DEFAULT_BATCH_SIZE = 1  # one Adam step per trial, as the reference; see train_model's docstring
+# Trials per Adam step: 1, the reference's own schedule (one step per trial). Adam's step length does
+# not grow with the batch, so what sets the pace is the number of steps. Measured on go-nogo (N = 200,
+# one core of a slow machine): batch 1 first solves the task after about 500 trials (~9 s) and meets
+# the reference's rule, with its 1500-trial floor, at 1600 trials in ~25 s; batch 5 needs ~1300
+# trials, batch 10 ~2000 and batch 20 ~3200 before the task is solved, although a batched trial is
+# 1.3 to 2.5 times cheaper. Larger batches are vectorised (one matrix-matrix product per step).
+DEFAULT_BATCH_SIZE = 1
 REFERENCE_MAX_EVAL_LOSS = 7.0
 REFERENCE_MIN_EVAL_ACCURACY = 0.95
 MAX_SEED = 2**63 - 1  # seeds are stored as int64 (train_seed)
@@ -155,12 +167,6 @@ def initialise_network(n_inputs: int, N: int, taus, rng: np.random.Generator, ac
 def trial_losses(o: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per-trial loss sqrt(sum_t (o_t - z_t)^2) for o, target (B, T)."""
     return np.sqrt(np.sum((o - target) ** 2, axis=-1))
-
-
-def batch_loss(network: RateNetwork, u, target, x0, noise) -> float:
-    """Mean per-trial loss of a batch (what the gradients are of)."""
-    traj = network.run(u, x0, noise)
-    return float(trial_losses(traj.o.T, target).mean())
 
 
 def loss_and_gradients(network: RateNetwork, u, target, x0, noise):
@@ -320,30 +326,14 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     ``n_trials`` trials. The file goes to
     ``<out_dir>/models/<task>/P_rec_0.2_Taus_<min>_<max>/Task_<task>_N_<N>_Taus_<min>_<max>_Act_<act>_seed_<seed>_<time>.mat``
     (``..._Tau_<value>...`` with one fixed tau, as spikeRNN names it; the seed is rate2spike's
-    addition). A file is never overwritten, even by another process: the name is claimed
-    atomically once the file is complete, and if it is taken (the same seed and options in
-    the same second) the next second is tried. Besides spikeRNN's variables the file records
-    ``train_seed`` (int64) and ``train_options`` (JSON text: the task, N, taus, activation,
-    P_inh, gain, n_trials, batch_size, the stop rule, learning_rate, the seed and the versions
-    of rate2spike and NumPy), which loading ignores and saving a grid search keeps.
+    addition), never over another file (``save_new_model``), with how it was trained beside
+    spikeRNN's variables (``train_seed``, ``train_options``: ``_training_record``).
 
-    Batch size: each Adam step follows the mean loss of ``batch_size`` trials. The default
-    is 1, the reference's own schedule (one step per trial), because Adam's step length
-    does not grow with the batch, so what sets the pace is the number of steps. Measured on
-    go-nogo (N = 200, one core of a slow machine): batch 1 first solves the task after
-    about 500 trials (~9 s) and meets the reference's rule, with its 1500-trial floor, at
-    1600 trials in ~25 s; batch 5 needs ~1300 trials, batch 10 ~2000 and batch 20 ~3200
-    trials before the task is solved, although a batched trial is 1.3 to 2.5 times cheaper.
-    Larger batches are vectorised (one matrix-matrix product per step). Evaluations stay
-    exactly every 100 trials (a batch never straddles one) and simulate their 100 trials
-    in two batches of 50.
+    Batch size: each Adam step follows the mean loss of ``batch_size`` trials (default 1, the
+    reference's schedule; why, at ``DEFAULT_BATCH_SIZE``). Evaluations stay exactly every 100
+    trials (a batch never straddles one) and simulate their 100 trials in two batches of 50.
 
-    Reproducible: the same seed (and arguments) gives the same weights, bit for bit on the
-    same machine. The number of BLAS threads (Dask workers use one) changes the last bits of
-    batched matrix products: with ``batch_size`` 1 the weights and training losses are the same
-    for any number, and only the evaluation outputs (``eval_os``) may differ in the last bit;
-    with larger batches the weights are bit-identical only with the same number.
-
+    Reproducible: the same seed and arguments give the same weights (the module docstring says how).
     ``progress`` gets a ``TrainingProgress`` after each evaluation; ``cancel`` (a callable
     returning True, or a threading.Event) is checked between batches, and a cancelled run saves
     nothing. The seed, the network's options (``check_network_options``: N from 1 to 5000, taus
@@ -351,13 +341,7 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     folder are checked before training.
     """
     task = get_task(task)
-    check_network_options(N, taus, P_inh, gain)
-    if batch_size < 1 or n_trials < 1:
-        raise ValueError("batch_size and n_trials must be positive")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
-    seed = int(seed)
-    _check_folder_writable(model_file_path(out_dir, task.name, N, taus, activation, _now()).parent)
+    seed = _check_training(task, N, taus, P_inh, gain, batch_size, n_trials, seed, out_dir, activation)
     floor = task.training_min_trials if min_trials is None else min_trials
     init_rng, train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     network = initialise_network(task.n_inputs, N, taus, init_rng, activation, P_inh, gain)
@@ -391,14 +375,12 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
             if progress is not None:
                 progress(report)
     elapsed = time.perf_counter() - started
-    path = None
-    if not cancelled and evaluation is not None:
-        variables = _model_file_variables(network, initial, last_batch, losses, evaluation, done)
-        variables.update(_training_record(
-            task.name, seed, N=N, taus=list(network.taus), activation=activation, P_inh=P_inh, gain=gain,
-            n_trials=n_trials, batch_size=batch_size, max_eval_loss=max_eval_loss,
-            min_eval_accuracy=min_eval_accuracy, min_trials=floor, learning_rate=learning_rate))
-        path = save_new_model(_model_paths(out_dir, task.name, network, seed), variables)
+    path = None if cancelled or evaluation is None else save_new_model(
+        _model_paths(out_dir, task.name, network, seed),
+        {**_model_file_variables(network, initial, last_batch, losses, evaluation, done),
+         **_training_record(task.name, seed, N=N, taus=list(network.taus), activation=activation, P_inh=P_inh,
+                            gain=gain, n_trials=n_trials, batch_size=batch_size, max_eval_loss=max_eval_loss,
+                            min_eval_accuracy=min_eval_accuracy, min_trials=floor, learning_rate=learning_rate)})
     return TrainingResult(
         path=path,
         eval_accuracy=evaluation.accuracy if evaluation else float("nan"),
@@ -435,6 +417,18 @@ def _model_paths(out_dir, task_name: str, network: RateNetwork, seed: int) -> It
     for _ in range(NAME_ATTEMPTS):
         yield model_file_path(out_dir, task_name, network.N, network.taus, network.activation, when, seed)
         when += datetime.timedelta(seconds=1)
+
+
+def _check_training(task, N, taus, P_inh, gain, batch_size, n_trials, seed, out_dir, activation) -> int:
+    """``train_model``'s arguments checked before any work (a ValueError or OSError naming the first
+    problem); returns the seed as an int."""
+    check_network_options(N, taus, P_inh, gain)
+    if batch_size < 1 or n_trials < 1:
+        raise ValueError("batch_size and n_trials must be positive")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    _check_folder_writable(model_file_path(out_dir, task.name, N, taus, activation, _now()).parent)
+    return int(seed)
 
 
 def _check_folder_writable(folder: Path) -> None:
@@ -493,7 +487,10 @@ def _publish_without_overwriting(tmp: str, target: Path) -> bool:
 
 
 def _training_record(task_name: str, seed: int, **options) -> dict:
-    """``train_seed`` and ``train_options``: how the file was made (rate2spike's additions)."""
+    """``train_seed`` (int64) and ``train_options`` (JSON text: the task, N, taus, activation, P_inh,
+    gain, n_trials, batch_size, the stop rule, learning_rate, the seed and the versions of rate2spike
+    and NumPy): how the file was made, rate2spike's additions, which loading ignores and saving a
+    grid search keeps."""
     record = {"task": task_name, **options, "seed": seed,
               "rate2spike": package_version(), "numpy": np.__version__}
     return {"train_seed": np.array([[seed]], dtype=np.int64),
