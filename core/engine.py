@@ -124,7 +124,8 @@ class ThreadEngine:
         self._pool = ThreadPoolExecutor(max_workers=self.n_threads, thread_name_prefix="lif-sweep")
         self._stop = threading.Event()
 
-    def prepare(self, base: TrialSpec, key: str) -> TrialSpec:
+    def prepare(self, base: TrialSpec) -> TrialSpec:
+        """What the blocks of a search of ``base`` are given: the spec itself (threads share memory)."""
         return base
 
     def run(self, handle, key: str, blocks: Sequence[Block], on_scores: OnScores, cancelled: Callable[[], bool]) -> bool:
@@ -151,7 +152,8 @@ class DaskEngine:
     def n_threads(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    def prepare(self, base: TrialSpec, key: str):
+    def prepare(self, base: TrialSpec):
+        """What the blocks of a search of ``base`` are given: the spec scattered to every worker once."""
         return self.client.scatter(base, broadcast=True, hash=False)
 
     def run(self, handle, key: str, blocks: Sequence[Block], on_scores: OnScores, cancelled: Callable[[], bool]) -> bool:

@@ -150,24 +150,6 @@ def run_time_major(W_rate, w_in, w_out, b_out, tau_steps, u, x0, noise, activati
     return Trajectory(x, r, o)
 
 
-def rate_forward(W_rate, w_in, w_out, b_out, tau_steps, u, x0, noise, activation="sigmoid"):
-    """Run a batch of trials of the rate RNN.
-
-    W_rate (N, N) effective recurrent matrix; w_in (N, n_in); w_out (N,); b_out scalar;
-    tau_steps (N,) or scalar decay constants in 5 ms steps; u (B, n_in, T); x0 (B, N);
-    noise (B, N, T) added at steps 1..T-1 (column 0 is ignored), or None.
-    Returns x, r of shape (B, N, T) and o of shape (B, T).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    noise_tm = None if noise is None else np.moveaxis(np.asarray(noise, dtype=np.float64), 2, 0)
-    traj = run_time_major(
-        np.asarray(W_rate, dtype=np.float64), np.asarray(w_in, dtype=np.float64),
-        np.asarray(w_out, dtype=np.float64).reshape(-1), float(b_out), tau_steps,
-        np.moveaxis(u, 2, 0), np.asarray(x0, dtype=np.float64), noise_tm, activation,
-    )
-    return np.moveaxis(traj.x, 0, 2), np.moveaxis(traj.r, 0, 2), traj.o.T
-
-
 def run_network(network, u, x0, noise) -> Trajectory:
     """Forward pass of a batch of anything shaped like a rate network: a loaded ``RateModel``
     or the trainer's ``RateNetwork`` (both give recurrent_weights(), decay_steps(), w_in,
@@ -197,11 +179,6 @@ class RateResponse:
     def times(self) -> np.ndarray:
         """Time (s) at the start of each column, 5 ms apart (the rate network's grid)."""
         return np.arange(self.o.shape[0]) * RATE_STEP
-
-    @property
-    def mean_rates(self) -> np.ndarray:
-        """Each unit's mean rate over the trial (to set beside its LIF firing rate)."""
-        return self.r.mean(axis=1)
 
 
 def simulate_rate(model: RateModel, u, seed=0, noise: bool = True) -> RateResponse:

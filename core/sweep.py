@@ -99,10 +99,6 @@ class SweepResult:
         return self.base.seed
 
     @property
-    def model_name(self) -> str:
-        return self.base.model.name
-
-    @property
     def order(self) -> np.ndarray:
         """Rows of ``table`` (increasing lambda) in the order results are given."""
         return self.table.given_order()
@@ -568,7 +564,7 @@ def run_grid(base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | N
         if not jobs:
             return not is_cancelled(cancel)
         if handle is None:
-            handle = engine.prepare(base, key)
+            handle = engine.prepare(base)
         return engine.run(handle, key, make_blocks(jobs, block_trials), finished_block, lambda: is_cancelled(cancel))
 
     try:

@@ -3,10 +3,10 @@ and the spikeRNN API the same arrays.
 
 First recorded at commit 1ba52b7 (before TrialSpec existed) and kept through the restructure
 into one trial pipeline; re-pinned once when the noise generator changed from one stream per
-trial to one stream per unit (README, "Speed": seeded results changed then, and only then).
+trial to one stream per unit (seeded results changed then, and only then).
 What is pinned: a default-grid sweep of 8 trials per lambda, seed 0, on each shipped model; one
 seeded LIF_network_fnc call with stimulation on the shipped go-nogo model; evaluate_single_trial
-for seeds 0..9. A change that alters a spike anywhere changes these.
+for seeds 0..9 at two lambdas. A change that alters a spike anywhere changes these.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ PINNED_LIF_NETWORK_FNC = {
     "spk_sum": 1561, "all_fr_sum": 1419.0, "out_last": 5.228010722034321,
     "spk_sha": "9666d524ef06d9a2cbe8e1e7dd5c8ed2ffb2cb60bcf68e46e8ac38b1848561ce",
 }
-PINNED_SINGLE_TRIALS = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+PINNED_SINGLE_TRIALS = {20.0: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # the go-nogo model converts at 20...
+                        75.0: [0, 0, 0, 0, 1, 1, 0, 1, 0, 0]}  # ...and fails most trials at 75
 
 
 @pytest.mark.parametrize("task", sorted(PINNED_SWEEPS))
@@ -63,6 +64,13 @@ def test_lif_network_fnc_returns_the_same_arrays():
     assert out[-1] == pytest.approx(pinned["out_last"], abs=1e-12)
 
 
-def test_evaluate_single_trial_gives_the_same_scores():
+@pytest.mark.parametrize("scaling_factor", sorted(PINNED_SINGLE_TRIALS))
+def test_evaluate_single_trial_gives_the_same_scores(scaling_factor):
+    """Pinned where trials pass and where most fail (a function that always answers 1 fails at 75), and
+    each score is trial 0 of its seed in a grid search, as the docstring promises."""
     path = str(_go_nogo())
-    assert [evaluate_single_trial(path, 20.0, "go-nogo", False, 1, seed=s) for s in range(10)] == PINNED_SINGLE_TRIALS
+    scores = [evaluate_single_trial(path, scaling_factor, "go-nogo", False, 1, seed=s) for s in range(10)]
+    assert scores == PINNED_SINGLE_TRIALS[scaling_factor]
+    model = load_model(path)
+    in_a_search = [int(run_sweep(model, "go-nogo", [scaling_factor], 1, seed=s).n_correct[0]) for s in range(10)]
+    assert scores == in_a_search

@@ -12,10 +12,15 @@ from rate2spike.model import load_model
 from rate2spike.rate import ACTIVATIONS, draw_trial_randomness, get_activation, simulate_rate
 from rate2spike.tasks import get_task
 from rate2spike.train import (
-    Adam, batch_loss, evaluate, initialise_network, loss_and_gradients, model_file_path, train_model,
+    Adam, evaluate, initialise_network, loss_and_gradients, model_file_path, train_model, trial_losses,
 )
 
 # --- gradients ---------------------------------------------------------------------------------
+
+def batch_loss(network, u, target, x0, noise) -> float:
+    """Mean per-trial loss of a batch (what the gradients are of), for the finite differences."""
+    traj = network.run(u, x0, noise)
+    return float(trial_losses(traj.o.T, target).mean())
 
 
 def gradient_check_network(activation, taus=(4, 20)):
