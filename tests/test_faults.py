@@ -1,7 +1,7 @@
 """Hostile and unlucky input: every case a probe found, and faults a person meets (a killed
 process, a read-only file or folder, two searches at once, a decompression bomb).
 
-Each case checks the guarantee README's "Errors" section states: one clear line naming the
+Each case checks the guarantee docs/errors.md states: one clear line naming the
 problem, exit code 2, and a file on disk that is either byte-identical or fully updated, never
 half-written. Processes that must not use root's overrides run under setpriv (CI runs as root).
 """
@@ -795,7 +795,7 @@ def not_a_scheduler(kind: str):
 ])
 @pytest.mark.parametrize("command", ["sweep", "train"])
 def test_a_scheduler_address_that_is_not_dask_is_one_line_within_the_timeout(tmp_path, kind, phrase, command):
-    """README: a scheduler that does not answer is reported within CONNECT_TIMEOUT (10 s); Dask's
+    """docs/errors.md: a scheduler that does not answer is reported within CONNECT_TIMEOUT (10 s); Dask's
     own connect waited for a handshake for ever (over 120 s at a web server)."""
     model = go_nogo(tmp_path)
     before = file_digest(model)
@@ -842,7 +842,7 @@ def test_a_hostile_model_name_cannot_forge_lines_of_the_csv(tmp_path, capsys):
     rows = list(csv.DictReader(line for line in text.splitlines(keepends=True) if not line.startswith("#")))
     assert [float(row["scaling_factor"]) for row in rows] == [20.0, 30.0]
     pandas = pytest.importorskip("pandas")
-    frame = pandas.read_csv(target, comment="#")  # README's one call
+    frame = pandas.read_csv(target, comment="#")  # docs/usage.md's one call
     assert frame["scaling_factor"].tolist() == [20.0, 30.0] and list(frame.columns) == list(rows[0])
     out = capsys.readouterr().out  # and the terminal: the sweep's lines show the name escaped
     assert "\x1b" not in out and "\u202e" not in out and "\\x1b[2J\\u202egpj.mat" in out
