@@ -17,16 +17,14 @@ from panel.io.document import hold, with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
 from rate2spike.explorer.internals import GuardedFileDropper, page_connections
-from rate2spike.explorer.figures import HELP, View
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
-from rate2spike.explorer.text import as_html, static_text, text_pane
+from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import RANDOM, Task
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
-SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
 POLL_MS = 250  # how often a running sweep's progress is brought into the page
 CLOSED_PAGE_GRACE_S = 5.0  # a sweep whose page has had no browser connection this long is cancelled
 CARD = dict(sizing_mode="stretch_width", margin=(5, 0))
@@ -37,16 +35,6 @@ LAMBDA_FORMAT = "0[.][0]"  # λ on its sliders as in its number boxes: 20, 20.5 
 def hint(text: str) -> pn.pane.Markdown:
     """A line of small explanatory text under a control group."""
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
-
-
-def help_line(key: str) -> pn.pane.Markdown:
-    return pn.pane.Markdown(HELP[key], styles=SMALL_TEXT, margin=(0, 12, 14, 12),
-                            sizing_mode="stretch_width", css_classes=[f"help-{key}"])
-
-
-def plot(view: View, name: str) -> pn.pane.Bokeh:
-    view.figure.css_classes = [f"view-{name}"]  # how the browser tests find each view
-    return pn.pane.Bokeh(view.figure, sizing_mode="stretch_width", name=name)
 
 
 class Immediate:
