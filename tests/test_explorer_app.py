@@ -72,7 +72,7 @@ def test_the_page_is_a_viewer_of_the_session(assets):
     session = ExplorerSession()
     page = ExplorerPage(session)
     try:
-        assert isinstance(page, pn.viewable.Viewer)
+        assert isinstance(page, pn.viewable.Viewer) and not isinstance(session, pn.viewable.Viewer)
         assert page.session is session
         template = page.__panel__()
         assert isinstance(template, pn.template.BootstrapTemplate)
