@@ -19,7 +19,7 @@ import pytest
 
 from browser_support import (TITLES_JS, REPO, PanelServer, Session, browser, pick_file, server_problems,  # noqa: F401
                              shown_text)
-from rate2spike.explorer.browser_fixes import INSTALLED_FLAG
+from rate2spike.explorer.internals import INSTALLED_FLAG
 from conftest import synthetic_assets
 from rate2spike.paths import shipped_model_dir
 
@@ -82,7 +82,7 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     output = r"Output, (Go|NoGo) trial, λ = [\d.]+, seed 0\n(correct|incorrect) .*\nTask_go-nogo_N_\d+_\S+\.mat$"
     assert any(re.match(output, t) for t in titles), titles
     assert any(re.match(r"Spike raster, (Go|NoGo) trial, λ = [\d.]+, seed 0\n.*\nTask_go-nogo_N_", t) for t in titles)
-    # the fix for Bokeh's stylesheet rewrites is in place (explorer/browser_fixes.py; fails if Bokeh changed)
+    # the fix for Bokeh's stylesheet rewrites is in place (explorer/internals.py; fails if Bokeh changed)
     assert page.evaluate(f"window.{INSTALLED_FLAG}") is True
     time.sleep(0.5)  # late console messages
     assert session.errors == []
