@@ -141,6 +141,24 @@ def test_a_served_page_draws_recorded_views_from_the_trial_with_recordings_only(
         session.close()
 
 
+def test_a_findings_button_brings_up_the_view_that_shows_its_evidence(dashboard):
+    """The Diagnosis card names each view as the registry does and opens its tab (or the file card)."""
+    from types import SimpleNamespace
+
+    findings = [SimpleNamespace(view=view) for view in ("decay", "file", "output", "nowhere")]
+    diagnosis = SimpleNamespace(model_name="m.mat", measures={"scaling_factor": 50.0}, findings=findings,
+                                lines=lambda: [f"{k}. finding" for k in range(1, len(findings) + 1)])
+    dashboard.diagnosis.show(diagnosis, None)
+    links = {button.css_classes[0]: button for button in dashboard.diagnosis.findings.select(pn.widgets.Button)}
+    assert sorted(links) == ["finding-link-decay", "finding-link-file", "finding-link-output"]  # none for "nowhere"
+    assert links["finding-link-decay"].label == f"Show {VIEWS['decay'].called}"
+    links["finding-link-decay"].clicks += 1
+    assert dashboard.tab_titles[dashboard.tabs.active] == VIEWS["decay"].tab == "Firing rates"
+    assert "decay" not in dashboard.stale  # drawn as its tab opened
+    links["finding-link-file"].clicks += 1
+    assert not dashboard.file_card.collapsed
+
+
 def wait_until(condition, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
