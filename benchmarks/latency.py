@@ -141,7 +141,7 @@ def server_breakdown(label: str, lambdas, say=print) -> None:
         simulated = time.perf_counter()
         simulate_rate(spec.model, trial.stimulus.u, seed=list(spec.rate_noise_seed))  # what the cache saves
         rated = time.perf_counter()
-        page.show_trial(trial)
+        page.redraw({"trial"})  # what a new trial costs the page: its views on screen
         shown = time.perf_counter()
         if k:
             timings["simulation (output, spikes)"].append(simulated - start)

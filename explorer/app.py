@@ -1,10 +1,12 @@
 """The page of one session: sidebar controls, views with help lines, messages, template.
 
-``ExplorerPage`` is what ``ExplorerSession.__panel__`` shows. It declares how the views follow
-the session: a new trial swaps the data of the trial figures (in one held document update); a
-new model redraws the decay histogram and the stored curve; a sweep snapshot redraws the
-performance curve and the margins. Every view reads what it draws from the trial or sweep it
-is given. Present mode and λ side by side are in ``teaching``.
+``ExplorerPage`` is the ``pn.viewable.Viewer`` that shows an ``ExplorerSession`` (``panel
+serve`` runs ``explorer/main.py``; ``notebook.Explorer`` shows it in a notebook cell). Its views
+are those of the registry (``views.VIEWS``): a view is redrawn when a session value it reads
+changes, at once if it is on screen, else when it is shown, so a λ change costs the browser one
+or two figures, not nine; everything a change causes reaches the page in one held document
+update. Every view reads what it draws from the session's trial, model or sweep. Present mode
+and λ side by side are in ``teaching``.
 """
 
 from __future__ import annotations
@@ -13,21 +15,30 @@ import html
 import urllib.parse
 
 import panel as pn
+import param
 from panel.io.document import hold
 
-from rate2spike.explorer import figures, frames
-from rate2spike.explorer.controls import SMALL_TEXT, Controls, help_line, plot
+from rate2spike.explorer import figures
+from rate2spike.explorer.controls import Controls
 from rate2spike.explorer.diagnosis_view import DiagnosisCard
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.teaching import PresentMode, SideBySide
-from rate2spike.explorer.text import alert, alert_styles, static_text, table_html, text_pane
+from rate2spike.explorer.text import SMALL_TEXT, alert, alert_styles, static_text, table_html, text_pane
+from rate2spike.explorer.views import (ABOVE_TABS, BELOW_TABS, PRESENT_PREFIX, VIEWS, ViewSpec, help_line, plot,
+                                       views_by_tab)
 
 TITLE = "rate2spike explorer"
 INTRO = (
     "A rate network trained on a task becomes a network of leaky integrate-and-fire units whose recurrent and "
     "readout weights are divided by one scaling factor **λ** (Kim, Li & Sejnowski, PNAS 2019). Pick a model and "
     "a condition, move λ, and see whether the spiking network still solves the task, and why."
+)
+FILE_HELP = (
+    "What rate2spike found in the file and did with it. PyTorch-era files store the raw trained w, whose "
+    "negative entries the rate network never used (it applied relu at every step), so rate2spike rectifies "
+    "them; the PyTorch port's own LIF code does not. Untick the box to run the LIF network on the raw w and "
+    "compare the two readings (it changes nothing for files stored rectified)."
 )
 
 
@@ -53,24 +64,18 @@ def summary(model, task) -> str:
             f"{task_text}")
 
 
-class ExplorerPage:
+class ExplorerPage(pn.viewable.Viewer):
     """One session's page: its controls and views, following the session."""
 
-    def __init__(self, session: ExplorerSession):
-        self.session = s = session
+    session = param.ClassSelector(class_=ExplorerSession, constant=True, doc="The session the page shows.")
+
+    def __init__(self, session: ExplorerSession, **params):
+        super().__init__(session=session, **params)
+        s = session
         self.controls = Controls(s)
         duration = s.trial.spec.duration if s.trial is not None else 1.0
-        self.time_range = figures.time_range(duration)
-        self.output = figures.OutputView(self.time_range)
-        self.raster = figures.RasterView(self.time_range)
-        self.voltage = figures.VoltageView(self.time_range)
-        self.rates = figures.HistogramView.firing_rates()
-        self.decay = figures.HistogramView.decay_constants()
-        self.diagnostic = figures.DiagnosticView()
-        self.unit = figures.UnitView(self.time_range)
-        self.readout = figures.ReadoutView()
-        self.performance = figures.PerformanceView()
-        self.margins = figures.MarginView()
+        self.time_range = figures.time_range(duration)  # shared by the views over trial time
+        self.views: dict[str, figures.View] = {key: spec.figure(self.time_range, key) for key, spec in VIEWS.items()}
         self.present = PresentMode(s, duration)
         self.side_by_side = SideBySide(s, duration)
         self.diagnosis = DiagnosisCard(s, self)
@@ -91,126 +96,109 @@ class ExplorerPage:
         self.file_card = pn.Card(
             pn.pane.HTML(pn.bind(file_card_text, s.param.model), sizing_mode="stretch_width",
                          css_classes=["file-facts"]),
-            self.rectify, help_line("file"), title="How the file was read", collapsed=True,
+            self.rectify, help_line("file", FILE_HELP), title="How the file was read", collapsed=True,
             sizing_mode="stretch_width", margin=(0, 12, 10, 12), css_classes=["file-card"])
-        self.sweep_line = pn.widgets.StaticText(value=pn.bind(static_text, s.param.sweep_status), styles=SMALL_TEXT, margin=(0, 12),
-                                                sizing_mode="stretch_width", css_classes=["sweep-status"])
-
-        # The trial views below the output sit in tabs; only what is on screen is recomputed and
-        # sent when the trial changes (a hidden figure is brought up to date when it is shown):
-        # a λ change then costs one or two figures in the browser, not nine.
-        # Each view with the frame it draws; voltages and rates come from the trial re-simulated
-        # with every recording (``recorded_trial``), the rest from the trial on screen.
-        self.trial_views = {
-            "output": (self.output, lambda: frames.output_frame(s.trial)),
-            "raster": (self.raster, lambda: frames.raster_frame(s.trial, s.raster_order)),
-            "voltage": (self.voltage, lambda: frames.voltage_frame(s.recorded_trial(), s.voltage_units)),
-            "unit": (self.unit, lambda: frames.unit_frame(s.recorded_trial(), s.compared_unit)),
-            "readout": (self.readout, lambda: frames.readout_frame(s.recorded_trial())),
-            "diagnostic": (self.diagnostic, lambda: frames.diagnostic_frame(s.trial, s.diagnostic_window)),
-            "rates": (self.rates, lambda: frames.firing_rate_frame(s.trial)),
-        }
-        self.stale: set[str] = set(self.trial_views)
-        self.tabs = pn.Tabs(*[(title, content) for title, content in self.tab_contents()], dynamic=False,
+        # a StaticText widget: updating it sends one string, where a Markdown pane update re-scans the page
+        self.statuses = {key: pn.widgets.StaticText(value=pn.bind(static_text, s.param[spec.status]),
+                                                    styles=SMALL_TEXT, margin=(0, 12), sizing_mode="stretch_width",
+                                                    css_classes=[spec.status.replace("_", "-")])
+                         for key, spec in VIEWS.items() if spec.status is not None}
+        self.tab_views = views_by_tab()
+        self.tab_titles = list(self.tab_views)
+        self.tabs = pn.Tabs(*[(title, self.tab_content(title)) for title in self.tab_titles], dynamic=False,
                             sizing_mode="stretch_width", margin=(0, 12), css_classes=["trial-tabs"])
-        pn.bind(self.show_trial, s.param.trial, watch=True)
-        pn.bind(self.fix_output_range, s.param.fix_output_range, watch=True)
-        pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
         self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
                                            description="Copy a link that restores this view")
         self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
-        for view, parameter in (("raster", s.param.raster_order), ("voltage", s.param.voltage_units),
-                                ("unit", s.param.compared_unit), ("diagnostic", s.param.diagnostic_window)):
-            pn.bind(lambda _value, view=view: self.invalidate(view), parameter, watch=True)
+
+        # Every figure, the main area's and Present mode's, is drawn when it is first on screen, then
+        # again when a session value it reads has changed. Only what is on screen is recomputed and
+        # sent: a λ change then costs one or two figures in the browser, not nine.
+        self.stale: set[str] = {name for name, _spec in self.every_figure()}
+        read = sorted(set().union(*(spec.reads for spec in VIEWS.values())))
+        s.param.watch(lambda *events: self.redraw({event.name for event in events}), read)
+        pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
         pn.bind(lambda _active: self.views_shown(), self.tabs.param.active, watch=True)
-        pn.bind(lambda _on: self.views_shown(), self.present.toggle.param.value, watch=True)
-        pn.bind(self.show_model, s.param.model, s.param.use_initial_weights, s.param.initial_decay, watch=True)
-        pn.bind(self.show_sweep, s.param.sweep, watch=True)
-        self.show_model(s.model, s.use_initial_weights, s.initial_decay)
-        self.show_trial(s.trial)
+        pn.bind(self.present_toggled, self.present.toggle.param.value, watch=True)
+        self.refresh()
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
-    RECORDED_VIEWS = {"voltage", "unit", "readout"}  # drawn from the trial with every recording
-    TABS = (("Spike raster", "raster"), ("Membrane voltage", "voltage"), ("One unit", "unit"),
-            ("Readout", "readout"), ("Rate vs LIF", "diagnostic"), ("Firing rates", "rates"))
-
-    def tab_contents(self):
-        for title, key in self.TABS:
-            if key == "rates":
-                content = pn.Row(plot(self.rates, "rates"), plot(self.decay, "decay"), sizing_mode="stretch_width")
-            else:
-                content = plot(self.trial_views[key][0], key)
-            yield title, pn.Column(content, help_line(key), sizing_mode="stretch_width", name=title)
+    def __panel__(self) -> pn.template.BootstrapTemplate:
+        return self.template()
 
     # --- session -> views ------------------------------------------------------------------
-    def visible_views(self) -> set[str]:
-        """The trial views on screen: none of the page's own in Present mode (it has its own)."""
-        if self.present.on:
-            return set()
-        return {"output", self.TABS[self.tabs.active][1]}
+    def every_figure(self) -> list[tuple[str, ViewSpec]]:
+        """Each figure's name with its view's entry: the main area's (named by their keys) and Present
+        mode's (present-<key>, built when Present mode is first switched on)."""
+        return [*VIEWS.items(),
+                *((PRESENT_PREFIX + key, spec) for key, spec in VIEWS.items() if spec.present is not None)]
 
-    def show_view(self, tab: str | None, view: str) -> None:
-        """Bring up the view a finding points at: open its tab, or the file card."""
-        if tab is not None:
-            self.tabs.active = [key for _, key in self.TABS].index(tab)
-        if view == "file":
+    def on_screen(self) -> dict[str, tuple[ViewSpec, figures.View, bool]]:
+        """The figures on screen by name, each with its view's entry, the figure and whether it is
+        Present mode's: Present mode's own, or the main area's and those of the open tab."""
+        if self.present.on:
+            return {PRESENT_PREFIX + key: (VIEWS[key], view, True) for key, view in self.present.views.items()}
+        open_tab = self.tab_titles[self.tabs.active]
+        return {key: (spec, self.views[key], False) for key, spec in VIEWS.items() if spec.tab in (None, open_tab)}
+
+    def show_view(self, key: str) -> None:
+        """Bring up what a finding points at: open the tab of its view, or the file card."""
+        spec = VIEWS.get(key)
+        if spec is not None and spec.tab is not None:
+            self.tabs.active = self.tab_titles.index(spec.tab)
+        if key == "file":
             self.file_card.collapsed = False
+
+    def present_toggled(self, on: bool) -> None:
+        with hold():
+            if on:
+                self.present.build()
+            self.views_shown()
 
     def views_shown(self) -> None:
         """Other views came on screen: tell the session whether they need recordings, and draw them."""
-        self.session.needs_recordings = bool(self.RECORDED_VIEWS & self.visible_views())
+        self.session.needs_recordings = any(spec.recorded for spec, _view, _present in self.on_screen().values())
         self.refresh()
 
-    def invalidate(self, view: str) -> None:
-        """A view's input changed: redraw it now if it is on screen, else when it is shown."""
-        self.stale.add(view)
-        self.refresh()
+    def redraw(self, changed: set[str]) -> None:
+        """Session values changed: redraw the figures that read them, now if they are on screen,
+        else when they are shown; a new trial moves what a view marks of it (``on_trial``)."""
+        on_screen = self.on_screen()
+        trial = self.session.trial
+        with hold():
+            for name, spec in self.every_figure():
+                if changed & spec.redrawn_by:
+                    self.stale.add(name)
+                elif "trial" in changed and spec.on_trial is not None:
+                    if name in on_screen:
+                        spec.on_trial(on_screen[name][1], trial)
+                    else:
+                        self.stale.add(name)  # redrawn in full when shown
+            self.refresh()
 
     def refresh(self) -> None:
-        """Bring the views on screen up to date with the session's trial, in one document update."""
-        due = self.stale & self.visible_views()
+        """Bring the figures on screen up to date with the session, in one document update."""
+        on_screen = self.on_screen()
+        due = [name for name in on_screen if name in self.stale]
         if self.session.offloaded and not self.session.has_recordings():
-            due -= self.RECORDED_VIEWS  # drawn when the trial with recordings arrives (never simulated here)
+            # drawn when the trial with recordings arrives (never simulated on the event loop)
+            due = [name for name in due if not on_screen[name][0].recorded]
         if not due:
             return
         trial = self.session.trial
+        time_range = self.present.time_range if self.present.on else self.time_range
         with hold():
-            if trial is not None and self.time_range.bounds != (0.0, trial.recording.drive.T):
-                figures.set_time_range(self.time_range, trial.recording.drive.T)
+            if trial is not None and time_range.bounds != (0.0, trial.recording.drive.T):
+                figures.set_time_range(time_range, trial.recording.drive.T)
             for name in due:
-                view, frame = self.trial_views[name]
-                view.show(frame())
-        self.stale -= due
-
-    def show_trial(self, trial) -> None:
-        with hold():
-            self.stale = set(self.trial_views)
-            self.refresh()
-            self.performance.mark(None if trial is None else trial.spec.scaling_factor)
-            if self.present.on:
-                self.present.show_trial()
-
-    def fix_output_range(self, fixed: bool) -> None:
-        self.output.fixed = fixed
-        self.present.fix_output_range(fixed)
+                spec, view, present = on_screen[name]
+                view.show(spec.frame_of(self.session, present))
+        self.stale.difference_update(due)
 
     def update_link(self, *_) -> None:
         """Keep the page's URL a link to what it shows (opening it restores the view)."""
         if pn.state.location is not None and self.session.model is not None:
             pn.state.location.search = "?" + urllib.parse.urlencode(self.session.link_query())
-
-    def show_model(self, model, use_initial_weights, initial_decay=False) -> None:
-        self.decay.show(frames.decay_frame(model, use_initial_weights and initial_decay))  # the td simulated
-        self.show_sweep(self.session.sweep)
-
-    def show_sweep(self, snapshot) -> None:
-        trial = self.session.trial
-        performance = frames.performance_frame(snapshot, self.session.model,
-                                               None if trial is None else trial.spec.scaling_factor)
-        self.performance.show(performance)
-        self.margins.show(frames.margin_frame(snapshot, self.session.task))
-        if self.present.on:
-            self.present.show_performance(performance)
 
     # --- layout ----------------------------------------------------------------------------
     def main(self) -> list:
@@ -220,19 +208,36 @@ class ExplorerPage:
                                                 sizing_mode="stretch_width")]
 
     def all_views(self) -> list:
+        """The summary and messages, the views above the tabs, the tabs, the views below them side by
+        side, then the cards of λ side by side and the population."""
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.verdict, self.error, self.notes,
                       self.diagnosis.card, self.file_card,
                       sizing_mode="stretch_width"),
-            pn.Column(plot(self.output, "output"), help_line("output"), sizing_mode="stretch_width"),
+            *(self.view_column(spec) for spec in VIEWS.values() if spec.place == ABOVE_TABS),
             self.tabs,
-            pn.Row(pn.Column(plot(self.performance, "performance"), self.sweep_line, help_line("performance"),
-                             sizing_mode="stretch_width"),
-                   pn.Column(plot(self.margins, "margins"), help_line("margins"), sizing_mode="stretch_width"),
+            pn.Row(*(self.view_column(spec) for spec in VIEWS.values() if spec.place == BELOW_TABS),
                    sizing_mode="stretch_width"),
             self.side_by_side.card(),
             *([self.population.card] if self.population is not None else []),
         ]
+
+    def view_column(self, spec: ViewSpec) -> pn.Column:
+        """A view of the main area: its figure, its status line if it has one, its help line."""
+        status = [self.statuses[spec.key]] if spec.key in self.statuses else []
+        return pn.Column(plot(self.views[spec.key], spec.key), *status, *self.help_lines([spec]),
+                         sizing_mode="stretch_width")
+
+    def tab_content(self, title: str) -> pn.Column:
+        """A tab: its views side by side, their help lines under them."""
+        specs = self.tab_views[title]
+        plots = [plot(self.views[spec.key], spec.key) for spec in specs]
+        shown = plots[0] if len(plots) == 1 else pn.Row(*plots, sizing_mode="stretch_width")
+        return pn.Column(shown, *self.help_lines(specs), sizing_mode="stretch_width", name=title)
+
+    @staticmethod
+    def help_lines(specs) -> list[pn.pane.Markdown]:
+        return [help_line(spec.key, spec.help_text()) for spec in specs if spec.help is not None]
 
     def template(self) -> pn.template.BootstrapTemplate:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet

@@ -13,20 +13,18 @@ import io
 import time
 
 import panel as pn
-from panel.io.document import hold, with_lock
+from panel.io.document import with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
-from rate2spike.explorer.internals import GuardedFileDropper, page_connections
-from rate2spike.explorer.figures import HELP, View
+from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OptionsOnlySelect, page_connections
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
-from rate2spike.explorer.text import as_html, static_text, text_pane
+from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import RANDOM, Task
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
-SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}
 POLL_MS = 250  # how often a running sweep's progress is brought into the page
 CLOSED_PAGE_GRACE_S = 5.0  # a sweep whose page has had no browser connection this long is cancelled
 CARD = dict(sizing_mode="stretch_width", margin=(5, 0))
@@ -37,32 +35,6 @@ LAMBDA_FORMAT = "0[.][0]"  # λ on its sliders as in its number boxes: 20, 20.5 
 def hint(text: str) -> pn.pane.Markdown:
     """A line of small explanatory text under a control group."""
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
-
-
-def help_line(key: str) -> pn.pane.Markdown:
-    return pn.pane.Markdown(HELP[key], styles=SMALL_TEXT, margin=(0, 12, 14, 12),
-                            sizing_mode="stretch_width", css_classes=[f"help-{key}"])
-
-
-def plot(view: View, name: str) -> pn.pane.Bokeh:
-    view.figure.css_classes = [f"view-{name}"]  # how the browser tests find each view
-    return pn.pane.Bokeh(view.figure, sizing_mode="stretch_width", name=name)
-
-
-class Immediate:
-    """For the widgets that start a new trial (λ, seed, the condition): handle a change from the
-    page at once and send everything it causes in one message. Panel by default waits 50 ms
-    after a widget's change (to batch further ones), then sends each updated widget and figure
-    as its own message; here the new trial's data, the other λ widgets and the page's link leave
-    together: the trial is on screen about 40 ms sooner and the browser applies one update, not
-    five (``python -m benchmarks --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its
-    Tabulator does) and the document hold it puts around a change in a notebook."""
-
-    _priority_changes = ["value", "value_throttled"]
-
-    def _change_event(self, doc) -> None:
-        with hold(doc):
-            super()._change_event(doc)
 
 
 class ImmediateFloatSlider(Immediate, pn.widgets.FloatSlider):
@@ -81,22 +53,18 @@ class ImmediateSelect(Immediate, pn.widgets.Select):
     """A selector (a condition's factor) whose choice reaches the page in one message, at once."""
 
 
-class CatalogSelect(pn.widgets.Select):
+class CatalogSelect(OptionsOnlySelect):
     """The model selector. A label that is not among the options (sent by a tampered page) is
     refused with a message on the page, and the page is shown the real current model again,
     instead of an exception in the server's log."""
 
     def __init__(self, session: ExplorerSession, **params):
         super().__init__(**params)
-        self._session = session
+        self.session = session
 
-    def _process_property_change(self, msg):
-        if "value" in msg and msg["value"] not in self.labels:
-            refused = msg.pop("value")
-            self._session.error = (f"'{refused}' is not one of the models this page can open; "
-                                   f"{self._session.current_label() or 'no model'} stays open.")
-            pn.state.execute(lambda: self.param.trigger("value"))  # resend the real value to the page
-        return super()._process_property_change(msg)
+    def refused(self, value) -> None:
+        self.session.error = (f"'{value}' is not one of the models this page can open; "
+                              f"{self.session.current_label() or 'no model'} stays open.")
 
 
 class TaskControls:

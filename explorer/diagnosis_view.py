@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import panel as pn
 
-from rate2spike.explorer.controls import SMALL_TEXT
-from rate2spike.explorer.text import as_html, text_pane
+from rate2spike.explorer.text import SMALL_TEXT, as_html, text_pane
+from rate2spike.explorer.views import VIEWS, view_css
 
-# where each finding's evidence is drawn: (label of the button, the view's css class, the tab to open)
-VIEWS = {
-    "output": ("the output", "view-output", None),
-    "raster": ("the spike raster", "view-raster", "raster"),
-    "rates": ("the firing rates", "view-rates", "rates"),
-    "decay": ("the decay constants", "view-decay", "rates"),
-    "diagnostic": ("rate vs LIF", "view-diagnostic", "diagnostic"),
-    "performance": ("the accuracy curve", "view-performance", None),
-    "margins": ("the margins", "view-margins", None),
-    "file": ("how the file was read", "file-card", None),
-}
+FILE_CARD = ("how the file was read", "file-card")  # what a finding about the file points at: no view, a card
+
+
+def evidence(key: str) -> tuple[str, str] | None:
+    """How a finding's button names what shows its evidence, and that element's css class (None: nothing does)."""
+    if key == "file":
+        return FILE_CARD
+    spec = VIEWS.get(key)
+    return None if spec is None else (spec.called, view_css(key))
+
 
 # Brings the element with a css class into view; Bokeh and Panel put their views in shadow roots.
 SCROLL_JS = """
@@ -83,14 +82,14 @@ class DiagnosisCard:
         rows = []
         for k, (line, finding) in enumerate(zip(diagnosis.lines(), diagnosis.findings or [None]), 1):
             row = [text_pane(line, sizing_mode="stretch_width", css_classes=[f"finding-{k}"])]
-            if finding is not None and finding.view in VIEWS:
+            if finding is not None and evidence(finding.view) is not None:
                 row.append(self._link(finding.view))
             rows.append(pn.Row(*row, sizing_mode="stretch_width", margin=(0, 0, 4, 0)))
         self.findings.objects = rows
 
     def _link(self, view: str) -> pn.widgets.Button:
-        label, css, tab = VIEWS[view]
+        label, css = evidence(view)
         link = pn.widgets.Button(label=f"Show {label}", color="light", width=190, css_classes=[f"finding-link-{view}"])
-        link.on_click(lambda _: self.page.show_view(tab, view))
+        link.on_click(lambda _: self.page.show_view(view))
         link.js_on_click(args={"target": css}, code=SCROLL_JS)
         return link

@@ -19,108 +19,14 @@ from bokeh.plotting import figure
 from rate2spike.explorer.frames import (EXC_COLOR, INH_COLOR, PINNED_COLOR, RATE_MODEL_COLOR, SILENT_COLOR,
                                         STIMULATION_COLOR, STIMULUS_COLOR, WINDOW_COLOR, Frame, decay_frame,
                                         diagnostic_frame, firing_rate_frame, lane_ticks, margin_frame,
-                                        output_frame, padded, performance_frame, pinned_label, pinned_rate,
-                                        raster_frame, readout_frame, unit_frame, voltage_frame)
+                                        output_frame, padded, performance_frame, raster_frame, readout_frame,
+                                        unit_frame, voltage_frame)
 from rate2spike.explorer.text import canvas_text
-from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
-from rate2spike.tasks import TASKS
+from rate2spike.parameters import DEFAULT_PARAMETERS
 
 TIME_TOOLS = "xpan,xwheel_zoom,reset,save"
 XY_TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
 LEFT_BORDER = 70  # same left margin on the time plots, so their time axes line up
-
-def _voltage_help(params: LIFParameters) -> str:
-    """The voltage view's help line, its levels read from the LIF constants."""
-    held = (f"held for the {params.t_ref * 1e3:g} ms refractory period" if params.t_ref > 0
-            else "integrates again at once (no refractory period)")
-    return (
-        "Membrane voltage of the chosen units (mV), one lane per unit, the first on top; the y axis gives each "
-        f"lane's levels. A unit fires when it reaches the threshold, {params.v_threshold:g} mV (dashed); the spike is "
-        f"drawn as a jump to {params.v_spike_drawn:+g} mV, then the unit is reset to {params.v_reset:g} mV (dotted) "
-        f"and {held}. Min/max envelope of at most 4 000 points per unit."
-    )
-
-
-def _diagnostic_help(params: LIFParameters) -> str:
-    """The diagnostic's help line, its pinned rate and refractory ceiling read from the LIF constants."""
-    pinned = (f"purple diamonds: units above {pinned_rate(params):.0f} Hz, pinned near the refractory limit "
-              f"1/t_ref = {params.max_rate:.0f} Hz" if params.t_ref > 0
-              else "no unit is pinned: without a refractory period there is no rate limit")
-    return (
-        "Each dot is a unit: its mean activity r in the rate model (x) against its LIF firing rate in this trial "
-        "(y). A faithful conversion keeps units near the dashed line rate = λ·r, because the LIF readout divides "
-        f"by λ. Grey crosses: silent units (no spike); {pinned}. 'Diagnostic over' under Display restricts both axes "
-        "to the decision window."
-    )
-
-
-def help_texts(params: LIFParameters = DEFAULT_PARAMETERS) -> dict[str, str]:
-    """Each view's help line; the numbers of the LIF method come from ``params`` (the reference's by
-    default, which every trial of the dashboard runs)."""
-    return {**_HELP, "voltage": _voltage_help(params), "diagnostic": _diagnostic_help(params)}
-
-
-_HELP = {
-    "output": (
-        "The network output over time (readout w_out·r / λ, a.u.) in this trial, and the rate model's output for "
-        "the same stimulus (orange); thin lines, the task's inputs on the right-hand axis. Green band: the decision window where the task scores the trial; grey: "
-        "stimulus on; dashed lines: the thresholds ("
-        + "; ".join(f"{task.name}: {task.threshold_help}" for task in TASKS.values())
-        + "). The title gives the verdict. Traces are min/max envelopes of at most 4 000 points, so short "
-        "peaks stay visible."
-    ),
-    "raster": (
-        "One row per unit, one mark per spike: excitatory units blue, inhibitory red (row order: 'Sort raster "
-        "by'). Up to 20 000 spikes are all drawn; above that a random subset of 20 000 is drawn (decimation, no "
-        "aggregation) and the title says so. Purple band: artificial stimulation. Scroll or drag on the time axis: "
-        "raster, voltage and output move together."
-    ),
-    "rates": (
-        "Left: how many units fire at each mean rate in this trial (spikes from step 10 on, divided by the trial "
-        "length), excitatory and inhibitory apart. Right: the synaptic decay constants the rate model learned "
-        "(ms), which the LIF synapses inherit unchanged."
-    ),
-    "file": (
-        "What rate2spike found in the file and did with it. PyTorch-era files store the raw trained w, whose "
-        "negative entries the rate network never used (it applied relu at every step), so rate2spike rectifies "
-        "them; the PyTorch port's own LIF code does not. Untick the box to run the LIF network on the raw w and "
-        "compare the two readings (it changes nothing for files stored rectified)."
-    ),
-    "side": (
-        "The trial on screen at each λ typed (the presets' too small, optimum and too large to start with): the "
-        "same stimulus, the same initial voltages and the same noise, so the only difference is λ. Each column: "
-        "the output with the rate network's (orange), the thresholds and the verdict in its title, and the raster."
-    ),
-    "unit": (
-        "One unit, same stimulus: its rate-network activity scaled by λ (orange, λ·r on the 5 ms grid) against the "
-        "LIF unit's filtered spike train r (black, Hz: the very signal the readout weighs) and its spikes (ticks). "
-        "A faithful unit's black trace follows the orange one; a silent or saturated one does not. Choose the unit "
-        "under Display."
-    ),
-    "readout": (
-        "Who moves the output in the decision window: each unit's contribution w_out·r/λ averaged over the window "
-        "(bars, blue excitatory, red inhibitory) for the units that push most, beside the same unit's contribution "
-        "in the rate network (black marks, w_out·r). Their sum is the mean output; units whose bar is far from "
-        "their mark are the ones that push, say, a NoGo output over 0.3."
-    ),
-    "margins": (
-        "After a sweep: every trial's scored value (the output's maximum in the decision window, or its minimum "
-        "for −1 answers) at each λ, one colour per condition, with the thresholds dashed. A condition fails where "
-        "its points cross to the wrong side of its threshold: this shows at which λ each condition starts failing "
-        "and whether any λ serves them all."
-    ),
-    "performance": (
-        "Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (blue band); thin "
-        "dashed lines, the accuracy per condition, and their mean (balanced accuracy, dot-dashed); grey, the grid "
-        "search stored in the model file. Star: the best λ of a finished sweep (first maximum over fully scored λ, "
-        "as the reference); while a sweep runs the title names the leading λ so far. Green bars: the λ band, every λ "
-        "not significantly below the best (paired test on the same trials). Crosses: λ a race dropped. Purple "
-        "dashed line: how closely the spiking output follows the rate network's (correlation over the trial), with "
-        "the λ of the closest output (diamond). Red dashed line: the λ of the trial on screen. Notes (λ added past "
-        "an edge, refinement, the race) and warnings (ties, a condition never answered) follow the status."
-    ),
-}
-HELP = help_texts()  # with the reference's constants, which every trial of the dashboard runs
 
 
 def _figure(title: str, x_label: str, y_label: str, height: int, tools: str = XY_TOOLS, **kwargs):
@@ -288,12 +194,12 @@ class OutputView(View):
         _finish_legend(fig, "above")
         super().__init__(fig, sources)
 
-    fixed = False  # True: keep the y-range, so outputs at different λ compare
     KEEP_WHILE_FILLED = 0.6  # keep the y-range while the data span at least this much of it
 
     def apply(self, extras):
         low, high = extras.get("y_range", (-1, 1))
-        if not self.fixed and not self._still_fits(extras.get("data_range")):
+        # a fixed range stays, so outputs at different λ compare
+        if not extras.get("fixed_range") and not self._still_fits(extras.get("data_range")):
             self.figure.y_range.update(start=low, end=high, reset_start=low, reset_end=high)
         low, high = extras.get("input_range", (-1, 1))
         self.figure.extra_y_ranges["inputs"].update(start=low, end=high)
@@ -371,9 +277,9 @@ class VoltageView(View):
 
     LANE_PX = 110  # height of one lane on screen
 
-    def __init__(self, x_range: Range1d, height: int = 300):
+    def __init__(self, x_range: Range1d, height: int = 300, name: str = "voltage"):
         empty = voltage_frame(None)
-        sources, fig = _time_figure(empty, "voltage", "Membrane voltage (mV, one lane per unit)",
+        sources, fig = _time_figure(empty, name, "Membrane voltage (mV, one lane per unit)",
                                     height, x_range, Range1d(*empty.extras["y_range"]))
         _stimulation_band(fig, sources["stimulation"])
         fig.hspan(y="level", source=sources["thresholds"], line_color="black", line_dash="dashed", line_width=1)
@@ -410,20 +316,20 @@ class HistogramView(View):
         super().__init__(fig, sources)
 
     @classmethod
-    def firing_rates(cls) -> "HistogramView":
+    def firing_rates(cls, name: str = "rates") -> "HistogramView":
         """LIF firing rates of the units in one trial, by population."""
-        return cls(firing_rate_frame(None), "LIF firing rate (Hz)", "rates")
+        return cls(firing_rate_frame(None), "LIF firing rate (Hz)", name)
 
     @classmethod
-    def decay_constants(cls) -> "HistogramView":
+    def decay_constants(cls, name: str = "decay") -> "HistogramView":
         """The synaptic decay constants of the model, by population."""
-        return cls(decay_frame(None), "Synaptic decay constant (ms)", "decay")
+        return cls(decay_frame(None), "Synaptic decay constant (ms)", name)
 
 
 class DiagnosticView(View):
-    def __init__(self, height: int = 420):
+    def __init__(self, height: int = 420, name: str = "diagnostic"):
         frame = diagnostic_frame(None)
-        sources = _sources(frame, "diagnostic")
+        sources = _sources(frame, name)
         fig = _figure(frame.title, "Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)", height)
         fig.line("activity", "rate", source=sources["ideal"], color="black", line_dash="dashed",
                  legend_label="rate = λ·r")
@@ -525,9 +431,9 @@ class PerformanceView(View):
 class MarginView(View):
     """Each sweep trial's scored value against lambda, by condition, with the thresholds."""
 
-    def __init__(self, height: int = 520):
+    def __init__(self, height: int = 520, name: str = "margins"):
         frame = margin_frame(None)
-        sources = _sources(frame, "margins")
+        sources = _sources(frame, name)
         fig = _figure(frame.title, "Scaling factor λ", "Scored value (window max, or min for −1 answers)", height,
                       x_range=Range1d(0, 100), y_range=Range1d(-1, 1))
         fig.hspan(y="level", source=sources["levels"], line_color="black", line_dash="dashed", line_width=1,
@@ -549,8 +455,8 @@ class MarginView(View):
 class UnitView(View):
     """λ·r of the rate network against one LIF unit's filtered spike train, over trial time."""
 
-    def __init__(self, x_range: Range1d, height: int = 340):
-        sources, fig = _time_figure(unit_frame(None, 0), "unit", "Rate (Hz)", height, x_range, Range1d(0, 100))
+    def __init__(self, x_range: Range1d, height: int = 340, name: str = "unit"):
+        sources, fig = _time_figure(unit_frame(None, 0), name, "Rate (Hz)", height, x_range, Range1d(0, 100))
         fig.line("time", "rate", source=sources["rate_model"], color=RATE_MODEL_COLOR, line_width=2.5, alpha=0.85,
                  legend_label="Rate network, λ·r")
         fig.line("time", "rate", source=sources["lif"], color="black", line_width=1.2,
@@ -570,9 +476,9 @@ class UnitView(View):
 class ReadoutView(View):
     """The units that push the output most in the decision window (LIF bars, rate-network marks)."""
 
-    def __init__(self, height: int = 400):
+    def __init__(self, height: int = 400, name: str = "readout"):
         frame = readout_frame(None)
-        sources = _sources(frame, "readout")
+        sources = _sources(frame, name)
         fig = _figure(frame.title, "Unit (type)", "Contribution to the output (a.u.)", height,
                       x_range=FactorRange(factors=[]))
         fig.vbar(x="label", top="lif", source=sources["bars"], width=0.7, fill_color="color", line_color="color",

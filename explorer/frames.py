@@ -251,14 +251,15 @@ def input_traces(u) -> tuple[dict, tuple[float, float]]:
     return traces, (low, low + 2.2 * (high - low))
 
 
-def output_frame(trial, max_points: int = TRACE_MAX_POINTS, narrow: bool = False) -> Frame:
+def output_frame(trial, fixed_range: bool = False, max_points: int = TRACE_MAX_POINTS,
+                 narrow: bool = False) -> Frame:
     """LIF and rate-model output, the task's inputs, decision window, stimulus periods,
-    thresholds, verdict."""
+    thresholds, verdict; ``fixed_range`` keeps the y-range on screen (to compare λ)."""
     empty = {"time": np.empty(0), "output": np.empty(0)}
     if trial is None:
         return Frame({"lif": empty, "rate": empty, "window": _spans([]), "stimulus": _spans([]),
                       "levels": {"level": np.empty(0)}, "inputs": {"xs": [], "ys": [], "label": [], "color": []}},
-                     "Network output: no trial yet", {"y_range": (-1, 1)})
+                     "Network output: no trial yet", {"y_range": (-1, 1), "fixed_range": fixed_range})
     run, task = trial.recording, trial.spec.task
     t, o = _compact(*envelope(run.times, run.out, max_points))
     rate = empty
@@ -273,7 +274,7 @@ def output_frame(trial, max_points: int = TRACE_MAX_POINTS, narrow: bool = False
          "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}, "inputs": inputs},
         trial_title("Output", trial, verdict(trial), narrow),
         {"y_range": nice_range(values.min(), values.max()), "data_range": (float(values.min()), float(values.max())),
-         "correct": trial.outcome.correct, "input_range": input_range},
+         "correct": trial.outcome.correct, "input_range": input_range, "fixed_range": fixed_range},
     )
 
 

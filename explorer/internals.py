@@ -1,13 +1,21 @@
-"""The private Panel and Bokeh hooks the dashboard relies on, in one place.
+"""The private Panel and Bokeh hooks the dashboard relies on: every one of them, in this module.
 
-Each is used because no public API does the job, and each has a test
-(tests/test_internals.py) that fails loudly, naming the hook, when an upgrade removes it:
+Each is used because no public API does the job, and each has a test (tests/test_internals.py)
+that fails, naming the hook, when an upgrade removes or changes it:
 
-- ``FileDropper._process_event`` (Panel): the dropper's chunks arrive here; overriding it lets the
-  server refuse an oversized upload at its first chunk instead of buffering the whole file.
-- ``BokehSessionContext._session.connection_count`` (Bokeh): how many browser connections a
-  page's session has; Bokeh destroys a closed page's session only after its unused-session
-  lifetime, and until then a sweep it started would keep two cores busy for nobody.
+- ``Syncable._priority_changes`` and ``Syncable._change_event(doc)`` (Panel), in ``Immediate``: a
+  change from the page handled at once, and everything it causes sent in one message.
+- ``Syncable._process_property_change(msg)`` (Panel), in ``OptionsOnlySelect``: a value from the
+  page, before it reaches the widget's parameters; there a value the page was never offered is
+  refused.
+- ``FileDropper._process_event`` and ``FileDropper._file_buffer`` (Panel), in
+  ``GuardedFileDropper``: the dropper's chunks arrive there; overriding it lets the server refuse
+  an oversized upload at its first chunk instead of buffering the whole file.
+- ``BokehSessionContext._session.connection_count`` (Bokeh), in ``page_connections``: how many
+  browser connections a page's session has; Bokeh destroys a closed page's session only after its
+  unused-session lifetime, and until then a sweep it started would keep two cores busy for nobody.
+- ``InlineStyleSheet._update`` (BokehJS), reached through a renderer view's ``position``
+  stylesheet, in ``install_browser_fixes``: see ``SKIP_UNCHANGED_STYLESHEETS_JS``.
 """
 
 from __future__ import annotations
@@ -16,6 +24,40 @@ import math
 from typing import Callable
 
 import panel as pn
+from bokeh.models import CustomJS
+from panel.io.document import hold
+
+
+class Immediate:
+    """For the widgets that start a new trial (λ, seed, the condition): handle a change from the
+    page at once and send everything it causes in one message. Panel by default waits 50 ms
+    after a widget's change (to batch further ones), then sends each updated widget and figure
+    as its own message; here the new trial's data, the other λ widgets and the page's link leave
+    together: the trial is on screen about 40 ms sooner and the browser applies one update, not
+    five (``python -m benchmarks --dashboard``). Uses Panel's own hooks: ``_priority_changes`` (as its
+    Tabulator does) and the document hold it puts around a change in a notebook. Mix it in before
+    the widget's class: ``class ImmediateSelect(Immediate, pn.widgets.Select)``."""
+
+    _priority_changes = ["value", "value_throttled"]
+
+    def _change_event(self, doc) -> None:
+        with hold(doc):
+            super()._change_event(doc)
+
+
+class OptionsOnlySelect(pn.widgets.Select):
+    """A selector that refuses a value from the page that is not among its options (sent by a
+    tampered page): ``refused(value)`` is called and the page is shown the real value again,
+    instead of an exception in the server's log."""
+
+    def refused(self, value) -> None:
+        """A value the selector never offered came from the page (subclasses say so)."""
+
+    def _process_property_change(self, msg):
+        if "value" in msg and msg["value"] not in self.labels:
+            self.refused(msg.pop("value"))
+            pn.state.execute(lambda: self.param.trigger("value"))  # resend the real value to the page
+        return super()._process_property_change(msg)
 
 
 class GuardedFileDropper(pn.widgets.FileDropper):
@@ -70,3 +112,47 @@ def page_connections(doc) -> int | None:
     session = getattr(context, "_session", None)
     count = getattr(session, "connection_count", None)
     return count if isinstance(count, int) else None
+
+
+INSTALLED_FLAG = "__rate2spike_unchanged_styles_kept"
+
+# Bokeh (3.9) rewrites the text of every renderer's position stylesheet on every paint, also when
+# the text is the same. Each rewrite invalidates the styles of the plot's shadow tree, and Bokeh
+# then reads CSS variables (``getComputedStyle``) for the colour of every text it draws, so a
+# plot of ours recomputed its styles tens of times per paint (see bokeh/bokeh#15286 on those
+# reads). Skipping a rewrite whose text is unchanged keeps exactly what is drawn and takes a
+# paint of the output plot from 6-9 ms to 3-4 ms in headless Chromium (``python -m benchmarks
+# --dashboard`` gives the end-to-end figure). The fix finds Bokeh's stylesheet class through a
+# live renderer (``Bokeh.index``, ``child_views``, ``computed_renderer_views``, ``position``) and
+# wraps its one writing method, ``_update``; if a later Bokeh has no such method the page simply
+# runs without it (and tests/test_internals.py and the browser test that checks the flag fail).
+SKIP_UNCHANGED_STYLESHEETS_JS = f"""
+if (window.{INSTALLED_FLAG}) return;
+const stack = Object.values(Bokeh.index);
+const seen = new Set();
+let sheet_class = null;
+while (stack.length && sheet_class === null) {{
+  const view = stack.pop();
+  if (view == null || seen.has(view)) continue;
+  seen.add(view);
+  const sheet = view.position;
+  const candidate = sheet == null ? null : Object.getPrototypeOf(sheet);
+  if (candidate != null && sheet.el instanceof HTMLStyleElement && typeof candidate._update === "function") {{
+    sheet_class = candidate;
+  }}
+  for (const child of (view.child_views ?? [])) stack.push(child);
+  for (const child of (view.computed_renderer_views ?? [])) stack.push(child);
+}}
+if (sheet_class === null) return;
+const write = sheet_class._update;
+sheet_class._update = function (css) {{
+  if (this.el.textContent !== css) write.call(this, css);
+}};
+window.{INSTALLED_FLAG} = true;
+"""
+
+
+def install_browser_fixes(document) -> None:
+    """Install the JavaScript fixes in a served page once its views are built (Bokeh's document_ready)."""
+    if document is not None:
+        document.js_on_event("document_ready", CustomJS(code=SKIP_UNCHANGED_STYLESHEETS_JS))

@@ -9,9 +9,9 @@ import sys
 
 import panel as pn
 
-from rate2spike.explorer import browser_fixes
-from rate2spike.explorer.app import TITLE, load_extensions
+from rate2spike.explorer.app import TITLE, ExplorerPage, load_extensions
 from rate2spike.explorer.catalog import allow_save_from, models_dir_from
+from rate2spike.explorer.internals import install_browser_fixes
 from rate2spike.explorer.limits import limits_from
 from rate2spike.explorer.session import ExplorerSession
 
@@ -22,5 +22,5 @@ session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=a
 session.apply_query(pn.state.session_args)  # a link restores its view
 # bind the session now: Bokeh clears this module's globals once the page is built
 pn.state.on_session_destroyed(lambda _context, session=session: session.close())
-session.servable(title=TITLE)
-browser_fixes.install(pn.state.curdoc)
+ExplorerPage(session).servable(title=TITLE)
+install_browser_fixes(pn.state.curdoc)

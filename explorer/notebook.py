@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import panel as pn
+
+from rate2spike.explorer.app import ExplorerPage, load_extensions
 from rate2spike.explorer.catalog import ModelCatalog
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.tasks import TASKS
@@ -15,8 +18,6 @@ from rate2spike.tasks import TASKS
 
 def extension() -> None:
     """Load the front-end pieces the explorer uses into the notebook (run once, before displaying)."""
-    from rate2spike.explorer.app import load_extensions
-
     load_extensions()
 
 
@@ -42,10 +43,11 @@ def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
     return catalog, catalog.label_of(path.resolve())
 
 
-class Explorer(ExplorerSession):
+class Explorer(ExplorerSession, pn.viewable.Viewer):
     """One explorer session for a notebook: display it in a cell to get the dashboard (controls
     and every view), and drive it from code too, e.g. ``ex.scaling_factor = 30``,
-    ``ex.apply_preset("At the optimum")``, ``ex.side_by_side([10, 30, 90])``.
+    ``ex.apply_preset("At the optimum")``, ``ex.side_by_side([10, 30, 90])``. The session and its
+    viewer in one object, for a notebook's convenience; the server shows ``ExplorerPage(session)``.
 
     ``model``: a task name of a shipped model ('go-nogo', 'xor', 'mante'), a path to a spikeRNN
     .mat file, or a catalogue label; None opens the default shipped model. Other keyword
@@ -62,8 +64,6 @@ class Explorer(ExplorerSession):
         self._page = None
 
     def __panel__(self):
-        from rate2spike.explorer.app import ExplorerPage
-
         if self._page is None:
             self._page = ExplorerPage(self)
         return self._page.layout()

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import panel as pn
 
-from rate2spike.explorer.controls import SMALL_TEXT
-from rate2spike.explorer.text import card_title, text_pane
+from rate2spike.explorer.text import SMALL_TEXT, card_title, text_pane
 from rate2spike.paths import find_model_files
 from rate2spike.report import Population, collect, report_layout
 

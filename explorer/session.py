@@ -9,9 +9,9 @@ Views and exports read lambda, seed and every setting from ``trial``, never from
 so what they show is always what was simulated. A model that fails to load, a bad upload or
 unreadable stimulation units set ``error`` and leave the previous model and trial in place.
 
-``ExplorerSession`` is a ``pn.viewable.Viewer``: displaying it (``panel serve`` runs
-``explorer/main.py``; a notebook cell) builds its page (``rate2spike.explorer.app``). Being
-parameters, the whole session is testable without a server or a browser.
+``ExplorerSession`` knows nothing of the page that shows it (``app.ExplorerPage``, a
+``pn.viewable.Viewer`` over it). Being parameters, the whole session is testable without a
+server or a browser.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
-import panel as pn
 import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
@@ -56,7 +55,7 @@ def has_initial_decay(model) -> bool:
     return model is not None and (len(model.taus) == 1 or model.taus_gaus0 is not None)
 
 
-class ExplorerSession(pn.viewable.Viewer):
+class ExplorerSession(param.Parameterized):
     """The state of one dashboard session."""
 
     # --- inputs --------------------------------------------------------------------------
@@ -119,11 +118,6 @@ class ExplorerSession(pn.viewable.Viewer):
         first = self.default_label()
         if first is not None:
             self.model_label = first
-
-    def __panel__(self):
-        from rate2spike.explorer.app import ExplorerPage
-
-        return ExplorerPage(self).template()
 
     # --- models --------------------------------------------------------------------------
     def default_label(self) -> str | None:

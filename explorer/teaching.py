@@ -2,8 +2,9 @@
 
 Each piece follows one session and draws with the same frames and figures as the rest of the
 page: ``Presets`` (one button per preset computed from the grid search), ``PresentMode`` (λ,
-the output and the accuracy curve on one projector screen) and ``SideBySide`` (the trial on
-screen at up to three λ, same stimulus and noise).
+and the views that have a Present-mode figure, the output and the accuracy curve, on one
+projector screen) and ``SideBySide`` (the trial on screen at up to three λ, same stimulus and
+noise).
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ import panel as pn
 from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
-from rate2spike.explorer.controls import (LAMBDA_FORMAT, SMALL_TEXT, ImmediateFloatInput, ImmediateFloatSlider,
-                                          help_line, plot)
+from rate2spike.explorer.controls import LAMBDA_FORMAT, ImmediateFloatInput, ImmediateFloatSlider
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
-from rate2spike.explorer.text import alert, static_text
+from rate2spike.explorer.text import SMALL_TEXT, alert, static_text
+from rate2spike.explorer.views import PRESENT_PREFIX, VIEWS, help_line, plot
+
+SIDE_BY_SIDE_HELP = (
+    "The trial on screen at each λ typed (the presets' too small, optimum and too large to start with): the "
+    "same stimulus, the same initial voltages and the same noise, so the only difference is λ. Each column: "
+    "the output with the rate network's (orange), the thresholds and the verdict in its title, and the raster."
+)
 
 
 class Presets:
@@ -43,41 +50,36 @@ class Presets:
 
 
 class PresentMode:
-    """What fits one 1280 x 720 projector screen: λ (slider and number), the presets, the output
-    and the accuracy curve, in large type. The toggle brings back every view.
+    """What fits one 1280 x 720 projector screen: λ (slider and number), the presets, and the views
+    that have a Present-mode figure (the output and the accuracy curve), in large type. The toggle
+    brings back every view.
 
-    Its widgets and figures are built the first time it is switched on: until then the page
-    carries none of them (fewer models to serialise with every message, and no hidden λ widgets
-    to update with every λ change)."""
+    Its widgets and figures are built the first time it is switched on (``build``): until then
+    the page carries none of them (fewer models to serialise with every message, and no hidden λ
+    widgets to update with every λ change). The page draws its figures as it draws its own."""
 
     def __init__(self, session: ExplorerSession, duration: float):
         self.session = session
-        self.duration = duration
+        self.time_range = figures.time_range(duration)  # its own: zooming here leaves the page's views alone
         self.toggle = pn.widgets.Toggle(label="Present", value=False, color="light", width=110,
                                         css_classes=["present-toggle"])
-        self.output: figures.OutputView | None = None  # built by _build
-        self.performance: figures.PerformanceView | None = None
-        self.fixed_output_range = False
+        self.views: dict[str, figures.View] = {}  # by key, built by build
         self.presets = Presets(session)
         self.column = pn.Column(visible=self.toggle.param.value, sizing_mode="stretch_width",
                                 css_classes=["present-panel"])
-        pn.bind(lambda on: on and self.show(), self.toggle.param.value, watch=True)
 
     @property
     def on(self) -> bool:
         return self.toggle.value
 
-    def fix_output_range(self, fixed: bool) -> None:
-        self.fixed_output_range = fixed
-        if self.output is not None:
-            self.output.fixed = fixed
-
-    def _build(self) -> None:
+    def build(self) -> None:
+        """The widgets and figures (once)."""
+        if self.views:
+            return
         s = self.session
-        self.output = figures.OutputView(figures.time_range(self.duration), height=470, name="present-output")
-        self.output.fixed = self.fixed_output_range
-        self.performance = figures.PerformanceView(height=470, name="present-performance", compact=True)
-        for view in (self.output, self.performance):
+        self.views = {key: spec.present(self.time_range, PRESENT_PREFIX + key) for key, spec in VIEWS.items()
+                      if spec.present is not None}
+        for view in self.views.values():
             figures.present_style(view.figure)
         slider = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
                                                  sizing_mode="stretch_width", css_classes=["present-lambda"],
@@ -87,31 +89,9 @@ class PresentMode:
         self.column.objects = [
             pn.Row(slider, number, sizing_mode="stretch_width", margin=(0, 12)), self.presets.buttons,
             self.presets.note,
-            pn.Row(plot(self.output, "present-output"), plot(self.performance, "present-performance"),
+            pn.Row(*(plot(view, PRESENT_PREFIX + key) for key, view in self.views.items()),
                    sizing_mode="stretch_width"),
             alert(s.param.error, "danger", margin=(5, 12), css_classes=["present-error"])]
-
-    def show(self) -> None:
-        """Both views, from the same trial and sweep as the rest of the page."""
-        s = self.session
-        with hold():
-            if self.output is None:
-                self._build()
-            self.show_trial()
-            self.show_performance(frames.performance_frame(
-                s.sweep, s.model, None if s.trial is None else s.trial.spec.scaling_factor))
-
-    def show_trial(self) -> None:
-        """A new trial: its output, and the λ marker on the accuracy curve (no curve data sent)."""
-        trial = self.session.trial
-        if trial is not None:
-            figures.set_time_range(self.output.figure.x_range, trial.recording.drive.T)
-        self.output.show(frames.output_frame(trial, narrow=True))
-        self.performance.mark(None if trial is None else trial.spec.scaling_factor)
-
-    def show_performance(self, performance: frames.Frame) -> None:
-        """A new sweep snapshot or model: the accuracy curve (the page computed the frame)."""
-        self.performance.show(performance)
 
     def panel(self) -> pn.Column:
         """The screen of Present mode (empty, and hidden, until it is first switched on)."""
@@ -178,6 +158,6 @@ class SideBySide:
 
     def card(self) -> pn.Card:
         return pn.Card(pn.Row(self.lambdas, self.button, margin=(0, 0, 6, 0)),
-                       self.row, help_line("side"),
+                       self.row, help_line("side", SIDE_BY_SIDE_HELP),
                        title="λ side by side", collapsed=True, sizing_mode="stretch_width", margin=(0, 12, 10, 12),
                        css_classes=["side-card"])

@@ -5,7 +5,7 @@ reach the page only through these helpers. Panel renders the strings of its Mark
 and StaticText panes and of a Card's title as HTML (Str and StaticText included), so a file named
 ``<img src=x onerror=alert(1)>.mat`` or a link ending ``?lambda=<script>...`` would otherwise run
 script in the page of whoever opens it, and ``[text](url)`` would become a link. Our own constant
-help texts may stay Markdown.
+help texts may stay Markdown. The styles of the page's text (small print, message boxes) are here too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import html
 
 import panel as pn
 import param
+
+SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}  # our own explanatory lines: hints, help lines, statuses
 
 ALERT_COLOURS = {  # Bootstrap 5's alert colours: text, background, border
     "danger": ("#842029", "#f8d7da", "#f5c2c7"),

@@ -19,7 +19,8 @@ import pytest
 
 from browser_support import (TITLES_JS, REPO, PanelServer, Session, browser, pick_file, server_problems,  # noqa: F401
                              shown_text)
-from rate2spike.explorer.browser_fixes import INSTALLED_FLAG
+from rate2spike.explorer.internals import INSTALLED_FLAG
+from rate2spike.explorer.views import VIEWS
 from conftest import synthetic_assets
 from rate2spike.paths import shipped_model_dir
 
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.browser
 
 SCREENSHOT_ENV = "RATE2SPIKE_SCREENSHOT"
 TRAINED = "Task_go-nogo_N_200_trained.mat"  # the shipped go-nogo model, under --models DIR/trained/
-VIEWS = ("output", "raster", "voltage", "rates", "decay", "diagnostic", "performance", "margins", "unit", "readout")
 
 
 @pytest.fixture(scope="module")
@@ -54,22 +54,17 @@ def session(browser, server):
     tab.close()
 
 
-TABS = {"raster": "Spike raster", "voltage": "Membrane voltage", "unit": "One unit", "readout": "Readout",
-        "diagnostic": "Rate vs LIF", "rates": "Firing rates", "decay": "Firing rates"}
-
-
 def test_page_loads_without_errors_and_shows_every_view(session, server):
     page = session.page
-    for name in VIEWS:
-        if name in TABS:  # the trial views below the output are in tabs, drawn when shown
-            page.get_by_text(TABS[name], exact=True).click()
+    for name, view in VIEWS.items():
+        if view.tab is not None:  # the trial views below the output are in tabs, drawn when shown
+            page.get_by_text(view.tab, exact=True).click()
         session.wait_for(lambda: page.locator(f".view-{name} canvas").first.is_visible(), timeout=10,
                          what=f"view {name} drawn")
-    page.get_by_text(TABS["voltage"], exact=True).click()
+    page.get_by_text(VIEWS["voltage"].tab, exact=True).click()
     session.wait_for(lambda: len(session.column("voltage-lines", "xs") or []) == 2, timeout=10, what="voltages")
-    page.get_by_text(TABS["raster"], exact=True).click()
-    for key in ("output", "raster", "voltage", "rates", "diagnostic", "performance", "unit", "readout",
-                "margins"):  # rates covers decay too
+    page.get_by_text(VIEWS["raster"].tab, exact=True).click()
+    for key in (key for key, view in VIEWS.items() if view.help is not None):  # the rates' covers decay too
         assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
@@ -82,7 +77,7 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
     output = r"Output, (Go|NoGo) trial, λ = [\d.]+, seed 0\n(correct|incorrect) .*\nTask_go-nogo_N_\d+_\S+\.mat$"
     assert any(re.match(output, t) for t in titles), titles
     assert any(re.match(r"Spike raster, (Go|NoGo) trial, λ = [\d.]+, seed 0\n.*\nTask_go-nogo_N_", t) for t in titles)
-    # the fix for Bokeh's stylesheet rewrites is in place (explorer/browser_fixes.py; fails if Bokeh changed)
+    # the fix for Bokeh's stylesheet rewrites is in place (explorer/internals.py; fails if Bokeh changed)
     assert page.evaluate(f"window.{INSTALLED_FLAG}") is True
     time.sleep(0.5)  # late console messages
     assert session.errors == []
@@ -251,7 +246,8 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
             pick_file(tab, files[style])
             tab.wait_for(lambda: f"N = {n} units" in shown_text(tab, "model-summary"), timeout=60,
                          what=f"the {style}-style upload")
-        assert "relu" in shown_text(tab, "page-notes")  # the PyTorch-style file's note says how it was read
+        # the PyTorch-style file's note says how it was read (its own update: it may follow the summary's)
+        tab.wait_for(lambda: "relu" in shown_text(tab, "page-notes"), timeout=10, what="the note on relu")
         pick_file(tab, corrupt)
         tab.wait_for(lambda: "Upload rejected; the previous model stays." in shown_text(tab, "page-error"), timeout=30,
                      what="the corrupt upload's error")

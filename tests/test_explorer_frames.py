@@ -10,6 +10,7 @@ import pytest
 from rate2spike.explorer import figures, frames
 from rate2spike.explorer.session import VIEW_RECORDINGS
 from rate2spike.explorer.sweeps import SweepSnapshot
+from rate2spike.explorer.views import VIEWS
 from rate2spike.model import load_model
 from rate2spike.network import Stimulation
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
@@ -127,10 +128,10 @@ def test_voltage_lanes_and_pinned_rate_follow_the_trials_constants(sim):
     assert view.pinned_item.label.value == "Pinned (≥ 400 Hz)"
     view.show(frames.diagnostic_frame(trial))
     assert view.pinned_item.label.value == "Pinned (≥ 200 Hz)"
-    help_lines = figures.help_texts(variant)
-    assert "4 ms refractory period" in help_lines["voltage"] and "-50 mV" in help_lines["voltage"]
-    assert "above 200 Hz" in help_lines["diagnostic"] and "1/t_ref = 250 Hz" in help_lines["diagnostic"]
-    assert figures.HELP == figures.help_texts(DEFAULT_PARAMETERS)
+    voltage_help, diagnostic_help = (VIEWS[key].help_text(variant) for key in ("voltage", "diagnostic"))
+    assert "4 ms refractory period" in voltage_help and "-50 mV" in voltage_help
+    assert "above 200 Hz" in diagnostic_help and "1/t_ref = 250 Hz" in diagnostic_help
+    assert "2 ms refractory period" in VIEWS["voltage"].help_text()  # the page's: the reference's constants
 
 
 def test_distributions(sim):

@@ -1,0 +1,140 @@
+"""The private Panel and Bokeh hooks of explorer/internals.py, one test each: an upgrade that removes
+or changes a hook fails here, with a message naming it, before the page silently loses what the
+hook gave it. A last test checks that no other explorer module overrides a private hook."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import bokeh
+import panel as pn
+import pytest
+from bokeh.document import Document
+from bokeh.server.contexts import BokehSessionContext
+from bokeh.server.session import ServerSession
+from panel.reactive import Syncable
+
+from rate2spike.explorer import internals
+
+BOKEHJS = Path(bokeh.__file__).parent / "server" / "static" / "js"
+
+
+def gone(hook: str, user: str) -> str:
+    return (f"{hook} is gone or has changed in this Panel/Bokeh: explorer/internals.py ({user}) relies on it; "
+            "find the new hook, or drop what it gave the page")
+
+
+def parameters(function) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+def test_hook_syncable_priority_changes():
+    """Immediate: a change of a property named in ``_priority_changes`` is handled at once."""
+    hook = "panel.reactive.Syncable._priority_changes"
+    assert isinstance(getattr(Syncable, "_priority_changes", None), list), gone(hook, "Immediate")
+    assert "self._priority_changes" in inspect.getsource(Syncable._server_change), gone(hook, "Immediate")
+
+
+def test_hook_syncable_change_event():
+    """Immediate: a served page's change is applied by ``_change_event(doc)``, which it holds."""
+    hook = "panel.reactive.Syncable._change_event(doc)"
+    assert parameters(Syncable._change_event) == ["self", "doc"], gone(hook, "Immediate")
+    assert "self._change_event(doc)" in inspect.getsource(Syncable._change_coroutine), gone(hook, "Immediate")
+
+
+def test_hook_syncable_process_property_change():
+    """OptionsOnlySelect: a value from the page passes ``_process_property_change(msg)`` first."""
+    hook = "panel.reactive.Syncable._process_property_change(msg)"
+    assert len(parameters(Syncable._process_property_change)) == 2, gone(hook, "OptionsOnlySelect")
+    assert "self._process_property_change(" in inspect.getsource(Syncable._process_events), \
+        gone(hook, "OptionsOnlySelect")
+
+    class Probe(internals.OptionsOnlySelect):
+        def refused(self, value):
+            self.seen = value
+
+    probe = Probe(options=["a", "b"])
+    probe._process_events({"value": "<tampered>"})  # what Panel does with a change from the page
+    assert getattr(probe, "seen", None) == "<tampered>" and probe.value == "a", gone(hook, "OptionsOnlySelect")
+
+
+def test_hook_file_dropper_process_event_and_file_buffer():
+    """GuardedFileDropper: the dropper's chunks arrive at ``_process_event(event)``, gathered in
+    ``_file_buffer`` by file name."""
+    hook = "panel.widgets.FileDropper._process_event(event) / _file_buffer"
+    assert parameters(pn.widgets.FileDropper._process_event) == ["self", "event"], gone(hook, "GuardedFileDropper")
+    assert "self._process_event(event)" in inspect.getsource(Syncable._process_bokeh_event), \
+        gone(hook, "GuardedFileDropper")
+    assert "'upload_event'" in inspect.getsource(pn.widgets.FileDropper._get_model), gone(hook, "GuardedFileDropper")
+    dropper = pn.widgets.FileDropper()
+    assert dropper._file_buffer == {}, gone(hook, "GuardedFileDropper")
+    for chunk in (1, 2):  # the page's protocol: numbered chunks of one file
+        dropper._process_event(SimpleNamespace(event_name="upload_event", data={
+            "name": "a.mat", "chunk": chunk, "total_chunks": 2, "data": b"ab"[chunk - 1:chunk], "type": ""}))
+        assert ("a.mat" in dropper._file_buffer) == (chunk == 1), gone(hook, "GuardedFileDropper")
+    assert dropper.value == {"a.mat": b"ab"}, gone(hook, "GuardedFileDropper")
+
+
+def test_hook_bokeh_session_context_session_connection_count():
+    """page_connections: a served page's session context holds its ServerSession in ``_session``,
+    which counts the page's browser connections."""
+    hook = "bokeh.server.contexts.BokehSessionContext._session.connection_count"
+    assert isinstance(inspect.getattr_static(ServerSession, "connection_count", None), property), \
+        gone(hook, "page_connections")
+    context = BokehSessionContext("a-session", SimpleNamespace(), Document())
+    page = SimpleNamespace(session_context=context)
+    assert internals.page_connections(page) is None  # no ServerSession yet (on_session_created)
+    context._set_session(SimpleNamespace(connection_count=2))  # what the server does with the page's session
+    assert internals.page_connections(page) == 2, gone(hook, "page_connections")
+
+
+def declaration(path: Path, cls: str) -> str:
+    """The body of one class declaration in a BokehJS type declaration file."""
+    text = path.read_text(encoding="utf-8")
+    match = re.search(rf"export declare (abstract )?class {cls}\b[^{{]*{{(.*?)\n}}", text, re.S)
+    return "" if match is None else match.group(2)
+
+
+@pytest.mark.parametrize("where, cls, member", [
+    ("lib/core/dom.d.ts", "InlineStyleSheet", "protected _update(css: string): void;"),
+    ("lib/models/renderers/renderer.d.ts", "RendererView", "readonly position: InlineStyleSheet;"),
+    ("lib/models/layouts/layout_dom.d.ts", "LayoutDOMView", "get child_views(): UIElementView[];"),
+    ("lib/models/plots/plot_canvas.d.ts", "PlotView", "get computed_renderer_views(): RendererView[];"),
+])
+def test_hook_bokehjs_inline_stylesheet_update(where, cls, member):
+    """install_browser_fixes: the page's JavaScript walks the views (``child_views``,
+    ``computed_renderer_views``) to a renderer's ``position`` stylesheet and wraps its class's
+    ``_update``, in the BokehJS this Bokeh serves."""
+    hook = f"BokehJS {cls}.{member.split('(')[0].split(':')[0].split()[-1]}"
+    assert member in declaration(BOKEHJS / where, cls), gone(hook, "install_browser_fixes")
+    served = (BOKEHJS / "bokeh.min.js").read_text(encoding="utf-8")
+    assert "_update(" in served and "computed_renderer_views" in served, gone(hook, "install_browser_fixes")
+
+
+PRIVATE_OWNERS = ("panel", "bokeh", "param")  # whose private names only internals.py may override
+MANGLED = re.compile(r"_[A-Za-z]\w*?__\w")
+
+
+def test_no_other_explorer_module_overrides_a_private_hook():
+    """Every class of explorer/ that overrides a private name of a Panel, Bokeh or param base class
+    is in internals.py."""
+    modules = sorted(path.stem for path in Path(internals.__file__).parent.glob("*.py")
+                     if path.stem not in ("__init__", "main", "internals"))  # main serves a page when imported
+    overriding = []
+    for name in modules:
+        module = importlib.import_module(f"rate2spike.explorer.{name}")
+        for cls in vars(module).values():
+            if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+                continue
+            for attribute in vars(cls):
+                if not attribute.startswith("_") or attribute.startswith("__") or MANGLED.match(attribute):
+                    continue  # public, special, or set by a metaclass (param's _param__parameters)
+                owners = [base for base in cls.__mro__[1:] if attribute in vars(base)
+                          and base.__module__.split(".")[0] in PRIVATE_OWNERS]
+                if owners:
+                    overriding.append(f"{name}.{cls.__name__}.{attribute} (of {owners[0].__qualname__})")
+    assert overriding == [], f"private Panel/Bokeh hooks used outside explorer/internals.py: {overriding}"
