@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rate2spike.cluster import check_local_workers
+from rate2spike.conversion import FRESH_SEED  # `evaluate` scores trials no grid search (seed 0) has seen
 from rate2spike.limits import (LAMBDA_RULE, MAX_UNITS, MIN_TAU_STEPS, check_gain, check_inhibitory_share,
                               check_scaling_factor, check_scaling_factors, check_tau, check_units, grid_count)
 from rate2spike.search import DEFAULT_ALPHA
@@ -27,7 +28,6 @@ from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 EXIT_USAGE = 2  # bad input: a file, field, shape or option (one line names it)
 EXIT_NOT_CONVERTED = 3  # `sweep`: every file searched, but no lambda converts at least one model (its verdict says why)
-FRESH_SEED = 20261123  # `evaluate` scores trials no grid search (seed 0) has seen
 
 
 def _limited(check, text: str, value, joint: str = ": "):
@@ -225,9 +225,9 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from rate2spike.conversion import conversion_check
     from rate2spike.model import load_model
     from rate2spike.progress import ProgressBar
-    from rate2spike.sweep import run_grid
     from rate2spike.train import evaluate
     from rate2spike.trial import TrialSpec
 
@@ -243,13 +243,10 @@ def cmd_evaluate(args) -> int:
         print(f"  rate network: accuracy {accuracy:.3f} on {args.rate_trials} fresh trials")
     if args.n_trials:
         with ProgressBar(total=args.n_trials, desc="LIF trials") as bar:
-            result = run_grid(spec, [spec.scaling_factor], args.n_trials, progress=lambda p: bar.update_to(p.done))
-        low, high = result.interval
-        print(f"  LIF network at lambda = {spec.scaling_factor:g}: accuracy {result.accuracy[0]:.3f} "
-              f"(95% CI {low[0]:.3f}-{high[0]:.3f}) on {args.n_trials} fresh trials")
-        for key, value in result.breakdown(0).items():
-            if isinstance(value, float):
-                print(f"    {key}: {value:.3f}")
+            check = conversion_check(model, spec.scaling_factor, args.n_trials, args.seed, spec.task,
+                                     n_threads=args.threads, progress=lambda done, total: bar.update_to(done))
+        for line in check.lines():
+            print(f"  {line}")
     return 0
 
 
@@ -529,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-trials", type=whole_number(0), default=200, help="LIF trials (0 skips; default 200)")
     p.add_argument("--rate-trials", type=whole_number(0), default=500, help="rate-network trials (0 skips; default 500)")
     p.add_argument("--seed", type=whole_number(0), default=FRESH_SEED, help=f"trial seed (default {FRESH_SEED}; sweeps use 0)")
+    p.add_argument("--threads", type=whole_number(1), help="threads for the LIF trials (default: every core)")
     p.set_defaults(func=cmd_evaluate)
 
     _add_train(sub, shared)
