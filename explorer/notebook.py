@@ -1,7 +1,9 @@
 """The explorer in a Jupyter notebook: ``Explorer(model=...)`` displays the dashboard in a cell.
 
-Run ``pn.extension("filedropper")`` (or ``rate2spike.explorer.notebook.extension()``) once in
-the notebook first, as for any Panel output.
+Run ``pn.extension("filedropper", inline=True)`` (or ``rate2spike.explorer.notebook.extension()``)
+once in the notebook first, as for any Panel output. ``inline=True`` puts BokehJS and Panel's
+scripts into the notebook itself: without it they come from a CDN, and a machine without internet
+(a lecture hall's) shows nothing and says nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from rate2spike.tasks import TASKS
 
 
 def extension() -> None:
-    """Load the front-end pieces the explorer uses into the notebook (run once, before displaying)."""
-    from rate2spike.explorer.app import load_extensions
+    """Load the front-end pieces the explorer uses into the notebook, inline, so it renders offline
+    (run once, before displaying)."""
+    import panel as pn
 
-    load_extensions()
+    pn.extension("filedropper", notifications=False, inline=True)
 
 
 def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
