@@ -140,7 +140,7 @@ def _stimulus_onset(stimulus, dt: float) -> float:
     return (changed[0] if changed.size else u.shape[1]) * RATE_STEP
 
 
-def _failure_mode(trial) -> str | None:
+def failure_mode(trial) -> str | None:
     """How a wrong trial failed: 'early' (answered before the stimulus), 'high' (a NoGo window whose
     mean is above the ceiling), 'noisy' (the window's mean on the right side, its fluctuations across
     the line), 'low' (an answer that never reached its threshold)."""
@@ -177,13 +177,13 @@ def spiking_measures(model: RateModel, task: Task, ladder, seed: int = 0, n_tria
             group["correct"] += trial.outcome.correct
             start = first_sample_from(task.decision_start, trial.recording.drive.dt)
             group["window_means"].append(float(np.mean(trial.recording.out[start:])))
-            mode = _failure_mode(trial)
+            mode = failure_mode(trial)
             if mode is not None:
                 group["modes"][mode] = group["modes"].get(mode, 0) + 1
             rates = trial.recording.spike_counts / duration
             silent.append(np.mean(rates == 0))
             pinned.append(np.mean(rates >= PINNED_SHARE_OF_CEILING / trial.spec.params.t_ref))
-            gain = _window_gain(trial)
+            gain = window_gain(trial)
             if gain is not None:
                 gains.append(gain)
         per_lambda.append({"lambda": float(lam), "accuracy": float(np.mean([t.outcome.correct for t in at])),
@@ -193,7 +193,7 @@ def spiking_measures(model: RateModel, task: Task, ladder, seed: int = 0, n_tria
     return {"ladder": per_lambda}
 
 
-def _window_gain(trial) -> float | None:
+def window_gain(trial) -> float | None:
     """The spiking output's mean over the decision window divided by the rate network's (on the same
     stimulus), for trials where the rate network's answer is clearly away from 0."""
     rate = trial.rate_response

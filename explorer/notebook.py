@@ -1,7 +1,9 @@
 """The explorer in a Jupyter notebook: ``Explorer(model=...)`` displays the dashboard in a cell.
 
-Run ``pn.extension("filedropper")`` (or ``rate2spike.explorer.notebook.extension()``) once in
-the notebook first, as for any Panel output.
+Run ``pn.extension("filedropper", inline=True)`` (or ``rate2spike.explorer.notebook.extension()``)
+once in the notebook first, as for any Panel output. ``inline=True`` puts BokehJS and Panel's
+scripts into the notebook itself: without it they come from a CDN, and a machine without internet
+(a lecture hall's) shows nothing and says nothing.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from pathlib import Path
 
 import panel as pn
 
-from rate2spike.explorer.app import ExplorerPage, load_extensions
+from rate2spike.explorer.app import ExplorerPage
 from rate2spike.explorer.catalog import ModelCatalog
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.tasks import TASKS
 
 
 def extension() -> None:
-    """Load the front-end pieces the explorer uses into the notebook (run once, before displaying)."""
-    load_extensions()
+    """Load the front-end pieces the explorer uses into the notebook, inline, so it renders offline
+    (run once, before displaying)."""
+    pn.extension("filedropper", notifications=False, inline=True)
 
 
 def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:

@@ -108,6 +108,8 @@ class ExplorerSession(param.Parameterized):
         self._trials = Offloader(doc)  # the trial on screen
         self._side = Offloader(doc)  # λ side by side
         self._diagnosis = Offloader(doc)  # the Diagnosis card's measurements
+        self._presets_job = Offloader(doc)  # the teaching presets' search for trials that show their claims
+        self._presets_cache: tuple = (None, [])
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
@@ -246,23 +248,61 @@ class ExplorerSession(param.Parameterized):
         self._side.run(lambda: self.side_by_side(lambdas), show)
 
     def side_by_side_default(self) -> str:
-        """λ values to start from: the presets' too small, optimum and too large, else around λ."""
-        chosen = [p.settings["scaling_factor"] for p in self.presets()[:3]]
+        """λ values to start from: the presets' too small, good and too large (once found), else around λ."""
+        chosen = [p.settings["scaling_factor"] for p in (self.cached_presets() or [])[:3]]
         if not chosen:
             lam = self.scaling_factor
             chosen = [max(LAMBDA_BOUNDS[0], lam / 4), lam, min(LAMBDA_BOUNDS[1], lam * 3)]
         return ", ".join(f"{lam:g}" for lam in chosen)
 
     # --- presets -------------------------------------------------------------------------
-    def presets(self) -> list:
-        """The teaching presets of the open model, from its finished sweep or stored grid search."""
+    def _presets_key(self):
+        """What the presets depend on: the model, its finished sweep, the task options, downsampling."""
         if self.model is None or self.task is None:
-            return []
+            return None
+        return (self.model, self.task.name, self.finished_sweep(), tuple(self.task_options.items()), self.downsample)
+
+    def _compute_presets(self, key) -> list:
+        model, _task, sweep, options, downsample = key
         window = (self.task.decision_start, self.task.duration())
-        return presets(self.model, self.finished_sweep(), window, LAMBDA_BOUNDS)
+        return presets(model, self.task, sweep, window, LAMBDA_BOUNDS, options, downsample)
+
+    def cached_presets(self) -> list | None:
+        """The presets if they have been found for what is on screen, else None."""
+        key = self._presets_key()
+        cached_key, found = self._presets_cache
+        return found if key is not None and cached_key == key else None
+
+    def presets(self) -> list:
+        """The teaching presets of the open model (``rate2spike.explorer.presets``), each set on a trial
+        that shows its claim; found once per model, finished sweep and task options (a few seconds)."""
+        key = self._presets_key()
+        if key is None:
+            return []
+        if self._presets_cache[0] != key:
+            self._presets_cache = (key, self._compute_presets(key))
+        return self._presets_cache[1]
+
+    def presets_then(self, show) -> None:
+        """``presets`` off the server's event loop: ``show(presets, error)`` on the page's loop."""
+        key = self._presets_key()
+        if key is None:
+            show([], None)
+            return
+        if self._presets_cache[0] == key:
+            show(self._presets_cache[1], None)
+            return
+
+        def keep(found, error):
+            if error is None:
+                self._presets_cache = (key, found)
+            show(found, error)
+
+        self._presets_job.run(lambda: self._compute_presets(key), keep)
 
     def apply_preset(self, name: str) -> str:
-        """Set the session to a preset (one change, so one new trial); returns why it is interesting."""
+        """Set the session to a preset (one change, so one new trial: its λ, condition and seed, and
+        stimulation on or off); returns why it is interesting."""
         chosen = next((p for p in self.presets() if p.name == name), None)
         if chosen is None:
             raise ValueError(f"no preset '{name}' for this model (run a sweep first)")

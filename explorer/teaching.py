@@ -37,8 +37,22 @@ class Presets:
         self.show()
 
     def show(self, *_) -> None:
+        """Find the presets (off the server's event loop) and show their buttons."""
+        if self.session.sweep_running:
+            return
+        if self.session.cached_presets() is None and self.session.model is not None:
+            self.buttons.objects = [pn.pane.Markdown("Finding a trial that shows each preset's point…",
+                                                     styles=SMALL_TEXT)]
+        self.session.presets_then(self._draw)
+
+    def _draw(self, found, error) -> None:
+        if error is not None:
+            if not isinstance(error, ValueError):
+                raise error
+            self.session.error = f"Presets: {error}"
+            found = []
         buttons = []
-        for preset in self.session.presets():
+        for preset in found:
             button = pn.widgets.Button(label=preset.name, color="light", description=preset.why,
                                        css_classes=[f"preset-{preset.name.split()[0].lower()}"])
             button.on_click(lambda _, name=preset.name: setattr(

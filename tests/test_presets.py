@@ -1,61 +1,100 @@
-"""Teaching presets: computed from the grid search, one click each."""
+"""Teaching presets that show what they say: λ from the grid search, and on each shipped model a trial
+whose verdict and output agree with the preset's explanation."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from rate2spike.explorer.presets import presets
+from rate2spike.diagnose import failure_mode, window_gain
+from rate2spike.explorer.presets import MODE_WORDS, preset_lambdas
+from rate2spike.explorer.session import ExplorerSession
+from rate2spike.paths import shipped_models
 
 
-def model(factors, perfs, exc=(True, False)):
+def model(factors, perfs, recommended=None):
     return SimpleNamespace(scaling_factors=np.array(factors, float), all_perfs=np.array(perfs, float),
-                           exc=np.array(exc))
+                           recommended_scaling_factor=recommended)
 
 
-def test_presets_come_from_the_stored_curve():
-    found = {p.name: p for p in presets(model([10, 20, 30, 40, 50], [0.4, 0.9, 1.0, 0.95, 0.5]), None, (0.5, 1.0))}
-    assert found["At the optimum"].settings == {"scaling_factor": 30.0}
-    assert found["λ too small"].settings == {"scaling_factor": 10.0} and "accuracy 0.40" in found["λ too small"].why
-    assert found["λ too large"].settings == {"scaling_factor": 50.0}
-    inhibit = found["Inhibit the excitatory units"].settings
-    assert inhibit == {"scaling_factor": 30.0, "stim_mode": "inh", "stim_units": "exc", "stim_window": (0.5, 1.0)}
+def test_the_lambdas_come_from_the_curve():
+    found = preset_lambdas(model([10, 20, 30, 40, 50], [0.4, 0.9, 1.0, 0.95, 0.5]))
+    assert (found["small"], found["good"], found["large"]) == (10.0, 30.0, 50.0) and not found["recommended"]
+    edge = preset_lambdas(model([20, 40, 60], [1.0, 0.9, 0.3], recommended=40.0))
+    assert (edge["small"], edge["good"], edge["large"]) == (5.0, 40.0, 60.0) and edge["recommended"]
+    assert preset_lambdas(SimpleNamespace(scaling_factors=None, all_perfs=None)) is None
 
 
-def test_an_optimum_on_the_grid_edge_reaches_beyond_it():
-    found = {p.name: p for p in presets(model([20, 40, 60], [1.0, 0.9, 0.3]), None, None)}
-    assert found["λ too small"].settings == {"scaling_factor": 5.0} and "below the searched grid" in found["λ too small"].why
-    assert found["λ too large"].settings == {"scaling_factor": 60.0}
-    assert "Inhibit the excitatory units" not in found  # no decision window given
-
-
-def test_a_finished_sweep_wins_over_the_stored_curve_and_no_curve_no_presets():
+def test_a_finished_sweep_wins_over_the_stored_curve():
     sweep = SimpleNamespace(optimum=(45.0, 1.0), complete=np.array([True, True, True]),
-                            scaling_factors=np.array([15.0, 45.0, 90.0]), accuracy=np.array([0.2, 1.0, 0.1]))
-    found = {p.name: p.settings["scaling_factor"] for p in presets(model([20], [1.0]), sweep)}
-    assert found == {"λ too small": 15.0, "At the optimum": 45.0, "λ too large": 90.0}
-    assert presets(SimpleNamespace(scaling_factors=None, all_perfs=None, exc=np.array([True]))) == []
+                            scaling_factors=np.array([90.0, 15.0, 45.0]), accuracy=np.array([0.1, 0.2, 1.0]),
+                            recommended=lambda: (45.0, 1.0, 0.01))
+    found = preset_lambdas(model([20], [1.0]), sweep)
+    assert (found["small"], found["good"], found["large"]) == (15.0, 45.0, 90.0)
+
+
+def _mode_named(why: str) -> str:
+    """The failure mode a preset's explanation states (its words, from MODE_WORDS)."""
+    return next(mode for mode, words in MODE_WORDS.items() if words.split(":")[0] in why)
+
+
+@pytest.fixture
+def shipped_session(request, monkeypatch):
+    monkeypatch.delenv("RATE2SPIKE_ASSETS", raising=False)
+    session = ExplorerSession()
+    session.model_label = next(label for label in session.catalog.labels if label.startswith(request.param))
+    yield session
+    session.close()
+
+
+@pytest.mark.parametrize("shipped_session", ["go-nogo", "xor", "mante"], indirect=True)
+def test_every_preset_shows_on_screen_what_its_explanation_says(shipped_session):
+    session = shipped_session
+    found = session.presets()
+    names = [p.name for p in found]
+    assert names[0] == "λ too small" and names[2] == "λ too large" and names[-1] == "Inhibit the excitatory units"
+    for preset in found:
+        why = session.apply_preset(preset.name)
+        trial = session.trial
+        assert trial.spec.scaling_factor == preset.settings["scaling_factor"] and trial.spec.seed == preset.settings["seed"]
+        assert trial.stimulus.condition.name in why  # the condition the page shows is the one explained
+        verdict = "correct ✓" if trial.outcome.correct else "incorrect ✗"
+        if preset.claim == "fails":  # too small / too large: fails, for the stated reason
+            assert not trial.outcome.correct and verdict in why
+            assert failure_mode(trial) == _mode_named(why), (why, failure_mode(trial))
+        elif preset.claim == "follows":  # recommended / optimum: correct, its gain as printed
+            assert trial.outcome.correct and why.endswith("(correct ✓).")
+            printed = float(re.search(r"is ([\d.]+) times the rate network's", why).group(1))
+            assert printed == pytest.approx(window_gain(trial), abs=0.006)
+        else:  # inhibit: the stimulation is on, and the verdict or the output changed as said
+            assert trial.spec.stimulation.mode == "inh" and trial.spec.stimulation.units
+            moved = re.search(r"moves from (-?[\d.]+) to (-?[\d.]+) \((.+?);", why)
+            assert float(moved.group(2)) == pytest.approx(trial.outcome.extreme, abs=0.006)
+            assert moved.group(3) == ("incorrect ✗" if not trial.outcome.correct else "still correct ✓")
+            assert abs(float(moved.group(1)) - float(moved.group(2))) > 0.05  # a visible change
+    session.apply_preset(found[0].name)
+    assert session.trial.spec.stimulation.mode == "none"  # a preset without stimulation turns it off
 
 
 def test_a_session_applies_a_preset_in_one_step(tmp_path, monkeypatch):
     from conftest import model_path, synthetic_assets
-    from rate2spike.explorer.session import ExplorerSession
     from rate2spike.model import save_grid_search
     root = synthetic_assets(tmp_path / "assets", N=40)
     save_grid_search(model_path(root, "go-nogo", 40), [20, 30, 40], [0.5, 0.9, 0.4], 30)
     monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
     session = ExplorerSession()
     try:
+        found = {p.name: p for p in session.presets()}
         runs = []
         session.param.watch(lambda e: runs.append(e.new), "trial")
-        why = session.apply_preset("Inhibit the excitatory units")
+        session.apply_preset("Inhibit the excitatory units")
         spec = session.trial.spec
-        assert len(runs) == 1 and spec.scaling_factor == 30.0 and spec.stimulation.mode == "inh"
-        assert len(spec.stimulation.units) == int(session.model.exc.sum()) and "λ = 30" in why
-        session.apply_preset("λ too large")
-        assert session.trial.spec.scaling_factor == 40.0 and session.trial.spec.stimulation.mode == "none"
+        assert len(runs) == 1 and spec.stimulation.mode == "inh"  # λ, condition, seed and stimulation: one trial
+        assert spec.scaling_factor == found["Inhibit the excitatory units"].settings["scaling_factor"]
+        assert session.cached_presets() is not None  # found once, not again for each click
         with pytest.raises(ValueError, match="no preset"):
             session.apply_preset("Magic")
     finally:
