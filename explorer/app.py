@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import urllib.parse
+from contextlib import contextmanager
 
 import panel as pn
 import param
@@ -120,6 +121,7 @@ class ExplorerPage(pn.viewable.Viewer):
         pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
         pn.bind(lambda _active: self.views_shown(), self.tabs.param.active, watch=True)
         pn.bind(self.present_toggled, self.present.toggle.param.value, watch=True)
+        self.notebook_roots: list[pn.Column] = []  # the cells showing this page (``layout``)
         self.refresh()
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
@@ -150,7 +152,7 @@ class ExplorerPage(pn.viewable.Viewer):
             self.file_card.collapsed = False
 
     def present_toggled(self, on: bool) -> None:
-        with hold():
+        with self.one_update():
             if on:
                 self.present.build()
             self.views_shown()
@@ -165,7 +167,7 @@ class ExplorerPage(pn.viewable.Viewer):
         else when they are shown; a new trial moves what a view marks of it (``on_trial``)."""
         on_screen = self.on_screen()
         trial = self.session.trial
-        with hold():
+        with self.one_update():
             for name, spec in self.every_figure():
                 if changed & spec.redrawn_by:
                     self.stale.add(name)
@@ -187,13 +189,35 @@ class ExplorerPage(pn.viewable.Viewer):
             return
         trial = self.session.trial
         time_range = self.present.time_range if self.present.on else self.time_range
-        with hold():
+        with self.one_update():
             if trial is not None and time_range.bounds != (0.0, trial.recording.drive.T):
                 figures.set_time_range(time_range, trial.recording.drive.T)
             for name in due:
                 spec, view, present = on_screen[name]
                 view.show(spec.frame_of(self.session, present))
         self.stale.difference_update(due)
+
+    @contextmanager
+    def one_update(self):
+        """Send every change made inside as one document update. On a server, Panel's ``hold``.
+        In a notebook cell, a change made to a Bokeh figure directly reaches the cell only if its
+        document is held while it is made and then pushed (``pn.io.push_notebook``; Panel's Bokeh
+        pane docs): unheld, the change never leaves the kernel, and the cell showed the last
+        trial's data under this one's title. So the cell's document is held here and pushed at the end."""
+        if not self.notebook_roots:
+            with hold():
+                yield
+            return
+        documents = {view.figure.document for view in [*self.views.values(), *self.present.views.values()]}
+        held = [doc for doc in documents if doc is not None and not doc.callbacks.hold_value]
+        for doc in held:
+            doc.hold("combine")
+        try:
+            yield
+        finally:
+            pn.io.push_notebook(*self.notebook_roots)
+            for doc in held:
+                doc.unhold()
 
     def update_link(self, *_) -> None:
         """Keep the page's URL a link to what it shows (opening it restores the view)."""
@@ -252,11 +276,13 @@ class ExplorerPage(pn.viewable.Viewer):
     def layout(self) -> pn.Column:
         """The page without the server template, for a notebook cell: the header's buttons, then
         the sidebar's cards beside the main area."""
-        return pn.Column(
+        root = pn.Column(
             pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.present.toggle, self.copy_link),
             pn.Row(pn.Column(*self.controls.cards(), width=350), pn.Column(*self.main(), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width", min_width=1100)
+        self.notebook_roots.append(root)
+        return root
 
     def close(self) -> None:
         """End of the session: stop the sweep and delete uploads."""

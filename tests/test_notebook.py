@@ -19,9 +19,22 @@ def test_the_teaching_notebook_runs_and_shows_the_explorer_and_the_sweep():
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    for preset in ("λ too small", "At the optimum", "λ too large", "Inhibit the excitatory units"):
+    for preset in ("λ too small", "λ too large", "Inhibit the excitatory units"):
         assert preset in text
+    assert "Recommended λ" in text or "At the optimum" in text
     assert "best λ = " in text
+    # what the lesson's text says of the three panels is what their trials show: too small and too large
+    # fail, and at the recommended λ the trial is correct with the spiking output within 30% of the rate
+    # network's over the decision window
+    panels = [line for line in text.splitlines() if ": λ = " in line and line.split(":")[0] in
+              ("λ too small", "λ too large", "Recommended λ", "At the optimum")]
+    assert len(panels) == 3, panels
+    for line in panels:
+        if line.startswith(("λ too small", "λ too large")):
+            assert line.endswith("incorrect"), line
+        else:
+            assert ", correct, spiking/rate " in line, line
+            assert 0.7 <= float(line.rsplit(" ", 1)[1]) <= 1.3, line
     # the explorer cell and the figures display as Panel/HoloViews output, not as a plain repr
     rich = [o for o in outputs if o.output_type in ("display_data", "execute_result")]
     assert sum("application/vnd.holoviews_load.v0+json" in o.get("data", {}) or

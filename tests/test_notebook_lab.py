@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -18,12 +19,30 @@ from browser_support import REPO, TITLES_JS, browser, free_port  # noqa: F401 - 
 
 pytestmark = pytest.mark.browser
 NOTEBOOK = REPO / "examples" / "why_lambda.ipynb"
+# the title of every explorer view, by view: its figure carries the css class view-<key>
+VIEW_TITLES_JS = """() => {
+  const titles = {};
+  for (const doc of window.Bokeh.documents) for (const model of doc.all_models)
+    for (const name of (model.css_classes || []).filter(c => c.startsWith('view-')))
+      if (model.title) titles[name.slice(5)] = model.title.text;
+  return titles;
+}"""
+
+
+def _data_path() -> str:
+    """Where JupyterLab finds the extensions of the packages this Python sees. A virtual environment
+    that sees the system's packages (--system-site-packages) does not see their lab extensions, which
+    live under the base installation's share/jupyter, not under site-packages: without pyviz_comms'
+    extension, Panel output renders but no comm opens, and nothing set from code reaches it."""
+    paths = [os.environ.get("JUPYTER_PATH", ""), str(Path(sys.prefix) / "share" / "jupyter"),
+             str(Path(sys.base_prefix) / "share" / "jupyter")]
+    return os.pathsep.join(path for path in paths if path)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab on 127.0.0.1 (no token: the port is this machine's only), serving a copy of the lesson."""
-    pytest.importorskip("jupyterlab", reason="JupyterLab is a test extra (pip install -e '.[test]')")
+    import jupyterlab  # noqa: F401 - a test extra (pip install -e '.[test]'): missing, the test fails, never skips
     folder = tmp_path_factory.mktemp("lab")
     shutil.copy(NOTEBOOK, folder / NOTEBOOK.name)
     port = free_port()
@@ -34,7 +53,7 @@ def lab(tmp_path_factory):
          f"--LabApp.workspaces_dir={folder / 'workspaces'}", "--LabApp.news_url=",
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=folder,
-        env={**os.environ, "JUPYTER_CONFIG_DIR": str(folder / "config")})
+        env={**os.environ, "JUPYTER_CONFIG_DIR": str(folder / "config"), "JUPYTER_PATH": _data_path()})
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -71,6 +90,9 @@ def test_the_lesson_renders_offline_in_jupyterlab_and_follows_lambda_set_from_co
     try:
         page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?reset", timeout=90_000)
         page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=90_000)
+        extensions = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+                                   ".federated_extensions.map(e => e.name)")
+        assert "@pyviz/jupyterlab_pyviz" in extensions, extensions  # Panel's comms in JupyterLab
         page.locator("li.lm-MenuBar-item", has_text="Run").click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
         page.wait_for_function("() => document.querySelectorAll('.jp-InputPrompt').length > 0 && "
@@ -89,13 +111,29 @@ def test_the_lesson_renders_offline_in_jupyterlab_and_follows_lambda_set_from_co
         assert not scripts, scripts
         if os.environ.get("RATE2SPIKE_LAB_SCREENSHOT"):
             page.screenshot(path=os.environ["RATE2SPIKE_LAB_SCREENSHOT"], full_page=False)
-        # a λ set from code reaches the explorer in its cell
+        # settings changed from code in quick succession reach the explorer in its cell: every view on
+        # screen shows the last trial (none keeps an earlier trial's data or title)
         page.locator(".jp-Cell").last.click()
         page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        page.keyboard.type("ex.scaling_factor = 31")
+        page.keyboard.press("b")  # a new cell below, selected
+        page.keyboard.press("Enter")  # edit it (typed in command mode, letters would be shortcuts)
+        page.keyboard.type('for lam, kind in ((12, "Go"), (50, "NoGo"), (31, "Go"), (27, "NoGo")): '
+                           'ex.param.update(scaling_factor=lam, condition={"trial": kind})')
         page.keyboard.press("Shift+Enter")
-        page.wait_for_function(f"() => ({TITLES_JS})().some(t => t.includes('λ = 31,'))", timeout=60_000)
+        try:
+            page.wait_for_function(f"() => ({TITLES_JS})().some(t => t.includes('λ = 27,'))", timeout=60_000)
+        except Exception:
+            if os.environ.get("RATE2SPIKE_LAB_SCREENSHOT"):
+                page.screenshot(path=os.environ["RATE2SPIKE_LAB_SCREENSHOT"] + ".fail.png", full_page=False)
+            raise
+        page.wait_for_timeout(1500)  # anything still on its way
+        shown = {name: title for name, title in page.evaluate(VIEW_TITLES_JS).items()
+                 if page.locator(f".view-{name} canvas").first.is_visible()}  # on screen (in the open tab)
+        assert "output" in shown, shown
+        trial_views = {name: title for name, title in shown.items() if "λ = " in title}
+        assert len(trial_views) >= 2, shown  # the output and the open tab's views
+        for name, title in trial_views.items():
+            assert "λ = 27," in title and "NoGo" in title, (name, title)
         assert errors == []
     finally:
         context.close()
