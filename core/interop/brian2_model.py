@@ -2,7 +2,7 @@
 step by step on the 0.05 ms grid, for K trials at once (K copies of the network side by side).
 
 This module imports only Brian2 and NumPy: the exported script (``rate2spike export --to brian2``)
-carries its source verbatim, so the script and ``rate2spike.interop.to_brian2.brian2_network``
+carries its source verbatim, so the script and ``rate2spike.interop.to_brian2.run_brian2``
 run the same code. Units: time s, voltage and current mV, W in mV s per spike (the area of the
 synaptic current one spike adds), w_in in mV per unit of stimulus, the output per Hz.
 
@@ -27,7 +27,8 @@ HALF_COLUMN = 50  # step i reads column floor((i + 50) / 100): MATLAB's round(i 
 def build_network(W, td, w_out, exc, ext_columns, dt, constants, v0, noise=None, column_dt=None):
     """A Brian2 ``Network`` of K trials and its monitors ({'spikes', 'output'}).
 
-    W (N x N, mV s; row i = inputs of unit i), td (N, s), w_out (N, already divided by lambda),
+    W (N x N, mV s; row i = inputs of unit i; or K x N x N, one network per trial, e.g. several
+    lambdas at once), td (N, s), w_out (N, already divided by lambda; or K x N),
     exc (N bool), ext_columns (K x columns x N, mV: w_in @ u of each trial, one row per stimulus
     column), dt (s), constants (the LIF constants by LIFParameters' names, s and mV), v0 (K x N, mV).
     noise: None (Brian2 draws z with randn()) or K x nt x N standard normals (ours, for the
@@ -77,15 +78,15 @@ def build_network(W, td, w_out, exc, ext_columns, dt, constants, v0, noise=None,
     units.decay_d = np.tile(np.exp(-dt / td), n_trials)
     units.rise_td = np.tile(c["tau_rise"] * td, n_trials) * second ** 2
     units.v = np.asarray(v0, dtype=float).reshape(-1) * mV
-    post, pre = np.nonzero(np.asarray(W))
-    offsets = np.repeat(np.arange(n_trials) * n, pre.size)
+    W = np.broadcast_to(np.asarray(W, dtype=float), (n_trials, n, n))
+    trial, post, pre = np.nonzero(W)  # the connections of every trial's network, trial by trial
     recurrent = Synapses(units, units, "w : volt * second", on_pre="jd_post += w", dt=dt * second)
-    recurrent.connect(i=np.tile(pre, n_trials) + offsets, j=np.tile(post, n_trials) + offsets)
-    recurrent.w = np.tile(np.asarray(W)[post, pre], n_trials) * volt_second()
+    recurrent.connect(i=trial * n + pre, j=trial * n + post)
+    recurrent.w = W[trial, post, pre] * volt_second()
     readout = NeuronGroup(n_trials, "out : 1", dt=dt * second)
     reading = Synapses(units, readout, "w_out : second\nout_post = w_out * r_pre : 1 (summed)", dt=dt * second)
     reading.connect(i=np.arange(n_trials * n), j=np.repeat(np.arange(n_trials), n))
-    reading.w_out = np.tile(np.asarray(w_out, dtype=float), n_trials) * second
+    reading.w_out = np.broadcast_to(np.asarray(w_out, dtype=float), (n_trials, n)).reshape(-1) * second
     monitors = {"spikes": SpikeMonitor(units), "output": StateMonitor(readout, "out", record=True, when="end")}
     return Network(units, recurrent, readout, reading, *monitors.values()), monitors
 

@@ -1,6 +1,6 @@
 """What every export target shares: the converted network of one spec, the optional packages
 (extras) with their one-line install hint, and writing a file atomically through a library that
-wants a path (pynwb, nixio, nir write by name, not into an open file)."""
+wants a path (pynwb, Neo and NIR write by name, not into an open file)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rate2spike.trial import TrialSpec
 
 EXTRAS = {  # importable module -> the extra of pyproject.toml that installs it
     "brian2": "brian2", "nest": "nest", "nir": "nir", "pynwb": "nwb", "nwbinspector": "nwb",
-    "neo": "neo", "nixio": "neo", "quantities": "neo",
+    "neo": "neo", "quantities": "neo",
 }
 
 
@@ -31,6 +31,9 @@ def require(module: str):
     """Import ``module`` or raise MissingExtra with the ``pip install`` that adds it."""
     try:
         return importlib.import_module(module)
+    except AttributeError as exc:  # Brian2 2.9.0 under NumPy 2.4: np.ndarray.ptp is gone
+        raise MissingExtra(f"{module} does not import with NumPy {np.__version__} ({exc}): pip install "
+                           f"\"rate2spike[{EXTRAS.get(module, 'interop')}]\" (it bounds NumPy)") from None
     except ImportError:
         extra = EXTRAS.get(module, "interop")
         raise MissingExtra(f"{module} is not installed: pip install \"rate2spike[{extra}]\" (or rate2spike[interop] "

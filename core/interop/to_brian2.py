@@ -9,16 +9,18 @@ starts at once (``cython`` pays a compile of about a minute on the first run, th
 from __future__ import annotations
 
 import base64
-import inspect
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop import brian2_model
 from rate2spike.interop.common import Exported, require
-from rate2spike.network import make_drive
+from rate2spike.network import convert, make_drive
 from rate2spike.trial import TrialSpec
+
+
+MODEL_SOURCE = Path(__file__).with_name("brian2_model.py")  # the network's code, carried verbatim by the script
 
 
 @dataclass(frozen=True)
@@ -47,23 +49,32 @@ def _inputs(exported: Exported, specs):
 
 
 def run_brian2(exported: Exported, indices, v0=None, noise=None, seed: int | None = None,
-               target: str = "numpy", steps: int | None = None) -> Brian2Run:
+               target: str = "numpy", steps: int | None = None, scaling_factors=None) -> Brian2Run:
     """Run trials ``indices`` of ``exported.spec``'s seed in Brian2, all at once. ``v0`` (K x N,
     mV) and ``noise`` (K x nt x N standard normals) replace Brian2's own draws (uniform initial
     voltages from ``seed`` and randn()); ``target`` is Brian2's code generation; ``steps`` runs
-    only the first steps of the trials (default: all)."""
+    only the first steps of the trials (default: all). ``scaling_factors``: run every trial at each
+    of these lambdas too, in the same Brian2 run (trial k at lambda g is run g * K + k)."""
     b2 = require("brian2")
+    from rate2spike.interop import brian2_model
+
     b2.prefs.codegen.target = target
     spec = exported.spec
-    specs = tuple(spec.replace(index=int(k)) for k in indices)
+    factors = [spec.scaling_factor] if scaling_factors is None else list(scaling_factors)
+    specs = tuple(spec.replace(index=int(k), scaling_factor=f) for f in factors for k in indices)
     stimuli, drives, ext_columns = _inputs(exported, specs)
     p, n = exported.params, exported.network.N
+    nets = {f: exported.network if f == spec.scaling_factor else convert(spec.model, f, spec.use_initial_weights,
+                                                                         spec.rectify_weights, spec.initial_decay)
+            for f in factors}
     if v0 is None:
         v0 = np.random.default_rng(seed).uniform(p.v_initial_low, p.v_initial_high, (len(specs), n))
     if seed is not None:
         b2.seed(seed)
     net = exported.network
-    network, monitors = brian2_model.build_network(net.W, net.td, net.w_out, net.exc, ext_columns, spec.dt,
+    W = net.W if len(nets) == 1 else np.stack([nets[s.scaling_factor].W for s in specs])
+    w_out = net.w_out if len(nets) == 1 else np.stack([nets[s.scaling_factor].w_out for s in specs])
+    network, monitors = brian2_model.build_network(W, net.td, w_out, net.exc, ext_columns, spec.dt,
                                                    p.as_dict(), v0, noise)
     trial, unit, row, output = brian2_model.run(network, monitors, steps or drives[0].nt, spec.dt, n)
     return Brian2Run(trial, unit, row, output, specs, stimuli)
@@ -137,7 +148,7 @@ def brian2_script(exported: Exported, indices=(0,)) -> str:
         n_trials=len(specs), stem="{stem}", model=prov["model"], sha=prov["model_sha256"], task=prov["task"],
         scaling_factor=prov["scaling_factor"], seed=spec.seed, conditions=conditions,
         constants=repr(exported.params.as_dict()), dt=spec.dt, nt=nt, downsample=spec.downsample,
-        model_source=inspect.getsource(brian2_model), data=_embedded(exported, specs))
+        model_source=MODEL_SOURCE.read_text(encoding="utf-8"), data=_embedded(exported, specs))
 
 
 def script_for(exported: Exported, indices, stem: str) -> str:

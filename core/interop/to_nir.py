@@ -70,9 +70,9 @@ def nir_graph(exported: Exported, cost: dict | None = None):
              ("lif", "readout_filter"), ("readout_filter", "w_out"), ("w_out", "output")]
     metadata = {**_flat(exported.provenance), "units": "time s; voltage and current mV; recurrent weight mV s per "
                 "spike; w_in mV per unit of stimulus; output per Hz of filtered rate",
-                "excitatory": as_list(net.exc.astype(np.int64)), "dropped": list(DROPPED),
+                "excitatory": as_list(net.exc.astype(np.int64)), "dropped": " | ".join(DROPPED),
                 "stimulus_step_s": 0.005}
-    if cost is not None:
+    if cost is not None:  # NIR reads lists of strings back as bytes: the cost's are all numbers or one string
         metadata.update({f"cost_{key}": value for key, value in cost.items()})
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 

@@ -1,0 +1,110 @@
+"""Exports of a converted network to where the field works (docs/interop.md): Brian2 and NEST
+scripts, a NIR graph for neuromorphic hardware, NWB and Neo files of spiking trials.
+
+``export(model, to, ...)`` is the one entry point (``rate2spike export`` and the dashboard's
+Export menu call it). Each target is a module here (``to_<target>.py``) that reads the trial
+pipeline (``TrialSpec``, ``convert``, ``make_drive``, ``run_trial``) and the LIF constants
+(``LIFParameters``); none re-implements the method. Each target's package is an optional extra
+(``pip install "rate2spike[nir]"``); a missing one is a one-line ``MissingExtra``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rate2spike.interop.common import MissingExtra, exported, export_trials, require
+from rate2spike.model import RateModel, as_model, write_atomic
+from rate2spike.trial import TrialSpec
+
+TARGETS = ("brian2", "nest", "nir", "nwb", "neo")
+SUFFIXES = {"brian2": ".py", "nest": ".py", "nir": ".nir", "nwb": ".nwb", "neo": ".mat"}
+NEEDS = {"brian2": (), "nest": (), "nir": ("nir",), "nwb": ("pynwb",), "neo": ("neo", "quantities")}  # to write (a
+# script needs nothing: its reader installs Brian2 or NEST)
+DEFAULT_TRIALS = {"brian2": 1, "nest": 1, "nir": 0, "nwb": 10, "neo": 10}  # trials a CLI export holds
+
+__all__ = ["TARGETS", "ExportResult", "MissingExtra", "export", "default_output", "lambda_source"]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote and what it says about it (the CLI prints ``lines``)."""
+
+    path: Path
+    target: str
+    scaling_factor: float
+    lines: tuple[str, ...] = field(default=())
+    measured: dict = field(default_factory=dict)  # figures measured at export (NIR: its cost)
+
+
+def lambda_source(model: RateModel, scaling_factor) -> str:
+    """Where the exported λ comes from, in words: given, the file's recommended or optimal λ, or the default."""
+    if scaling_factor is not None:
+        return "given"
+    if model.recommended_scaling_factor is not None:
+        return "the file's recommended lambda (recommended_scaling_factor)"
+    if model.opt_scaling_factor is not None:
+        return "the file's optimal lambda (opt_scaling_factor)"
+    return "the default: the file holds no searched lambda"
+
+
+def default_output(model: RateModel, to: str, scaling_factor: float) -> Path:
+    """<model stem>_lambda<L>_<target><suffix> in the current folder."""
+    return Path(f"{model.path.stem if model.path else model.name}_lambda{scaling_factor:g}_{to}{SUFFIXES[to]}")
+
+
+def _check_target(to: str, output, model: RateModel) -> None:
+    if to not in TARGETS:
+        raise ValueError(f"unknown export target '{to}'; choose one of {', '.join(TARGETS)}")
+    if output is not None and model.path is not None and os.path.realpath(output) == os.path.realpath(model.path):
+        raise ValueError(f"{output}: is the model file itself; export to another file (-o)")
+
+
+def export(model, to: str, output=None, scaling_factor=None, task=None, seed: int = 0, n_trials: int | None = None,
+           indices=None, cost_trials: int | None = None) -> ExportResult:
+    """Export ``model`` (a RateModel or a path) at ``scaling_factor`` (default: the file's
+    recommended, else optimal, else 50) to ``to`` (one of TARGETS), written to ``output`` (default
+    ``default_output``). NWB, Neo and the scripts hold trials ``indices`` of ``seed`` (default the
+    first ``n_trials``, ``DEFAULT_TRIALS``); NIR measures its cost on ``cost_trials`` trials."""
+    model = as_model(model)
+    _check_target(to, output, model)
+    for module in NEEDS[to]:  # before any trial runs
+        require(module)
+    spec = TrialSpec(model, task, scaling_factor, seed=seed)
+    source = lambda_source(model, scaling_factor)
+    path = Path(output) if output is not None else default_output(model, to, spec.scaling_factor)
+    if indices is None:
+        indices = range(DEFAULT_TRIALS[to] if n_trials is None else n_trials)
+    indices = [int(k) for k in indices]
+    if to in ("brian2", "nest", "nwb", "neo") and not indices:
+        raise ValueError(f"a {to} export needs at least one trial")
+    network = exported(spec)
+    measured, extra = _write(to, network, path, indices, cost_trials)
+    lines = (f"{to}: {model.name} at lambda = {spec.scaling_factor:g} ({source}) -> {path}", *extra)
+    return ExportResult(path, to, spec.scaling_factor, lines, measured)
+
+
+def _write(to, network, path: Path, indices, cost_trials):
+    """Write one target; returns (figures measured, lines to say)."""
+    if to == "nir":
+        from rate2spike.interop import to_nir
+
+        cost = to_nir.nir_cost(network, **({} if cost_trials is None else {"n_trials": cost_trials}))
+        to_nir.write_nir(network, path, cost)
+        return cost, (to_nir.cost_line(cost), "dropped: " + "; ".join(to_nir.DROPPED))
+    if to in ("nwb", "neo"):
+        from rate2spike.interop import to_neo, to_nwb
+
+        trials = export_trials(network.spec, indices)
+        (to_nwb.write_nwb if to == "nwb" else to_neo.write_neo)(network, trials, path)
+        conditions = ", ".join(f"{t.spec.index}: {t.stimulus.condition.name}" for t in trials)
+        return {}, (f"{len(trials)} trial(s) of seed {network.spec.seed} ({conditions}), "
+                    f"{sum(int(t.recording.spikes.sum()) for t in trials)} spikes",)
+    if to == "brian2":
+        from rate2spike.interop import to_brian2 as module
+    else:
+        from rate2spike.interop import to_nest as module
+    text = module.script_for(network, indices, path.stem)
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+    return {}, (f"a script of {len(indices)} trial(s) of seed {network.spec.seed}: python {path.name}",)
