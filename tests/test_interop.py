@@ -163,3 +163,32 @@ def test_an_export_never_writes_through_a_link_nor_over_the_model(gonogo, tmp_pa
     with pytest.raises(ValueError, match="model file itself"):
         export(gonogo, "nwb", GONOGO, n_trials=1)
     assert not any(p.name.endswith(".export") for p in tmp_path.iterdir())
+
+
+def test_the_dashboards_export_menu_gives_the_trial_on_screen(tmp_path):
+    from rate2spike.explorer.app import ExplorerPage
+    from rate2spike.explorer.session import ExplorerSession
+    from rate2spike.interop.to_nwb import read_nwb_spikes
+    from rate2spike.trial import run_trial
+
+    page = ExplorerPage(ExplorerSession())
+    try:
+        session, controls = page.session, page.controls
+        go_nogo = next(label for label in session.param.model_label.objects if "go-nogo" in label)
+        session.model_label = go_nogo
+        session.scaling_factor = 25.0
+        controls.export_target.value = "nwb"
+        assert controls.export_download.disabled
+        controls.export_prepare.clicks += 1  # jobs run at once without a served page
+        assert not controls.export_download.disabled, controls.export_status.object
+        assert "lambda25" in controls.export_download.filename
+        path = tmp_path / controls.export_download.filename
+        controls.export_download.file.seek(0)
+        path.write_bytes(controls.export_download.file.read())
+        on_screen = run_trial(session.spec, ("spikes",))
+        for unit, times in enumerate(read_nwb_spikes(path)):
+            np.testing.assert_array_equal(times, unit_spike_times(on_screen)[unit])
+        session.scaling_factor = 30.0  # another network: the prepared file is no longer offered
+        assert controls.export_download.disabled
+    finally:
+        page.close()

@@ -24,7 +24,8 @@ NEEDS = {"brian2": (), "nest": (), "nir": ("nir",), "nwb": ("pynwb",), "neo": ("
 # script needs nothing: its reader installs Brian2 or NEST)
 DEFAULT_TRIALS = {"brian2": 1, "nest": 1, "nir": 0, "nwb": 10, "neo": 10}  # trials a CLI export holds
 
-__all__ = ["TARGETS", "ExportResult", "MissingExtra", "export", "default_output", "lambda_source"]
+__all__ = ["TARGETS", "ExportResult", "MissingExtra", "export", "export_spec", "export_bytes", "default_output",
+           "lambda_source"]
 
 
 @dataclass(frozen=True)
@@ -69,20 +70,39 @@ def export(model, to: str, output=None, scaling_factor=None, task=None, seed: in
     first ``n_trials``, ``DEFAULT_TRIALS``); NIR measures its cost on ``cost_trials`` trials."""
     model = as_model(model)
     _check_target(to, output, model)
-    for module in NEEDS[to]:  # before any trial runs
-        require(module)
     spec = TrialSpec(model, task, scaling_factor, seed=seed)
-    source = lambda_source(model, scaling_factor)
     path = Path(output) if output is not None else default_output(model, to, spec.scaling_factor)
     if indices is None:
         indices = range(DEFAULT_TRIALS[to] if n_trials is None else n_trials)
+    return export_spec(spec, to, path, indices, cost_trials, lambda_source(model, scaling_factor))
+
+
+def export_spec(spec: TrialSpec, to: str, path, indices, cost_trials: int | None = None,
+                source: str = "on screen") -> ExportResult:
+    """Export the network of ``spec`` (its model, λ, weights and LIF constants) to ``path``;
+    trials are ``spec`` at ``indices`` (its condition, if fixed, kept). ``source`` says where λ
+    came from. The dashboard's Export menu calls this with the trial on screen."""
+    _check_target(to, path, spec.model)
+    for module in NEEDS[to]:  # before any trial runs
+        require(module)
     indices = [int(k) for k in indices]
     if to in ("brian2", "nest", "nwb", "neo") and not indices:
         raise ValueError(f"a {to} export needs at least one trial")
-    network = exported(spec)
-    measured, extra = _write(to, network, path, indices, cost_trials)
-    lines = (f"{to}: {model.name} at lambda = {spec.scaling_factor:g} ({source}) -> {path}", *extra)
+    path = Path(path)
+    measured, extra = _write(to, exported(spec), path, indices, cost_trials)
+    lines = (f"{to}: {spec.model.name} at lambda = {spec.scaling_factor:g} ({source}) -> {path}", *extra)
     return ExportResult(path, to, spec.scaling_factor, lines, measured)
+
+
+def export_bytes(spec: TrialSpec, to: str, indices, cost_trials: int | None = None) -> tuple[str, bytes, ExportResult]:
+    """``export_spec`` into a private temporary folder: (file name, its bytes, the result), for a
+    download."""
+    import tempfile
+
+    name = default_output(spec.model, to, spec.scaling_factor).name
+    with tempfile.TemporaryDirectory(prefix="rate2spike-export-") as folder:
+        result = export_spec(spec, to, Path(folder) / name, indices, cost_trials)
+        return name, (Path(folder) / name).read_bytes(), result
 
 
 def _write(to, network, path: Path, indices, cost_trials):
