@@ -397,13 +397,21 @@ def cmd_report(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from rate2spike.interop import export
+    from rate2spike.interop import check_extras, export
+    from rate2spike.interop.to_nir import COST_TRIALS
     from rate2spike.model import load_model
+    from rate2spike.progress import ProgressBar
 
+    check_extras(args.to)  # a missing extra is one line, before the model is read or a bar drawn
     model = load_model(args.model)
     _say_notes(model)
-    result = export(model, args.to, args.output, args.scaling_factor, args.task, seed=args.seed,
-                    n_trials=args.n_trials, cost_trials=args.cost_trials)
+    if args.to == "nir":  # the cost is measured on trials: a bar shows them
+        with ProgressBar(total=2 * (args.cost_trials or COST_TRIALS), desc="NIR cost (trials)") as bar:
+            result = export(model, args.to, args.output, args.scaling_factor, args.task, seed=args.seed,
+                            cost_trials=args.cost_trials, progress=lambda done, total: bar.update_to(done))
+    else:
+        result = export(model, args.to, args.output, args.scaling_factor, args.task, seed=args.seed,
+                        n_trials=args.n_trials)
     for line in result.lines:
         _say(line)
     return 0

@@ -216,3 +216,18 @@ def test_nest_fires_at_our_rates_and_is_as_accurate(gonogo, tmp_path):
     script = tmp_path / "n.py"
     export(gonogo, "nest", script)
     compile(script.read_text(), str(script), "exec")  # the script a user runs (tested through run_nest's code)
+
+
+def test_a_hostile_file_name_stays_text_in_the_generated_scripts(tmp_path):
+    import ast
+    import shutil
+
+    hostile = tmp_path / 'go-nogo """; raise SystemExit(7) #\\ \x1b[31m.mat'
+    shutil.copy(GONOGO, hostile)
+    for to in ("brian2", "nest"):
+        script = tmp_path / f"{to}.py"
+        export(hostile, to, script)
+        tree = ast.parse(script.read_text())
+        docstring = ast.get_docstring(tree)
+        assert "raise SystemExit(7)" in docstring and "\x1b" not in docstring
+        assert not any(isinstance(node, ast.Raise) for node in ast.walk(tree))

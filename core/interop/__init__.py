@@ -24,7 +24,7 @@ NEEDS = {"brian2": (), "nest": (), "nir": ("nir",), "nwb": ("pynwb",), "neo": ("
 # script needs nothing: its reader installs Brian2 or NEST)
 DEFAULT_TRIALS = {"brian2": 1, "nest": 1, "nir": 0, "nwb": 10, "neo": 10}  # trials a CLI export holds
 
-__all__ = ["TARGETS", "ExportResult", "MissingExtra", "export", "export_spec", "export_bytes", "default_output",
+__all__ = ["TARGETS", "check_extras", "ExportResult", "MissingExtra", "export", "export_spec", "export_bytes", "default_output",
            "lambda_source"]
 
 
@@ -55,6 +55,12 @@ def default_output(model: RateModel, to: str, scaling_factor: float) -> Path:
     return Path(f"{model.path.stem if model.path else model.name}_lambda{scaling_factor:g}_{to}{SUFFIXES[to]}")
 
 
+def check_extras(to: str) -> None:
+    """Raise MissingExtra (one line naming the pip install) unless ``to``'s packages import: before any work."""
+    for module in NEEDS.get(to, ()):
+        require(module)
+
+
 def _check_target(to: str, output, model: RateModel) -> None:
     if to not in TARGETS:
         raise ValueError(f"unknown export target '{to}'; choose one of {', '.join(TARGETS)}")
@@ -63,33 +69,33 @@ def _check_target(to: str, output, model: RateModel) -> None:
 
 
 def export(model, to: str, output=None, scaling_factor=None, task=None, seed: int = 0, n_trials: int | None = None,
-           indices=None, cost_trials: int | None = None) -> ExportResult:
+           indices=None, cost_trials: int | None = None, progress=None) -> ExportResult:
     """Export ``model`` (a RateModel or a path) at ``scaling_factor`` (default: the file's
     recommended, else optimal, else 50) to ``to`` (one of TARGETS), written to ``output`` (default
     ``default_output``). NWB, Neo and the scripts hold trials ``indices`` of ``seed`` (default the
-    first ``n_trials``, ``DEFAULT_TRIALS``); NIR measures its cost on ``cost_trials`` trials."""
+    first ``n_trials``, ``DEFAULT_TRIALS``); NIR measures its cost on ``cost_trials`` trials
+    (``progress(done, total)`` hears them)."""
     model = as_model(model)
     _check_target(to, output, model)
     spec = TrialSpec(model, task, scaling_factor, seed=seed)
     path = Path(output) if output is not None else default_output(model, to, spec.scaling_factor)
     if indices is None:
         indices = range(DEFAULT_TRIALS[to] if n_trials is None else n_trials)
-    return export_spec(spec, to, path, indices, cost_trials, lambda_source(model, scaling_factor))
+    return export_spec(spec, to, path, indices, cost_trials, lambda_source(model, scaling_factor), progress)
 
 
 def export_spec(spec: TrialSpec, to: str, path, indices, cost_trials: int | None = None,
-                source: str = "on screen") -> ExportResult:
+                source: str = "on screen", progress=None) -> ExportResult:
     """Export the network of ``spec`` (its model, λ, weights and LIF constants) to ``path``;
     trials are ``spec`` at ``indices`` (its condition, if fixed, kept). ``source`` says where λ
     came from. The dashboard's Export menu calls this with the trial on screen."""
     _check_target(to, path, spec.model)
-    for module in NEEDS[to]:  # before any trial runs
-        require(module)
+    check_extras(to)
     indices = [int(k) for k in indices]
     if to in ("brian2", "nest", "nwb", "neo") and not indices:
         raise ValueError(f"a {to} export needs at least one trial")
     path = Path(path)
-    measured, extra = _write(to, exported(spec), path, indices, cost_trials)
+    measured, extra = _write(to, exported(spec), path, indices, cost_trials, progress)
     lines = (f"{to}: {spec.model.name} at lambda = {spec.scaling_factor:g} ({source}) -> {path}", *extra)
     return ExportResult(path, to, spec.scaling_factor, lines, measured)
 
@@ -105,12 +111,12 @@ def export_bytes(spec: TrialSpec, to: str, indices, cost_trials: int | None = No
         return name, (Path(folder) / name).read_bytes(), result
 
 
-def _write(to, network, path: Path, indices, cost_trials):
+def _write(to, network, path: Path, indices, cost_trials, progress=None):
     """Write one target; returns (figures measured, lines to say)."""
     if to == "nir":
         from rate2spike.interop import to_nir
 
-        cost = to_nir.nir_cost(network, **({} if cost_trials is None else {"n_trials": cost_trials}))
+        cost = to_nir.nir_cost(network, cost_trials or to_nir.COST_TRIALS, progress=progress)
         to_nir.write_nir(network, path, cost)
         return cost, (to_nir.cost_line(cost), "dropped: " + "; ".join(to_nir.DROPPED))
     if to in ("nwb", "neo"):

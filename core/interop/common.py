@@ -86,6 +86,14 @@ def write_by_name(path, write) -> None:
         os.rmdir(folder)
 
 
+def docstring_text(text) -> str:
+    """Text from a file or file name made safe inside a generated script's docstring: shown as
+    text (control characters escaped, ``rate2spike.text.printable``), unable to close the string."""
+    from rate2spike.text import printable
+
+    return printable(str(text)).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
 def as_list(values) -> list:
     """A NumPy array as plain Python numbers (for metadata and generated scripts)."""
     return np.asarray(values).tolist()

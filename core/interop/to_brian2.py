@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, require
+from rate2spike.interop.common import Exported, docstring_text, require
 from rate2spike.network import convert, make_drive
 from rate2spike.trial import TrialSpec
 
@@ -144,8 +144,8 @@ def brian2_script(exported: Exported, indices=(0,)) -> str:
     conditions = ", ".join(f"{s.index}: {s.stimulus().condition.name}" for s in specs)
     nt = make_drive(exported.network, specs[0].stimulus().u, spec.downsample).nt
     return SCRIPT.format(
-        title=f"{prov['model']} at lambda = {prov['scaling_factor']:g}: the converted LIF network in Brian2",
-        n_trials=len(specs), stem="{stem}", model=prov["model"], sha=prov["model_sha256"], task=prov["task"],
+        title=f"{docstring_text(prov['model'])} at lambda = {prov['scaling_factor']:g}: the converted LIF network in Brian2",
+        n_trials=len(specs), stem="{stem}", model=docstring_text(prov["model"]), sha=prov["model_sha256"], task=prov["task"],
         scaling_factor=prov["scaling_factor"], seed=spec.seed, conditions=conditions,
         constants=repr(exported.params.as_dict()), dt=spec.dt, nt=nt, downsample=spec.downsample,
         model_source=MODEL_SOURCE.read_text(encoding="utf-8"), data=_embedded(exported, specs))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, require
+from rate2spike.interop.common import Exported, docstring_text, require
 from rate2spike.interop.to_brian2 import _embedded
 
 MODEL_SOURCE = Path(__file__).with_name("nest_model.py")
@@ -115,8 +115,8 @@ def script_for(exported: Exported, indices, stem: str) -> str:
     spec, prov = exported.spec, exported.provenance
     specs = [spec.replace(index=int(k)) for k in indices]
     return SCRIPT.format(
-        title=f"{prov['model']} at lambda = {prov['scaling_factor']:g}: the converted LIF network in NEST",
-        n_trials=len(specs), stem=stem, model=prov["model"], sha=prov["model_sha256"], task=prov["task"],
+        title=f"{docstring_text(prov['model'])} at lambda = {prov['scaling_factor']:g}: the converted LIF network in NEST",
+        n_trials=len(specs), stem=stem, model=docstring_text(prov["model"]), sha=prov["model_sha256"], task=prov["task"],
         scaling_factor=prov["scaling_factor"], seed=spec.seed,
         conditions=", ".join(f"{s.index}: {s.stimulus().condition.name}" for s in specs),
         differences="\n".join(f"- {line}" for line in DIFFERENCES), constants=repr(exported.params.as_dict()),

@@ -29,13 +29,16 @@ COST_SEED = 20261206  # the cost's trials: fresh, the same for the full and the 
 COST_TRIALS = 100
 
 
-def nir_cost(exported: Exported, n_trials: int = COST_TRIALS, seed: int = COST_SEED) -> dict:
+def nir_cost(exported: Exported, n_trials: int = COST_TRIALS, seed: int = COST_SEED, progress=None) -> dict:
     """Accuracy (reference's rule) of the full network and of the same network without what NIR
-    drops and the kernel can switch off (t_ref = 0, noise_sd = 0), on the same ``n_trials`` trials."""
+    drops and the kernel can switch off (t_ref = 0, noise_sd = 0), on the same ``n_trials`` trials.
+    ``progress(done, total)`` hears each block of trials (2 x n_trials in all)."""
     spec = exported.spec
     reduced_params = spec.params.replace(t_ref=0.0, noise_sd=0.0)
-    full, reduced = (conversion_check(spec.model, spec.scaling_factor, n_trials, seed, spec.task, params=params)
-                     for params in (spec.params, reduced_params))
+    full, reduced = (conversion_check(spec.model, spec.scaling_factor, n_trials, seed, spec.task, params=params,
+                                      progress=None if progress is None else
+                                      (lambda done, total, before=k * n_trials: progress(before + done, 2 * total)))
+                     for k, params in enumerate((spec.params, reduced_params)))
     return {"n_trials": n_trials, "seed": seed, "accuracy_full": full.accuracy, "interval_full": list(full.interval),
             "accuracy_without_dropped": reduced.accuracy, "interval_without_dropped": list(reduced.interval),
             "reduced_parameters": reduced_params.describe(),
