@@ -364,7 +364,7 @@ class Controls:
     def _prepare_export(self, _event=None) -> None:
         """Export the model and λ on screen off the event loop; the download and the lines saying what
         it holds arrive when it is ready."""
-        to = self.export_target.value
+        to, spec = self.export_target.value, self.session.spec
         self.export_prepare.disabled = True
         self.export_download.disabled = True
         self.export_status.object = as_html(f"preparing the {to} export"
@@ -374,6 +374,10 @@ class Controls:
             self.export_prepare.disabled = self.session.trial is None
             if error is not None:
                 self.export_status.object = as_html(f"export failed: {error}")
+                return
+            if self.session.spec != spec or self.export_target.value != to:  # another network since: not this file
+                self.export_status.object = as_html("the trial or the target changed while the export was prepared: "
+                                                    "prepare it again")
                 return
             name, data, exported = result
             self.export_download.filename = name
