@@ -48,35 +48,45 @@ def _inputs(exported: Exported, specs):
     return stimuli, drives, np.stack([drive.ext.T for drive in drives])
 
 
-def run_brian2(exported: Exported, indices, v0=None, noise=None, seed: int | None = None,
-               target: str = "numpy", steps: int | None = None, scaling_factors=None) -> Brian2Run:
-    """Run trials ``indices`` of ``exported.spec``'s seed in Brian2, all at once. ``v0`` (K x N,
-    mV) and ``noise`` (K x nt x N standard normals) replace Brian2's own draws (uniform initial
-    voltages from ``seed`` and randn()); ``target`` is Brian2's code generation; ``steps`` runs
-    only the first steps of the trials (default: all). ``scaling_factors``: run every trial at each
-    of these lambdas too, in the same Brian2 run (trial k at lambda g is run g * K + k)."""
+def brian2_network(exported: Exported, indices, v0=None, noise=None, seed: int | None = None,
+                   scaling_factors=None):
+    """The in-memory Brian2 ``Network`` of trials ``indices`` of ``exported.spec``'s seed, not run:
+    (network, monitors, specs, stimuli, nt). ``v0`` (K x N, mV) and ``noise`` (K x nt x N standard
+    normals) replace Brian2's own draws (uniform initial voltages from ``seed`` and randn());
+    ``scaling_factors``: every trial at each of these lambdas too (trial k at lambda g is g * K + k)."""
     b2 = require("brian2")
     from rate2spike.interop import brian2_model
 
-    b2.prefs.codegen.target = target
-    spec = exported.spec
+    spec, p = exported.spec, exported.params
     factors = [spec.scaling_factor] if scaling_factors is None else list(scaling_factors)
     specs = tuple(spec.replace(index=int(k), scaling_factor=f) for f in factors for k in indices)
     stimuli, drives, ext_columns = _inputs(exported, specs)
-    p, n = exported.params, exported.network.N
     nets = {f: exported.network if f == spec.scaling_factor else convert(spec.model, f, spec.use_initial_weights,
                                                                          spec.rectify_weights, spec.initial_decay)
             for f in factors}
+    net = exported.network
     if v0 is None:
-        v0 = np.random.default_rng(seed).uniform(p.v_initial_low, p.v_initial_high, (len(specs), n))
+        v0 = np.random.default_rng(seed).uniform(p.v_initial_low, p.v_initial_high, (len(specs), net.N))
     if seed is not None:
         b2.seed(seed)
-    net = exported.network
     W = net.W if len(nets) == 1 else np.stack([nets[s.scaling_factor].W for s in specs])
     w_out = net.w_out if len(nets) == 1 else np.stack([nets[s.scaling_factor].w_out for s in specs])
     network, monitors = brian2_model.build_network(W, net.td, w_out, net.exc, ext_columns, spec.dt,
                                                    p.as_dict(), v0, noise)
-    trial, unit, row, output = brian2_model.run(network, monitors, steps or drives[0].nt, spec.dt, n)
+    return network, monitors, specs, stimuli, drives[0].nt
+
+
+def run_brian2(exported: Exported, indices, v0=None, noise=None, seed: int | None = None,
+               target: str = "numpy", steps: int | None = None, scaling_factors=None) -> Brian2Run:
+    """Build (``brian2_network``) and run trials ``indices`` in Brian2, all at once, with Brian2's
+    code generation ``target`` ('numpy': nothing to compile); ``steps`` runs only the first steps
+    of the trials (default: all)."""
+    b2 = require("brian2")
+    from rate2spike.interop import brian2_model
+
+    b2.prefs.codegen.target = target
+    network, monitors, specs, stimuli, nt = brian2_network(exported, indices, v0, noise, seed, scaling_factors)
+    trial, unit, row, output = brian2_model.run(network, monitors, steps or nt, exported.spec.dt, exported.network.N)
     return Brian2Run(trial, unit, row, output, specs, stimuli)
 
 
