@@ -4,7 +4,9 @@ wants a path (pynwb, Neo and NIR write by name, not into an open file)."""
 
 from __future__ import annotations
 
+import base64
 import importlib
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -119,3 +121,14 @@ def trial_facts(trial) -> dict:
     spec = trial.spec
     return {"condition": trial.stimulus.condition.name, "seed": int(spec.seed), "trial_index": int(spec.index),
             "correct": bool(trial.outcome.correct)}
+
+
+def embedded_data(exported: Exported, specs) -> str:
+    """The network and the stimuli of ``specs`` as compressed NumPy arrays in base64, in lines of 100
+    characters: the data a generated script carries (W, td, w_out, exc, w_in, u)."""
+    net = exported.network
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, W=net.W, td=net.td, w_out=net.w_out, exc=net.exc, w_in=net.w_in,
+                        u=np.stack([spec.stimulus().u for spec in specs]))
+    text = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "\n".join(text[k:k + 100] for k in range(0, len(text), 100))

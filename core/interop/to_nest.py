@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, docstring_text, require
-from rate2spike.interop.to_brian2 import _embedded
+from rate2spike.interop.common import Exported, docstring_text, embedded_data, require
 
 MODEL_SOURCE = Path(__file__).with_name("nest_model.py")
 DIFFERENCES = (
@@ -122,4 +121,4 @@ def script_for(exported: Exported, indices, stem: str) -> str:
         differences="\n".join(f"- {line}" for line in DIFFERENCES), constants=repr(exported.params.as_dict()),
         dt=spec.dt, nt=make_drive(exported.network, specs[0].stimulus().u, spec.downsample).nt,
         downsample=spec.downsample, model_source=MODEL_SOURCE.read_text(encoding="utf-8"),
-        data=_embedded(exported, specs))
+        data=embedded_data(exported, specs))
