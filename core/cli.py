@@ -1,4 +1,4 @@
-"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, explore, diagnose, report.
+"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, explore, diagnose, report, export.
 
 Options shared by several commands are declared once (parent parsers below) and take their
 defaults from the library. Every command builds trial specs and prints what comes back; errors
