@@ -1,4 +1,4 @@
-"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, explore, diagnose, report.
+"""The ``rate2spike`` command line: simulate, sweep, evaluate, train, explore, diagnose, report, export.
 
 Options shared by several commands are declared once (parent parsers below) and take their
 defaults from the library. Every command builds trial specs and prints what comes back; errors
@@ -396,6 +396,50 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from rate2spike.interop import check_extras, export
+    from rate2spike.interop.to_nir import COST_TRIALS
+    from rate2spike.model import load_model
+    from rate2spike.progress import ProgressBar
+
+    check_extras(args.to)  # a missing extra is one line, before the model is read or a bar drawn
+    model = load_model(args.model)
+    _say_notes(model)
+    if args.to == "nir":  # the cost is measured on trials: a bar shows them
+        with ProgressBar(total=2 * (args.cost_trials or COST_TRIALS), desc="NIR cost (trials)") as bar:
+            result = export(model, args.to, args.output, args.scaling_factor, args.task, seed=args.seed,
+                            cost_trials=args.cost_trials, progress=lambda done, total: bar.update_to(done))
+    else:
+        result = export(model, args.to, args.output, args.scaling_factor, args.task, seed=args.seed,
+                        n_trials=args.n_trials)
+    for line in result.lines:
+        _say(line)
+    return 0
+
+
+def _add_export(sub) -> None:
+    """The ``export`` command: the converted network to Brian2, NEST, NIR, NWB or Neo."""
+    from rate2spike.interop import DEFAULT_TRIALS, TARGETS
+
+    p = sub.add_parser("export", help="write the converted network for Brian2, NEST or NIR, or its trials' spikes "
+                                      "as NWB or Neo (docs/interop.md)",
+                       description="Write the converted network at one lambda: a Brian2 or NEST script, a NIR graph "
+                                   "(with the accuracy it costs), or spiking trials as an NWB or Neo file.")
+    p.add_argument("model", help="spikeRNN model file (.mat)")
+    p.add_argument("--to", required=True, choices=TARGETS)
+    p.add_argument("--lambda", dest="scaling_factor", type=lambda_value,
+                   help="default: the stored recommended lambda, else the stored optimum (the output says which)")
+    p.add_argument("-o", "--output", help="the file to write (default: <model>_lambda<L>_<target>.<suffix> here)")
+    p.add_argument("--task", help=task_help())
+    p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
+    p.add_argument("--n-trials", type=whole_number(1),
+                   help="trials written (nwb, neo) or run by the script (brian2, nest); default "
+                        + ", ".join(f"{t} {n}" for t, n in DEFAULT_TRIALS.items() if n))
+    p.add_argument("--cost-trials", type=whole_number(1),
+                   help="nir: trials on which the accuracy without what NIR drops is measured (default 100)")
+    p.set_defaults(func=cmd_export)
+
+
 def _shared_options() -> dict[str, argparse.ArgumentParser]:
     """Options several commands take, declared once."""
     task = argparse.ArgumentParser(add_help=False)
@@ -561,6 +605,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=whole_number(0), default=0, help="the trials' seed (default 0)")
     p.set_defaults(func=cmd_diagnose)
 
+    _add_export(sub)
+
     p = sub.add_parser("report", help="write one standalone HTML report on the searched models under DIR: "
                                       "accuracy against lambda, optima, per-condition accuracy, warnings")
     p.add_argument("path", metavar="DIR", help="a folder of model files (searched recursively)")
@@ -584,7 +630,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("rate2spike: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, OSError) as exc:
+    except (ValueError, FileNotFoundError, OSError, ImportError) as exc:  # ImportError: a missing extra, one line
         print(f"rate2spike: error: {printable(exc)}", file=sys.stderr)
         return EXIT_USAGE
 

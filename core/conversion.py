@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rate2spike.model import RateModel, as_model
+from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.sweep import default_threads, wilson_interval
 from rate2spike.timegrid import RATE_STEP, first_sample_from
 from rate2spike.trial import RATE_MODEL, TrialSpec, run_trials
@@ -132,13 +133,15 @@ def _score(trials, task, two_sided: bool) -> list[tuple[str, bool, bool, float, 
 
 
 def conversion_check(model, scaling_factor: float | None = None, n_trials: int = 1000, seed: int = FRESH_SEED,
-                     task=None, n_threads: int | None = None, progress=None) -> ConversionCheck:
+                     task=None, n_threads: int | None = None, progress=None,
+                     params: LIFParameters = DEFAULT_PARAMETERS) -> ConversionCheck:
     """Accuracy, clean accuracy and the spiking/rate gain per condition of ``model`` (a RateModel or a
     path) at ``scaling_factor`` (default: the stored recommended λ, else the optimum, else 50) on
     ``n_trials`` trials of ``seed``, on ``n_threads`` threads. ``progress(done, total)`` hears each
-    finished block of trials."""
+    finished block of trials. ``params``: the LIF constants (a variant measures what a change costs,
+    e.g. the NIR export's network without refractoriness or noise)."""
     model = as_model(model)
-    base = TrialSpec(model, task, scaling_factor, seed=seed)
+    base = TrialSpec(model, task, scaling_factor, seed=seed, params=params)
     task = base.task
     two_sided = {c.label for c in task.conditions()} >= {-1, 1}
     blocks = [range(start, min(n_trials, start + BLOCK)) for start in range(0, n_trials, BLOCK)]

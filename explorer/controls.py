@@ -20,6 +20,7 @@ from rate2spike.explorer.internals import GuardedFileDropper, Immediate, Options
 from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
 from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
+from rate2spike.interop import TARGETS
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import RANDOM, Task
@@ -35,6 +36,11 @@ LAMBDA_FORMAT = "0[.][0]"  # λ on its sliders as in its number boxes: 20, 20.5 
 def hint(text: str) -> pn.pane.Markdown:
     """A line of small explanatory text under a control group."""
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
+
+
+EXPORT_CHOICES = {"Brian2 script": "brian2", "NEST script": "nest", "NIR graph (neuromorphic)": "nir",
+                  "NWB file (this trial)": "nwb", "Neo file (this trial)": "neo"}
+assert set(EXPORT_CHOICES.values()) == set(TARGETS)
 
 
 class ImmediateFloatSlider(Immediate, pn.widgets.FloatSlider):
@@ -308,6 +314,17 @@ class Controls:
         self.download_npz = pn.widgets.FileDownload(callback=lambda: self._trial_file("npz"), filename="trial.npz",
                                                     label="Trial as .npz", embed=False, disabled=missing,
                                                     sizing_mode="stretch_width")
+        self.export_target = pn.widgets.Select(name="Export for", options=EXPORT_CHOICES, sizing_mode="stretch_width",
+                                               css_classes=["export-target"])
+        self.export_prepare = pn.widgets.Button(label="Prepare export", disabled=missing, sizing_mode="stretch_width",
+                                                css_classes=["export-prepare"])
+        self.export_download = pn.widgets.FileDownload(label="Download export", embed=True, disabled=True,
+                                                       file=io.BytesIO(b""), filename="export",
+                                                       sizing_mode="stretch_width", css_classes=["export-download"])
+        self.export_status = text_pane("", css_classes=["export-status"])
+        self.export_prepare.on_click(self._prepare_export)
+        self.export_target.param.watch(lambda _: self._forget_export(), "value")
+        s.param.watch(lambda _: self._forget_export(), ["spec"])
 
     @staticmethod
     def _unit_choices(model) -> dict:
@@ -339,6 +356,37 @@ class Controls:
         widget.filename = trial_file_name(trial, fmt)
         return io.BytesIO(trial_bytes(trial, fmt))
 
+    def _forget_export(self) -> None:
+        """A prepared export belongs to the model, λ and trial it was made from: another one clears it."""
+        self.export_download.disabled = True
+        self.export_status.object = ""
+
+    def _prepare_export(self, _event=None) -> None:
+        """Export the model and λ on screen off the event loop; the download and the lines saying what
+        it holds arrive when it is ready."""
+        to, spec = self.export_target.value, self.session.spec
+        self.export_prepare.disabled = True
+        self.export_download.disabled = True
+        self.export_status.object = as_html(f"preparing the {to} export"
+                                                + (" (measuring its cost on 20 trials)…" if to == "nir" else "…"))
+
+        def show(result, error) -> None:
+            self.export_prepare.disabled = self.session.trial is None
+            if error is not None:
+                self.export_status.object = as_html(f"export failed: {error}")
+                return
+            if self.session.spec != spec or self.export_target.value != to:  # another network since: not this file
+                self.export_status.object = as_html("the trial or the target changed while the export was prepared: "
+                                                    "prepare it again")
+                return
+            name, data, exported = result
+            self.export_download.filename = name
+            self.export_download.file = io.BytesIO(data)
+            self.export_download.disabled = False
+            self.export_status.object = as_html("\n".join(exported.lines[1:] or exported.lines))
+
+        self.session.export_then(to, show)
+
     def cards(self) -> list:
         """The sidebar content, top to bottom."""
         return [
@@ -367,5 +415,9 @@ class Controls:
                     hint("The whole trial on screen (voltages, spikes, rates, synaptic currents, output, stimulus) "
                          "under the reference's names, with its settings; each figure saves as PNG with its "
                          "toolbar's save button."),
+                    self.export_target, self.export_prepare, self.export_download, self.export_status,
+                    hint("The network on screen (model and λ) for another simulator: a Brian2 or NEST script, a "
+                         "NIR graph with the accuracy it costs; or the trial on screen's spikes as NWB or Neo "
+                         "(docs/interop.md)."),
                     title="Export", collapsed=True, **CARD),
         ]

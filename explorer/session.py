@@ -109,6 +109,7 @@ class ExplorerSession(param.Parameterized):
         self._side = Offloader(doc)  # λ side by side
         self._diagnosis = Offloader(doc)  # the Diagnosis card's measurements
         self._presets_job = Offloader(doc)  # the teaching presets' search for trials that show their claims
+        self._export = Offloader(doc)  # the Export menu's file for another simulator or format
         self._presets_cache: tuple = (None, [])
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
@@ -241,6 +242,18 @@ class ExplorerSession(param.Parameterized):
             return
         model, task, lam = self.model, self.task, float(self.scaling_factor)
         self._diagnosis.run(lambda: diagnose(model, lam, task), show)
+
+    def export_then(self, to: str, show, cost_trials: int = 20) -> None:
+        """The model and λ on screen exported to ``to`` (``rate2spike.interop``; NWB and Neo: the trial
+        on screen), off the server's event loop: ``show((file name, bytes, ExportResult), error)``
+        on the page's loop. NIR measures its cost on ``cost_trials`` trials (the CLI's default is 100)."""
+        from rate2spike.interop import export_bytes
+
+        spec = self.spec
+        if spec is None:
+            show(None, ValueError("no trial on screen to export"))
+            return
+        self._export.run(lambda: export_bytes(spec, to, [spec.index], cost_trials), show)
 
     def side_by_side_then(self, lambdas, show) -> None:
         """``side_by_side`` off the server's event loop: ``show(trials, error)`` gets the trials (or
