@@ -262,13 +262,9 @@ class Controls:
         self.session = s = session
         self.model_select = CatalogSelect.from_param(s.param.model_label, session=s, sizing_mode="stretch_width",
                                                      css_classes=["model-select"])
-        # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
-        # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
-        self.upload = GuardedFileDropper(MAX_UPLOAD_BYTES, self._refused, max_file_size=f"{MAX_UPLOAD_BYTES // 1000}KB",
-                                         chunk_size=UPLOAD_CHUNK_BYTES, multiple=False, layout="compact",
-                                         sizing_mode="stretch_width", height=70, css_classes=["model-upload"])
         self._handled: dict = {}  # the dropper's files already opened, by name
-        self.upload.param.watch(self._uploaded, "value")
+        self.upload = self._new_dropper()
+        self.upload_slot = pn.Column(self.upload, sizing_mode="stretch_width", margin=0)
         self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
         self.task_controls = TaskControls(s)
         self.scaling = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
@@ -309,6 +305,24 @@ class Controls:
                                                     label="Trial as .npz", embed=False, disabled=missing,
                                                     sizing_mode="stretch_width")
 
+    def _new_dropper(self) -> GuardedFileDropper:
+        """An empty file dropper watched for uploads."""
+        # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
+        # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
+        dropper = GuardedFileDropper(MAX_UPLOAD_BYTES, self._refused, max_file_size=f"{MAX_UPLOAD_BYTES // 1000}KB",
+                                     chunk_size=UPLOAD_CHUNK_BYTES, multiple=False, layout="compact",
+                                     sizing_mode="stretch_width", height=70, css_classes=["model-upload"])
+        dropper.param.watch(self._uploaded, "value")
+        return dropper
+
+    def _clear_dropper(self) -> None:
+        """After a refused or rejected upload: a fresh, empty dropper in its place. The browser marks
+        a file 'Upload complete' once its bytes are sent, before the server has looked at them, and
+        the server cannot take that back; a new dropper shows no file, so only the error speaks."""
+        self._handled = {}
+        self.upload = self._new_dropper()
+        self.upload_slot.objects = [self.upload]
+
     @staticmethod
     def _unit_choices(model) -> dict:
         return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
@@ -323,13 +337,16 @@ class Controls:
         for filename, data in list(files.items()):
             if self._handled.get(filename) is not data:
                 self._handled[filename] = data
-                await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data)
+                if not await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data):
+                    self._clear_dropper()
+                    return
 
     def _refused(self, filename: str, at_least: int) -> None:
         """An upload over the limit, refused at its first chunk (a page that skipped the browser's check)."""
         self.session.error = (f"Upload refused; the previous model stays. '{filename}' is over {at_least / 1e6:.0f} MB; "
                               f"uploads are limited to {MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with "
                               "--models DIR for larger files)")
+        pn.state.execute(self._clear_dropper)  # after the event that refused it, not inside its handling
 
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:
@@ -342,7 +359,7 @@ class Controls:
     def cards(self) -> list:
         """The sidebar content, top to bottom."""
         return [
-            pn.Card(self.model_select, self.upload,
+            pn.Card(self.model_select, self.upload_slot,
                     hint(f"Shipped models, .mat files under the folder given at start (--models DIR), or your own "
                          f"upload (at most {MAX_UPLOAD_BYTES // 10**6} MB, kept private to this page)."),
                     title="Model", **CARD),
