@@ -201,14 +201,22 @@ def test_a_link_at_the_report_path_is_replaced_not_written_through(population_di
     assert victim.read_text() == "precious" and not link.is_symlink() and link.stat().st_size > 500_000
 
 
-@pytest.mark.parametrize("case", ["empty folder", "missing folder", "missing output folder"])
+@pytest.mark.parametrize("case", ["empty folder", "missing folder", "output under a file"])
 def test_cli_report_errors_are_one_line_and_exit_2(case, population_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
     args = {"empty folder": [str(tmp_path)], "missing folder": [str(tmp_path / "nowhere")],
-            "missing output folder": [str(population_dir), "-o", str(tmp_path / "nowhere" / "r.html")]}[case]
+            "output under a file": [str(population_dir), "-o", str(tmp_path / "a_file" / "r.html")]}[case]
     assert main(["report", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rate2spike: error: ") and err.count("\n") == 1
-    assert not list(tmp_path.glob("**/*.html"))
+    assert not list(tmp_path.glob("**/*.html")) and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_cli_report_creates_the_folder_it_is_told_to_write_into(population_dir, tmp_path, capsys):
+    target = tmp_path / "reports" / "2026" / "population.html"
+    assert main(["report", str(population_dir), "-o", str(target)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"report written to {target}"
+    assert target.stat().st_size > 500_000 and [p.name for p in target.parent.iterdir()] == ["population.html"]
 
 
 def test_the_dashboard_shows_a_population_view_only_for_a_population(population_dir, tmp_path, assets):
