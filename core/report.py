@@ -25,6 +25,7 @@ import numpy as np
 
 from rate2spike.internals import panel_assets
 from rate2spike.model import ModelFileError, load_model, write_atomic
+from rate2spike.palette import condition_colors
 from rate2spike.paths import find_model_files
 from rate2spike.tasks import TASKS, infer_task
 
@@ -32,7 +33,6 @@ WIDTH = 900  # px: every figure and text block of the report (the dashboard pass
 CURVE_HEIGHT, OPTIMUM_HEIGHT = 380, 260  # px
 LAMBDA_LABEL, ACCURACY_LABEL = "scaling factor λ", "accuracy (fraction correct)"
 MODEL_COLOR, MEDIAN_COLOR, BAND_COLOR, GOAL_COLOR = "#9e9e9e", "#1f4e79", "#9ecae1", "#d62728"
-GROUP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 LAMBDA_DECIMALS = 9  # λ equal to this many decimals are the same λ (grids built by different code)
 
 HELP = {
@@ -376,8 +376,10 @@ def condition_breakdown(pop: Population, task: str, width: int = WIDTH):
     if not with_groups:
         return _empty(hv, pop, task, title, NO_CONDITIONS, CURVE_HEIGHT, width)
     layers = []
-    for k, (group, summary) in enumerate(pop.condition_summaries(task).items()):
-        color = GROUP_COLORS[k % len(GROUP_COLORS)]
+    summaries = pop.condition_summaries(task)
+    colors = condition_colors(TASKS[task].groups() if task in TASKS else (), summaries)  # as the dashboard's
+    for group, summary in summaries.items():
+        color = colors[group]
         layers.append(hv.Area((summary.lambdas, summary.q25, summary.q75), kdims=[lam], vdims=[acc, "q75"]).opts(
             backend="bokeh", color=color, alpha=0.18, line_alpha=0))
         layers.append(hv.Curve((summary.lambdas, summary.median, summary.n), kdims=[lam],

@@ -16,8 +16,8 @@ import panel as pn
 from panel.io.document import with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
-from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OptionsOnlySelect, page_connections
-from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
+from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OnStep, OptionsOnlySelect, page_connections
+from rate2spike.explorer.session import LAMBDA_BOUNDS, LAMBDA_STEP, ExplorerSession, has_initial_decay
 from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.search import SearchOptions
@@ -37,8 +37,9 @@ def hint(text: str) -> pn.pane.Markdown:
     return pn.pane.Markdown(text, styles=SMALL_TEXT, margin=(0, 10, 4, 10), sizing_mode="stretch_width")
 
 
-class ImmediateFloatSlider(Immediate, pn.widgets.FloatSlider):
-    """A float slider whose release reaches the page in one message, at once (``Immediate``)."""
+class ImmediateFloatSlider(Immediate, OnStep, pn.widgets.FloatSlider):
+    """A float slider whose release reaches the page in one message, at once (``Immediate``), its
+    value on its step (``OnStep``)."""
 
 
 class ImmediateFloatInput(Immediate, pn.widgets.FloatInput):
@@ -267,10 +268,15 @@ class Controls:
         self.upload_slot = pn.Column(self.upload, sizing_mode="stretch_width", margin=0)
         self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
         self.task_controls = TaskControls(s)
-        self.scaling = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
-                                                         sizing_mode="stretch_width", css_classes=["lambda-slider"])
-        self.scaling_number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=90, label="λ",
-                                                               css_classes=["lambda-number"])
+        # the slider spans the model's search (session.lambda_range); the number box takes any λ allowed,
+        # and one beyond the slider widens it
+        self.scaling = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=LAMBDA_STEP,
+                                                       format=LAMBDA_FORMAT, start=s.lambda_range[0],
+                                                       end=s.lambda_range[1], sizing_mode="stretch_width",
+                                                       css_classes=["lambda-slider"])
+        s.param.watch(lambda event: self.scaling.param.update(start=event.new[0], end=event.new[1]), "lambda_range")
+        self.scaling_number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=LAMBDA_STEP, width=90,
+                                                             label="λ", css_classes=["lambda-number"])
         self.fix_output_range = pn.widgets.Checkbox.from_param(s.param.fix_output_range)
         self.seed = ImmediateIntInput.from_param(s.param.seed, sizing_mode="stretch_width")
         self.downsample = pn.widgets.IntSlider.from_param(s.param.downsample, throttled=True,
@@ -369,8 +375,9 @@ class Controls:
             pn.Card(pn.Row(self.scaling, self.scaling_number, margin=0, sizing_mode="stretch_width"),
                     self.fix_output_range, self.seed, self.downsample, self.initial, self.initial_decay,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
-                         f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The trial is re-simulated when a "
-                         "slider is released."),
+                         f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The slider spans the model's "
+                         "search (its grid and half its span on each side); type any λ in the box to go past it. "
+                         "The trial is re-simulated when a slider is released."),
                     title="Conversion", **CARD),
             self.sweeps.card(),
             pn.Card(self.stim_mode, self.stim_units, self.stim_window,
