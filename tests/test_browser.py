@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (TITLES_JS, REPO, PanelServer, Session, browser, pick_file, server_problems,  # noqa: F401
-                             shown_text)
+from browser_support import (FIGURE_X_RANGE_JS, SCROLLED_JS, TITLES_JS, REPO, PanelServer, Session,  # noqa: F401
+                             browser, pick_file, server_problems, shown_text)
 from rate2spike.explorer.internals import INSTALLED_FLAG
 from rate2spike.explorer.views import VIEWS
 from conftest import synthetic_assets
@@ -96,6 +96,37 @@ def test_moving_the_lambda_slider_changes_the_output_plot(session):
     assert session.errors == []
 
 
+def test_on_a_1280x720_screen_the_page_scrolls_over_a_figure_and_lambda_reads_the_same_everywhere(browser, server):
+    """A wheel over a figure scrolls the page (no figure takes it until its wheel zoom is chosen); the
+    slider spans the model's search (no search stored: the reference's 20-75 and half its span each
+    side); after a drag the number box shows the slider's λ; a λ typed past the slider widens it."""
+    tab = Session(browser, server, viewport=(1280, 720))
+    try:
+        handle = tab.page.locator(".lambda-slider .noUi-handle")
+        assert (float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))) == \
+            (0.5, 102.5)
+        before = tab.signature("output-lif", "output")
+        tab.drag_lambda_inward(37)
+        tab.wait_for_change("output-lif", "output", before)
+        slider = tab.lambda_shown().rsplit(":", 1)[-1].strip()
+        tab.wait_for(lambda: tab.page.locator(".lambda-number input").input_value() != "", timeout=5, what="the box")
+        number = tab.page.locator(".lambda-number input").input_value()
+        assert float(number) == float(slider) and float(number) * 2 == round(float(number) * 2), (number, slider)
+        time_axis = tab.page.evaluate(FIGURE_X_RANGE_JS, "view-output")
+        tab.page.locator(".view-output canvas").first.hover()
+        scrolled = tab.page.evaluate(SCROLLED_JS)
+        tab.page.mouse.wheel(0, 400)
+        tab.wait_for(lambda: tab.page.evaluate(SCROLLED_JS) > scrolled, timeout=5, what="the page to scroll")
+        assert tab.page.evaluate(FIGURE_X_RANGE_JS, "view-output") == time_axis  # not zoomed
+        before = tab.signature("output-lif", "output")
+        tab.set_number("lambda-number", 400)
+        tab.wait_for_change("output-lif", "output", before)
+        tab.wait_for(lambda: float(handle.get_attribute("aria-valuemax")) >= 400, timeout=5, what="a wider slider")
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
 def choose_model(session: Session, ending: str) -> None:
     """Pick a model in the sidebar's selector by the end of its label, and wait for its first trial."""
     select = session.page.locator(".model-select select")
@@ -126,6 +157,19 @@ def test_a_short_sweep_completes_and_draws_the_curve(session):
     assert verdict.startswith(("Converted: λ = ", "Below goal: the best λ")), verdict
     assert len(session.column("performance-fidelity", "correlation")) == len(lambdas)
     assert re.search(r"(\d+) / \1 trials", session.status())
+    # each condition has one colour: on the accuracy curve and in the margins beside it
+    session.wait_for(lambda: len(session.values("margins-points", "color") or []) > 0, timeout=10, what="margins")
+    curve = dict(zip(session.values("performance-groups", "label"), session.values("performance-groups", "color")))
+    margins = dict(zip(session.values("margins-points", "group"), session.values("margins-points", "color")))
+    assert curve == margins and len(set(curve.values())) == 2, (curve, margins)
+    # another model, then this one again: its sweep is still there
+    choose_model(session, "Task_xor_N_30_Taus_4.0_20.0_Act_sigmoid_2019_01_01_000000.mat")
+    session.wait_for(lambda: (session.column("performance-sweep", "scaling_factor") or []) == [], timeout=10,
+                     what="the other model's empty curve")
+    choose_model(session, TRAINED)
+    session.wait_for(lambda: session.column("performance-sweep", "scaling_factor") == lambdas, timeout=10,
+                     what="the sweep kept for its model")
+    assert "Sweep finished" in session.status()
     assert session.errors == []
     target = os.environ.get(SCREENSHOT_ENV)
     if target:
