@@ -493,7 +493,8 @@ def _add_train(sub, shared) -> None:
                        help="train a rate RNN on a task and save a spikeRNN model file",
                        description="Train a rate RNN (Dale's principle) on a task with Adam, as the reference, and "
                                    "save it as a spikeRNN model file; every option's default is in its help.")
-    p.add_argument("--task", required=True, choices=tuple(TASKS), help=f"the task to learn (required): {task_names_text()}")
+    p.add_argument("--task", required=True, choices=tuple(TASKS),
+                   help=f"the task to learn (required): {task_names_text()}")
     p.add_argument("--N", type=checked(int, check_units), default=200, help=f"units, 1 to {MAX_UNITS} (default 200)")
     p.add_argument("--taus", type=checked(float, check_tau), nargs="+", default=[4.0, 20.0],
                    help=f"min max decay in 5 ms steps, or one value (default 4 20); each at least {MIN_TAU_STEPS:g} "
