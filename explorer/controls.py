@@ -42,6 +42,16 @@ class ImmediateFloatSlider(Immediate, OnStep, pn.widgets.FloatSlider):
     value on its step (``OnStep``)."""
 
 
+def lambda_slider(session: ExplorerSession, **params) -> ImmediateFloatSlider:
+    """A λ slider of the session (the sidebar's, Present mode's): on the step, acting on release, and
+    spanning ``session.lambda_range`` (the model's search), which follows the session."""
+    low, high = session.lambda_range
+    slider = ImmediateFloatSlider.from_param(session.param.scaling_factor, throttled=True, step=LAMBDA_STEP,
+                                             format=LAMBDA_FORMAT, start=low, end=high, **params)
+    session.param.watch(lambda event: slider.param.update(start=event.new[0], end=event.new[1]), "lambda_range")
+    return slider
+
+
 class ImmediateFloatInput(Immediate, pn.widgets.FloatInput):
     """A number box whose value reaches the page in one message, at once (``Immediate``)."""
 
@@ -270,11 +280,7 @@ class Controls:
         self.task_controls = TaskControls(s)
         # the slider spans the model's search (session.lambda_range); the number box takes any λ allowed,
         # and one beyond the slider widens it
-        self.scaling = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=LAMBDA_STEP,
-                                                       format=LAMBDA_FORMAT, start=s.lambda_range[0],
-                                                       end=s.lambda_range[1], sizing_mode="stretch_width",
-                                                       css_classes=["lambda-slider"])
-        s.param.watch(lambda event: self.scaling.param.update(start=event.new[0], end=event.new[1]), "lambda_range")
+        self.scaling = lambda_slider(s, sizing_mode="stretch_width", css_classes=["lambda-slider"])
         self.scaling_number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=LAMBDA_STEP, width=90,
                                                              label="λ", css_classes=["lambda-number"])
         self.fix_output_range = pn.widgets.Checkbox.from_param(s.param.fix_output_range)

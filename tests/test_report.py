@@ -310,3 +310,18 @@ def test_a_failed_conversion_is_listed_apart_with_its_reason(tmp_path):
     embedded = lambda text: json.dumps(text)[1:-1]  # noqa: E731 - the page's data holds its text as JSON
     assert embedded("1 failed conversion: no λ converts them") in html
     assert embedded(f"go-nogo/bad.mat: {reason}") in html
+
+
+def test_each_condition_has_the_dashboards_colour_in_the_report(population):
+    """The report's per-condition curves take each condition's colour from the task's condition
+    order (rate2spike.palette), as the dashboard's accuracy curve and margins do."""
+    import holoviews as hv
+
+    from rate2spike.palette import condition_colors
+    from rate2spike.report import condition_breakdown
+    from rate2spike.tasks import get_task
+
+    overlay = condition_breakdown(population, "go-nogo")
+    curves = {el.label: hv.Store.lookup_options("bokeh", el, "style").kwargs["color"]
+              for el in overlay if isinstance(el, hv.Curve) and el.label in ("Go", "NoGo")}
+    assert curves == {group: color for group, color in condition_colors(get_task("go-nogo").groups()).items()}
