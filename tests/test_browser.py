@@ -113,7 +113,10 @@ def test_on_a_1280x720_screen_the_page_scrolls_over_a_figure_and_lambda_reads_th
         number = tab.page.locator(".lambda-number input").input_value()
         assert float(number) == float(slider) and float(number) * 2 == round(float(number) * 2), (number, slider)
         time_axis = tab.page.evaluate(FIGURE_X_RANGE_JS, "view-output")
-        tab.page.locator(".view-output canvas").first.hover()
+        figure = tab.page.locator(".view-output canvas").first
+        figure.scroll_into_view_if_needed()
+        box = figure.bounding_box()
+        tab.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # over the data
         scrolled = tab.page.evaluate(SCROLLED_JS)
         tab.page.mouse.wheel(0, 400)
         tab.wait_for(lambda: tab.page.evaluate(SCROLLED_JS) > scrolled, timeout=5, what="the page to scroll")
