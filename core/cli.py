@@ -51,7 +51,7 @@ def parse_scaling_factors(text: str) -> list[float]:
     if ":" in text:
         _limited(lambda bounds: grid_count(*bounds), text, (start, stop, step), joint=" ")
         values = np.arange(start, stop + step / 2, step)
-    return [float(v) for v in _limited(check_scaling_factors, text, values)]
+    return [float(v) for v in _limited(lambda grid: check_scaling_factors(grid, "the grid"), text, values)]
 
 
 def parse_window(text: str) -> tuple[float, float]:

@@ -283,6 +283,16 @@ def test_messages_name_the_command_lines_options_there_and_the_apis_arguments_th
     assert "skipped (force=True redoes it)" in out and "--force" not in out
 
 
+def test_a_repeated_lambda_is_named_as_the_command_line_calls_it(model_file, capsys):
+    from rate2spike.limits import check_scaling_factors
+
+    with pytest.raises(SystemExit):
+        main(["sweep", str(model_file), "--scaling-factors", "20,20"])
+    assert "argument --scaling-factors: '20,20': the grid repeats 20" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="^scaling_factors repeats 20$"):  # the API names its argument
+        check_scaling_factors([20, 20])
+
+
 def test_every_output_gets_the_mode_a_plain_open_gives(model_file, tmp_path):
     """Trial files, the CSV, the report and a new model file, under a umask of 027: all 0640, like a
     file made with open(); a model file searched keeps its own mode."""
