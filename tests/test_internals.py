@@ -71,8 +71,16 @@ def test_hook_syncable_process_property_change_for_on_step():
         pass
 
     slider = Slider(start=0.5, end=100, step=0.5, value=20)
-    slider._process_events({"value": 49.99999999, "value_throttled": 49.99999999})  # as a drag sends it
+    sent = {"value": 49.99999999, "value_throttled": 49.99999999}  # as a drag sends it
+    slider._process_events(sent)
     assert slider.value == slider.value_throttled == 50.0, gone(hook, "OnStep")
+    # the dict Panel keeps as what the page holds now holds the snapped value, so it is not sent back
+    assert sent["value"] is slider.value, gone(hook, "OnStep")
+    source = inspect.getsource(Syncable._update_model)
+    assert "value is curdoc_events[attr]" in source, gone("panel.reactive.Syncable._update_model's echo check",
+                                                         "OnStep")
+    assert "self._in_process__events[state.curdoc] = events" in inspect.getsource(Syncable._process_events), \
+        gone("panel.reactive.Syncable._in_process__events", "OnStep")
 
 
 def test_hook_file_dropper_process_event_and_file_buffer():
