@@ -39,7 +39,7 @@ from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCa
                               default_scaling_factor, run_trial)
 
 LAMBDA_BOUNDS = (1.0, 200.0)  # the sweep card's λ range, the presets' search and the side-by-side defaults
-LAMBDA_STEP = 0.5  # the λ slider's and number box's step; slider values are snapped to it
+LAMBDA_STEP = 0.5  # the λ slider's and number box's step; slider values are snapped to it (internals.OnStep)
 SLIDER_MARGIN = 0.5  # the λ slider spans the model's search grid and this fraction of its span on each side
 MAX_SIDE_BY_SIDE = 3  # λ values compared side by side
 ON_CHANGE_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster draw: simulated on every change
@@ -67,11 +67,6 @@ def slider_range(grid, current: float, margin: float = SLIDER_MARGIN,
     low, high = min(low - spare, current), max(high + spare, current * 1.1)
     low, high = np.floor(round(low / step, 9)) * step, np.ceil(round(high / step, 9)) * step  # 440.00000000000006: 440
     return float(max(min(step, current), low)), float(high)
-
-
-def on_step(value: float, step: float = LAMBDA_STEP) -> float:
-    """``value`` on the slider's grid of ``step``: a dragged slider sends 49.99999999 for 50."""
-    return float(round(round(value / step) * step, 10))
 
 
 def has_initial_decay(model) -> bool:
