@@ -23,7 +23,7 @@ from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS, condition_examples, option_examples, task_names_text
 from rate2spike.text import printable
-from rate2spike.network import MAX_STEP
+from rate2spike.train import DEFAULT_BATCH_SIZE, REFERENCE_MAX_EVAL_LOSS, REFERENCE_MIN_EVAL_ACCURACY
 from rate2spike.trial import DEFAULT_SCALING_FACTOR
 
 EXIT_USAGE = 2  # bad input: a file, field, shape or option (one line names it)
@@ -51,19 +51,34 @@ def parse_scaling_factors(text: str) -> list[float]:
     if ":" in text:
         _limited(lambda bounds: grid_count(*bounds), text, (start, stop, step), joint=" ")
         values = np.arange(start, stop + step / 2, step)
-    return [float(v) for v in _limited(check_scaling_factors, text, values)]
+    return [float(v) for v in _limited(lambda grid: check_scaling_factors(grid, "the grid"), text, values)]
 
 
-def parse_window(text: str) -> tuple[int, int]:
-    """'FIRST:STOP' in simulation steps, as the reference's stims['dur'] (whole numbers, first <= stop)."""
+def parse_window(text: str) -> tuple[float, float]:
+    """'START:STOP' in seconds from the trial's start, as the dashboard's link (stim_window=0.5:0.75);
+    within the trial is checked once the task is known (``stimulation_window``)."""
     try:
-        first, stop = (int(x) for x in text.split(":"))
-        if not 0 <= first <= stop <= MAX_STEP:
+        start, stop = (float(x) for x in text.split(":"))
+        if not 0 <= start <= stop < float("inf"):
             raise ValueError
-        return first, stop
+        return start, stop
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not FIRST:STOP with whole numbers of simulation steps, "
-                                         f"0 <= FIRST <= STOP <= {MAX_STEP}") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not START:STOP in seconds with 0 <= START <= STOP "
+                                         "(e.g. 0.5:0.75, as the dashboard's link)") from None
+
+
+def stimulation_window(window: tuple[float, float] | None, duration: float) -> tuple[float, float]:
+    """The --stim-window in seconds within a trial of ``duration`` seconds (default: the dashboard's,
+    its third quarter). A window past the trial's end is refused, naming the old form in simulation
+    steps that such values usually are (they are no longer read as steps)."""
+    if window is None:
+        return duration / 2, duration * 3 / 4
+    start, stop = window
+    if stop > duration:
+        raise ValueError(f"--stim-window {start:g}:{stop:g} ends after the trial's {duration:g} s: it is START:STOP in "
+                         f"seconds (e.g. {duration / 2:g}:{duration * 3 / 4:g}); simulation steps FIRST:STOP are no "
+                         "longer read (step i of 0.05 ms is i x 0.00005 s)")
+    return start, stop
 
 
 def whole_number(low: int):
@@ -159,13 +174,13 @@ def cmd_simulate(args) -> int:
 
     model = load_model(args.model)
     _say_notes(model)
-    stimulation = Stimulation()
-    if args.stim != "none":
-        stimulation = Stimulation(args.stim, parse_units(args.stim_units or "", model.exc), *args.stim_window)
     spec = TrialSpec(model, args.task, args.scaling_factor, seed=args.seed, condition=args.condition,
                      task_options=tuple(args.option), downsample=args.downsample,
-                     use_initial_weights=args.initial_weights, stimulation=stimulation,
-                     initial_decay=args.initial_decay)
+                     use_initial_weights=args.initial_weights, initial_decay=args.initial_decay)
+    if args.stim != "none":
+        window = stimulation_window(args.stim_window, spec.task.duration())
+        spec = spec.replace(stimulation=Stimulation.over_window(
+            args.stim, parse_units(args.stim_units or "", model.exc), window, spec.dt))
     trial = run_trial(spec, TRIAL_RECORDINGS[:4] if args.save else ("spikes",))
     run, outcome = trial.recording, trial.outcome
     rates = run.firing_rates
@@ -185,7 +200,7 @@ def cmd_simulate(args) -> int:
 
 def cmd_sweep(args) -> int:
     from rate2spike.cluster import dask_client
-    from rate2spike.folder_search import search_folder
+    from rate2spike.folder_search import CLI_OPTION_NAMES, search_folder
     from rate2spike.search import SearchOptions
     from rate2spike.sweep import check_csv_target
 
@@ -199,7 +214,8 @@ def cmd_sweep(args) -> int:
                                     use_initial_weights=args.initial_weights, task_options=dict(args.option),
                                     options=options, save_failed=args.save_failed, n_threads=args.threads,
                                     client=client, resume=args.resume, block_trials=args.block_trials,
-                                    precision=args.precision, initial_decay=args.initial_decay)
+                                    precision=args.precision, initial_decay=args.initial_decay,
+                                    option_names=CLI_OPTION_NAMES)
     except KeyboardInterrupt:
         print("rate2spike: interrupted; the finished trials are kept in each model's .journal file: "
               "run the same command again to continue", file=sys.stderr)
@@ -465,10 +481,10 @@ def _shared_options() -> dict[str, argparse.ArgumentParser]:
     where = cluster.add_mutually_exclusive_group()
     where.add_argument("--workers", type=checked(int, check_local_workers),
                        help="run on a local Dask cluster of this many worker processes (several models or seeds at "
-                            "once), at most one per core")
+                            "once), at most one per core (default: none, in this process)")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="run on the Dask cluster of this scheduler (e.g. tcp://host:8786); `train` workers "
-                            "write their files under OUT, which they must reach at the same path")
+                            "write their files under OUT, which they must reach at the same path (default: none)")
     return {"task": task, "conversion": conversion, "grid": grid, "cluster": cluster}
 
 
@@ -516,10 +532,13 @@ def _add_sweep(sub, shared) -> None:
 
 
 def _add_train(sub, shared) -> None:
-    """The ``train`` command and its options."""
+    """The ``train`` command and its options (a test checks that each one's help gives its default)."""
     p = sub.add_parser("train", parents=[shared["cluster"]],
-                       help="train a rate RNN on a task and save a spikeRNN model file")
-    p.add_argument("--task", required=True, choices=tuple(TASKS))
+                       help="train a rate RNN on a task and save a spikeRNN model file",
+                       description="Train a rate RNN (Dale's principle) on a task with Adam, as the reference, and "
+                                   "save it as a spikeRNN model file; every option's default is in its help.")
+    p.add_argument("--task", required=True, choices=tuple(TASKS),
+                   help=f"the task to learn (required): {task_names_text()}")
     p.add_argument("--N", type=checked(int, check_units), default=200, help=f"units, 1 to {MAX_UNITS} (default 200)")
     p.add_argument("--taus", type=checked(float, check_tau), nargs="+", default=[4.0, 20.0],
                    help=f"min max decay in 5 ms steps, or one value (default 4 20); each at least {MIN_TAU_STEPS:g} "
@@ -527,17 +546,26 @@ def _add_train(sub, shared) -> None:
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=whole_number(0), default=0, help="the model's seed (default 0)")
     seeds.add_argument("--seeds", type=parse_seeds,
-                       help="train one model per seed: START:STOP (STOP not included, like a Python range) or 0,3,7")
-    p.add_argument("--out", default=".", help="output folder (the model goes under OUT/models/<task>/...)")
-    p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"))
+                       help="train one model per seed: START:STOP (STOP not included, like a Python range) or 0,3,7 "
+                            "(default: one model, of --seed)")
+    p.add_argument("--out", default=".", help="output folder; the model goes under OUT/models/<task>/... (default: "
+                                              "the current folder)")
+    p.add_argument("--act", default="sigmoid", choices=("sigmoid", "clipped_relu", "softplus"),
+                   help="the rate units' activation function (default sigmoid, as the shipped models)")
     p.add_argument("--P-inh", dest="P_inh", type=checked(float, check_inhibitory_share), default=0.2,
                    help="share of inhibitory units, 0 to 1 (default 0.2)")
     p.add_argument("--gain", type=checked(float, check_gain), default=1.5,
                    help="initial weights' gain, above 0 (default 1.5: the chaotic regime)")
-    p.add_argument("--n-trials", type=whole_number(1), default=6000, help="trial limit (xor often needs ~10000)")
-    p.add_argument("--batch-size", type=whole_number(1), default=1, help="trials per Adam step (1, as the reference, learns fastest)")
-    p.add_argument("--max-eval-loss", type=float, default=7.0, help="stop when the mean eval loss is below this")
-    p.add_argument("--min-eval-accuracy", type=float, default=0.95, help="... and the eval accuracy above this")
+    p.add_argument("--n-trials", type=whole_number(1), default=6000,
+                   help="trial limit (default 6000; xor often needs ~10000)")
+    p.add_argument("--batch-size", type=whole_number(1), default=DEFAULT_BATCH_SIZE,
+                   help=f"trials per Adam step (default {DEFAULT_BATCH_SIZE}, as the reference: learns fastest)")
+    p.add_argument("--max-eval-loss", type=float, default=REFERENCE_MAX_EVAL_LOSS,
+                   help=f"stop when the mean eval loss is below this (default {REFERENCE_MAX_EVAL_LOSS:g}, as the "
+                        "reference) ...")
+    p.add_argument("--min-eval-accuracy", type=float, default=REFERENCE_MIN_EVAL_ACCURACY,
+                   help=f"... and the eval accuracy above this (default {REFERENCE_MIN_EVAL_ACCURACY:g}, as the "
+                        "reference)")
     p.set_defaults(func=cmd_train)
 
 
@@ -557,7 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=whole_number(0), default=0, help="fixes the condition, stimulus and noise (default 0)")
     p.add_argument("--stim", choices=("none", "exc", "inh"), default="none", help="artificial stimulation")
     p.add_argument("--stim-units", help="units to stimulate: '0,3,10-19', 'exc', 'inh' or 'all'")
-    p.add_argument("--stim-window", type=parse_window, default=(0, 0), help="FIRST:STOP simulation steps")
+    p.add_argument("--stim-window", type=parse_window, metavar="START:STOP",
+                   help="stimulation window in seconds from the trial's start, as the dashboard's link (default: "
+                        "its third quarter, 0.5:0.75 for a 1 s trial)")
     p.add_argument("--save", help="write the trial to a .npz or .mat file")
     p.set_defaults(func=cmd_simulate)
 

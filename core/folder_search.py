@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rate2spike.journal import FolderLock, Journal, search_key
-from rate2spike.model import ModelFileError, check_unchanged, check_writable, load_model, save_results
+from rate2spike.model import ModelFileError, NotAModelFile, check_unchanged, check_writable, load_model, save_results
 from rate2spike.paths import find_model_files
 from rate2spike.progress import ProgressBar, is_cancelled
 from rate2spike.search import SearchOptions
@@ -31,10 +31,17 @@ from rate2spike.sweep import run_grid, sweep_base
 from rate2spike.text import printable
 
 
+# How messages name the options that change what is searched and saved: as the Python API's
+# arguments (``lambda_grid_search``) or as the command line's options (``rate2spike sweep``).
+API_OPTION_NAMES = {"force": "force=True", "save_failed": "save_failed=True"}
+CLI_OPTION_NAMES = {"force": "--force", "save_failed": "--save-failed"}
+
+
 def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factors=None, *, force=False, seed=0,
                   downsample=1, use_initial_weights=False, task_options=None, options: SearchOptions | None = None,
                   save_failed=False, progress=None, cancel=None, verbose=True, n_threads=None, client=None,
-                  resume=True, block_trials=None, precision="float64", initial_decay=False) -> "GridSearchResults":
+                  resume=True, block_trials=None, precision="float64", initial_decay=False,
+                  option_names: dict | None = None) -> "GridSearchResults":
     """Search every .mat file under ``model_dir`` (or the one file it names) for its best scaling
     factor and save the result into the file; what ``rate2spike sweep`` and ``lambda_grid_search`` run.
 
@@ -63,7 +70,10 @@ def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factor
     journaled next to each model (``model.mat.journal``, ``rate2spike.journal``) and, with
     ``resume``, a second run of the same search after a crash or Ctrl-C continues from there; the
     folder is locked while it is searched. A file that cannot be read, fits no task or cannot be
-    written is reported on stderr and skipped; the others are searched.
+    written is reported on stderr and skipped; the others are searched. In a folder, a MAT file that
+    holds no rate network (a saved trial) is skipped with a note (``GridSearchResults.skipped``).
+    ``option_names`` (``API_OPTION_NAMES``, the default, or ``CLI_OPTION_NAMES``) is how the
+    printed lines name ``force`` and ``save_failed``.
 
     Returns a ``GridSearchResults``: ``{path: SweepResult}`` for the files searched, with
     ``failures`` ({path: message}) for the others.
@@ -72,20 +82,24 @@ def search_folder(model_dir, task_name=None, n_trials: int = 100, scaling_factor
 
     factors = list(DEFAULT_SCALING_FACTORS if scaling_factors is None else scaling_factors)
     options = options or SearchOptions()
+    names = option_names or API_OPTION_NAMES
     paths = find_model_files(model_dir)
     if not paths:
         raise FileNotFoundError(f"{model_dir}: no .mat model files found")
     results = GridSearchResults()
     todo = _models_to_search(paths, results, force, verbose, lambda model: sweep_base(
         model, task_name, seed, downsample, use_initial_weights, task_options=task_options, precision=precision,
-        initial_decay=initial_decay))
+        initial_decay=initial_decay), names, skip_other_data=Path(model_dir).is_dir())
+    if results.skipped and len(results.skipped) == len(paths):
+        raise FileNotFoundError(f"{model_dir}: no model files found, only other .mat files (none holds w, w_in "
+                                "or w_out)")
     if not todo:
         return results
     folder = Path(model_dir) if Path(model_dir).is_dir() else Path(model_dir).parent
     with FolderLock(folder), ProgressBar(total=len(todo) * len(factors) * n_trials, desc="lambda search",
                                          enabled=verbose) as bar:
         search = _FolderSearch(results, bar, todo, factors, n_trials, options, verbose=verbose, progress=progress,
-                               cancel=cancel, resume=resume, save_failed=save_failed,
+                               cancel=cancel, resume=resume, save_failed=save_failed, option_names=names,
                                run_options=dict(n_threads=n_threads, client=client, block_trials=block_trials))
         search.run(client)
     return results
@@ -98,13 +112,28 @@ def _failed(results: "GridSearchResults", verbose: bool, path, exc) -> None:
         print(f"rate2spike: error: {printable(exc)}; skipped", file=sys.stderr)
 
 
-def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> list:
+def _models_to_search(paths, results, force: bool, verbose: bool, make_base, names: dict,
+                      skip_other_data: bool) -> list:
     """(path, base spec) of the files to search: loaded (their bytes' digest binds the results to
-    them), checked writable before the work; files already searched are skipped unless ``force``."""
+    them), checked writable before the work; files already searched are skipped unless ``force``,
+    and with ``skip_other_data`` (a folder's search) files that are not models, with a note."""
     todo = []
     for path in paths:
         try:
             model = load_model(path, stored_results=not force)
+        except NotAModelFile as exc:
+            if not skip_other_data:
+                _failed(results, verbose, path, exc)
+                continue
+            results.skipped[path] = str(exc)
+            if verbose:
+                print(printable(f"{path.name}: not a model file (none of w, w_in, w_out: a saved trial or other "
+                                "data?); skipped"))
+            continue
+        except (ModelFileError, ValueError, OSError) as exc:
+            _failed(results, verbose, path, exc)
+            continue
+        try:
             if model.unfinished_search and verbose:
                 print(printable(f"{path.name}: opt_scaling_factor is NaN (a reference grid search was interrupted); "
                                 "searching it"))
@@ -112,7 +141,7 @@ def _models_to_search(paths, results, force: bool, verbose: bool, make_base) -> 
                 if verbose:
                     done = (f"opt_scaling_factor = {model.opt_scaling_factor:g}" if model.opt_scaling_factor is not None
                             else f"search_verdict '{model.search_verdict}'")
-                    print(printable(f"{path.name}: already has {done}; skipped (--force redoes it)"))
+                    print(printable(f"{path.name}: already has {done}; skipped ({names['force']} redoes it)"))
                 continue
             check_writable(path)  # before the work, not after it
             todo.append((path, make_base(model)))
@@ -127,9 +156,9 @@ class _FolderSearch:
     on. Lines go above the one progress bar over all models."""
 
     def __init__(self, results, bar, todo, factors, n_trials, options, *, verbose, progress, cancel, resume,
-                 save_failed, run_options):
+                 save_failed, run_options, option_names):
         self.results, self.todo, self.factors, self.n_trials, self.options = results, todo, factors, n_trials, options
-        self.save_failed = save_failed
+        self.save_failed, self.names = save_failed, option_names
         self.verbose, self.progress, self.cancel, self.resume, self.run_options = (verbose, progress, cancel, resume,
                                                                                    run_options)
         self.tell = lambda line: bar.write(printable(line))  # above the bar, not through it; names shown safely
@@ -197,7 +226,7 @@ class _FolderSearch:
         best_lambda = result.optimum[0]
         self.tell(f"{path.name}: saved the verdict, the curve and opt_scaling_factor {best_lambda:g}" if save_optimum
                   else f"{path.name}: saved the verdict and the curve, no opt_scaling_factor (its first maximum, "
-                       f"{best_lambda:g}, is not a result; --save-failed stores it anyway)")
+                       f"{best_lambda:g}, is not a result; {self.names['save_failed']} stores it anyway)")
         for note in result.warnings():
             self.tell("warning: " + self._line(path, note))
 
@@ -251,8 +280,10 @@ class _SharedProgress:
 
 class GridSearchResults(dict):
     """``{path: SweepResult}`` for the files searched, and ``failures``: ``{path: message}`` for
-    the files that could not be searched or saved (reported and skipped; the others go on)."""
+    the files that could not be searched or saved (reported and skipped; the others go on), and
+    ``skipped``: ``{path: why}`` for the files of a folder that are not models (a saved trial)."""
 
     def __init__(self):
         super().__init__()
         self.failures: dict = {}
+        self.skipped: dict = {}

@@ -18,7 +18,8 @@ the first line that is not ends what is replayed. Then a few entries, chosen at 
 simulated again; if one differs the whole journal is ignored and the search starts afresh.
 
 A folder being searched is locked (an exclusive ``flock`` on ``.rate2spike-sweep.lock``, which the
-system releases when the process dies, however it dies), so a second driver on the same folder
+system releases when the process dies, however it dies; the file is removed when the search ends,
+and a killed driver's file is reused by the next), so a second driver on the same folder
 stops with a message instead of doing the work twice. Others may write the folder, so neither the
 lock nor the journal is opened through a link or when it is a folder, a FIFO or another special
 file (``paths.open_regular``): such a path is refused, naming what it is.
@@ -293,32 +294,52 @@ def search_key(base, scaling_factors, n_trials: int, options) -> dict:
 
 
 class FolderLock:
-    """An exclusive lock on a folder's searches, held while a driver works on it."""
+    """An exclusive lock on a folder's searches, held while a driver works on it. The lock file is
+    removed when the search ends, so a finished search leaves the folder as it found it; a driver
+    that locked a file another driver has just removed sees so (its file is no longer the one at
+    the lock's path) and locks the new one, so two drivers never hold two locks at once."""
+
+    ATTEMPTS = 20  # lock files removed under us in a row before giving up (only a flood of drivers does it)
 
     def __init__(self, folder):
         self.path = Path(folder) / LOCK_NAME
         self._fh = None
 
     def __enter__(self) -> "FolderLock":
-        fh = os.fdopen(open_regular(self.path, os.O_RDWR | os.O_CREAT), "r+", errors="replace")
+        for _ in range(self.ATTEMPTS):
+            fh = os.fdopen(open_regular(self.path, os.O_RDWR | os.O_CREAT), "r+", errors="replace")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read(32).strip()  # a process id; anything else is not worth printing
+                holder = holder if holder.isdigit() else "unknown"
+                fh.close()
+                raise FolderBusy(f"{self.path.parent} is busy: another rate2spike sweep (process {holder}) is "
+                                 f"searching it; wait for it to finish or stop it ({self.path} is its lock)") from None
+            if self._still_at_path(fh):
+                fh.seek(0)
+                fh.truncate()
+                fh.write(str(os.getpid()))
+                fh.flush()
+                self._fh = fh
+                return self
+            fh.close()  # the previous holder removed this file after we opened it: lock the new one
+        raise FolderBusy(f"{self.path.parent} is busy: its lock {self.path} keeps being replaced; try again")
+
+    def _still_at_path(self, fh) -> bool:
+        """Whether the open lock file is the one at the lock's path (not removed or replaced)."""
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read(32).strip()  # a process id; anything else is not worth printing
-            holder = holder if holder.isdigit() else "unknown"
-            fh.close()
-            raise FolderBusy(f"{self.path.parent} is busy: another rate2spike sweep (process {holder}) is "
-                             f"searching it; wait for it to finish or stop it ({self.path} is its lock)") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-        return self
+            at_path = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fh.fileno())
+        return (at_path.st_dev, at_path.st_ino) == (mine.st_dev, mine.st_ino)
 
     def __exit__(self, *exc) -> bool:
-        if self._fh is not None:  # the file stays: unlinking it could let two drivers lock two files
+        if self._fh is not None:
+            if self._still_at_path(self._fh):  # removed while locked: a waiting driver then retries
+                self.path.unlink(missing_ok=True)
             fcntl.flock(self._fh, fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None

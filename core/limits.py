@@ -85,20 +85,21 @@ def grid_count(start: float, stop: float, step: float) -> int:
     return count
 
 
-def check_scaling_factors(values) -> np.ndarray:
+def check_scaling_factors(values, name: str = "scaling_factors") -> np.ndarray:
     """A grid of lambdas as a float array: 1 to MAX_GRID_LAMBDAS values, each checked by
-    ``check_scaling_factor``, none repeated."""
+    ``check_scaling_factor``, none repeated; ``name`` is how messages call it (the API's argument,
+    or what the command line calls it)."""
     if isinstance(values, np.ndarray):
         values = values.reshape(-1)
     if hasattr(values, "__len__") and len(values) > MAX_GRID_LAMBDAS:  # before a range of 10**12 is listed
-        raise ValueError(f"scaling_factors holds {len(values):,} lambdas; a grid may hold at most {MAX_GRID_LAMBDAS}")
+        raise ValueError(f"{name} holds {len(values):,} lambdas; a grid may hold at most {MAX_GRID_LAMBDAS}")
     values = list(values)
     if not values:
-        raise ValueError("scaling_factors is empty")
+        raise ValueError(f"{name} is empty")
     factors = np.array([check_scaling_factor(v, "every scaling factor") for v in values], dtype=float)
     repeated = sorted({float(v) for v in factors if np.count_nonzero(factors == v) > 1})
     if repeated:
-        raise ValueError(f"scaling_factors repeats {', '.join(f'{v:g}' for v in repeated)}")
+        raise ValueError(f"{name} repeats {', '.join(f'{v:g}' for v in repeated)}")
     return factors
 
 

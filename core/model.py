@@ -59,6 +59,14 @@ class ModelFileChanged(ModelFileError):
         self.path, self.field, self.problem = Path(path), None, how
 
 
+class NotAModelFile(ModelFileError):
+    """A readable MAT file that holds no rate network at all (none of ``NETWORK_FIELDS``): other data,
+    such as a saved trial, which a search of a folder skips with a note instead of failing."""
+
+
+NETWORK_FIELDS = ("w", "w_in", "w_out")  # a model file holds these; a file with none of them is not a model
+
+
 @dataclass(frozen=True, eq=False)
 class RateModel:
     """A trained rate RNN, as read from a spikeRNN model file. Arrays are float64.
@@ -493,6 +501,9 @@ def load_model(path, stored_results: bool = True) -> RateModel:
         after = os.fstat(fh.fileno())
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
         raise ModelFileError(path, "was written to while it was read; nothing was loaded, try again")
+    if not any(name in data for name in NETWORK_FIELDS):
+        raise NotAModelFile(path, f"is not a model file: it holds none of {', '.join(NETWORK_FIELDS)} (the rate "
+                                  "network's weights); a saved trial or other data?")
     return model_from_dict(data, path, content_sha256=digest)
 
 
@@ -539,6 +550,27 @@ def _savemat(variables: dict, fh: BinaryIO) -> None:
     scipy.io.savemat(fh, variables, do_compression=True, oned_as="row")
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (/proc), else by setting
+    and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The permissions of a file rate2spike creates (a model, a trial, a CSV, a report): those of a
+    plain ``open()``, 0666 less the umask (0644 with the usual umask 022), the same for every output."""
+    return 0o666 & ~current_umask()
+
+
 @contextmanager
 def written_temporary(target: Path, variables: dict | None = None,
                       write: Callable[[BinaryIO], None] | None = None) -> Iterator[str]:
@@ -546,10 +578,12 @@ def written_temporary(target: Path, variables: dict | None = None,
     ``write`` writes to it), flushed to disk, and locked until the ``with`` block ends (a file we
     can lock is nobody's, see ``_remove_stale_temporaries``). The block publishes it (rename,
     link); whatever is left of it afterwards, on success or error, is removed. The temporary's
-    name is unpredictable and made with O_EXCL, so nothing planted there is written."""
+    name is unpredictable and made with O_EXCL, so nothing planted there is written. It gets the mode
+    of a new file (``new_file_mode``); ``write_atomic`` gives a replaced file's own mode back."""
     write = write if write is not None else partial(_savemat, variables)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
     try:
+        os.fchmod(fd, new_file_mode())  # not mkstemp's 0600: every output gets a plain open()'s mode
         with os.fdopen(fd, "wb") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             write(fh)

@@ -16,7 +16,6 @@ import base64
 import html
 import math
 import mimetypes
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from rate2spike.internals import panel_assets
-from rate2spike.model import ModelFileError, load_model
+from rate2spike.model import ModelFileError, load_model, write_atomic
+from rate2spike.palette import condition_colors
 from rate2spike.paths import find_model_files
 from rate2spike.tasks import TASKS, infer_task
 
@@ -33,7 +33,6 @@ WIDTH = 900  # px: every figure and text block of the report (the dashboard pass
 CURVE_HEIGHT, OPTIMUM_HEIGHT = 380, 260  # px
 LAMBDA_LABEL, ACCURACY_LABEL = "scaling factor λ", "accuracy (fraction correct)"
 MODEL_COLOR, MEDIAN_COLOR, BAND_COLOR, GOAL_COLOR = "#9e9e9e", "#1f4e79", "#9ecae1", "#d62728"
-GROUP_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 LAMBDA_DECIMALS = 9  # λ equal to this many decimals are the same λ (grids built by different code)
 
 HELP = {
@@ -377,8 +376,10 @@ def condition_breakdown(pop: Population, task: str, width: int = WIDTH):
     if not with_groups:
         return _empty(hv, pop, task, title, NO_CONDITIONS, CURVE_HEIGHT, width)
     layers = []
-    for k, (group, summary) in enumerate(pop.condition_summaries(task).items()):
-        color = GROUP_COLORS[k % len(GROUP_COLORS)]
+    summaries = pop.condition_summaries(task)
+    colors = condition_colors(TASKS[task].groups() if task in TASKS else (), summaries)  # as the dashboard's
+    for group, summary in summaries.items():
+        color = colors[group]
         layers.append(hv.Area((summary.lambdas, summary.q25, summary.q75), kdims=[lam], vdims=[acc, "q75"]).opts(
             backend="bokeh", color=color, alpha=0.18, line_alpha=0))
         layers.append(hv.Curve((summary.lambdas, summary.median, summary.n), kdims=[lam],
@@ -548,38 +549,38 @@ def _embed_panel_assets(text: str) -> str:
 
 
 def check_output(output) -> Path:
-    """The report's path, if it can be written there (an existing folder, not a folder itself)."""
+    """The report's path, if it can be written there: not a folder itself, and its folder either
+    there or creatable (``write_report`` creates it): the nearest existing parent is a folder.
+    Checked before any model is read; nothing is created here."""
     output = Path(output)
     if output.is_dir():
         raise IsADirectoryError(f"{output}: is a folder; name the HTML file to write (e.g. {output / 'report.html'})")
-    if not output.parent.is_dir():
-        raise FileNotFoundError(f"{output.parent}: no such folder; the report was not written")
+    existing = next((p for p in output.absolute().parents if p.exists() or p.is_symlink()), None)
+    if existing is not None and not existing.is_dir():
+        raise NotADirectoryError(f"{existing}: is not a folder, so {output} cannot be made; the report was not "
+                                 "written")
     return output
 
 
 def write_report(directory, output="report.html", *, population: Population | None = None) -> Path:
     """Write the population report of ``directory`` as one standalone HTML file (BokehJS and
-    Panel inlined: it opens offline) and return its path. ``population``: one already
-    collected from ``directory`` (not read again).
+    Panel inlined: it opens offline) and return its path; a missing folder of ``output`` is
+    created. ``population``: one already collected from ``directory`` (not read again).
 
-    Written atomically: a temporary file beside ``output`` is renamed over it, so a reader
-    never sees half a report and a failure leaves any old report in place."""
+    Written with the shared atomic writer (``rate2spike.model.write_atomic``): a reader never sees
+    half a report, a failure leaves any old report in place, and the file gets the mode of every
+    other output. HoloViews renders into a private temporary folder first."""
     from bokeh.resources import INLINE
 
     output = check_output(output)
     pop = population if population is not None else collect(directory)
     hv = _hv()
-    mode = output.stat().st_mode & 0o777 if output.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".html", dir=output.parent)
-    os.close(fd)
-    try:
-        hv.save(report_layout(pop), tmp, fmt="html", backend="bokeh", resources=INLINE,
+    with tempfile.TemporaryDirectory(prefix="rate2spike-report-") as private:
+        rendered = Path(private) / "report.html"
+        hv.save(report_layout(pop), str(rendered), fmt="html", backend="bokeh", resources=INLINE,
                 title=f"rate2spike population report: {pop.directory.name or pop.directory}")
-        text = Path(tmp).read_text(encoding="utf-8")
-        Path(tmp).write_text(_embed_panel_assets(text), encoding="utf-8")
-        os.chmod(tmp, mode)
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        [rendered] = Path(private).iterdir()  # whatever suffix HoloViews gave it
+        text = _embed_panel_assets(rendered.read_text(encoding="utf-8"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(output, lambda fh: fh.write(text.encode("utf-8")))
     return output

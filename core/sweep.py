@@ -18,7 +18,6 @@ import datetime
 import io
 import math
 import os
-import tempfile
 import time
 import uuid
 import warnings
@@ -31,7 +30,7 @@ from rate2spike.engine import DaskEngine, ThreadEngine, make_blocks
 from rate2spike.fidelity import Fidelity
 from rate2spike.journal import Journal
 from rate2spike.limits import check_scaling_factors
-from rate2spike.model import RateModel
+from rate2spike.model import RateModel, write_atomic
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
@@ -420,20 +419,11 @@ def check_csv_target(path) -> Path:
 
 
 def write_text_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one: a temporary file
-    in the same folder, renamed over ``path``. A symlink at ``path`` is replaced by the file, not
-    written through (a link planted there cannot redirect the write); a folder there is refused."""
+    """Write ``text`` (UTF-8) to ``path`` with the shared atomic writer (``rate2spike.model.write_atomic``):
+    readers see the old file or the new one, a link at ``path`` is replaced, not written through,
+    a folder there is refused, and the file gets the mode of every other output."""
     path = check_csv_target(path)
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def format_band(band) -> str:

@@ -117,7 +117,8 @@ class TrialSpec:
             raise ValueError(f"params must be a LIFParameters (rate2spike.LIFParameters), "
                              f"got {type(self.params).__name__}")
         if values["use_initial_weights"] and self.model.w0 is None:
-            raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights is not possible")
+            raise ValueError(f"{self.model.name} holds no initial weights (w0), so use_initial_weights "
+                             "(--initial-weights) is not possible")
         check_initial_decay(values["use_initial_weights"], values["initial_decay"])
         if values["initial_decay"] and len(self.model.taus) == 2 and self.model.taus_gaus0 is None:
             raise ValueError(f"{self.model.name} holds no initial decay parameters (taus_gaus0), so initial_decay "

@@ -16,8 +16,8 @@ import panel as pn
 from panel.io.document import with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
-from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OptionsOnlySelect, page_connections
-from rate2spike.explorer.session import LAMBDA_BOUNDS, ExplorerSession, has_initial_decay
+from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OnStep, OptionsOnlySelect, page_connections
+from rate2spike.explorer.session import LAMBDA_BOUNDS, LAMBDA_STEP, ExplorerSession, has_initial_decay
 from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
 from rate2spike.interop import TARGETS
@@ -43,8 +43,19 @@ EXPORT_CHOICES = {"Brian2 script": "brian2", "NEST script": "nest", "NIR graph (
 assert set(EXPORT_CHOICES.values()) == set(TARGETS)
 
 
-class ImmediateFloatSlider(Immediate, pn.widgets.FloatSlider):
-    """A float slider whose release reaches the page in one message, at once (``Immediate``)."""
+class ImmediateFloatSlider(Immediate, OnStep, pn.widgets.FloatSlider):
+    """A float slider whose release reaches the page in one message, at once (``Immediate``), its
+    value on its step (``OnStep``)."""
+
+
+def lambda_slider(session: ExplorerSession, **params) -> ImmediateFloatSlider:
+    """A λ slider of the session (the sidebar's, Present mode's): on the step, acting on release, and
+    spanning ``session.lambda_range`` (the model's search), which follows the session."""
+    low, high = session.lambda_range
+    slider = ImmediateFloatSlider.from_param(session.param.scaling_factor, throttled=True, step=LAMBDA_STEP,
+                                             format=LAMBDA_FORMAT, start=low, end=high, **params)
+    session.param.watch(lambda event: slider.param.update(start=event.new[0], end=event.new[1]), "lambda_range")
+    return slider
 
 
 class ImmediateFloatInput(Immediate, pn.widgets.FloatInput):
@@ -268,19 +279,16 @@ class Controls:
         self.session = s = session
         self.model_select = CatalogSelect.from_param(s.param.model_label, session=s, sizing_mode="stretch_width",
                                                      css_classes=["model-select"])
-        # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
-        # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
-        self.upload = GuardedFileDropper(MAX_UPLOAD_BYTES, self._refused, max_file_size=f"{MAX_UPLOAD_BYTES // 1000}KB",
-                                         chunk_size=UPLOAD_CHUNK_BYTES, multiple=False, layout="compact",
-                                         sizing_mode="stretch_width", height=70, css_classes=["model-upload"])
         self._handled: dict = {}  # the dropper's files already opened, by name
-        self.upload.param.watch(self._uploaded, "value")
+        self.upload = self._new_dropper()
+        self.upload_slot = pn.Column(self.upload, sizing_mode="stretch_width", margin=0)
         self.task = pn.widgets.Select.from_param(s.param.task_name, sizing_mode="stretch_width")
         self.task_controls = TaskControls(s)
-        self.scaling = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
-                                                         sizing_mode="stretch_width", css_classes=["lambda-slider"])
-        self.scaling_number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=90, label="λ",
-                                                               css_classes=["lambda-number"])
+        # the slider spans the model's search (session.lambda_range); the number box takes any λ allowed,
+        # and one beyond the slider widens it
+        self.scaling = lambda_slider(s, sizing_mode="stretch_width", css_classes=["lambda-slider"])
+        self.scaling_number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=LAMBDA_STEP, width=90,
+                                                             label="λ", css_classes=["lambda-number"])
         self.fix_output_range = pn.widgets.Checkbox.from_param(s.param.fix_output_range)
         self.seed = ImmediateIntInput.from_param(s.param.seed, sizing_mode="stretch_width")
         self.downsample = pn.widgets.IntSlider.from_param(s.param.downsample, throttled=True,
@@ -326,6 +334,24 @@ class Controls:
         self.export_target.param.watch(lambda _: self._forget_export(), "value")
         s.param.watch(lambda _: self._forget_export(), ["spec"])
 
+    def _new_dropper(self) -> GuardedFileDropper:
+        """An empty file dropper watched for uploads."""
+        # no accepted_filetypes: the dropper would compare MIME types, and Chromium on Linux reports
+        # none for .mat; the server checks the name and the content (catalog.safe_upload_name, load_model)
+        dropper = GuardedFileDropper(MAX_UPLOAD_BYTES, self._refused, max_file_size=f"{MAX_UPLOAD_BYTES // 1000}KB",
+                                     chunk_size=UPLOAD_CHUNK_BYTES, multiple=False, layout="compact",
+                                     sizing_mode="stretch_width", height=70, css_classes=["model-upload"])
+        dropper.param.watch(self._uploaded, "value")
+        return dropper
+
+    def _clear_dropper(self) -> None:
+        """After a refused or rejected upload: a fresh, empty dropper in its place. The browser marks
+        a file 'Upload complete' once its bytes are sent, before the server has looked at them, and
+        the server cannot take that back; a new dropper shows no file, so only the error speaks."""
+        self._handled = {}
+        self.upload = self._new_dropper()
+        self.upload_slot.objects = [self.upload]
+
     @staticmethod
     def _unit_choices(model) -> dict:
         return {} if model is None else {f"{u} ({'E' if model.exc[u] else 'I'})": u for u in range(model.N)}
@@ -340,13 +366,16 @@ class Controls:
         for filename, data in list(files.items()):
             if self._handled.get(filename) is not data:
                 self._handled[filename] = data
-                await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data)
+                if not await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data):
+                    self._clear_dropper()
+                    return
 
     def _refused(self, filename: str, at_least: int) -> None:
         """An upload over the limit, refused at its first chunk (a page that skipped the browser's check)."""
         self.session.error = (f"Upload refused; the previous model stays. '{filename}' is over {at_least / 1e6:.0f} MB; "
                               f"uploads are limited to {MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with "
                               "--models DIR for larger files)")
+        pn.state.execute(self._clear_dropper)  # after the event that refused it, not inside its handling
 
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:
@@ -390,7 +419,7 @@ class Controls:
     def cards(self) -> list:
         """The sidebar content, top to bottom."""
         return [
-            pn.Card(self.model_select, self.upload,
+            pn.Card(self.model_select, self.upload_slot,
                     hint(f"Shipped models, .mat files under the folder given at start (--models DIR), or your own "
                          f"upload (at most {MAX_UPLOAD_BYTES // 10**6} MB, kept private to this page)."),
                     title="Model", **CARD),
@@ -400,8 +429,9 @@ class Controls:
             pn.Card(pn.Row(self.scaling, self.scaling_number, margin=0, sizing_mode="stretch_width"),
                     self.fix_output_range, self.seed, self.downsample, self.initial, self.initial_decay,
                     hint("λ divides the recurrent and readout weights of the LIF network. It starts at the "
-                         f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The trial is re-simulated when a "
-                         "slider is released."),
+                         f"model's stored optimum (else {DEFAULT_SCALING_FACTOR:g}). The slider spans the model's "
+                         "search (its grid and half its span on each side); type any λ in the box to go past it. "
+                         "The trial is re-simulated when a slider is released."),
                     title="Conversion", **CARD),
             self.sweeps.card(),
             pn.Card(self.stim_mode, self.stim_units, self.stim_window,

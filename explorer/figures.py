@@ -30,8 +30,10 @@ LEFT_BORDER = 70  # same left margin on the time plots, so their time axes line 
 
 
 def _figure(title: str, x_label: str, y_label: str, height: int, tools: str = XY_TOOLS, **kwargs):
+    """A figure of the page. No tool takes the mouse wheel until chosen in the toolbar: a wheel
+    over a figure scrolls the page, as over any other part of it."""
     fig = figure(title=canvas_text(title), height=height, sizing_mode="stretch_width", x_axis_label=x_label,
-                 y_axis_label=y_label, tools=tools, toolbar_location="right", **kwargs)
+                 y_axis_label=y_label, tools=tools, toolbar_location="right", active_scroll=None, **kwargs)
     fig.toolbar.logo = None
     fig.title.text_font_size = "11pt"
     fig.min_border_left = LEFT_BORDER
@@ -160,10 +162,9 @@ def set_time_range(x_range: Range1d, duration: float) -> None:
 
 
 def _time_figure(frame: Frame, name: str, y_label: str, height: int, x_range: Range1d, y_range: Range1d):
-    """Sources and figure of a view over trial time (shared x range, scroll zooms time)."""
+    """Sources and figure of a view over trial time (shared x range; the toolbar's wheel zoom zooms time)."""
     sources = _sources(frame, name)
-    fig = _figure(frame.title, "Time (s)", y_label, height, TIME_TOOLS, x_range=x_range, y_range=y_range,
-                  active_scroll="xwheel_zoom")
+    fig = _figure(frame.title, "Time (s)", y_label, height, TIME_TOOLS, x_range=x_range, y_range=y_range)
     return sources, fig
 
 
@@ -357,20 +358,26 @@ class DiagnosticView(View):
 
 
 BAND_COLOR = "#2ca02c"  # the lambda band (green: "as good as the best")
+STORED_COLOR = "#999999"  # the grid search stored in the model file
+CURRENT_LAMBDA_COLOR = INH_COLOR  # the λ of the trial on screen (dashed)
 FIDELITY_COLOR = "#9467bd"  # output fidelity (purple, apart from the accuracy blues and the E/I code)
 RECOMMENDED_COLOR = "#2ca02c"  # the recommended λ (green, as the band it lies in)
 
 
 class PerformanceView(View):
-    """Accuracy against λ: the sweep with its intervals, condition lines, the λ band, the output's
-    correlation with the rate network, the best and closest λ. ``compact`` (Present mode) keeps the
-    legend to the five entries a class needs; the other layers are drawn without an entry."""
+    """Accuracy against λ: the sweep with its intervals, condition lines, the λ band, the stored
+    curve, the best and closest λ and the λ on screen; the output's correlation with the rate network
+    on its own axis (right), so each axis names one quantity. ``compact`` (Present mode) keeps the
+    legend to the entries a class needs; the other layers are drawn without an entry."""
 
     def __init__(self, height: int = 520, name: str = "performance", compact: bool = False):
         frame = performance_frame(None)
         sources = _sources(frame, name)
-        fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct); correlation", height,
+        fig = _figure(frame.title, "Scaling factor λ", "Accuracy (fraction correct)", height,
                       x_range=Range1d(0, 100), y_range=Range1d(0, 1.03, bounds=(0, 1.03)))
+        fig.extra_y_ranges = {"correlation": Range1d(*frame.extras["correlation_range"])}
+        fig.add_layout(LinearAxis(y_range_name="correlation", axis_label="Output correlation with the rate network",
+                                  axis_label_text_color=FIDELITY_COLOR, major_label_text_color=FIDELITY_COLOR), "right")
         extra = (lambda label: {}) if compact else (lambda label: {"legend_label": label})  # noqa: E731
         short = (lambda long, brief: brief) if compact else (lambda long, brief: long)  # noqa: E731
         fig.vbar(x="scaling_factor", width="width", bottom=0, top=1.03, source=sources["lambda_band"],
@@ -378,8 +385,8 @@ class PerformanceView(View):
                  legend_label=short("λ band (not significantly below the best)", "λ band"))
         fig.varea(x="scaling_factor", y1="low", y2="high", source=sources["band"], fill_color="#1f77b4",
                   fill_alpha=0.18, **extra("95% interval"))
-        fig.line("scaling_factor", "accuracy", source=sources["stored"], color="#999999", line_width=2,
-                 **extra("Stored in model file"))
+        fig.line("scaling_factor", "accuracy", source=sources["stored"], color=STORED_COLOR, line_width=2,
+                 legend_label=short("Grid search stored in the model file", "Stored in the file"))
         fig.multi_line("xs", "ys", source=sources["groups"], line_color="color", line_dash="dashed", line_width=1.2,
                        **({} if compact else {"legend_field": "label"}))
         fig.line("scaling_factor", "accuracy", source=sources["balanced"], color="#555555", line_width=1.5,
@@ -391,9 +398,10 @@ class PerformanceView(View):
         fig.scatter("scaling_factor", "accuracy", source=sources["dropped"], marker="x", size=11, line_width=2,
                     color="#1f77b4", **extra("Dropped by the race"))
         fig.line("scaling_factor", "correlation", source=sources["fidelity"], color=FIDELITY_COLOR, line_width=2,
-                 line_dash="dashed", legend_label=short("Output vs rate network (correlation)", "Output correlation"))
+                 line_dash="dashed", y_range_name="correlation",
+                 legend_label=short("Output vs rate network (correlation, right axis)", "Output correlation"))
         fig.scatter("scaling_factor", "correlation", source=sources["match"], marker="diamond", size=16,
-                    fill_color=FIDELITY_COLOR, line_color="black",
+                    fill_color=FIDELITY_COLOR, line_color="black", y_range_name="correlation",
                     legend_label=short("Closest output to the rate network", "Closest output"))
         fig.scatter("scaling_factor", "accuracy", source=sources["best"], marker="star", size=20,
                     fill_color="gold", line_color="black", legend_label=short("Best λ (first maximum, as the reference)",
@@ -404,9 +412,14 @@ class PerformanceView(View):
                                        "Recommended λ"))
         # on the overlay layer: moving it repaints that layer only, not the curves, axes and legend
         # (about 15 ms of the browser's time per λ change in headless Chromium)
-        self.marker = Span(location=0, dimension="height", line_color=INH_COLOR, line_dash="dashed", line_width=2,
-                           visible=False, level="overlay")
+        self.marker = Span(location=0, dimension="height", line_color=CURRENT_LAMBDA_COLOR, line_dash="dashed",
+                           line_width=2, visible=False, level="overlay")
         fig.add_layout(self.marker)
+        # its legend entry: an annotation has none, so a glyph of the same look stands for it (no data:
+        # nothing drawn), listed while the marker shows
+        key = fig.line([], [], line_color=CURRENT_LAMBDA_COLOR, line_dash="dashed", line_width=2,
+                       legend_label=short("λ of the trial on screen", "λ on screen"))
+        self.marker_item = next(item for item in fig.legend[0].items if key in item.renderers)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@scaling_factor"), ("accuracy", "@accuracy{0.00}"),
                                                             ("trials", "@n_trials")]))
         _finish_legend(fig, "below", ncols=2)  # outside the data: the curve and its band stay uncovered
@@ -415,11 +428,17 @@ class PerformanceView(View):
     def apply(self, extras):
         low, high = extras.get("x_range", (0, 100))
         self.figure.x_range.update(start=low, end=high, reset_start=low, reset_end=high)
+        low, high = extras.get("correlation_range", (0.0, 1.03))
+        self.figure.extra_y_ranges["correlation"].update(start=low, end=high)
         self.mark(extras.get("lambda"))
+
+    def show(self, frame: Frame) -> None:
+        super().show(frame)
+        self.marker_item.visible = self.marker.visible  # the legend lists the marker while it shows
 
     def mark(self, current_lambda: float | None) -> None:
         """Move the slider's λ marker (cheap: no data changes)."""
-        self.marker.visible = current_lambda is not None
+        self.marker.visible = self.marker_item.visible = current_lambda is not None
         if current_lambda is not None:
             self.marker.location = float(current_lambda)
             x_range = self.figure.x_range

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rate2spike.palette import condition_colors
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.tasks import THRESHOLD
 from rate2spike.timegrid import RATE_STEP
@@ -25,7 +26,6 @@ STIMULUS_COLOR = "#777777"
 STIMULATION_COLOR = "#9467bd"
 SILENT_COLOR = "#555555"
 PINNED_COLOR = "#9467bd"
-GROUP_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#9edae5", "#c49c94", "#f7b6d2")
 # Voltage traces: none of the excitatory blue / inhibitory red, the rate model's orange or the
 # stimulation purple, so a trace's colour never reads as a population.
 VOLTAGE_COLORS = ("#111111", "#1b9e77", "#a6761d", "#e7298a", "#666666", "#66a61e")
@@ -456,8 +456,10 @@ def readout_frame(trial, top: int = 12) -> Frame:
                  {"labels": labels})
 
 
-def performance_frame(snapshot=None, model=None, current_lambda: float | None = None) -> Frame:
-    """Accuracy against lambda: sweep with 95% intervals, per-condition lines, stored grid, optimum."""
+def performance_frame(snapshot=None, model=None, current_lambda: float | None = None, task=None) -> Frame:
+    """Accuracy against lambda: sweep with 95% intervals, per-condition lines (each in its
+    condition's colour, from ``task``'s condition order), stored grid, optimum; the output's
+    correlation with the rate network on its own axis."""
     nothing = np.empty(0)
     band = {"scaling_factor": nothing, "low": nothing, "high": nothing}
     sweep = {"scaling_factor": nothing, "accuracy": nothing, "n_trials": np.empty(0, dtype=np.int64)}
@@ -498,11 +500,12 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         band = {"scaling_factor": x, "low": snapshot.low[seen], "high": snapshot.high[seen]}
         sweep = {"scaling_factor": x, "accuracy": snapshot.accuracy[seen], "n_trials": snapshot.n_done[seen]}
         balanced = {"scaling_factor": x, "accuracy": snapshot.balanced_accuracy[seen]}
-        for k, (group, accuracy) in enumerate(snapshot.group_accuracy.items()):
+        colors = condition_colors(() if task is None else task.groups(), snapshot.group_accuracy)
+        for group, accuracy in snapshot.group_accuracy.items():
             groups["xs"].append(x)
             groups["ys"].append(accuracy[seen])
             groups["label"].append(f"{group} trials")
-            groups["color"].append(GROUP_COLORS[k % len(GROUP_COLORS)])
+            groups["color"].append(colors[group])
         leading = "" if snapshot.optimum is None else f"; leading λ so far {snapshot.optimum[0]:g}"
         if snapshot.is_result and snapshot.verdict is not None and snapshot.verdict.failed:
             title = (f"Performance curve: no λ converts this model\n"
@@ -531,7 +534,18 @@ def performance_frame(snapshot=None, model=None, current_lambda: float | None = 
         title = f"{title}\n{wrapped_name(model.name)}"
     return Frame({"band": band, "sweep": sweep, "groups": groups, "best": best, "stored": stored,
                   "balanced": balanced, "lambda_band": lambda_band, "fidelity": fidelity, "match": match,
-                  "dropped": dropped, "recommended": recommended}, title, {"x_range": x_range, "lambda": current_lambda})
+                  "dropped": dropped, "recommended": recommended}, title,
+                 {"x_range": x_range, "lambda": current_lambda,
+                  "correlation_range": correlation_range(fidelity["correlation"])})
+
+
+def correlation_range(correlation) -> tuple[float, float]:
+    """The correlation axis: 0 to 1 (a little over, for the marks), down to the lowest correlation
+    when one is negative (an output that moves against the rate network's)."""
+    values = np.asarray(correlation, dtype=float)
+    values = values[np.isfinite(values)]
+    low = min(0.0, float(values.min())) if values.size else 0.0
+    return (low - 0.03 if low < 0 else 0.0), 1.03
 
 
 def _stored_point(value, scaling_factors, accuracy) -> dict:
@@ -564,14 +578,14 @@ def margin_frame(snapshot=None, task=None, jitter_seed: int = 0) -> Frame:
         title = "Margins: run a sweep to see\neach condition's scored values"
         return Frame({"points": {**empty, "group": [], "color": []}, "levels": {"level": levels}}, title)
     groups = list(dict.fromkeys(margins["group"]))
+    colors = condition_colors(() if task is None else task.groups(), groups)  # the accuracy curve's colours
     factors = np.unique(margins["scaling_factor"])
     step = float(np.min(np.diff(factors))) if factors.size > 1 else 1.0
     offsets = {g: (k - (len(groups) - 1) / 2) * 0.15 * step for k, g in enumerate(groups)}
     jitter = (np.random.default_rng(jitter_seed).random(margins["value"].size) - 0.5) * 0.08 * step
     x = margins["scaling_factor"] + np.array([offsets[g] for g in margins["group"]]) + jitter
-    colors = [GROUP_COLORS[groups.index(g) % len(GROUP_COLORS)] for g in margins["group"]]
     points = {"scaling_factor": x, "value": margins["value"], "lambda": margins["scaling_factor"],
-              "group": [f"{g} trials" for g in margins["group"]], "color": colors}
+              "group": [f"{g} trials" for g in margins["group"]], "color": [colors[g] for g in margins["group"]]}
     y_range, outside = robust_range(margins["value"], levels)
     beyond = f"; {outside} beyond the range shown" if outside else ""
     return Frame({"points": points, "levels": {"level": levels}},

@@ -5,9 +5,11 @@ that fails, naming the hook, when an upgrade removes or changes it:
 
 - ``Syncable._priority_changes`` and ``Syncable._change_event(doc)`` (Panel), in ``Immediate``: a
   change from the page handled at once, and everything it causes sent in one message.
-- ``Syncable._process_property_change(msg)`` (Panel), in ``OptionsOnlySelect``: a value from the
-  page, before it reaches the widget's parameters; there a value the page was never offered is
-  refused.
+- ``Syncable._process_property_change(msg)`` (Panel), in ``OptionsOnlySelect`` and ``OnStep``: a
+  value from the page, before it reaches the widget's parameters; there a value the page was never
+  offered is refused, and a slider's value is put back on its step (the slider sends 49.99999999),
+  in the message dict itself, which Panel keeps (``_in_process__events``) to send nothing back that
+  the page sent.
 - ``FileDropper._process_event`` and ``FileDropper._file_buffer`` (Panel), in
   ``GuardedFileDropper``: the dropper's chunks arrive there; overriding it lets the server refuse
   an oversized upload at its first chunk instead of buffering the whole file.
@@ -43,6 +45,23 @@ class Immediate:
     def _change_event(self, doc) -> None:
         with hold(doc):
             super()._change_event(doc)
+
+
+class OnStep:
+    """For a slider: a value from the page is put on the slider's step before it reaches the
+    widget's parameters. A dragged slider's position becomes a value in floating point, and
+    49.99999999 for 50 showed as such in the number box beside it while the slider said 50.0.
+    Mix it in before the widget's class."""
+
+    def _process_property_change(self, msg):
+        # in place, before Panel maps it: Panel keeps this very dict as what the page holds, and sends
+        # back only values that are not the page's own (an identity check), so the snapped value is
+        # not sent back (the page shows it with the slider's format already)
+        step = getattr(self, "step", None)
+        for key in ("value", "value_throttled"):
+            if step and isinstance(msg.get(key), (int, float)) and not isinstance(msg[key], bool):
+                msg[key] = float(round(round(msg[key] / step) * step, 10))
+        return super()._process_property_change(msg)
 
 
 class OptionsOnlySelect(pn.widgets.Select):

@@ -28,6 +28,7 @@ from rate2spike.explorer.limits import ServerLimits, check_declared_units, check
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
+from rate2spike.limits import MIN_LAMBDA
 from rate2spike.model import (ModelFileError, RateModel, load_model, results_bytes, save_results,
                               unchanged_bytes)
 from rate2spike.network import Stimulation, parse_units
@@ -37,7 +38,9 @@ from rate2spike.tasks import RANDOM, TASKS, Task, get_task, infer_task, tasks_fo
 from rate2spike.trial import (DEFAULT_SCALING_FACTOR, RATE_MODEL, RateResponseCache, ScoredTrial, TrialSpec,
                               default_scaling_factor, run_trial)
 
-LAMBDA_BOUNDS = (1.0, 200.0)  # the slider's range
+LAMBDA_BOUNDS = (1.0, 200.0)  # the sweep card's λ range, the presets' search and the side-by-side defaults
+LAMBDA_STEP = 0.5  # the λ slider's and number box's step; slider values are snapped to it (internals.OnStep)
+SLIDER_MARGIN = 0.5  # the λ slider spans the model's search grid and this fraction of its span on each side
 MAX_SIDE_BY_SIDE = 3  # λ values compared side by side
 ON_CHANGE_RECORDINGS = ("spikes", RATE_MODEL)  # what the output and the raster draw: simulated on every change
 VIEW_RECORDINGS = ("voltage", "spikes", "rate", RATE_MODEL)  # what every view draws; currents are not drawn
@@ -48,6 +51,22 @@ def _message(exc: BaseException, path=None, shown: str | None = None) -> str:
     visitor where the server keeps its files) is replaced by the name the page shows."""
     text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
     return text.replace(str(path), shown) if path is not None and shown is not None else text
+
+
+def slider_range(grid, current: float, margin: float = SLIDER_MARGIN,
+                 step: float = LAMBDA_STEP) -> tuple[float, float]:
+    """The λ slider's span: the search ``grid`` (the sweep's, else the one stored in the file, else the
+    reference's 20-75) and ``margin`` of its span on each side, on whole steps, from one step up;
+    widened to ``current`` with a tenth to spare when that lies outside. The reference's grid gives
+    0.5-102.5: the whole slider is the useful range (it was 1-200, two thirds of it past any optimum)."""
+    from rate2spike.sweep import DEFAULT_SCALING_FACTORS
+
+    values = np.asarray(DEFAULT_SCALING_FACTORS if grid is None or np.size(grid) == 0 else grid, dtype=float)
+    low, high = float(values.min()), float(values.max())
+    spare = margin * (high - low) if high > low else margin * high
+    low, high = min(low - spare, current), max(high + spare, current * 1.1)
+    low, high = np.floor(round(low / step, 9)) * step, np.ceil(round(high / step, 9)) * step  # 440.00000000000006: 440
+    return float(max(min(step, current), low)), float(high)
 
 
 def has_initial_decay(model) -> bool:
@@ -65,8 +84,12 @@ class ExplorerSession(param.Parameterized):
     task_name = param.Selector(default=next(iter(TASKS)), objects=list(TASKS), label="Task")
     condition = param.Dict(default={}, doc="Factor -> level; a factor not named (or 'random') is drawn from the seed.")
     task_options = param.Dict(default={}, doc="The task's options (mante: evidence_strength).")
-    scaling_factor = param.Number(default=DEFAULT_SCALING_FACTOR, bounds=LAMBDA_BOUNDS, step=0.5,
+    # any λ the method allows (the number box takes it); the slider spans ``lambda_range``
+    scaling_factor = param.Number(default=DEFAULT_SCALING_FACTOR, bounds=(MIN_LAMBDA, None), step=LAMBDA_STEP,
                                   label="Scaling factor λ")
+    lambda_range = param.Range(default=slider_range(None, DEFAULT_SCALING_FACTOR),
+                               doc="The λ slider's span: the model's search grid with a margin, widened to the λ "
+                                   "on screen when it is set beyond (``slider_range``).")
     seed = param.Integer(default=0, bounds=(0, 2**31 - 1), label="Seed (trial and noise)")
     downsample = param.Integer(default=1, bounds=(1, 10), label="Downsample (LIF step = 0.05 ms × this)")
     use_initial_weights = param.Boolean(default=False, label="Use the initial weights w0 (with the trained decay "
@@ -115,6 +138,7 @@ class ExplorerSession(param.Parameterized):
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
+        self._kept_sweeps: dict[tuple, tuple] = {}  # each model's finished sweep, for the page's lifetime
         self.param.model_label.objects = self.catalog.labels
         if self.catalog.problems:
             self.error = "; ".join(self.catalog.problems)
@@ -160,12 +184,14 @@ class ExplorerSession(param.Parameterized):
 
     def _activate(self, model: RateModel, task: Task) -> None:
         """Show a model: its task, its stored optimum (else the default lambda), one E and one I unit's
-        voltage, and the excitatory unit the readout weighs most for the unit comparison."""
-        self._forget_sweep()
+        voltage, the excitatory unit the readout weighs most for the unit comparison, and its sweep
+        if this page ran one (``_switch_sweep``); the λ slider spans its search."""
+        self._switch_sweep(model)
         self.param.task_name.objects = [t.name for t in tasks_for(model.n_inputs)]
         exc_units, inh_units = np.flatnonzero(model.exc), np.flatnonzero(~model.exc)
+        lam = max(float(default_scaling_factor(model)), MIN_LAMBDA)
         self.param.update(
-            model=model, scaling_factor=float(np.clip(default_scaling_factor(model), *LAMBDA_BOUNDS)),
+            model=model, scaling_factor=lam, lambda_range=slider_range(self._search_grid(model), lam),
             use_initial_weights=self.use_initial_weights and model.w0 is not None, rectify_weights=True,
             initial_decay=self.initial_decay and has_initial_decay(model),
             voltage_units=[int(u[0]) for u in (exc_units, inh_units) if u.size],
@@ -566,14 +592,43 @@ class ExplorerSession(param.Parameterized):
         if self._background is not None:
             self._background.cancel()
 
-    def _forget_sweep(self) -> None:
-        """Another model is opened: its curve would be mislabelled, so stop and drop the sweep."""
+    @staticmethod
+    def _sweep_key(model: RateModel) -> tuple:
+        """Which model a kept sweep is of: its file and the bytes it was read from."""
+        return str(model.path), model.content_sha256
+
+    def _switch_sweep(self, model: RateModel) -> None:
+        """Another model is opened: the finished sweep on screen is kept for the page's lifetime (opening
+        its model again shows it), a running one is cancelled (its curve would be mislabelled), and the
+        new model's kept sweep, if any, is shown."""
+        if self.model is not None and self.sweep_result is not None:
+            self._kept_sweeps[self._sweep_key(self.model)] = (self.sweep, self.sweep_result, self.sweep_status)
         was_running = self._background is not None
         self.cancel_sweep()
         self._background = None
-        self.sweep_result = None
-        status = "Sweep cancelled: another model was opened." if was_running else "No sweep yet."
-        self.param.update(sweep=None, sweep_running=False, sweep_status=status)
+        sweep, self.sweep_result, status = self._kept_sweeps.get(self._sweep_key(model), (None, None, None))
+        if status is None:
+            status = "Sweep cancelled: another model was opened." if was_running else "No sweep yet."
+        self.param.update(sweep=sweep, sweep_running=False, sweep_status=status)
+
+    def _search_grid(self, model: RateModel | None):
+        """The λ grid the slider spans: this page's sweep of the model, else the search stored in its file."""
+        if self.sweep is not None and self.sweep.finished and not self.sweep.cancelled:
+            return self.sweep.scaling_factors
+        return None if model is None else model.scaling_factors
+
+    @param.depends("scaling_factor", watch=True)
+    def _cover_lambda(self) -> None:
+        """A λ beyond the slider (typed in the number box, or from a link or preset) widens its span."""
+        low, high = self.lambda_range
+        if not low <= self.scaling_factor <= high:
+            self.lambda_range = slider_range(self._search_grid(self.model), self.scaling_factor)
+
+    @param.depends("sweep", watch=True)
+    def _span_sweep(self) -> None:
+        """A finished sweep is the model's search: the slider spans it."""
+        if self.sweep is not None and self.sweep.finished and not self.sweep.cancelled:
+            self.lambda_range = slider_range(self.sweep.scaling_factors, self.scaling_factor)
 
     def sweep_csv(self) -> str:
         if self.sweep_result is None:

@@ -13,7 +13,7 @@ import panel as pn
 from panel.io.document import hold
 
 from rate2spike.explorer import figures, frames
-from rate2spike.explorer.controls import LAMBDA_FORMAT, ImmediateFloatInput, ImmediateFloatSlider
+from rate2spike.explorer.controls import ImmediateFloatInput, lambda_slider
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
 from rate2spike.explorer.text import SMALL_TEXT, alert, static_text
 from rate2spike.explorer.views import PRESENT_PREFIX, VIEWS, help_line, plot
@@ -95,9 +95,8 @@ class PresentMode:
                       if spec.present is not None}
         for view in self.views.values():
             figures.present_style(view.figure)
-        slider = ImmediateFloatSlider.from_param(s.param.scaling_factor, throttled=True, step=0.5, format=LAMBDA_FORMAT,
-                                                 sizing_mode="stretch_width", css_classes=["present-lambda"],
-                                                 stylesheets=[":host { font-size: 18px; }"])
+        slider = lambda_slider(s, sizing_mode="stretch_width", css_classes=["present-lambda"],
+                               stylesheets=[":host { font-size: 18px; }"])
         number = ImmediateFloatInput.from_param(s.param.scaling_factor, step=0.5, width=110, label="λ",
                                                 css_classes=["present-lambda-number"])
         self.column.objects = [

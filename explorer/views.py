@@ -106,8 +106,8 @@ def _lambda_of(trial) -> float | None:
     return None if trial is None else trial.spec.scaling_factor
 
 
-def _performance_frame(sweep, model, trial) -> frames.Frame:
-    return frames.performance_frame(sweep, model, _lambda_of(trial))
+def _performance_frame(sweep, model, trial, task) -> frames.Frame:
+    return frames.performance_frame(sweep, model, _lambda_of(trial), task)
 
 
 def _mark_lambda(view: figures.PerformanceView, trial) -> None:
@@ -163,8 +163,8 @@ VIEWS: dict[str, ViewSpec] = {spec.key: spec for spec in (
         "raster", called="the spike raster",
         help=("One row per unit, one mark per spike: excitatory units blue, inhibitory red (row order: 'Sort raster "
               "by'). Up to 20 000 spikes are all drawn; above that a random subset of 20 000 is drawn (decimation, no "
-              "aggregation) and the title says so. Purple band: artificial stimulation. Scroll or drag on the time "
-              "axis: raster, voltage and output move together."),
+              "aggregation) and the title says so. Purple band: artificial stimulation. Drag along the time axis, or "
+              "choose the wheel zoom in the toolbar and scroll: raster, voltage and output move together."),
         figure=lambda time, name: figures.RasterView(time, name=name),
         frame=frames.raster_frame, reads=("trial", "raster_order"), place="Spike raster"),
     ViewSpec(
@@ -204,17 +204,19 @@ VIEWS: dict[str, ViewSpec] = {spec.key: spec for spec in (
         frame=_decay_frame, reads=("model", "use_initial_weights", "initial_decay"), place="Firing rates"),
     ViewSpec(
         "performance", called="the accuracy curve",
-        help=("Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (blue band); "
-              "thin dashed lines, the accuracy per condition, and their mean (balanced accuracy, dot-dashed); grey, "
-              "the grid search stored in the model file. Star: the best λ of a finished sweep (first maximum over "
-              "fully scored λ, as the reference); while a sweep runs the title names the leading λ so far. Green "
-              "bars: the λ band, every λ not significantly below the best (paired test on the same trials). Crosses: "
-              "λ a race dropped. Purple dashed line: how closely the spiking output follows the rate network's "
+        help=("Accuracy against λ: blue dots and line are this session's sweep with 95% Wilson intervals (blue "
+              "band); thin dashed lines, the accuracy per condition (each condition in its colour, as in the "
+              "margins), and their mean (balanced accuracy, dot-dashed); grey, the grid search stored in the model "
+              "file. Star: the best λ of a finished sweep (first maximum over fully scored λ, as the reference); "
+              "while a sweep runs the title names the leading λ so far. Green bars: the λ band, every λ not "
+              "significantly below the best (paired test on the same trials). Crosses: λ a race dropped. Purple "
+              "dashed line, on the right-hand axis: how closely the spiking output follows the rate network's "
               "(correlation over the trial), with the λ of the closest output (diamond). Red dashed line: the λ of "
               "the trial on screen. Notes (λ added past an edge, refinement, the race) and warnings (ties, a "
               "condition never answered) follow the status."),
         figure=lambda _time, name: figures.PerformanceView(name=name),
-        frame=_performance_frame, reads=("sweep", "model", "trial"), place=BELOW_TABS, on_trial=_mark_lambda,
+        frame=_performance_frame, reads=("sweep", "model", "trial", "task"), place=BELOW_TABS,
+        on_trial=_mark_lambda,
         status="sweep_status",
         present=lambda _time, name: figures.PerformanceView(height=470, name=name, compact=True)),
     ViewSpec(

@@ -43,6 +43,28 @@ COLUMN_JS = """([name, column]) => {
   return null;
 }"""
 
+VALUES_JS = """([name, column]) => {
+  if (!window.Bokeh) return null;
+  for (const doc of window.Bokeh.documents) for (const model of doc.all_models) {
+    if (model.name !== name || !model.data) continue;
+    const values = model.data instanceof Map ? model.data.get(column) : model.data[column];
+    return values === undefined ? null : Array.from(values);
+  }
+  return null;
+}"""
+
+FIGURE_X_RANGE_JS = """(css) => {
+  for (const doc of window.Bokeh.documents) for (const model of doc.all_models) {
+    if (model.css_classes && model.css_classes.includes(css) && model.x_range) {
+      return [model.x_range.start, model.x_range.end];
+    }
+  }
+  return null;
+}"""
+
+SCROLLED_JS = """() => window.scrollY + Array.from(document.querySelectorAll('#main, #sidebar, .main, body, html'))
+  .reduce((sum, el) => sum + el.scrollTop, 0)"""
+
 TITLES_JS = """() => {
   const titles = [];
   for (const doc of window.Bokeh.documents) for (const model of doc.all_models)
@@ -123,6 +145,10 @@ class Session:
     def wait_for_change(self, source: str, column: str, before, timeout: float = 15.0) -> None:
         """Wait, polling inside the page on every animation frame, until a column changes."""
         self.page.wait_for_function(CHANGED_JS, arg=[source, column, before], polling="raf", timeout=timeout * 1000)
+
+    def values(self, source: str, column: str):
+        """A column of a data source as the page holds it (strings as strings)."""
+        return self.page.evaluate(VALUES_JS, [source, column])
 
     def signature(self, source: str, column: str):
         return self.page.evaluate(SIGNATURE_JS, [source, column, None])

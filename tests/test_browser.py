@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (TITLES_JS, REPO, PanelServer, Session, browser, pick_file, server_problems,  # noqa: F401
-                             shown_text)
+from browser_support import (FIGURE_X_RANGE_JS, SCROLLED_JS, TITLES_JS, REPO, PanelServer, Session,  # noqa: F401
+                             browser, pick_file, server_problems, shown_text)
 from rate2spike.explorer.internals import INSTALLED_FLAG
 from rate2spike.explorer.views import VIEWS
 from conftest import synthetic_assets
@@ -96,6 +96,40 @@ def test_moving_the_lambda_slider_changes_the_output_plot(session):
     assert session.errors == []
 
 
+def test_on_a_1280x720_screen_the_page_scrolls_over_a_figure_and_lambda_reads_the_same_everywhere(browser, server):
+    """A wheel over a figure scrolls the page (no figure takes it until its wheel zoom is chosen); the
+    slider spans the model's search (no search stored: the reference's 20-75 and half its span each
+    side); after a drag the number box shows the slider's λ; a λ typed past the slider widens it."""
+    tab = Session(browser, server, viewport=(1280, 720))
+    try:
+        handle = tab.page.locator(".lambda-slider .noUi-handle")
+        assert (float(handle.get_attribute("aria-valuemin")), float(handle.get_attribute("aria-valuemax"))) == \
+            (0.5, 102.5)
+        before = tab.signature("output-lif", "output")
+        tab.drag_lambda_inward(37)
+        tab.wait_for_change("output-lif", "output", before)
+        slider = tab.lambda_shown().rsplit(":", 1)[-1].strip()
+        tab.wait_for(lambda: tab.page.locator(".lambda-number input").input_value() != "", timeout=5, what="the box")
+        number = tab.page.locator(".lambda-number input").input_value()
+        assert float(number) == float(slider) and float(number) * 2 == round(float(number) * 2), (number, slider)
+        time_axis = tab.page.evaluate(FIGURE_X_RANGE_JS, "view-output")
+        figure = tab.page.locator(".view-output canvas").first
+        figure.scroll_into_view_if_needed()
+        box = figure.bounding_box()
+        tab.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # over the data
+        scrolled = tab.page.evaluate(SCROLLED_JS)
+        tab.page.mouse.wheel(0, 400)
+        tab.wait_for(lambda: tab.page.evaluate(SCROLLED_JS) > scrolled, timeout=5, what="the page to scroll")
+        assert tab.page.evaluate(FIGURE_X_RANGE_JS, "view-output") == time_axis  # not zoomed
+        before = tab.signature("output-lif", "output")
+        tab.set_number("lambda-number", 400)
+        tab.wait_for_change("output-lif", "output", before)
+        tab.wait_for(lambda: float(handle.get_attribute("aria-valuemax")) >= 400, timeout=5, what="a wider slider")
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
 def choose_model(session: Session, ending: str) -> None:
     """Pick a model in the sidebar's selector by the end of its label, and wait for its first trial."""
     select = session.page.locator(".model-select select")
@@ -126,6 +160,19 @@ def test_a_short_sweep_completes_and_draws_the_curve(session):
     assert verdict.startswith(("Converted: λ = ", "Below goal: the best λ")), verdict
     assert len(session.column("performance-fidelity", "correlation")) == len(lambdas)
     assert re.search(r"(\d+) / \1 trials", session.status())
+    # each condition has one colour: on the accuracy curve and in the margins beside it
+    session.wait_for(lambda: len(session.values("margins-points", "color") or []) > 0, timeout=10, what="margins")
+    curve = dict(zip(session.values("performance-groups", "label"), session.values("performance-groups", "color")))
+    margins = dict(zip(session.values("margins-points", "group"), session.values("margins-points", "color")))
+    assert curve == margins and len(set(curve.values())) == 2, (curve, margins)
+    # another model, then this one again: its sweep is still there
+    choose_model(session, "Task_xor_N_30_Taus_4.0_20.0_Act_sigmoid_2019_01_01_000000.mat")
+    session.wait_for(lambda: (session.column("performance-sweep", "scaling_factor") or []) == [], timeout=10,
+                     what="the other model's empty curve")
+    choose_model(session, TRAINED)
+    session.wait_for(lambda: session.column("performance-sweep", "scaling_factor") == lambdas, timeout=10,
+                     what="the sweep kept for its model")
+    assert "Sweep finished" in session.status()
     assert session.errors == []
     target = os.environ.get(SCREENSHOT_ENV)
     if target:
@@ -252,6 +299,10 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
         tab.wait_for(lambda: "Upload rejected; the previous model stays." in shown_text(tab, "page-error"), timeout=30,
                      what="the corrupt upload's error")
         assert "corrupt.mat" in shown_text(tab, "page-error") and "N = 35 units" in shown_text(tab, "model-summary")
+        # the refused file is not also marked "Upload complete": the box is empty again
+        tab.wait_for(lambda: tab.page.locator(".model-upload").get_by_text("Upload complete").count() == 0,
+                     timeout=10, what="the refused file to leave the upload box")
+        assert tab.page.locator(".model-upload .filepond--item").count() == 0
         # a short sweep on the upload (on the grid as given), then the model file goes home with its results
         tab.set_number("sweep-step", 20)
         tab.set_number("sweep-trials", 2)
@@ -394,9 +445,11 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         tab.page.locator(".sweep-run button").click()
         tab.wait_for(lambda: "Sweep finished" in tab.status(), timeout=60, what="the sweep to finish")
         tab.page.locator(".present-toggle button").click()
-        preset = tab.page.locator(".preset-at button")
-        tab.wait_for(lambda: preset.count() == 1 and preset.is_visible(), what="the presets")
-        best = re.search(r"best λ = ([\d.]+)", " ".join(tab.page.evaluate(TITLES_JS))).group(1)
+        # "Recommended λ" when the sweep recommends one (explorer/presets.py), else "At the optimum"
+        preset = tab.page.locator(".preset-recommended button, .preset-at button")
+        tab.wait_for(lambda: preset.count() == 1 and preset.is_visible(), timeout=60, what="the presets")
+        curve = " ".join(tab.page.evaluate(TITLES_JS))
+        best = (re.search(r"recommended ([\d.]+)", curve) or re.search(r"best λ = ([\d.]+)", curve)).group(1)
         preset.click()
         tab.wait_for(lambda: f"λ = {best}, seed" in " ".join(tab.page.evaluate(TITLES_JS)), what="the preset's λ")
         tab.page.locator(".present-toggle button").click()
@@ -410,8 +463,9 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         tab.wait_for(lambda: all(len(tab.column(f"side{k}-output-lif", "output") or []) > 0 for k in range(3)),
                      what="three side-by-side outputs")
         titles = " ".join(tab.page.evaluate(TITLES_JS))
+        seed = re.search(r"Output, \S+ trial, λ = [\d.]+, seed (\d+)", titles).group(1)  # the preset's trial
         for lam in (10, 30, 90):
-            assert f"λ = {lam}, seed 0" in titles
+            assert f"λ = {lam}, seed {seed}" in titles
         assert tab.errors == []
     finally:
         tab.close()
@@ -439,7 +493,7 @@ def test_a_link_restores_the_view_and_the_url_follows_the_page(browser, server):
         restored.close()
     bad = Session(browser, server, url=server.url + "?lambda=-4&model=nope")
     try:
-        assert "lambda='-4' (must be within 1..200)" in shown_text(bad, "page-error")
+        assert "lambda='-4' (must be 0.001 or more)" in shown_text(bad, "page-error")
     finally:
         bad.close()
 

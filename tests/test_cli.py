@@ -40,12 +40,45 @@ def test_simulate_prints_the_trial_it_ran_and_saves_it(model_file, tmp_path, cap
 
 
 def test_simulate_with_stimulation_to_mat(model_file, tmp_path):
+    """--stim-window is in seconds, as the dashboard's link (stim_window=0.005:0.045): the same steps."""
+    from rate2spike.network import Stimulation
+    from rate2spike.timegrid import lif_dt
+
     target = tmp_path / "trial.mat"
-    assert main(["simulate", str(model_file), "--stim", "exc", "--stim-units", "1,2", "--stim-window", "100:900",
+    assert main(["simulate", str(model_file), "--stim", "exc", "--stim-units", "1,2", "--stim-window", "0.005:0.045",
                  "--save", str(target)]) == 0
     saved = scipy.io.loadmat(target)
     assert str(saved["stim_mode"][0]) == "exc" and saved["stim_units"].ravel().tolist() == [1, 2]
-    assert saved["stim_dur"].ravel().tolist() == [100, 900]
+    page = Stimulation.over_window("exc", (1, 2), (0.005, 0.045), lif_dt(1))  # what the dashboard runs
+    assert saved["stim_dur"].ravel().tolist() == [page.first, page.stop] == [101, 901]
+
+
+def test_a_stimulation_window_in_simulation_steps_is_refused_naming_seconds(model_file, tmp_path, capsys):
+    """The old form (FIRST:STOP in 0.05 ms steps) would now mean seconds past the trial's end: refused,
+    nothing written, the message says the unit and how steps convert."""
+    target = tmp_path / "trial.mat"
+    assert main(["simulate", str(model_file), "--stim", "exc", "--stim-units", "1", "--stim-window", "10000:15000",
+                 "--save", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stim-window 10000:15000 ends after the trial's 1 s" in err
+    assert "in seconds" in err and "steps" in err and not target.exists()
+    with pytest.raises(SystemExit) as exited:  # argparse's own check: exit 2, usage and one line
+        main(["simulate", str(model_file), "--stim-window", "0.7:0.5"])
+    assert exited.value.code == 2 and "'0.7:0.5' is not START:STOP in seconds" in capsys.readouterr().err
+
+
+def test_train_help_gives_every_option_a_help_line_with_its_default(capsys):
+    from rate2spike.cli import build_parser
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    options = [action for action in train._actions if action.option_strings and action.dest != "help"]
+    assert len(options) >= 13
+    for action in options:
+        assert action.help and ("default" in action.help or action.required), action.option_strings
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert exited.value.code == 0 and "(default 6000; xor often needs ~10000)" in out and "--min-eval-accuracy" in out
 
 
 NOT_CONVERTED = 3  # `sweep`'s exit code when no lambda converts a model: an untrained one on a few trials
@@ -219,3 +252,66 @@ def test_initial_weights_and_the_fully_untrained_network(model_file, tmp_path, c
     assert main(["sweep", str(model_file), "--initial-weights", "--n-trials", "2", "--scaling-factors", "20",
                  "--no-extend", "--csv", str(csv)]) == NOT_CONVERTED
     assert "# initial weights: w0 with the trained td (as the reference)" in csv.read_text()
+
+
+def test_a_folder_sweep_skips_a_saved_trial_with_a_note_and_leaves_no_lock(model_file, tmp_path, capsys):
+    """`sweep DIR` where DIR holds a model and a trial saved by `simulate --save`: the trial file is
+    skipped with a note (not an error, exit status of the model's search), unchanged; no lock file stays."""
+    trial = tmp_path / "trial.mat"
+    assert main(["simulate", str(model_file), "--save", str(trial)]) == 0
+    before = trial.read_bytes()
+    capsys.readouterr()
+    assert main(["sweep", str(tmp_path), "--n-trials", "2", "--scaling-factors", "20", "--no-extend"]) == NOT_CONVERTED
+    captured = capsys.readouterr()
+    assert "trial.mat: not a model file (none of w, w_in, w_out: a saved trial or other data?); skipped" in captured.out
+    assert "error" not in captured.err and trial.read_bytes() == before
+    assert load_model(model_file).search_verdict is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([model_file.name, "trial.mat"])  # no lock, no journal
+    assert main(["sweep", str(trial)]) == 2  # named on its own, it is an error
+    assert "trial.mat: is not a model file" in capsys.readouterr().err
+
+
+def test_messages_name_the_command_lines_options_there_and_the_apis_arguments_there(model_file, capsys):
+    from rate2spike.spikernn import lambda_grid_search
+
+    assert main(["sweep", str(model_file), "--n-trials", "2", "--scaling-factors", "20", "--no-extend"]) == NOT_CONVERTED
+    assert "--save-failed stores it anyway" in capsys.readouterr().out
+    assert main(["sweep", str(model_file)]) == 0
+    assert "skipped (--force redoes it)" in capsys.readouterr().out
+    lambda_grid_search(str(model_file.parent), n_trials=2, scaling_factors=[20])
+    out = capsys.readouterr().out
+    assert "skipped (force=True redoes it)" in out and "--force" not in out
+
+
+def test_a_repeated_lambda_is_named_as_the_command_line_calls_it(model_file, capsys):
+    from rate2spike.limits import check_scaling_factors
+
+    with pytest.raises(SystemExit):
+        main(["sweep", str(model_file), "--scaling-factors", "20,20"])
+    assert "argument --scaling-factors: '20,20': the grid repeats 20" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="^scaling_factors repeats 20$"):  # the API names its argument
+        check_scaling_factors([20, 20])
+
+
+def test_every_output_gets_the_mode_a_plain_open_gives(model_file, tmp_path):
+    """Trial files, the CSV, the report and a new model file, under a umask of 027: all 0640, like a
+    file made with open(); a model file searched keeps its own mode."""
+    from rate2spike.train import train_model
+
+    old = os.umask(0o027)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        os.chmod(model_file, 0o600)
+        outputs = [tmp_path / "t.mat", tmp_path / "t.npz", tmp_path / "curve.csv", tmp_path / "out" / "report.html"]
+        for target in outputs[:2]:
+            assert main(["simulate", str(model_file), "--save", str(target)]) == 0
+        assert main(["sweep", str(model_file), "--n-trials", "2", "--scaling-factors", "20", "--no-extend",
+                     "--csv", str(outputs[2])]) == NOT_CONVERTED
+        assert main(["report", str(tmp_path), "-o", str(outputs[3])]) == 0
+        outputs.append(train_model("go-nogo", N=10, n_trials=1, out_dir=tmp_path / "trained").path)
+    finally:
+        os.umask(old)
+    modes = {path.name: oct(path.stat().st_mode & 0o777) for path in outputs}
+    assert set(modes.values()) == {oct(plain.stat().st_mode & 0o777)} == {"0o640"}, modes
+    assert model_file.stat().st_mode & 0o777 == 0o600

@@ -215,10 +215,16 @@ def test_a_lambda_change_updates_only_the_views_on_screen_and_the_others_when_sh
 
 
 def test_bad_upload_shows_the_error_on_the_page(dashboard):
-    trial = dashboard.session.trial
-    dashboard.controls.upload.value = {"notes.mat": b"no model in here" * 20}
+    """A rejected file leaves an empty dropper in place of the one that took it: the browser marked
+    that file 'Upload complete' when its bytes were sent, and only the error should speak."""
+    trial, dropper = dashboard.session.trial, dashboard.controls.upload
+    dropper.value = {"notes.mat": b"no model in here" * 20}
     assert dashboard.error.visible and "notes.mat: is not a readable MAT file" in dashboard.error.object
     assert dashboard.session.trial is trial
+    fresh = dashboard.controls.upload
+    assert fresh is not dropper and fresh.value == {} and dashboard.controls.upload_slot.objects == [fresh]
+    fresh.value = {"Task_go-nogo_N_25_ok.mat": mat_bytes(N=25)}
+    assert dashboard.controls.upload is fresh  # an accepted upload keeps its dropper (and its file shown)
     dashboard.controls.upload.value = {"Task_go-nogo_N_25_ok.mat": mat_bytes(N=25)}
     assert not dashboard.error.visible and dashboard.session.model.N == 25
     assert dashboard.views["raster"].figure.y_range.end == pytest.approx(24.5)

@@ -207,7 +207,8 @@ def test_figures_have_labelled_axes_with_units_and_share_time():
     assert labels[rates] == ("LIF firing rate (Hz)", "Number of units")
     assert labels[decay] == ("Synaptic decay constant (ms)", "Number of units")
     assert labels[diagnostic] == ("Rate-model activity r (mean over the trial)", "LIF firing rate (Hz)")
-    assert labels[performance] == ("Scaling factor λ", "Accuracy (fraction correct); correlation")
+    assert labels[performance] == ("Scaling factor λ", "Accuracy (fraction correct)")  # one quantity per axis
+    assert [axis.axis_label for axis in performance.figure.right] == ["Output correlation with the rate network"]
     assert output.figure.x_range is raster.figure.x_range is voltage.figure.x_range
     for view in labels:
         assert any(tool.__class__.__name__ == "SaveTool" for tool in view.figure.toolbar.tools)  # PNG export
@@ -314,3 +315,75 @@ def test_the_raster_draws_each_spike_as_a_tick_of_its_row(sim):
     np.testing.assert_allclose(drawn["row"][1::3], spikes["row"] + 0.4, rtol=0, atol=1e-5)
     assert np.isnan(drawn["time"][2::3]).all() and np.isnan(drawn["row"][2::3]).all()
     np.testing.assert_array_equal(drawn["unit"][0::3], spikes["unit"])
+
+
+def _legend(view) -> dict:
+    """{label: shown} of a figure's legend entries (field labels: one entry per data row)."""
+    return {item.label.value: item.visible for item in view.figure.legend[0].items if hasattr(item.label, "value")}
+
+
+def test_a_condition_has_one_colour_in_every_figure_whatever_order_its_trials_came_in():
+    """The margins met NoGo first (its trials were drawn first), the accuracy curve lists Go first:
+    each condition keeps the colour of its place in the task's condition order in both, and in the
+    report."""
+    import dataclasses
+
+    from rate2spike.palette import condition_colors
+    from rate2spike.tasks import get_task
+
+    task = get_task("go-nogo")
+    margins = {"scaling_factor": np.array([20.0, 20.0, 30.0, 30.0]), "group": np.array(["NoGo", "Go", "NoGo", "Go"],
+               dtype=object), "value": np.array([0.1, 0.9, 0.2, 0.8]), "level": np.full(4, 0.3),
+               "correct": np.ones(4, dtype=bool)}
+    done = dataclasses.replace(snapshot(6), margins=margins)
+    curve = frames.performance_frame(done, None, 30.0, task).sources["groups"]
+    points = frames.margin_frame(done, task).sources["points"]
+    in_curve = dict(zip(curve["label"], curve["color"]))
+    in_margins = dict(zip(points["group"], points["color"]))
+    assert in_curve == in_margins and in_curve["Go trials"] != in_curve["NoGo trials"]
+    assert in_curve["Go trials"] == condition_colors(task.groups())["Go"]
+    xor = condition_colors(get_task("xor").groups(), ["odd one"])
+    assert list(xor) == ["++", "+-", "-+", "--", "odd one"] and len(set(xor.values())) == 5
+
+
+def test_no_figure_takes_the_mouse_wheel_until_its_zoom_is_chosen():
+    """A wheel over a figure scrolls the page: no scroll tool is active, and each figure keeps its
+    wheel zoom in the toolbar."""
+    from bokeh.models import WheelZoomTool
+
+    time = figures.time_range(1.0)
+    for key, spec in VIEWS.items():
+        for build in (spec.figure, spec.present):
+            if build is not None:
+                fig = build(time, key).figure
+                assert fig.toolbar.active_scroll is None, key
+                assert any(isinstance(tool, WheelZoomTool) for tool in fig.toolbar.tools), key
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_the_accuracy_curve_lists_the_lambda_on_screen_and_the_stored_curve(compact):
+    stored = SimpleNamespace(all_perfs=np.array([0.9, 0.8]), scaling_factors=np.array([20.0, 25.0]), name="m.mat",
+                             scaling_factor_band=None, recommended_scaling_factor=None, search_verdict=None)
+    view = figures.PerformanceView(compact=compact)
+    view.show(frames.performance_frame(None, stored, 22.0))
+    shown = _legend(view)
+    on_screen = "λ on screen" if compact else "λ of the trial on screen"
+    in_file = "Stored in the file" if compact else "Grid search stored in the model file"
+    assert shown[on_screen] and shown[in_file] and view.marker.location == 22.0
+    view.show(frames.performance_frame(None, None, None))  # no trial, nothing stored: neither is listed
+    assert not _legend(view)[on_screen] and not _legend(view)[in_file]
+    view.mark(30.0)
+    assert _legend(view)[on_screen]
+
+
+def test_the_output_correlation_has_its_own_axis_that_shows_a_negative_one():
+    import dataclasses
+
+    low = dataclasses.replace(snapshot(6), output_correlation=np.array([-0.4, 0.5, 0.9]))
+    frame = frames.performance_frame(low, None, 30.0)
+    assert frame.extras["correlation_range"][0] < -0.4 and frame.extras["correlation_range"][1] > 1.0
+    view = figures.PerformanceView()
+    view.show(frame)
+    fidelity = next(r for r in view.figure.renderers if getattr(r, "data_source", None) is view.sources["fidelity"])
+    assert fidelity.y_range_name == "correlation" and view.figure.extra_y_ranges["correlation"].start < -0.4
+    assert (view.figure.y_range.start, view.figure.y_range.end) == (0, 1.03)  # accuracy keeps its axis

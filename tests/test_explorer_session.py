@@ -440,6 +440,51 @@ def test_sweep_threads_yield_the_cpu_to_interactive_work():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # the server thread is untouched
 
 
+def test_each_models_finished_sweep_is_kept_while_the_page_lives(state):
+    """Sweep model A, open B (no sweep there), sweep B, open A again: A's curve, result and status
+    come back (CSV and saving work on them), and B's too when B is opened again."""
+    first = state.model_label
+    assert state.start_sweep(20, 40, 20, 2, n_threads=1)
+    wait_for_sweep(state)
+    kept, status = state.sweep_result, state.sweep_status
+    assert kept is not None and state.sweep.finished
+    second = next(label for label in state.catalog.labels if label.startswith("xor/"))
+    state.model_label = second
+    assert state.sweep is None and state.sweep_result is None and state.sweep_status == "No sweep yet."
+    assert performance_frame(state.sweep, state.model).sources["sweep"]["accuracy"].size == 0
+    assert state.start_sweep(10, 30, 20, 2, n_threads=1)
+    wait_for_sweep(state)
+    xor_result = state.sweep_result
+    state.model_label = first
+    assert state.sweep_result is kept and state.sweep_status == status and not state.sweep_running
+    assert state.finished_sweep() is kept and state.sweep_csv() == kept.to_csv()
+    assert list(performance_frame(state.sweep, state.model).sources["sweep"]["scaling_factor"]) == [20.0, 40.0]
+    state.model_label = second
+    assert state.sweep_result is xor_result and list(state.sweep.scaling_factors) == [10.0, 30.0]
+
+
+def test_the_lambda_slider_spans_the_models_search_and_the_box_goes_past_it(tmp_path, monkeypatch):
+    """The slider spans the stored grid (20-40) and half its span on each side; after a sweep, the
+    sweep's grid; a λ typed beyond it widens it; any allowed λ is taken, below 0.001 is refused."""
+    from rate2spike.explorer.session import slider_range
+
+    root = synthetic_assets(tmp_path / "assets", N=40)
+    save_grid_search(model_path(root, "go-nogo", 40), [20, 30, 40], [0.5, 0.9, 0.7], 30)
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
+    session = ExplorerState()
+    try:
+        assert session.lambda_range == (10.0, 50.0) and session.scaling_factor == 30.0
+        session.scaling_factor = 400.0
+        assert session.trial.spec.scaling_factor == 400.0 and session.lambda_range[1] >= 400.0
+        assert session.apply_query({"lambda": ["0.0005"]}) and session.scaling_factor == 400.0
+        assert session.start_sweep(60, 120, 30, 2, n_threads=1)
+        wait_for_sweep(session)
+        assert session.lambda_range == slider_range([60.0, 90.0, 120.0], 400.0) == (30.0, 440.0)
+    finally:
+        session.close()
+    assert slider_range(None, 19.0) == (0.5, 102.5)  # the reference's 20-75 grid: 0.5-102.5, not 1-200
+
+
 def test_opening_another_model_stops_and_clears_the_sweep(state):
     assert state.start_sweep(10, 100, 2, 50, n_threads=1)
     background = state._background
@@ -513,7 +558,7 @@ def test_a_bad_link_names_each_bad_value_and_keeps_defaults(state):
     label = state.model_label
     problems = state.apply_query({"model": ["elsewhere/secret.mat"], "lambda": ["-3"], "seed": ["x"],
                                   "c_trial": ["Maybe"], "units": ["999"]})
-    assert len(problems) == 5 and "lambda='-3' (must be within 1..200)" in state.error
+    assert len(problems) == 5 and "lambda='-3' (must be 0.001 or more)" in state.error
     assert "model='elsewhere/secret.mat' (no such model here)" in state.error
     assert state.model_label == label and state.trial.spec.scaling_factor == DEFAULT_LAMBDA
 

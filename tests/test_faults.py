@@ -87,9 +87,10 @@ def test_a_stored_optimum_that_is_not_positive_is_refused(tmp_path, capsys, stor
 @pytest.mark.parametrize("argv,phrase", [
     (["--lambda", "0"], "argument --lambda: '0' is not a positive number"),
     (["--seed", "-1"], "argument --seed: '-1' must be 0 or more"),
-    (["--stim", "exc", "--stim-window", "0:1e23", "--stim-units", "1"], "argument --stim-window: '0:1e23'"),
-    (["--stim", "exc", "--stim-window", "10:900"], "stimulation 'exc' needs units"),
-    (["--stim", "exc", "--stim-units", "1.7", "--stim-window", "10:900"], "cannot read '1.7'"),
+    (["--stim", "exc", "--stim-window", "0:1e23", "--stim-units", "1"], "--stim-window 0:1e+23 ends after the trial's"),
+    (["--stim", "exc", "--stim-window", "0:inf", "--stim-units", "1"], "argument --stim-window: '0:inf'"),
+    (["--stim", "exc", "--stim-window", "0.01:0.9"], "stimulation 'exc' needs units"),
+    (["--stim", "exc", "--stim-units", "1.7", "--stim-window", "0.01:0.9"], "cannot read '1.7'"),
     (["--downsample", "0"], "argument --downsample: '0' must be 1 or more"),
     (["--option", "evidence_strength=1"], "no option evidence_strength"),
     (["--condition", "Maybe"], "no condition 'Maybe'"),

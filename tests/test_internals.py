@@ -62,6 +62,27 @@ def test_hook_syncable_process_property_change():
     assert getattr(probe, "seen", None) == "<tampered>" and probe.value == "a", gone(hook, "OptionsOnlySelect")
 
 
+def test_hook_syncable_process_property_change_for_on_step():
+    """OnStep: a slider's value from the page passes ``_process_property_change(msg)`` (with the
+    page's property names: value, value_throttled), where it is put on the slider's step."""
+    hook = "panel.reactive.Syncable._process_property_change(msg)"
+
+    class Slider(internals.OnStep, pn.widgets.FloatSlider):
+        pass
+
+    slider = Slider(start=0.5, end=100, step=0.5, value=20)
+    sent = {"value": 49.99999999, "value_throttled": 49.99999999}  # as a drag sends it
+    slider._process_events(sent)
+    assert slider.value == slider.value_throttled == 50.0, gone(hook, "OnStep")
+    # the dict Panel keeps as what the page holds now holds the snapped value, so it is not sent back
+    assert sent["value"] is slider.value, gone(hook, "OnStep")
+    source = inspect.getsource(Syncable._update_model)
+    assert "value is curdoc_events[attr]" in source, gone("panel.reactive.Syncable._update_model's echo check",
+                                                         "OnStep")
+    assert "self._in_process__events[state.curdoc] = events" in inspect.getsource(Syncable._process_events), \
+        gone("panel.reactive.Syncable._in_process__events", "OnStep")
+
+
 def test_hook_file_dropper_process_event_and_file_buffer():
     """GuardedFileDropper: the dropper's chunks arrive at ``_process_event(event)``, gathered in
     ``_file_buffer`` by file name."""

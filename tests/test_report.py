@@ -201,14 +201,22 @@ def test_a_link_at_the_report_path_is_replaced_not_written_through(population_di
     assert victim.read_text() == "precious" and not link.is_symlink() and link.stat().st_size > 500_000
 
 
-@pytest.mark.parametrize("case", ["empty folder", "missing folder", "missing output folder"])
+@pytest.mark.parametrize("case", ["empty folder", "missing folder", "output under a file"])
 def test_cli_report_errors_are_one_line_and_exit_2(case, population_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
     args = {"empty folder": [str(tmp_path)], "missing folder": [str(tmp_path / "nowhere")],
-            "missing output folder": [str(population_dir), "-o", str(tmp_path / "nowhere" / "r.html")]}[case]
+            "output under a file": [str(population_dir), "-o", str(tmp_path / "a_file" / "r.html")]}[case]
     assert main(["report", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("rate2spike: error: ") and err.count("\n") == 1
-    assert not list(tmp_path.glob("**/*.html"))
+    assert not list(tmp_path.glob("**/*.html")) and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_cli_report_creates_the_folder_it_is_told_to_write_into(population_dir, tmp_path, capsys):
+    target = tmp_path / "reports" / "2026" / "population.html"
+    assert main(["report", str(population_dir), "-o", str(target)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"report written to {target}"
+    assert target.stat().st_size > 500_000 and [p.name for p in target.parent.iterdir()] == ["population.html"]
 
 
 def test_the_dashboard_shows_a_population_view_only_for_a_population(population_dir, tmp_path, assets):
@@ -302,3 +310,18 @@ def test_a_failed_conversion_is_listed_apart_with_its_reason(tmp_path):
     embedded = lambda text: json.dumps(text)[1:-1]  # noqa: E731 - the page's data holds its text as JSON
     assert embedded("1 failed conversion: no λ converts them") in html
     assert embedded(f"go-nogo/bad.mat: {reason}") in html
+
+
+def test_each_condition_has_the_dashboards_colour_in_the_report(population):
+    """The report's per-condition curves take each condition's colour from the task's condition
+    order (rate2spike.palette), as the dashboard's accuracy curve and margins do."""
+    import holoviews as hv
+
+    from rate2spike.palette import condition_colors
+    from rate2spike.report import condition_breakdown
+    from rate2spike.tasks import get_task
+
+    overlay = condition_breakdown(population, "go-nogo")
+    curves = {el.label: hv.Store.lookup_options("bokeh", el, "style").kwargs["color"]
+              for el in overlay if isinstance(el, hv.Curve) and el.label in ("Go", "NoGo")}
+    assert curves == {group: color for group, color in condition_colors(get_task("go-nogo").groups()).items()}

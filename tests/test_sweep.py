@@ -198,3 +198,28 @@ def test_output_fidelity_compares_5ms_means_with_the_rate_output_and_batches_agr
     together = output_fidelities(traces, rate)
     for trace, fidelity in zip(traces, together):
         assert fidelity == pytest.approx(output_fidelity(trace, rate))
+
+
+@pytest.mark.parametrize("task, n_inputs, groups", [("go-nogo", 1, ("Go", "NoGo")), ("xor", 2, ("++", "+-", "-+", "--")),
+                                                    ("mante", 4, ("context 1", "context 2"))])
+def test_the_csv_opens_with_the_one_documented_pandas_call(make_model, tmp_path, task, n_inputs, groups):
+    """`pandas.read_csv(path, comment="#")` (docs/usage.md, SweepResult.to_csv) gives one row per λ,
+    every column of the header with its values: numbers as numbers, a λ no trial of a condition
+    reached as NaN, the status text whole. pandas is in the test extra, so this runs in CI."""
+    import pandas
+
+    model = load_model(make_model(f"Task_{task}_N_20_x.mat", N=20, n_inputs=n_inputs))
+    r = SweepResult(TrialSpec(model, task), scaling_factors=[20, 30], n_trials=2)
+    label = {"go-nogo": 1, "xor": 1, "mante": 1}[task]
+    r.record(0, 0, Outcome(groups[0], label, True, 0.6), spikes=10)
+    r.record(0, 1, Outcome(groups[1], -1 if task != "go-nogo" else 0, False, 0.2), spikes=10)
+    r.record(1, 0, Outcome(groups[0], label, False, 0.1), spikes=10)  # λ = 30: partial, no trial of groups[1]
+    target = tmp_path / "curve.csv"
+    r.to_csv(target)
+    frame = pandas.read_csv(target, comment="#")
+    rows = list(csv.DictReader(line for line in target.read_text().splitlines() if not line.startswith("#")))
+    assert list(frame.columns) == list(rows[0]) and len(frame) == 2
+    assert frame["scaling_factor"].tolist() == [20.0, 30.0] and frame["accuracy"].tolist() == [0.5, 0.0]
+    assert frame[f"accuracy {groups[0]}"].tolist() == [1.0, 0.0]
+    assert frame[f"accuracy {groups[1]}"].iloc[0] == 0.0 and np.isnan(frame[f"accuracy {groups[1]}"].iloc[1])
+    assert frame["status"].tolist() == ["partial sweep (2 of 2 trials)", "partial sweep (1 of 2 trials)"]
