@@ -15,7 +15,7 @@ from rate2spike.paths import shipped_model_dir
 from rate2spike.search import SearchOptions
 from rate2spike.sweep import run_sweep
 
-GRID = (10.0, 20.0, 30.0, 45.0, 70.0, 100.0)  # a short grid around the shipped models' optima (19, 8 to 37)
+GRID = (10.0, 20.0, 30.0, 45.0, 70.0, 100.0)  # a short grid around the shipped models' optima (20, 35, 45)
 SHORT_LADDER = (10.0, 40.0)  # the diagnosis's other λ, where a test needs only the file's findings
 
 # the truth on the short grid, 50 trials per λ (go-nogo's planted models; measured and explained in docs)
