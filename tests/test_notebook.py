@@ -19,7 +19,7 @@ def test_the_teaching_notebook_runs_and_shows_the_explorer_and_the_sweep():
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    for preset in ("λ too small", "At the optimum", "λ too large", "Inhibit the excitatory units"):
+    for preset in ("λ too small", "Recommended λ", "λ too large", "Inhibit the excitatory units"):  # stored by the search
         assert preset in text
     assert "best λ = " in text
     # the explorer cell and the figures display as Panel/HoloViews output, not as a plain repr
