@@ -519,12 +519,13 @@ def test_the_dashboard_latency_benchmark_times_slider_releases(browser, server):
 
 
 def test_a_model_no_lambda_converts_reads_as_a_failed_conversion_first_and_is_diagnosed(browser, server, tmp_path):
-    """The readout x5 model (the rate network still solves the task): picked from disk, swept, the page
-    says first that no λ converts it and why, and its Diagnosis names the readout."""
+    """A model with Dale's signs flipped for a quarter of its units: picked from disk, swept, the page says
+    first that no λ converts it and why, and its Diagnosis names the cause. (The readout x5 variant of the
+    go-nogo model shipped since issue 24 is below goal, not failed: tests/test_diagnose.py.)"""
     from planted import plant
 
-    path = plant(next(shipped_model_dir("go-nogo").glob("*.mat")), tmp_path / "Task_go-nogo_readout_x5.mat",
-                 "readout x5")
+    path = plant(next(shipped_model_dir("go-nogo").glob("*.mat")), tmp_path / "Task_go-nogo_dale_flipped.mat",
+                 "dale flipped")
     tab = Session(browser, server)
     try:
         pick_file(tab, path)
@@ -536,13 +537,14 @@ def test_a_model_no_lambda_converts_reads_as_a_failed_conversion_first_and_is_di
         tab.wait_for(lambda: "Sweep finished" in tab.status(), timeout=90, what="the sweep to finish")
         tab.wait_for(lambda: shown_text(tab, "page-verdict") != "", timeout=10, what="the verdict")
         verdict = shown_text(tab, "page-verdict")
-        assert verdict.startswith("No λ converts this model: NoGo fails at every λ tried"), verdict
+        assert verdict.startswith("No λ converts this model: none does significantly better than always giving "
+                                  "the commonest answer"), verdict
         assert any("no λ converts this model" in t for t in tab.page.evaluate(TITLES_JS))
         assert tab.column("performance-best", "accuracy") == []  # no "best λ" star on a failed conversion
         # the Diagnosis card runs by itself after a failed sweep; its first finding names the cause
-        tab.wait_for(lambda: shown_text(tab, "finding-1").startswith("1. The readout is about"), timeout=90,
+        tab.wait_for(lambda: shown_text(tab, "finding-1").startswith("1. Dale's principle is broken"), timeout=90,
                      what="the diagnosis")
-        link = tab.page.locator(".finding-link-output button")
+        link = tab.page.locator(".finding-link-file button")
         assert link.count() >= 1 and link.first.is_visible()
         assert tab.errors == []
     finally:

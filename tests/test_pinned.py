@@ -3,7 +3,8 @@ and the spikeRNN API the same arrays.
 
 First recorded at commit 1ba52b7 (before TrialSpec existed) and kept through the restructure
 into one trial pipeline; re-pinned once when the noise generator changed from one stream per
-trial to one stream per unit (seeded results changed then, and only then).
+trial to one stream per unit (seeded results changed then), and the go-nogo and xor numbers again when
+those shipped models were retrained (issue 24: assets/README.md).
 What is pinned: a default-grid sweep of 8 trials per lambda, seed 0, on each shipped model; one
 seeded LIF_network_fnc call with stimulation on the shipped go-nogo model; evaluate_single_trial
 for seeds 0..9 at two lambdas. A change that alters a spike anywhere changes these.
@@ -21,22 +22,22 @@ from rate2spike.paths import shipped_model_dir, shipped_models
 from rate2spike.sweep import DEFAULT_SCALING_FACTORS
 
 PINNED_SWEEPS = {
-    "go-nogo": {"file": "Task_go-nogo_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_161852.mat",
-                "n_correct": [7, 7, 8, 7, 7, 7, 7, 6, 4, 3, 2, 3],
-                "spikes": [8352, 8868, 8789, 9323, 9859, 10543, 11129, 11880, 12724, 13611, 14540, 15465]},
-    "xor": {"file": "Task_xor_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_164834.mat",
-            "n_correct": [7, 8, 7, 8, 7, 8, 8, 8, 8, 8, 7, 8],
-            "spikes": [5398, 5632, 5573, 5740, 5695, 5998, 6056, 6118, 6313, 6305, 6529, 6618]},
+    "go-nogo": {"file": "Task_go-nogo_N_200_Taus_4.0_20.0_Act_sigmoid_2026_12_06_105914.mat",
+                "n_correct": [8, 8, 8, 8, 8, 8, 8, 6, 3, 3, 3, 4],
+                "spikes": [8255, 8389, 8669, 9031, 9445, 9976, 10564, 11284, 12157, 13016, 13974, 14941]},
+    "xor": {"file": "Task_xor_N_200_Taus_4.0_20.0_Act_sigmoid_2026_12_06_113403.mat",
+            "n_correct": [6, 7, 8, 7, 8, 8, 8, 8, 8, 7, 6, 4],
+            "spikes": [5364, 5762, 5841, 5928, 6154, 6338, 6547, 6656, 6730, 7118, 7337, 7651]},
     "mante": {"file": "Task_mante_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_162048.mat",
               "n_correct": [7, 6, 8, 8, 8, 8, 7, 7, 6, 1, 1, 0],
               "spikes": [13815, 15099, 16842, 18200, 19619, 20808, 22232, 23778, 25571, 27405, 29293, 31321]},
 }
 PINNED_LIF_NETWORK_FNC = {
-    "spk_sum": 1561, "all_fr_sum": 1419.0, "out_last": 5.228010722034321,
-    "spk_sha": "9666d524ef06d9a2cbe8e1e7dd5c8ed2ffb2cb60bcf68e46e8ac38b1848561ce",
+    "spk_sum": 1463, "all_fr_sum": 1321.0, "out_last": 3.8212983281170483,
+    "spk_sha": "2e80d6dc348cfcee98b2da7783cd7f4f87e91a67069f9b3a9db0c56c787bde61",
 }
 PINNED_SINGLE_TRIALS = {20.0: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],  # the go-nogo model converts at 20...
-                        75.0: [0, 0, 0, 0, 1, 1, 0, 1, 0, 0]}  # ...and fails most trials at 75
+                        75.0: [1, 1, 0, 0, 1, 1, 1, 1, 0, 1]}  # ...and fails its Go trials at 75
 
 
 @pytest.mark.parametrize("task", sorted(PINNED_SWEEPS))
@@ -66,7 +67,7 @@ def test_lif_network_fnc_returns_the_same_arrays():
 
 @pytest.mark.parametrize("scaling_factor", sorted(PINNED_SINGLE_TRIALS))
 def test_evaluate_single_trial_gives_the_same_scores(scaling_factor):
-    """Pinned where trials pass and where most fail (a function that always answers 1 fails at 75), and
+    """Pinned where trials pass and where some fail (a function that always answers 1 fails at 75), and
     each score is trial 0 of its seed in a grid search, as the docstring promises."""
     path = str(_go_nogo())
     scores = [evaluate_single_trial(path, scaling_factor, "go-nogo", False, 1, seed=s) for s in range(10)]

@@ -170,7 +170,7 @@ def test_the_cli_sweep_extends_past_the_shipped_go_nogo_edge_optimum_or_warns_wi
     from rate2spike.paths import shipped_model_dir
     model = tmp_path / "go-nogo.mat"
     shutil.copy(next(shipped_model_dir("go-nogo").glob("*.mat")), model)
-    grid = ["--scaling-factors", "20,60,75"]  # lambda 60 and 75 are far past this model's optimum (~19)
+    grid = ["--scaling-factors", "20,60,75"]  # lambda 60 and 75 are far past this model's optimum (~20)
     assert main(["sweep", str(model), "--force", "--n-trials", "30", "--no-extend", *grid]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "warning: the optimum is at the grid's lower edge (20): try lower lambdas" in lines
