@@ -23,7 +23,7 @@ from rate2spike.explorer.controls import Controls
 from rate2spike.explorer.diagnosis_view import DiagnosisCard
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
-from rate2spike.explorer.teaching import LARGE_TEXT, PresentMode, SideBySide, StimulationBar
+from rate2spike.explorer.teaching import LARGE_TEXT, PresentMode, StimulationBar
 from rate2spike.explorer.text import SMALL_TEXT, alert, alert_styles, static_text, table_html, text_pane
 from rate2spike.explorer.views import (ABOVE_TABS, BELOW_TABS, PRESENT_PREFIX, VIEWS, ViewSpec, help_line, plot,
                                        views_by_tab)
@@ -96,7 +96,6 @@ class ExplorerPage(pn.viewable.Viewer):
         self.time_range = figures.time_range(duration)  # shared by the views over trial time
         self.views: dict[str, figures.View] = {key: spec.figure(self.time_range, key) for key, spec in VIEWS.items()}
         self.present = PresentMode(s, duration)
-        self.side_by_side = SideBySide(s, duration)
         self.diagnosis = DiagnosisCard(s, self)
         self.population = PopulationView.of(s.catalog.models_dir)  # None unless the folder holds a population
 
@@ -234,7 +233,7 @@ class ExplorerPage(pn.viewable.Viewer):
 
     def all_views(self) -> list:
         """The summary and messages, the views above the tabs, the tabs, the views below them side by
-        side, then the cards of λ side by side and the population."""
+        side, then the population's card (λ side by side is in Present mode: it needs the whole width)."""
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.verdict, self.error, self.notes,
                       self.diagnosis.card, self.file_card, self.stimulation.panel,
@@ -243,7 +242,6 @@ class ExplorerPage(pn.viewable.Viewer):
             self.tabs,
             pn.Row(*(self.view_column(spec) for spec in VIEWS.values() if spec.place == BELOW_TABS),
                    sizing_mode="stretch_width"),
-            self.side_by_side.card(),
             *([self.population.card] if self.population is not None else []),
         ]
 
@@ -264,6 +262,10 @@ class ExplorerPage(pn.viewable.Viewer):
     def help_lines(specs) -> list[pn.pane.Markdown]:
         return [help_line(spec.key, spec.help_text()) for spec in specs if spec.help is not None]
 
+    def header_buttons(self) -> pn.Row:
+        """Present, λ side by side (in Present mode), Copy link and its confirmation."""
+        return pn.Row(self.present.toggle, self.present.side_toggle, self.copy_link, self.copy_note)
+
     def template(self) -> pn.template.BootstrapTemplate:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet
         (the Fast and Material designs fetch web fonts, which fails offline with console errors).
@@ -271,7 +273,7 @@ class ExplorerPage(pn.viewable.Viewer):
         move of one user made every other open page spin, and cost a message per page (a class of
         30 on one server: 30 messages per move). Sweeps show their own progress bar."""
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
-                                             header=[pn.Row(self.present.toggle, self.copy_link, self.copy_note)],
+                                             header=[self.header_buttons()],
                                              sidebar_width=350, collapsed_sidebar=self.session.present,
                                              header_background="#1f4e79", busy_indicator=None)
 
@@ -279,8 +281,7 @@ class ExplorerPage(pn.viewable.Viewer):
         """The page without the server template, for a notebook cell: the header's buttons, then
         the sidebar's cards beside the main area."""
         return pn.Column(
-            pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.present.toggle, self.copy_link,
-                   self.copy_note),
+            pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.header_buttons()),
             pn.Row(pn.Column(*self.controls.cards(), width=350, visible=self.session.param.present.rx.not_()),
                    pn.Column(*self.main(), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),

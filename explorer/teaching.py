@@ -4,7 +4,8 @@ Each piece follows one session and draws with the same frames and figures as the
 page: ``Presets`` (one button per preset computed from the grid search), ``PresentMode`` (λ, the
 condition, the presets, the fixed y-range, and the views that have a Present-mode figure, the
 output and the accuracy curve, or λ side by side, on one 1280 x 720 projector screen with the
-sidebar collapsed), ``SideBySide`` (the trial on screen at up to three λ, same stimulus and noise)
+sidebar collapsed), ``SideBySide`` (the trial on screen at up to three λ, same stimulus and noise,
+in Present mode: its header button opens it there)
 and ``StimulationBar`` (says that stimulation is on, at which λ, and turns it off in one click).
 """
 
@@ -149,9 +150,12 @@ class PresentMode:
         collapse_sidebar_with(self.toggle)
         self.views: dict[str, figures.View] = {}  # by key, built by build
         self.presets = Presets(session)
-        self.side_by_side = SideBySide(session, duration, PRESENT_PREFIX, large=True)
-        self.side_toggle = pn.widgets.Toggle(label="Side by side", value=False, color="light", width=150,
-                                             css_classes=["present-side-toggle"], stylesheets=LARGE_TEXT)
+        self.side_by_side = SideBySide(session, duration)
+        # in the header: λ side by side needs the whole width of the screen, so it opens Present mode
+        self.side_toggle = pn.widgets.Toggle(label="Side by side", value=False, color="light", width=140,
+                                             css_classes=["side-toggle"], stylesheets=LARGE_TEXT)
+        pn.bind(lambda on: on and setattr(session, "present", True), self.side_toggle.param.value, watch=True)
+        pn.bind(lambda on: on or setattr(self.side_toggle, "value", False), session.param.present, watch=True)
         self.column = pn.Column(visible=self.toggle.param.value, sizing_mode="stretch_width",
                                 css_classes=["present-panel"])
 
@@ -181,8 +185,7 @@ class PresentMode:
         figures_row = pn.Row(*(plot(view, PRESENT_PREFIX + key) for key, view in self.views.items()),
                              sizing_mode="stretch_width", visible=side.rx.not_())
         self.column.objects = [
-            pn.Row(slider, number, condition.panel, fixed, pn.Column(self.side_toggle, margin=(22, 0, 0, 0)),
-                   sizing_mode="stretch_width", margin=(0, 12)),
+            pn.Row(slider, number, condition.panel, fixed, sizing_mode="stretch_width", margin=(0, 12)),
             pn.Column(self.presets.buttons, self.presets.note, visible=side.rx.not_(), sizing_mode="stretch_width"),
             StimulationBar(s, PRESENT_PREFIX, large=True).panel,
             alert(s.param.error, "danger", margin=(5, 12), css_classes=["present-error"]),
@@ -196,22 +199,19 @@ class PresentMode:
 
 class SideBySide:
     """The trial on screen at up to three λ typed by the user (the presets' too small, optimum and
-    too large to start with): outputs with verdicts and rasters in columns, with a progress bar
-    while they are computed. ``prefix`` names its figures (Present mode has its own), ``large``
-    sets Present mode's type."""
+    too large to start with): outputs with verdicts and rasters in three columns across the
+    screen (in Present mode: a third of 1280 px is 400 px, where the sidebar left 280), with a
+    progress bar while they are computed."""
 
-    def __init__(self, session: ExplorerSession, duration: float, prefix: str = "", large: bool = False):
+    def __init__(self, session: ExplorerSession, duration: float):
         self.session = session
-        self.prefix = prefix
-        self.large = large
-        style = LARGE_TEXT if large else []
         self.lambdas = pn.widgets.TextInput(label="λ values (up to 3)", value=session.side_by_side_default(),
-                                            width=220, css_classes=[f"{prefix}side-lambdas"], stylesheets=style)
-        self.button = pn.widgets.Button(label="Show side by side", color="primary", css_classes=[f"{prefix}side-show"],
-                                        stylesheets=style, margin=(26, 10, 5, 10))
+                                            width=220, css_classes=["side-lambdas"], stylesheets=LARGE_TEXT)
+        self.button = pn.widgets.Button(label="Show side by side", color="primary", css_classes=["side-show"],
+                                        stylesheets=LARGE_TEXT, margin=(26, 10, 5, 10))
         self.progress = pn.indicators.Progress(active=True, visible=False, width=200, height=16, margin=(36, 10, 0, 10),
-                                               css_classes=[f"{prefix}side-progress"])
-        self.busy = pn.widgets.StaticText(value="", css_classes=[f"{prefix}side-busy"], stylesheets=style,
+                                               css_classes=["side-progress"])
+        self.busy = pn.widgets.StaticText(value="", css_classes=["side-busy"], stylesheets=LARGE_TEXT,
                                           margin=(32, 10, 0, 0))
         self.duration = duration
         # the figures are built at the first "Show side by side": until then the page carries none
@@ -259,30 +259,18 @@ class SideBySide:
                     raster.show(frames.raster_frame(trials[k], self.session.raster_order, narrow=True))
 
     def _build(self) -> None:
-        heights = (400, 300) if self.large else (500, 330)
-        self.views = [(figures.OutputView(figures.time_range(self.duration), height=heights[0],
-                                          name=f"{self.prefix}side{k}-output"),
-                       figures.RasterView(figures.time_range(self.duration), height=heights[1],
-                                          name=f"{self.prefix}side{k}-raster"))
+        # the output 400 px tall: with the controls above it, on a 720 px screen whole
+        self.views = [(figures.OutputView(figures.time_range(self.duration), height=400, name=f"side{k}-output"),
+                       figures.RasterView(figures.time_range(self.duration), height=300, name=f"side{k}-raster"))
                       for k in range(MAX_SIDE_BY_SIDE)]
-        # a third of the page is too narrow for the output's legend in one row: below the plot in
-        # rows of two (the figure is 500 px tall to keep the plot's height beside the raster's)
         for output, raster in self.views:
-            figures.move_legend(output.figure, "below", ncols=2)
-            if self.large:
-                side_by_side_style(output.figure)
-                side_by_side_style(raster.figure)
-        self.columns = [pn.Column(plot(out, f"{self.prefix}side{k}-output"),
-                                  plot(raster, f"{self.prefix}side{k}-raster"), visible=False,
-                                  sizing_mode="stretch_width", min_width=0) for k, (out, raster) in enumerate(self.views)]
+            side_by_side_style(output.figure)
+            side_by_side_style(raster.figure)
+        self.columns = [pn.Column(plot(out, f"side{k}-output"), plot(raster, f"side{k}-raster"), visible=False,
+                                  sizing_mode="stretch_width") for k, (out, raster) in enumerate(self.views)]
         self.row.objects = self.columns
 
     def panel(self) -> pn.Column:
-        """The λ values, the button, the progress while it computes, and the columns."""
+        """The λ values, the button, the progress while it computes, the columns and the help line."""
         return pn.Column(pn.Row(self.lambdas, self.button, self.progress, self.busy, margin=(0, 0, 6, 0)),
-                         self.row, sizing_mode="stretch_width", margin=(0, 12))
-
-    def card(self) -> pn.Card:
-        return pn.Card(self.panel(), help_line("side", SIDE_BY_SIDE_HELP),
-                       title="λ side by side", collapsed=True, sizing_mode="stretch_width", margin=(0, 12, 10, 12),
-                       css_classes=["side-card"])
+                         self.row, help_line("side", SIDE_BY_SIDE_HELP), sizing_mode="stretch_width", margin=(0, 12))
