@@ -21,7 +21,7 @@ from rate2spike.explorer import figures, frames
 from rate2spike.explorer.controls import LAMBDA_FORMAT, ImmediateFloatInput, ImmediateFloatSlider, TaskControls
 from rate2spike.explorer.internals import collapse_sidebar_with
 from rate2spike.explorer.session import MAX_SIDE_BY_SIDE, ExplorerSession
-from rate2spike.explorer.text import SMALL_TEXT, alert, alert_styles, static_text
+from rate2spike.explorer.text import alert, alert_styles, static_text
 from rate2spike.explorer.views import PRESENT_PREFIX, VIEWS, help_line, plot
 
 SIDE_BY_SIDE_HELP = (
@@ -31,7 +31,7 @@ SIDE_BY_SIDE_HELP = (
 )
 
 
-PRESENT_TEXT_PX = 16  # Present mode's widgets: readable from the back of a lecture room (at least 14 px)
+PRESENT_TEXT_PX = figures.PRESENT_FONT_PX  # Present mode's widgets, as its figures' text (at least 14 px)
 # Bokeh's widgets size their text from --bokeh-font-size, some of their parts (button labels,
 # inputs, slider titles) explicitly: both are set, on the widget's own shadow root
 LARGE_TEXT = [f":host {{ --bokeh-font-size: {PRESENT_TEXT_PX}px; font-size: {PRESENT_TEXT_PX}px; }} "
