@@ -24,7 +24,7 @@ from rate2spike.explorer.controls import Controls
 from rate2spike.explorer.diagnosis_view import DiagnosisCard
 from rate2spike.explorer.population_view import PopulationView
 from rate2spike.explorer.session import ExplorerSession
-from rate2spike.explorer.teaching import PresentMode, SideBySide
+from rate2spike.explorer.teaching import LARGE_TEXT, PresentMode, StimulationBar
 from rate2spike.explorer.text import SMALL_TEXT, alert, alert_styles, static_text, table_html, text_pane
 from rate2spike.explorer.views import (ABOVE_TABS, BELOW_TABS, PRESENT_PREFIX, VIEWS, ViewSpec, help_line, plot,
                                        views_by_tab)
@@ -41,6 +41,25 @@ FILE_HELP = (
     "them; the PyTorch port's own LIF code does not. Untick the box to run the LIF network on the raw w and "
     "compare the two readings (it changes nothing for files stored rectified)."
 )
+
+
+LINK_COPIED = "Link copied"
+# The browser copies its own address (the server keeps it a link to the view: ``update_link``) and
+# says so for a few seconds; where the page may not write the clipboard (served over plain http to
+# another machine), it says to copy the address bar instead.
+COPY_LINK_JS = f"""
+const say = (text) => {{
+  note.text = text;
+  setTimeout(() => {{ if (note.text === text) note.text = ""; }}, 4000);
+}};
+const url = window.location.href;
+if (navigator.clipboard && window.isSecureContext) {{
+  navigator.clipboard.writeText(url).then(() => say("{LINK_COPIED}"),
+                                          () => say("Could not copy: copy the address bar instead"));
+}} else {{
+  say("This page cannot copy: copy the address bar instead");
+}}
+"""
 
 
 def load_extensions() -> None:
@@ -78,7 +97,6 @@ class ExplorerPage(pn.viewable.Viewer):
         self.time_range = figures.time_range(duration)  # shared by the views over trial time
         self.views: dict[str, figures.View] = {key: spec.figure(self.time_range, key) for key, spec in VIEWS.items()}
         self.present = PresentMode(s, duration)
-        self.side_by_side = SideBySide(s, duration)
         self.diagnosis = DiagnosisCard(s, self)
         self.population = PopulationView.of(s.catalog.models_dir)  # None unless the folder holds a population
 
@@ -109,8 +127,12 @@ class ExplorerPage(pn.viewable.Viewer):
         self.tabs = pn.Tabs(*[(title, self.tab_content(title)) for title in self.tab_titles], dynamic=False,
                             sizing_mode="stretch_width", margin=(0, 12), css_classes=["trial-tabs"])
         self.copy_link = pn.widgets.Button(label="Copy link", color="light", width=110, css_classes=["copy-link"],
+                                           stylesheets=LARGE_TEXT,
                                            description="Copy a link that restores this view")
-        self.copy_link.js_on_click(code="navigator.clipboard.writeText(window.location.href)")
+        self.copy_note = pn.widgets.StaticText(value="", css_classes=["copy-note"], margin=(12, 10, 0, 4),
+                                               styles={"color": "white", "font-size": "16px"})
+        self.copy_link.js_on_click(args={"note": self.copy_note}, code=COPY_LINK_JS)
+        self.stimulation = StimulationBar(s)
 
         # Every figure, the main area's and Present mode's, is drawn when it is first on screen, then
         # again when a session value it reads has changed. Only what is on screen is recomputed and
@@ -118,11 +140,13 @@ class ExplorerPage(pn.viewable.Viewer):
         self.stale: set[str] = {name for name, _spec in self.every_figure()}
         read = sorted(set().union(*(spec.reads for spec in VIEWS.values())))
         s.param.watch(lambda *events: self.redraw({event.name for event in events}), read)
-        pn.bind(self.update_link, s.param.trial, s.param.voltage_units, watch=True)
+        pn.bind(self.update_link, s.param.trial, s.param.voltage_units, s.param.present, watch=True)
         pn.bind(lambda _active: self.views_shown(), self.tabs.param.active, watch=True)
-        pn.bind(self.present_toggled, self.present.toggle.param.value, watch=True)
+        pn.bind(self.present_toggled, s.param.present, watch=True)
         self.notebook_roots: list[pn.Column] = []  # the cells showing this page (``layout``)
-        self.refresh()
+        if s.present:  # opened from a link in Present mode
+            self.present.build()
+        self.views_shown()
         pn.state.onload(self.update_link)  # once the page is in the browser, its URL links to it
 
     def __panel__(self) -> pn.template.BootstrapTemplate:
@@ -233,16 +257,15 @@ class ExplorerPage(pn.viewable.Viewer):
 
     def all_views(self) -> list:
         """The summary and messages, the views above the tabs, the tabs, the views below them side by
-        side, then the cards of λ side by side and the population."""
+        side, then the population's card (λ side by side is in Present mode: it needs the whole width)."""
         return [
             pn.Column(pn.pane.Markdown(INTRO, margin=(0, 12)), self.summary, self.verdict, self.error, self.notes,
-                      self.diagnosis.card, self.file_card,
+                      self.diagnosis.card, self.file_card, self.stimulation.panel,
                       sizing_mode="stretch_width"),
             *(self.view_column(spec) for spec in VIEWS.values() if spec.place == ABOVE_TABS),
             self.tabs,
             pn.Row(*(self.view_column(spec) for spec in VIEWS.values() if spec.place == BELOW_TABS),
                    sizing_mode="stretch_width"),
-            self.side_by_side.card(),
             *([self.population.card] if self.population is not None else []),
         ]
 
@@ -263,6 +286,10 @@ class ExplorerPage(pn.viewable.Viewer):
     def help_lines(specs) -> list[pn.pane.Markdown]:
         return [help_line(spec.key, spec.help_text()) for spec in specs if spec.help is not None]
 
+    def header_buttons(self) -> pn.Row:
+        """Present, λ side by side (in Present mode), Copy link and its confirmation."""
+        return pn.Row(self.present.toggle, self.present.side_toggle, self.copy_link, self.copy_note)
+
     def template(self) -> pn.template.BootstrapTemplate:
         """Bootstrap, whose design is bundled with Panel: the page loads nothing from the internet
         (the Fast and Material designs fetch web fonts, which fails offline with console errors).
@@ -270,15 +297,17 @@ class ExplorerPage(pn.viewable.Viewer):
         move of one user made every other open page spin, and cost a message per page (a class of
         30 on one server: 30 messages per move). Sweeps show their own progress bar."""
         return pn.template.BootstrapTemplate(title=TITLE, sidebar=self.controls.cards(), main=self.main(),
-                                             header=[pn.Row(self.present.toggle, self.copy_link)], sidebar_width=350,
+                                             header=[self.header_buttons()],
+                                             sidebar_width=350, collapsed_sidebar=self.session.present,
                                              header_background="#1f4e79", busy_indicator=None)
 
     def layout(self) -> pn.Column:
         """The page without the server template, for a notebook cell: the header's buttons, then
         the sidebar's cards beside the main area."""
         root = pn.Column(
-            pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.present.toggle, self.copy_link),
-            pn.Row(pn.Column(*self.controls.cards(), width=350), pn.Column(*self.main(), sizing_mode="stretch_width"),
+            pn.Row(pn.pane.Markdown(f"### {TITLE}", margin=(0, 12)), self.header_buttons()),
+            pn.Row(pn.Column(*self.controls.cards(), width=350, visible=self.session.param.present.rx.not_()),
+                   pn.Column(*self.main(), sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width", min_width=1100)
         self.notebook_roots.append(root)

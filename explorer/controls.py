@@ -85,12 +85,19 @@ class CatalogSelect(OptionsOnlySelect):
 
 
 class TaskControls:
-    """One selector per factor of the task's conditions and one slider per task option."""
+    """One selector per factor of the task's conditions and one slider per task option (Present
+    mode: ``with_options=False``, the factors only, in a row, with its ``css_prefix`` and
+    ``stylesheets``)."""
 
-    def __init__(self, session: ExplorerSession):
+    def __init__(self, session: ExplorerSession, with_options: bool = True, css_prefix: str = "",
+                 stylesheets: list | None = None):
         self.session = session
+        self.with_options = with_options
+        self.css_prefix = css_prefix
+        self.stylesheets = stylesheets or []
         self.factors: dict[str, pn.widgets.Select] = {}
-        self.panel = pn.Column(sizing_mode="stretch_width", margin=0)
+        self.panel = (pn.Column(sizing_mode="stretch_width", margin=0) if with_options
+                      else pn.Row(margin=0, css_classes=[f"{css_prefix}condition"]))
         pn.bind(self._build, session.param.task, watch=True)
         pn.bind(self._show_condition, session.param.condition, watch=True)
         self._build(session.task)
@@ -99,13 +106,15 @@ class TaskControls:
         self.factors = {}
         widgets = []
         for factor in task.factors if task is not None else ():
+            size = dict(sizing_mode="stretch_width") if self.with_options else dict(width=170)
             select = ImmediateSelect(label=factor.label, options=[RANDOM, *factor.levels],
-                                       value=self.session.condition_level(factor.name),
-                                       sizing_mode="stretch_width", margin=INSET, css_classes=[f"factor-{factor.name}"])
+                                     value=self.session.condition_level(factor.name), margin=INSET,
+                                     css_classes=[f"{self.css_prefix}factor-{factor.name}"],
+                                     stylesheets=self.stylesheets, **size)
             select.param.watch(lambda event, name=factor.name: self.session.choose_level(name, event.new), "value")
             self.factors[factor.name] = select
             widgets.append(select)
-        for option in task.options if task is not None else ():
+        for option in task.options if task is not None and self.with_options else ():
             slider = pn.widgets.FloatSlider(label=option.label, start=option.low, end=option.high, step=option.step,
                                             value=self.session.task_options.get(option.name, option.default),
                                             sizing_mode="stretch_width", margin=INSET,

@@ -168,9 +168,9 @@ def _time_figure(frame: Frame, name: str, y_label: str, height: int, x_range: Ra
     return sources, fig
 
 
-def _stimulation_band(fig, source, **legend) -> None:
+def _stimulation_band(fig, source, **style) -> None:
     fig.vstrip(x0="start", x1="end", source=source, fill_color=STIMULATION_COLOR, fill_alpha=0.15, line_alpha=0,
-               **legend)
+               **style)
 
 
 class OutputView(View):
@@ -181,6 +181,9 @@ class OutputView(View):
                    line_alpha=0, legend_label="Decision window")
         fig.vstrip(x0="start", x1="end", source=sources["stimulus"], fill_color=STIMULUS_COLOR, fill_alpha=0.18,
                    line_alpha=0, legend_label="Stimulus on")
+        # only while it is on; hatched, to read over the decision window's green
+        _stimulation_band(fig, sources["stimulation"], legend_label="Stimulation", hatch_pattern="/",
+                          hatch_color=STIMULATION_COLOR, hatch_alpha=0.5)
         fig.hspan(y="level", source=sources["levels"], line_color="black", line_dash="dashed", line_width=1,
                   legend_label="Thresholds")
         # the task's inputs as traces on their own axis (right): mante's noisy evidence, the pulses

@@ -138,6 +138,33 @@ def stimulation_span(trial) -> list[tuple[float, float]]:
     return [] if window is None else [window]
 
 
+def stimulation_words(trial, narrow: bool = False) -> str | None:
+    """The artificial stimulation of the trial in a few words ('Stimulation on: 48 excitatory units
+    pushed down, 0.5–0.75 s'), or None without one: titles and the page's status say it is on.
+    ``narrow`` gives the short form for side-by-side columns."""
+    if trial is None:
+        return None
+    window = trial.spec.stimulation.window(trial.spec.dt)
+    if window is None:
+        return None
+    units = np.asarray(trial.spec.stimulation.units, dtype=np.int64)
+    exc = np.asarray(trial.spec.model.exc, dtype=bool)
+    chosen = exc[units]
+    if chosen.all() or not chosen.any():
+        kind = "excitatory" if chosen.all() else "inhibitory"
+        every = units.size == int((exc == chosen.all()).sum())
+        who = f"{'all ' if every else ''}{units.size} {kind} unit{'s' if units.size > 1 else ''}"
+    else:
+        every = units.size == exc.size
+        who = f"{'all ' if every else ''}{units.size} units ({int(chosen.sum())} E, {int((~chosen).sum())} I)"
+    way = "pushed up" if trial.spec.stimulation.sign > 0 else "pushed down"
+    span = f"{window[0]:.3g}–{window[1]:.3g} s"
+    if narrow:  # a third of a screen: 'Stimulated: 163 E units down, 0.5–1 s'
+        short = who.replace("all ", "").replace("excitatory", "E").replace("inhibitory", "I")
+        return f"Stimulated: {short} {way.split()[1]}, {span}"
+    return f"Stimulation on: {who} {way}, {span}"
+
+
 def _compact(*columns):
     """float32 copies of plotted columns: half the bytes to send, far finer than a pixel."""
     return tuple(np.asarray(c, dtype=np.float32) for c in columns)
@@ -169,11 +196,14 @@ def wrapped_name(name: str, width: int = 34) -> str:
 
 
 def trial_title(what: str, trial, detail: str, narrow: bool = False) -> str:
-    """Three lines, '<what>, <condition> trial, λ = .., seed ..', '<detail>', '<model file>':
+    """Three lines, '<what>, <condition> trial, λ = .., seed ..', '<detail>', '<model file>' (and,
+    while stimulation is on, a line saying so after the first):
     what the figure shows, read from the trial; short lines, so a PNG saved from the figure says
     what it is. ``narrow`` (half-width figures, Present mode, side by side) wraps the model name."""
     name = trial.spec.model.name
-    return f"{what}, {describe(trial)}\n{detail}\n{wrapped_name(name) if narrow else name}"
+    stimulation = stimulation_words(trial, narrow)
+    stimulated = "" if stimulation is None else f"\n{stimulation}"
+    return f"{what}, {describe(trial)}{stimulated}\n{detail}\n{wrapped_name(name) if narrow else name}"
 
 
 START_UP = 0.1  # s: the start-up burst of the random initial voltages, ignored by early_response
@@ -253,12 +283,12 @@ def input_traces(u) -> tuple[dict, tuple[float, float]]:
 
 def output_frame(trial, fixed_range: bool = False, max_points: int = TRACE_MAX_POINTS,
                  narrow: bool = False) -> Frame:
-    """LIF and rate-model output, the task's inputs, decision window, stimulus periods,
-    thresholds, verdict; ``fixed_range`` keeps the y-range on screen (to compare λ)."""
+    """LIF and rate-model output, the task's inputs, decision window, stimulus periods, the
+    artificial stimulation's window, thresholds, verdict; ``fixed_range`` keeps the y-range on screen (to compare λ)."""
     empty = {"time": np.empty(0), "output": np.empty(0)}
     if trial is None:
         return Frame({"lif": empty, "rate": empty, "window": _spans([]), "stimulus": _spans([]),
-                      "levels": {"level": np.empty(0)}, "inputs": {"xs": [], "ys": [], "label": [], "color": []}},
+                      "stimulation": _spans([]), "levels": {"level": np.empty(0)}, "inputs": {"xs": [], "ys": [], "label": [], "color": []}},
                      "Network output: no trial yet", {"y_range": (-1, 1), "fixed_range": fixed_range})
     run, task = trial.recording, trial.spec.task
     t, o = _compact(*envelope(run.times, run.out, max_points))
@@ -271,7 +301,8 @@ def output_frame(trial, fixed_range: bool = False, max_points: int = TRACE_MAX_P
     inputs, input_range = input_traces(trial.stimulus.u)
     return Frame(
         {"lif": {"time": t, "output": o}, "rate": rate, "window": _spans([(task.decision_start, run.drive.T)]),
-         "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "levels": {"level": levels}, "inputs": inputs},
+         "stimulus": _spans(stimulus_spans(trial.stimulus.u)), "stimulation": _spans(stimulation_span(trial)),
+         "levels": {"level": levels}, "inputs": inputs},
         trial_title("Output", trial, verdict(trial), narrow),
         {"y_range": nice_range(values.min(), values.max()), "data_range": (float(values.min()), float(values.max())),
          "correct": trial.outcome.correct, "input_range": input_range, "fixed_range": fixed_range},

@@ -18,6 +18,9 @@ that fails, naming the hook, when an upgrade removes or changes it:
   unused-session lifetime, and until then a sweep it started would keep two cores busy for nobody.
 - ``InlineStyleSheet._update`` (BokehJS), reached through a renderer view's ``position``
   stylesheet, in ``install_browser_fixes``: see ``SKIP_UNCHANGED_STYLESHEETS_JS``.
+- The Bootstrap template's sidebar element (``id="sidebar"``, shown while it has the class
+  ``show``) and its toggle button (``id="sidebar-toggle"``), in ``collapse_sidebar_with``: the
+  template offers only ``collapsed_sidebar``, read once when the page is built.
 """
 
 from __future__ import annotations
@@ -175,3 +178,20 @@ def install_browser_fixes(document) -> None:
     """Install the JavaScript fixes in a served page once its views are built (Bokeh's document_ready)."""
     if document is not None:
         document.js_on_event("document_ready", CustomJS(code=SKIP_UNCHANGED_STYLESHEETS_JS))
+
+
+# Panel's BootstrapTemplate collapses its sidebar only when the page is built (collapsed_sidebar);
+# Present mode collapses and restores it as it is switched, through the template's own markup.
+SIDEBAR_ID, SIDEBAR_TOGGLE_ID, SIDEBAR_SHOWN_CLASS = "sidebar", "sidebar-toggle", "show"
+COLLAPSE_SIDEBAR_JS = f"""
+const sidebar = document.getElementById("{SIDEBAR_ID}");
+const toggle = document.getElementById("{SIDEBAR_TOGGLE_ID}");
+if (sidebar) sidebar.classList.toggle("{SIDEBAR_SHOWN_CLASS}", !cb_obj.active);
+if (toggle) toggle.setAttribute("aria-expanded", String(!cb_obj.active));
+"""
+
+
+def collapse_sidebar_with(toggle: pn.widgets.Toggle) -> None:
+    """Collapse the served page's sidebar while ``toggle`` is on, show it while it is off (in the
+    browser: also when the server switches the toggle)."""
+    toggle.jscallback(value=COLLAPSE_SIDEBAR_JS)

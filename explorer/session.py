@@ -23,7 +23,7 @@ import numpy as np
 import param
 
 from rate2spike.explorer.catalog import ModelCatalog, UploadError
-from rate2spike.explorer.frames import WINDOWS
+from rate2spike.explorer.frames import WINDOWS, stimulation_words
 from rate2spike.explorer.limits import ServerLimits, check_declared_units, check_trial_cost
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
@@ -104,6 +104,7 @@ class ExplorerSession(param.Parameterized):
     fix_output_range = param.Boolean(default=False, label="Fix the output plot's y-range (to compare λ)")
     compared_unit = param.Integer(default=0, bounds=(0, None), label="Unit to compare with the rate network")
     diagnostic_window = param.Selector(default=WINDOWS[0], objects=list(WINDOWS), label="Diagnostic over")
+    present = param.Boolean(default=False, label="Present", doc="Present mode: the page for a lecture (in its link).")
 
     # --- what the inputs give ------------------------------------------------------------
     model = param.ClassSelector(class_=RateModel, default=None, allow_None=True)
@@ -119,6 +120,9 @@ class ExplorerSession(param.Parameterized):
     conclusion_kind = param.String(default="", doc="converted, below goal or failed ('' without a verdict).")
     needs_recordings = param.Boolean(default=False, doc="Whether a view on screen draws voltages or rates: then "
                                                         "every trial is simulated with them.")
+    stimulation_status = param.String(default="", doc="What stimulation the trial on screen has, at its λ ('' "
+                                                      "without): stimulation is never on unseen.")
+    preset_note = param.String(default="", doc="What the last preset shows, while its trial is on screen.")
 
     def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False,
                  limits: ServerLimits | None = None, doc=None, **params):
@@ -137,6 +141,7 @@ class ExplorerSession(param.Parameterized):
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
         self._background: BackgroundSweep | None = None
+        self._preset_shown = None  # the Preset last applied, while the page shows its trial
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
         self._kept_sweeps: dict[tuple, tuple] = {}  # each model's finished sweep, for the page's lifetime
         self.param.model_label.objects = self.catalog.labels
@@ -346,8 +351,34 @@ class ExplorerSession(param.Parameterized):
         if chosen is None:
             raise ValueError(f"no preset '{name}' for this model (run a sweep first)")
         reset = {"stim_mode": "none"} if "stim_mode" not in chosen.settings else {}
-        self.param.update(**{**reset, **chosen.settings})
+        self._preset_shown = chosen
+        self.param.update(preset_note=f"{chosen.name}: {chosen.why}", **{**reset, **chosen.settings})
         return chosen.why
+
+    def _shows_preset(self) -> bool:
+        """Whether the inputs are still those the last preset set (its λ, condition, seed, stimulation)."""
+        chosen = self._preset_shown
+        if chosen is None:
+            return False
+        wanted = {"stim_mode": "none", **chosen.settings}
+        return all(getattr(self, name) == value for name, value in wanted.items())
+
+    @param.depends("trial", watch=True)
+    def _describe_shown(self) -> None:
+        """The texts that follow the trial on screen: its stimulation at its λ, and the preset's note
+        only while its trial is the one shown (a note saying 'λ = 19' beside a trial at 35 misleads)."""
+        trial = self.trial
+        words = stimulation_words(trial)
+        status = "" if words is None else (f"{words}, in this {trial.stimulus.condition.name} trial at "
+                                           f"λ = {trial.spec.scaling_factor:g}")
+        note = self.preset_note if self._shows_preset() else ""
+        if note == "":
+            self._preset_shown = None
+        self.param.update(stimulation_status=status, preset_note=note)
+
+    def stop_stimulation(self) -> None:
+        """Turn the artificial stimulation off (its units and window are kept for next time)."""
+        self.stim_mode = "none"
 
     # --- links ---------------------------------------------------------------------------
     def link_query(self) -> dict[str, str]:
@@ -368,6 +399,8 @@ class ExplorerSession(param.Parameterized):
             query.update(stim=self.stim_mode, stim_units=self.stim_units,
                          stim_window=f"{self.stim_window[0]:g}:{self.stim_window[1]:g}")
         query["units"] = ",".join(map(str, self.voltage_units))
+        if self.present:
+            query["present"] = "1"
         return query
 
     def apply_query(self, query: dict) -> list[str]:
@@ -430,6 +463,7 @@ class ExplorerSession(param.Parameterized):
         updates["use_initial_weights"] = values.get("initial") == "1" and self.model.w0 is not None
         updates["initial_decay"] = values.get("initial_decay") == "1" and has_initial_decay(self.model)
         updates["rectify_weights"] = values.get("raw_w") != "1"
+        updates["present"] = values.get("present") == "1"
         self.param.update(condition=condition, task_options=options, **updates)
         if problems:
             self.error = "This link has values that could not be used; their defaults are shown: " + "; ".join(problems)

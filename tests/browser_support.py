@@ -120,7 +120,8 @@ def browser():
 class Session:
     """One browser tab on the dashboard, recording console errors."""
 
-    def __init__(self, browser, server, viewport=(1280, 800), url=None):
+    def __init__(self, browser, server, viewport=(1280, 800), url=None, ready="output-lif"):
+        """``ready``: the data source whose output shows the page is up (Present mode's own)."""
         self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         self.context.add_init_script(RECORDER_JS)  # window.__messages: [time, size, type] of every server frame
         self.page = self.context.new_page()
@@ -130,7 +131,7 @@ class Session:
         self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         self.page.goto(url or server.url, timeout=60_000)
-        self.wait_for(lambda: (self.column("output-lif", "output") or []) != [], timeout=60)
+        self.wait_for(lambda: (self.column(ready, "output") or []) != [], timeout=60, what=f"{ready} drawn")
 
     def column(self, source: str, column: str):
         return self.page.evaluate(COLUMN_JS, [source, column])
@@ -201,3 +202,75 @@ def shown_text(session: Session, css_class: str) -> str:
     which Playwright's CSS selectors enter."""
     host = session.page.locator(f".{css_class}").first
     return host.evaluate(SHOWN_TEXT_JS) if host.is_visible() else ""
+
+
+# Every element on screen that shows text of its own (shadow roots included), with its computed font
+# size in px: [tag, text, size].
+SHOWN_TEXT_SIZES_JS = """() => {
+  const found = [];
+  const visit = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) visit(el.shadowRoot);
+      if (['STYLE', 'SCRIPT', 'OPTION', 'TITLE'].includes(el.tagName)) continue;
+      const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+      if (!own || !el.checkVisibility({visibilityProperty: true, opacityProperty: true})) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0 || box.bottom <= 0 || box.top >= innerHeight || box.right <= 0
+          || box.left >= innerWidth) continue;
+      found.push([el.tagName, el.textContent.trim().slice(0, 60), parseFloat(getComputedStyle(el).fontSize)]);
+    }
+  };
+  visit(document);
+  return found;
+}"""
+
+# The tooltips on screen (Bokeh's, in shadow roots): [x, y, width, height, font size px].
+TOOLTIPS_JS = """() => {
+  const found = [];
+  const visit = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) visit(el.shadowRoot);
+      if (!String(el.className).includes('bk-Tooltip') || !el.checkVisibility()) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width > 0) found.push([box.x, box.y, box.width, box.height, parseFloat(getComputedStyle(el).fontSize)]);
+    }
+  };
+  visit(document);
+  return found;
+}"""
+
+# How a figure (by css class) is laid out on its canvas, from BokehJS's views: its size, its
+# legend's box, and the widest line of its title against the width the title has (from where it
+# starts to the canvas's right edge), measured in the title's own font.
+FIGURE_LAYOUT_JS = """(css) => {
+  const stack = Object.values(Bokeh.index);
+  const seen = new Set();
+  while (stack.length) {
+    const view = stack.pop();
+    if (view == null || seen.has(view)) continue;
+    seen.add(view);
+    if (view.model.type === 'Figure' && (view.model.css_classes || []).includes(css)) {
+      const box = (b) => b == null ? null : [b.x, b.y, b.width, b.height];
+      const legends = view.computed_renderer_views.filter((v) => v.model.type === 'Legend' && v.model.visible);
+      const title = view.computed_renderer_views.find((v) => v.model.type === 'Title');
+      const context = document.createElement('canvas').getContext('2d');
+      const t = title.model;
+      context.font = `${t.text_font_style} ${t.text_font_size} ${t.text_font}`;
+      const widest = Math.max(...t.text.split('\\n').map((line) => context.measureText(line).width));
+      return {figure: box(view.bbox), legends: legends.map((v) => box(v.bbox)), title_text: t.text,
+              title_widest: widest, title_room: view.bbox.width - title.bbox.x};
+    }
+    for (const child of (view.child_views ?? [])) stack.push(child);
+  }
+  return null;
+}"""
+
+
+def overlaps(a, b) -> bool:
+    """Whether two boxes (x, y, width, height) overlap."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def inside(box, width: float, height: float) -> bool:
+    """Whether a box (x, y, width, height) lies within a width x height area at the origin."""
+    return box[0] >= -0.5 and box[1] >= -0.5 and box[0] + box[2] <= width + 0.5 and box[1] + box[3] <= height + 0.5

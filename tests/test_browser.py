@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (FIGURE_X_RANGE_JS, SCROLLED_JS, TITLES_JS, REPO, PanelServer, Session,  # noqa: F401
-                             browser, pick_file, server_problems, shown_text)
+from browser_support import (FIGURE_LAYOUT_JS, FIGURE_X_RANGE_JS, SCROLLED_JS, SHOWN_TEXT_SIZES_JS, TITLES_JS,  # noqa: F401
+                             TOOLTIPS_JS, REPO, PanelServer, Session, browser, inside, overlaps, pick_file,
+                             server_problems, shown_text)
 from rate2spike.explorer.internals import INSTALLED_FLAG
 from rate2spike.explorer.views import VIEWS
 from conftest import synthetic_assets
@@ -187,8 +188,10 @@ def write_screenshot(session: Session, target: Path) -> None:
     session.wait_for_change("output-lif", "output", before)
     session.page.evaluate("() => { for (const id of ['sidebar', 'main']) { const el = document.getElementById(id); "
                           "if (el) el.scrollTop = 0; } }")
+    session.page.set_viewport_size({"width": 1280, "height": 720})  # the projector's screen, as Present mode's
     time.sleep(1.0)
     session.page.screenshot(path=str(target), type="png")
+    session.page.set_viewport_size({"width": 1280, "height": 800})
     assert target.stat().st_size < 400_000
 
 
@@ -445,17 +448,16 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         tab.page.locator(".sweep-run button").click()
         tab.wait_for(lambda: "Sweep finished" in tab.status(), timeout=60, what="the sweep to finish")
         tab.page.locator(".present-toggle button").click()
-        # "Recommended λ" when the sweep recommends one (explorer/presets.py), else "At the optimum"
-        preset = tab.page.locator(".preset-recommended button, .preset-at button")
-        tab.wait_for(lambda: preset.count() == 1 and preset.is_visible(), timeout=60, what="the presets")
-        curve = " ".join(tab.page.evaluate(TITLES_JS))
-        best = (re.search(r"recommended ([\d.]+)", curve) or re.search(r"best λ = ([\d.]+)", curve)).group(1)
+        preset = tab.page.locator(".preset-recommended button, .preset-at button")  # recommended, else the optimum
+        tab.wait_for(lambda: preset.count() == 1 and preset.is_visible(), what="the presets")
         preset.click()
-        tab.wait_for(lambda: f"λ = {best}, seed" in " ".join(tab.page.evaluate(TITLES_JS)), what="the preset's λ")
+        tab.wait_for(lambda: "λ = " in shown_text(tab, "preset-note"), what="the preset's note")
+        good = re.search(r"λ = ([\d.]+)", shown_text(tab, "preset-note")).group(1)
+        tab.wait_for(lambda: f"λ = {good}, seed" in " ".join(tab.page.evaluate(TITLES_JS)), what="the preset's λ")
         tab.page.locator(".present-toggle button").click()
         tab.wait_for(lambda: tab.page.locator(".view-raster canvas").first.is_visible(), what="all views again")
         # λ side by side: three columns of output and raster, the same trial at three λ
-        tab.page.locator(".side-card").first.click()
+        tab.page.locator(".side-toggle button").click()  # opens Present mode: the columns need the width
         field = tab.page.locator(".side-lambdas input")
         field.fill("10, 30, 90")
         field.press("Enter")
@@ -463,12 +465,136 @@ def test_present_mode_fits_lambda_output_and_accuracy_on_a_projector(browser, se
         tab.wait_for(lambda: all(len(tab.column(f"side{k}-output-lif", "output") or []) > 0 for k in range(3)),
                      what="three side-by-side outputs")
         titles = " ".join(tab.page.evaluate(TITLES_JS))
-        seed = re.search(r"Output, \S+ trial, λ = [\d.]+, seed (\d+)", titles).group(1)  # the preset's trial
+        seed = re.search(r"λ = 10, seed (\d+)", titles).group(1)  # the preset's seed: the trial on screen
         for lam in (10, 30, 90):
             assert f"λ = {lam}, seed {seed}" in titles
         assert tab.errors == []
     finally:
         tab.close()
+
+
+def trial_titles(tab: Session, prefix: str = "") -> list[str]:
+    """The titles of the figures that show the trial on screen (with a λ and a seed)."""
+    return [t for t in tab.page.evaluate(TITLES_JS) if re.search(r"trial, λ = [\d.]+, seed", t)]
+
+
+def test_a_lecture_in_present_mode_at_1280x720(browser, server):
+    """Present mode as a lecturer uses it at 1280 x 720, from a link a colleague sent: the sidebar
+    collapsed and every control of the lecture in Present mode, all text at least 14 px, tooltips on
+    screen and off the buttons, "Copy link" confirming; stimulation from a preset seen in the output's
+    band, every title and a status that follows λ, and off in one click; λ side by side with progress,
+    three whole columns on screen."""
+    first = Session(browser, server, viewport=(1280, 720))
+    try:
+        choose_model(first, TRAINED)  # its file holds a grid search: the presets need no sweep
+        first.page.locator(".present-toggle button").click()
+        href = lambda: first.page.evaluate("() => window.location.href")  # noqa: E731 (page.url lags pushState)
+        first.wait_for(lambda: "present=1" in href(), timeout=15, what="the link to say Present mode")
+        link = href()
+    finally:
+        first.close()
+    tab = Session(browser, server, viewport=(1280, 720), url=link, ready="present-output-lif")
+    page = tab.page
+    try:
+        tab.wait_for(lambda: page.locator(".view-present-output canvas").first.is_visible(), what="Present mode")
+        preset_buttons = page.locator(".presets button")
+        tab.wait_for(lambda: preset_buttons.count() >= 3, timeout=60, what="the presets")
+        time.sleep(0.5)  # layout settles
+        assert not page.locator("#sidebar").is_visible()  # collapsed: no second λ slider beside Present mode's
+        assert not page.locator(".lambda-slider").first.is_visible()
+        for css in (".present-lambda", ".present-lambda-number input", ".present-factor-trial select",
+                    ".present-fix-range input", ".side-toggle button", ".presets button",
+                    ".view-present-output canvas", ".view-present-performance canvas"):
+            box = page.locator(css).first.bounding_box()
+            assert box is not None and inside((box["x"], box["y"], box["width"], box["height"]), 1280, 720), (css, box)
+        sizes = page.evaluate(SHOWN_TEXT_SIZES_JS)
+        shown = " ".join(text for _tag, text, _size in sizes)
+        for text in ("Present", "Copy link", "Trial type", "Fix the y-range", "Side by side", "λ too small"):
+            assert text in shown, text
+        assert [entry for entry in sizes if entry[2] < 14] == []
+        canvas = page.evaluate(PRESENT_FONTS_JS)
+        assert canvas and all(float(size.rstrip("px")) >= 14 for _, size in canvas), canvas
+
+        # each preset's tooltip: on screen, at least 14 px, over no other button
+        boxes = [(b["x"], b["y"], b["width"], b["height"]) for b in
+                 (button.bounding_box() for button in preset_buttons.all())]
+        for k, button in enumerate(preset_buttons.all()):
+            button.hover()
+            tab.wait_for(lambda: page.evaluate(TOOLTIPS_JS) != [], timeout=5, what=f"tooltip {k}")
+            for *box, size in page.evaluate(TOOLTIPS_JS):
+                assert inside(box, 1280, 720) and size >= 14, (k, box, size)
+                assert not any(overlaps(box, other) for j, other in enumerate(boxes) if j != k), (k, box)
+            page.mouse.move(1270, 700)
+            tab.wait_for(lambda: page.evaluate(TOOLTIPS_JS) == [], timeout=5, what="the tooltip to go")
+
+        # Copy link: the link (with Present mode) is on the clipboard, and the page says so
+        tab.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page.locator(".copy-link button").click()
+        tab.wait_for(lambda: "Link copied" in shown_text(tab, "copy-note"), timeout=5, what="Link copied")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert "present=1" in copied and "model=" in copied, copied
+
+        # stimulation from a preset: the band, every trial title, and the status at the current λ
+        page.locator(".preset-inhibit button").click()
+        tab.wait_for(lambda: "Stimulation on:" in shown_text(tab, "present-stimulation-status"), timeout=30,
+                     what="the stimulation status")
+        status = shown_text(tab, "present-stimulation-status")
+        lam = re.search(r"at λ = ([\d.]+)", status).group(1)
+        assert f"λ = {lam}, seed" in " ".join(trial_titles(tab))
+        assert tab.column("present-output-stimulation", "start") != []
+        assert all("Stimulat" in title for title in trial_titles(tab)), trial_titles(tab)
+        before = tab.signature("present-output-lif", "output")
+        number = page.locator(".present-lambda-number input")
+        number.fill("35")
+        number.press("Enter")
+        tab.wait_for_change("present-output-lif", "output", before)
+        tab.wait_for(lambda: "at λ = 35" in shown_text(tab, "present-stimulation-status"), timeout=10,
+                     what="the status to follow λ")
+        assert f"λ = {lam}" not in shown_text(tab, "preset-note")  # the preset's note no longer claims its λ
+        assert all("Stimulat" in title for title in trial_titles(tab)) and "λ = 35, seed" in " ".join(trial_titles(tab))
+        page.locator(".present-stimulation-off button").click()  # one click turns it off
+        tab.wait_for(lambda: tab.column("present-output-stimulation", "start") == [], timeout=30,
+                     what="the stimulation to stop")
+        tab.wait_for(lambda: not page.locator(".present-stimulation").first.is_visible(), timeout=10,
+                     what="the status to go")
+        assert not any("Stimulat" in title for title in trial_titles(tab)), trial_titles(tab)
+        write_present_screenshot(tab)
+
+        # λ side by side: progress while it computes, then three whole columns on the screen
+        page.locator(".side-toggle button").click()
+        field = page.locator(".side-lambdas input")
+        field.fill("10, 30, 90")
+        field.press("Enter")
+        page.locator(".side-show button").click()
+        tab.wait_for(lambda: "Simulating the trial at λ = 10, 30, 90" in shown_text(tab, "side-busy")
+                     and page.locator(".side-progress").first.is_visible(), timeout=5, what="the progress")
+        tab.wait_for(lambda: all(len(tab.column(f"side{k}-output-lif", "output") or []) > 0 for k in range(3)),
+                     timeout=60, what="three side-by-side outputs")
+        tab.wait_for(lambda: shown_text(tab, "side-busy") == "", timeout=10, what="the progress to end")
+        time.sleep(0.5)
+        for k, lam in enumerate((10, 30, 90)):
+            box = page.locator(f".view-side{k}-output").first.bounding_box()
+            assert inside((box["x"], box["y"], box["width"], box["height"]), 1280, 720), (k, box)
+            assert box["width"] > 350, box  # a third of the screen, not a sliver
+            layout = page.evaluate(FIGURE_LAYOUT_JS, f"view-side{k}-output")
+            assert f"λ = {lam}, seed" in layout["title_text"]
+            assert layout["title_widest"] <= layout["title_room"], layout  # the whole title is drawn
+            assert layout["legends"] and all(inside(legend, *layout["figure"][2:]) for legend in layout["legends"]), layout
+        sizes = page.evaluate(SHOWN_TEXT_SIZES_JS)
+        assert [entry for entry in sizes if entry[2] < 14] == []
+        assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def write_present_screenshot(tab: Session) -> None:
+    """docs/present.png (beside the README's picture) when the screenshots are asked for."""
+    target = os.environ.get(SCREENSHOT_ENV)
+    if target:
+        path = (Path(target) if Path(target).is_absolute() else REPO / target).with_name("present.png")
+        time.sleep(1.0)
+        tab.page.screenshot(path=str(path), type="png")
+        assert path.stat().st_size < 400_000
 
 
 def test_a_link_restores_the_view_and_the_url_follows_the_page(browser, server):

@@ -46,13 +46,15 @@ def test_page_has_every_view_with_a_help_line_and_the_controls(dashboard):
     main, sidebar = pn.Column(*template.main), pn.Column(*template.sidebar)
     panes = {obj.name for obj in main.select(pn.pane.Bokeh)}
     assert panes == set(VIEWS)  # Present mode's and the side-by-side figures are built when first shown
-    dashboard.present.toggle.value = True
-    dashboard.side_by_side.show()
+    dashboard.present.side_toggle.value = True  # λ side by side opens Present mode
+    assert dashboard.session.present
+    dashboard.present.side_by_side.show()
     panes = {obj.name for obj in main.select(pn.pane.Bokeh)}
     present = {PRESENT_PREFIX + key for key, spec in VIEWS.items() if spec.present is not None}
     assert present == {"present-output", "present-performance"}
     assert panes == set(VIEWS) | present | {f"side{k}-{view}" for k in range(3) for view in ("output", "raster")}
     dashboard.present.toggle.value = False
+    assert not dashboard.present.side_toggle.value  # leaving Present mode closes side by side
     help_texts = [obj.object for obj in main.select(pn.pane.Markdown)]
     for text in [spec.help_text() for spec in VIEWS.values() if spec.help is not None] + [FILE_HELP, SIDE_BY_SIDE_HELP]:
         assert text in help_texts

@@ -148,7 +148,8 @@ def fake_sim(rates, activity, lam=50.0, duration=1.0):
     network = SimpleNamespace(exc=np.array([True, True, False, False]), scaling_factor=lam, N=rates.size)
     run = SimpleNamespace(firing_rates=rates, spike_counts=np.round(rates * duration), network=network)
     return SimpleNamespace(recording=run, spec=SimpleNamespace(scaling_factor=lam, seed=0, params=DEFAULT_PARAMETERS,
-                                                               model=SimpleNamespace(name="m.mat")),
+                                                               model=SimpleNamespace(name="m.mat"),
+                                                               stimulation=Stimulation(), dt=5e-5),
                            stimulus=SimpleNamespace(condition=SimpleNamespace(name="Go")),
                            rate_response=SimpleNamespace(r=np.repeat(np.asarray(activity, dtype=float)[:, None], 3, 1)))
 

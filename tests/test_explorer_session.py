@@ -210,6 +210,34 @@ def test_stimulation_silences_and_bad_units_keep_the_trial(state):
     assert state.error == "" and state.trial.recording.stimulation.units == (0, 1, 2, 3, 4)
 
 
+def test_stimulation_says_who_is_pushed_which_way_and_when(state):
+    exc = state.model.exc
+    last_inh = int(np.flatnonzero(~exc)[-1])  # not among 0-4
+    state.param.update(stim_mode="exc", stim_units=f"0-4, {last_inh}", stim_window=(0.2, 0.8))
+    n_exc = int(exc[[0, 1, 2, 3, 4, last_inh]].sum())
+    assert state.stimulation_status == (f"Stimulation on: 6 units ({n_exc} E, {6 - n_exc} I) pushed up, 0.2–0.8 s, in "
+                                        f"this {state.trial.stimulus.condition.name} trial at λ = {state.scaling_factor:g}")
+    state.stim_units = "inh"
+    assert state.stimulation_status.startswith(f"Stimulation on: all {int((~exc).sum())} inhibitory units pushed up")
+    state.stop_stimulation()
+    assert state.stimulation_status == "" and state.stim_units == "inh"  # off; the units are kept for next time
+
+
+def test_a_link_restores_present_mode(state):
+    assert "present" not in state.link_query()
+    state.present = True
+    query = state.link_query()
+    assert query["present"] == "1"
+    other = ExplorerState()
+    try:
+        assert other.apply_query({key: [value.encode()] for key, value in query.items()}) == []
+        assert other.present and other.scaling_factor == state.scaling_factor
+        other.apply_query({"model": [query["model"].encode()]})
+        assert not other.present  # a link without it opens the full page
+    finally:
+        other.close()
+
+
 def test_parse_units():
     exc = np.array([True, False, True, True, False])
     assert parse_units("0, 2 - 3;1", exc) == (0, 2, 3, 1)

@@ -136,6 +136,24 @@ def test_hook_bokehjs_inline_stylesheet_update(where, cls, member):
     assert "_update(" in served and "computed_renderer_views" in served, gone(hook, "install_browser_fixes")
 
 
+def test_hook_bootstrap_template_sidebar_markup():
+    """collapse_sidebar_with: the Bootstrap template's sidebar is the element id="sidebar", shown while
+    it has the class "show", with its toggle button id="sidebar-toggle"; and the Toggle's Bokeh model
+    has the ``active`` property the JavaScript reads."""
+    hook = "the BootstrapTemplate's #sidebar / #sidebar-toggle markup"
+    markup = (Path(pn.template.BootstrapTemplate._template)).read_text(encoding="utf-8")
+    shown = ("{{ '' if collapsed_sidebar else '" + internals.SIDEBAR_SHOWN_CLASS + "' }}\" id=\""
+             + internals.SIDEBAR_ID + '"')
+    assert shown in markup, gone(hook, "collapse_sidebar_with")
+    assert f'id="{internals.SIDEBAR_TOGGLE_ID}"' in markup, gone(hook, "collapse_sidebar_with")
+    toggle = pn.widgets.Toggle()
+    internals.collapse_sidebar_with(toggle)
+    model = toggle.get_root()
+    assert "active" in model.properties(), gone(hook, "collapse_sidebar_with")
+    callbacks = [cb for cbs in model.js_property_callbacks.values() for cb in cbs]
+    assert list(model.js_property_callbacks) == ["change:active"] and "cb_obj.active" in callbacks[0].code
+
+
 PRIVATE_OWNERS = ("panel", "bokeh", "param")  # whose private names only internals.py may override
 MANGLED = re.compile(r"_[A-Za-z]\w*?__\w")
 

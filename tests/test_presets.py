@@ -99,3 +99,38 @@ def test_a_session_applies_a_preset_in_one_step(tmp_path, monkeypatch):
             session.apply_preset("Magic")
     finally:
         session.close()
+
+
+def test_stimulation_from_a_preset_is_said_at_the_current_lambda_and_turns_off(tmp_path, monkeypatch):
+    """After 'Inhibit the excitatory units' and another λ: the status names the stimulation at the new λ,
+    the preset's note (which quotes its own λ) is gone, every trial title says so; one call turns it off."""
+    from conftest import model_path, synthetic_assets
+    from rate2spike.explorer import frames
+    from rate2spike.model import save_grid_search
+    root = synthetic_assets(tmp_path / "assets", N=40)
+    save_grid_search(model_path(root, "go-nogo", 40), [20, 30, 40], [0.5, 0.9, 0.4], 30)
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(root))
+    session = ExplorerSession()
+    try:
+        why = session.apply_preset("Inhibit the excitatory units")
+        lam = session.trial.spec.scaling_factor
+        n_exc = int(session.model.exc.sum())
+        assert session.preset_note == f"Inhibit the excitatory units: {why}"
+        assert session.stimulation_status.startswith(f"Stimulation on: all {n_exc} excitatory units pushed down, ")
+        assert session.stimulation_status.endswith(f"trial at λ = {lam:g}")
+        session.scaling_factor = 35.0
+        assert session.stimulation_status.endswith("trial at λ = 35") and session.preset_note == ""
+        output = frames.output_frame(session.trial)
+        assert output.title.split("\n")[1].startswith("Stimulation on: all")
+        assert len(output.sources["stimulation"]["start"]) == 1
+        assert frames.raster_frame(session.trial, narrow=True).title.split("\n")[1] == (
+            f"Stimulated: {n_exc} E units down, {frames.stimulation_span(session.trial)[0][0]:.3g}–"
+            f"{frames.stimulation_span(session.trial)[0][1]:.3g} s")
+        session.stop_stimulation()
+        assert session.trial.spec.stimulation.mode == "none" and session.stimulation_status == ""
+        assert "Stimulat" not in frames.output_frame(session.trial).title
+        assert len(frames.output_frame(session.trial).sources["stimulation"]["start"]) == 0
+        session.apply_preset("λ too small")  # a preset's note stays while its own trial is shown
+        assert session.preset_note.startswith("λ too small: ") and session.stimulation_status == ""
+    finally:
+        session.close()
