@@ -17,6 +17,7 @@ server or a browser.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ from rate2spike.explorer.frames import WINDOWS
 from rate2spike.explorer.limits import ServerLimits, check_declared_units, check_trial_cost
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
-from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
+from rate2spike.explorer.shared import SHARED_TRIALS, spec_identity
+from rate2spike.explorer.sweep_queue import RUNNING, SHARED_SWEEPS, WAITING, SweepQueue, SweepTicket
+from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from rate2spike.model import (ModelFileError, RateModel, load_model, results_bytes, save_results,
                               unchanged_bytes)
 from rate2spike.network import Stimulation, parse_units
@@ -99,12 +102,19 @@ class ExplorerSession(param.Parameterized):
 
     def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False,
                  limits: ServerLimits | None = None, doc=None, **params):
-        """``limits`` bound what a model may cost (a served page's, see ``limits``); ``doc`` is the
-        served page's document: its simulations then run off the server's event loop (``offload``);
-        without one (a notebook, the tests) they run at once."""
+        """``limits`` bound what a model may cost (a served page's, see ``limits``): with them the
+        session shares trials and sweeps with the server's other sessions and queues its sweeps
+        (``shared``, ``sweep_queue``). ``doc`` is the served page's document: its simulations then
+        run off the server's event loop (``offload``); without one (a notebook, the tests) they run
+        at once."""
         super().__init__(**params)
         self.catalog = catalog if catalog is not None else ModelCatalog(models_dir, allow_save)
         self.limits = limits
+        self.owner = uuid.uuid4().hex  # this session, as the shared caches and the sweep queue know it
+        self.shared = limits is not None
+        self._sweeps = SHARED_SWEEPS if self.shared else SweepQueue(share=False)
+        if self.shared:
+            SHARED_SWEEPS.capacity = limits.max_sweeps
         self._trials = Offloader(doc)  # the trial on screen
         self._side = Offloader(doc)  # λ side by side
         self._diagnosis = Offloader(doc)  # the Diagnosis card's measurements
@@ -112,7 +122,7 @@ class ExplorerSession(param.Parameterized):
         self._presets_cache: tuple = (None, [])
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
-        self._background: BackgroundSweep | None = None
+        self._ticket: SweepTicket | None = None  # this session's sweep, waiting, running or finished
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
         self.param.model_label.objects = self.catalog.labels
         if self.catalog.problems:
@@ -451,7 +461,18 @@ class ExplorerSession(param.Parameterized):
             else:
                 self.param.update(trial=trial, **({"error": ""} if self.error == stale_error else {}))
 
-        self._trials.run(lambda: run_trial(spec, record, rate_cache), show)
+        compute = lambda: run_trial(spec, record, rate_cache)  # noqa: E731
+        if self.shared:
+            self._trials.run(lambda: SHARED_TRIALS.get(spec, record, compute, self._private_to(spec.model)), show)
+        else:
+            self._trials.run(compute, show)
+
+    def _private_to(self, model: RateModel):
+        """None for a model any session may open (shipped, --models), else this session's owner
+        token: results of an upload are never served to another session."""
+        upload_dir = self.catalog.upload_dir
+        shared_file = model.path is not None and (upload_dir is None or Path(model.path).parent != upload_dir)
+        return None if shared_file else self.owner
 
     def has_recordings(self) -> bool:
         """Whether the trial on screen holds the voltages and rates some views draw."""
@@ -495,37 +516,44 @@ class ExplorerSession(param.Parameterized):
             return False
         if self.sweep_running:
             return False
-        if self.limits is not None and running_sweeps() >= self.limits.max_sweeps:
-            self.error = (f"This server is already running {running_sweeps()} sweeps for its pages, as many as it "
-                          "runs at once; start yours when one of them has finished.")
-            return False
         try:
             grid = sweep_grid(low, high, step)
-            background = BackgroundSweep(self.trial.spec.replace(condition=None, precision=precision), grid, n_trials,
-                                         n_threads, options)
+            base = self.trial.spec.replace(condition=None, precision=precision)
+            make = lambda on_done: BackgroundSweep(base, grid, n_trials, n_threads, options, on_done=on_done)  # noqa: E731
+            probe = make(None)  # checks the grid and trials before anything is queued
         except ValueError as exc:
             self.error = _message(exc)
             return False
-        self._background = background.start()
+        key = (self._private_to(base.model), spec_identity(base), tuple(grid), probe.n_trials, probe.options, n_threads)
+        self._ticket = ticket = self._sweeps.request(key, make, self.owner)
         self.sweep_result = None
+        shared = f" Shared with {ticket.shared_with} other page(s) that asked for the same sweep." \
+            if ticket.shared_with else ""
         self.param.update(sweep=None, sweep_running=True, error="",
-                          sweep_status=f"Sweep starting: {grid.size} values of λ × {background.n_trials} trials "
-                                       f"({background.options.describe()}"
-                                       f"{', float32' if precision == 'float32' else ''}).")
+                          sweep_status=f"Sweep starting: {grid.size} values of λ × {probe.n_trials} trials "
+                                       f"({probe.options.describe()}"
+                                       f"{', float32' if precision == 'float32' else ''}).{shared}")
+        self.poll_sweep()
         return True
 
     def poll_sweep(self) -> bool:
-        """Bring the newest progress into the session; True while the sweep still runs."""
-        background = self._background
-        if background is None:
+        """Bring the newest progress (or the sweep's place in the queue) into the session; True
+        while the sweep still waits or runs."""
+        ticket = self._ticket
+        if ticket is None:
             return False
-        alive = background.running
-        snapshot = background.snapshot  # read after the liveness check: final once the thread ended
+        if ticket.state == WAITING:
+            if not ticket.left:
+                self.sweep_status = ticket.describe_place()
+            return not ticket.left
+        background = ticket.sweep
+        alive = ticket.state == RUNNING
+        snapshot = background.snapshot  # read after the state: final once the sweep ended
         if snapshot is not None and snapshot is not self.sweep:
             self.param.update(sweep=snapshot, sweep_status=snapshot.status())
         if not alive:
             self.sweep_result = background.result
-            self._background = None
+            self._ticket = None
             self.sweep_running = False
         return alive
 
@@ -550,14 +578,24 @@ class ExplorerSession(param.Parameterized):
         self.param.update(conclusion=f"{source}{text}.", conclusion_kind=verdict.kind)
 
     def cancel_sweep(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
+        """Leave this session's sweep: a waiting one leaves the queue; a running one that no other page
+        follows stops (its partial result follows); one other pages follow goes on for them."""
+        ticket = self._ticket
+        if ticket is None or ticket.left:
+            return
+        waiting = ticket.state == WAITING
+        if ticket.leave() or ticket.state != RUNNING and not waiting:
+            return  # the computation stops (or has ended): poll_sweep brings its last snapshot
+        others = len(ticket.job.followers)
+        self._ticket = None
+        self.param.update(sweep_running=False, sweep_status="Sweep cancelled before it started." if waiting else
+                          f"Sweep cancelled for this page; it goes on for the {others} other page(s) that asked for it.")
 
     def _forget_sweep(self) -> None:
         """Another model is opened: its curve would be mislabelled, so stop and drop the sweep."""
-        was_running = self._background is not None
+        was_running = self._ticket is not None
         self.cancel_sweep()
-        self._background = None
+        self._ticket = None
         self.sweep_result = None
         status = "Sweep cancelled: another model was opened." if was_running else "No sweep yet."
         self.param.update(sweep=None, sweep_running=False, sweep_status=status)
@@ -625,6 +663,14 @@ class ExplorerSession(param.Parameterized):
         return result.file_variables(save_optimum=verdict is None or not verdict.failed)
 
     def close(self) -> None:
-        """End of the session: stop a running sweep and delete uploads."""
+        """End of the session: leave its sweep (a queued one is dropped), forget what the shared caches
+        hold for it alone, delete uploads, and let go of its model and trials."""
         self.cancel_sweep()
+        self._ticket = None
+        SHARED_TRIALS.forget(self.owner)
+        self._sweeps.forget(self.owner)
         self.catalog.close()
+        self._rate_cache = RateResponseCache()
+        self._recorded = None
+        self._presets_cache = (None, [])
+        self.sweep_result = None
