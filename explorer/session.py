@@ -549,6 +549,8 @@ class ExplorerSession(param.Parameterized):
         background = ticket.sweep
         alive = ticket.state == RUNNING
         snapshot = background.snapshot  # read after the state: final once the sweep ended
+        if snapshot is None and self.sweep_status.startswith("Sweep waiting"):
+            self.sweep_status = "Sweep starting: its turn has come; the first results follow in a few seconds."
         if snapshot is not None and snapshot is not self.sweep:
             self.param.update(sweep=snapshot, sweep_status=snapshot.status())
         if not alive:

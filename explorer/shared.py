@@ -23,7 +23,7 @@ import numpy as np
 
 from rate2spike.trial import ScoredTrial, TrialSpec
 
-DEFAULT_CACHE_BYTES = 256 * 2**20  # trials kept for every session of a server process together
+DEFAULT_CACHE_BYTES = 64 * 2**20  # trials kept for all sessions of a server process: about 9 go-nogo trials as a λ change records them
 
 
 def spec_identity(spec: TrialSpec, owner: Hashable | None = None) -> tuple:
