@@ -40,6 +40,7 @@ from benchmarks.browser import DashboardServer
 LAMBDA_TARGET_P95_MS = 500.0
 SWEEP_TARGET_RATIO = 1.5
 CHURN_TARGET_MB = 100.0
+OPEN_TIMEOUT_S = 900.0  # for all sessions of one batch to open (a loaded 2-core machine builds about one page a second)
 FAST_SESSION_EXPIRY = ["--check-unused-sessions", "1000", "--unused-session-lifetime", "1000"]
 
 
@@ -66,22 +67,30 @@ class ClassroomSession:
         self.port, self.name = port, name
         self.ws = None
         self.ids: dict[str, str] = {}
+        self.lambda_shown = None
+        self.stage = "not opened"
         self.waiting_trial: asyncio.Future | None = None
         self.status_seen: list[tuple[float, str]] = []
         self.latencies_ms: list[float] = []
         self.reader: asyncio.Task | None = None
 
-    async def open(self) -> None:
-        """Fetch the page (the server builds the session's document), connect, pull the document."""
+    async def open(self, query: str = "") -> None:
+        """Fetch the page (the server builds the session's document), connect, pull the document.
+        ``query`` is a link's (``model=...&lambda=33``); ``lambda_shown`` is then the slider's value."""
         from tornado.httpclient import AsyncHTTPClient, HTTPRequest
         from tornado.websocket import websocket_connect
 
-        page = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{self.port}/explorer", request_timeout=300)
+        self.stage = "fetching the page"
+        page = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{self.port}/explorer" + (f"?{query}" if query else ""),
+                                             request_timeout=300)
         token = re.search(r'"token":\s*"([^"]+)"', page.body.decode()).group(1)
         request = HTTPRequest(f"ws://127.0.0.1:{self.port}/explorer/ws",
                               headers={"Origin": f"http://127.0.0.1:{self.port}"}, request_timeout=300)
+        self.stage = "connecting"
         self.ws = await websocket_connect(request, subprotocols=["bokeh", token], max_message_size=512 * 2**20)
+        self.stage = "waiting for ACK"
         await self._read()  # ACK
+        self.stage = "pulling the document"
         await self._send("PULL-DOC-REQ", {})
         while True:
             header, content = await self._read()
@@ -94,6 +103,7 @@ class ClassroomSession:
             classes = attributes.get("css_classes") or []
             if "lambda-slider" in classes and model["name"].endswith("Slider"):
                 self.ids["lambda"] = model_id
+                self.lambda_shown = attributes.get("value")
             elif "sweep-run" in classes:
                 self.ids["run"] = model_id
             elif attributes.get("name") == "output-lif":
@@ -104,6 +114,7 @@ class ClassroomSession:
         if missing:
             raise RuntimeError(f"the page has no {', '.join(sorted(missing))} model: has the dashboard changed?")
         await self._event("document_ready", {})
+        self.stage = "open"
         self.reader = asyncio.ensure_future(self._listen())
 
     async def _send(self, msgtype: str, content: dict) -> None:
@@ -214,7 +225,11 @@ async def _open_all(port: int, n: int, first: int = 0, spacing: float = 0.25) ->
     async def open_one(k, session):
         await asyncio.sleep(k * spacing)
         await session.open()
-    await asyncio.gather(*(open_one(k, s) for k, s in enumerate(sessions)))
+    try:
+        await asyncio.wait_for(asyncio.gather(*(open_one(k, s) for k, s in enumerate(sessions))), OPEN_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        stuck = {s.name: s.stage for s in sessions if s.stage != "open"}
+        raise TimeoutError(f"{len(stuck)} of {n} sessions did not open within {OPEN_TIMEOUT_S:.0f} s: {stuck}") from None
     return sessions
 
 

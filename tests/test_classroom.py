@@ -12,9 +12,11 @@ import asyncio
 import gc
 import threading
 import time
+import urllib.parse
 import weakref
 
 import numpy as np
+import psutil
 import pytest
 
 from rate2spike.explorer import session as session_module
@@ -267,6 +269,9 @@ def test_a_closed_session_is_let_go(assets, server):
 
 # --- several processes ----------------------------------------------------------------------
 
+XOR_LABEL = "xor/P_rec_0.2_Taus_4.0_20.0/Task_xor_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_164834.mat"
+
+
 @pytest.mark.server
 def test_two_server_processes_serve_two_sessions(tmp_path):
     """``panel serve --num-procs 2``: two pages open, each moves λ and gets its trial, a link opens
@@ -276,22 +281,35 @@ def test_two_server_processes_serve_two_sessions(tmp_path):
 
     async def two_pages(port):
         pages = [ClassroomSession(port, k) for k in range(2)]
-        for page in pages:
-            await page.open()
+        await pages[0].open()
+        await pages[1].open(urllib.parse.urlencode({"model": XOR_LABEL, "lambda": "33"}))  # a link someone sent
+        shown = pages[1].lambda_shown
         latencies = [await page.release_lambda(30.0 + k) for k, page in enumerate(pages)]
         for page in pages:
             await page.close()
-        return latencies
+        return shown, latencies
 
     with DashboardServer(serve_args=["--num-procs", "2"], log_path=tmp_path / "server.log") as server:
-        import psutil
-        assert len(psutil.Process(server.process.pid).children()) == 2  # two workers answer
-        latencies = asyncio.run(two_pages(server.port))
-        assert len(latencies) == 2 and all(0 < ms < 60_000 for ms in latencies)
+        assert len(psutil.Process(server.process.pid).children()) == 2  # two worker processes
+        shown, latencies = asyncio.run(two_pages(server.port))
+        assert shown == 33.0  # the link's view, built by whichever process took the websocket
+        assert len(latencies) == 2 and all(0 < ms < 120_000 for ms in latencies)
         assert server_memory_mb(server) > 0
-        import urllib.request
-        with urllib.request.urlopen(f"{server.url}?model=xor/P_rec_0.2_Taus_4.0_20.0/"
-                                    "Task_xor_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_164834.mat&lambda=33",
-                                    timeout=120) as response:
-            assert response.status == 200
-    assert "Traceback" not in server.log()
+    assert "Traceback" not in server.log() and "Error" not in server.log()
+
+
+def test_explore_procs_becomes_num_procs_and_each_process_runs_its_share_of_sweeps(monkeypatch):
+    from rate2spike.cli import build_parser
+    from rate2spike.explorer import limits
+    from rate2spike.explorer.launch import serve_command
+
+    command = serve_command(port=5100, show=False, procs=2)
+    assert command[command.index("--num-procs") + 1] == "2"
+    assert "--num-procs" not in serve_command(port=5100, show=False)
+    assert build_parser().parse_args(["explore", "--procs", "3"]).procs == 3
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["explore", "--procs", "0"])
+    assert limits.server_processes() == 1  # not forked by panel serve
+    monkeypatch.setattr(limits, "server_processes", lambda: 2)
+    monkeypatch.setattr(limits.os, "cpu_count", lambda: 4)
+    assert limits.limits_from([]).max_sweeps == 2 and limits.limits_from(["--max-sweeps", "3"]).max_sweeps == 3
