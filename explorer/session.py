@@ -524,7 +524,9 @@ class ExplorerSession(param.Parameterized):
         except ValueError as exc:
             self.error = _message(exc)
             return False
-        key = (self._private_to(base.model), spec_identity(base), tuple(grid), probe.n_trials, probe.options, n_threads)
+        # the λ and trial index on screen are replaced by the grid's and the sweep's own: not part of what it computes
+        what = spec_identity(base.replace(scaling_factor=DEFAULT_SCALING_FACTOR, index=0))
+        key = (self._private_to(base.model), what, tuple(grid), probe.n_trials, probe.options, n_threads)
         self._ticket = ticket = self._sweeps.request(key, make, self.owner)
         self.sweep_result = None
         shared = f" Shared with {ticket.shared_with} other page(s) that asked for the same sweep." \

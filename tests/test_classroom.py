@@ -133,6 +133,7 @@ def test_an_uploaded_models_trials_stay_private_to_its_session(assets, server):
 def test_two_sessions_asking_for_one_sweep_share_one_computation(assets, server):
     served, _, sweeps = server
     first, second = served(), served()
+    second.scaling_factor = 61.5  # the λ on screen is not part of a sweep
     assert first.start_sweep(20, 40, 10, 4, n_threads=1)
     assert second.start_sweep(20, 40, 10, 4, n_threads=1)
     assert "Shared with 1 other page" in second.sweep_status
