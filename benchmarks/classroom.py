@@ -31,7 +31,8 @@ import math
 import os
 import random
 import re
-import statistics
+import signal
+import sys
 import time
 import uuid
 
@@ -160,12 +161,20 @@ class ClassroomSession:
         except (ConnectionError, asyncio.CancelledError):
             pass
 
-    async def release_lambda(self, value: float, timeout: float = 60.0) -> float:
-        """Release the slider at ``value``; the ms until the new trial's output arrives."""
+    async def release_lambda(self, value: float, timeout: float = 120.0) -> float:
+        """Release the slider at ``value`` (another λ than the one shown: the same one is no change);
+        the ms until the new trial's output arrives."""
+        if value == self.lambda_shown:
+            value += 0.5
         self.waiting_trial = asyncio.get_running_loop().create_future()
         sent = time.perf_counter()
         await self._change("lambda", value=value, value_throttled=value)
-        arrived = await asyncio.wait_for(self.waiting_trial, timeout)
+        try:
+            arrived = await asyncio.wait_for(self.waiting_trial, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"session {self.name}: no new trial {timeout:.0f} s after releasing λ at {value:g}") \
+                from None
+        self.lambda_shown = value
         return (arrived - sent) * 1e3
 
     async def set_seed(self, seed: int) -> None:
@@ -327,6 +336,8 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
             if first is None:
                 first = await _wait_memory_settles(server, 4)
                 say(f"  after the first 10: {first:.0f} MB")
+            elif (start + 10) % 50 == 0:
+                say(f"  after {start + 10}: {server_memory_mb(server):.0f} MB")
         last = await _wait_memory_settles(server, 8)
         figures["churn_growth_mb"] = last - first
         say(f"  after all {churn}: {last:.0f} MB ({last - first:+.0f} MB against after the first 10; "
@@ -341,6 +352,7 @@ def run_classroom_bench(n: int, duration: float = 60.0, interval: float = 5.0, d
     say(f"classroom: {n} sessions, λ every {interval:g} s, {os.cpu_count()} cores, "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before starting, {procs} server process(es)")
     extra = FAST_SESSION_EXPIRY + (["--num-procs", str(procs)] if procs > 1 else [])
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark stops its server too
     with DashboardServer(serve_args=extra) as server:
         figures = asyncio.run(_classroom(server, n, duration, interval, distinct, churn, say))
     say("")
