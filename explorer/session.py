@@ -553,7 +553,7 @@ class ExplorerSession(param.Parameterized):
         snapshot = background.snapshot  # read after the state: final once the sweep ended
         if snapshot is None and self.sweep_status.startswith("Sweep waiting"):
             self.sweep_status = "Sweep starting: its turn has come; the first results follow in a few seconds."
-        if snapshot is not None and snapshot is not self.sweep:
+        if snapshot is not None and snapshot is not self.sweep and (not alive or ticket.progress_due()):
             self.param.update(sweep=snapshot, sweep_status=snapshot.status())
         if not alive:
             self.sweep_result = background.result

@@ -30,6 +30,7 @@ from typing import Callable, Hashable
 
 from rate2spike.explorer.sweeps import BackgroundSweep
 
+PROGRESS_DRAWS_PER_S = 4.0  # redraws of one sweep's progress per second, all the pages that follow it together
 KEPT_FINISHED = 16  # finished sweeps kept to answer the same request again (each a few MB at most)
 
 WAITING, RUNNING, ENDED = "waiting", "running", "ended"
@@ -62,6 +63,17 @@ class SweepTicket:
         self.queue, self.job, self.follower = queue, job, follower
         self.shared_with = shared_with  # other sessions following the sweep when this one asked
         self.left = False
+        self._drawn_at = -math.inf
+
+    def progress_due(self) -> bool:
+        """Whether this page may draw the sweep's progress now. Every page that follows a sweep redraws
+        its curve on the server's one event loop, so forty pages following one sweep each redraw it
+        a tenth as often as one page alone: PROGRESS_DRAWS_PER_S between them."""
+        now = time.monotonic()
+        if now - self._drawn_at < len(self.job.followers) / PROGRESS_DRAWS_PER_S:
+            return False
+        self._drawn_at = now
+        return True
 
     @property
     def sweep(self) -> BackgroundSweep:

@@ -24,7 +24,6 @@ from rate2spike.explorer.limits import ServerLimits
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.explorer.shared import SharedTrials, nbytes
 from rate2spike.explorer.sweep_queue import ENDED, RUNNING, WAITING, SweepQueue, ordinal
-from rate2spike.explorer.sweeps import running_sweeps
 from rate2spike.trial import run_trial
 
 
@@ -248,7 +247,7 @@ def test_a_closed_sessions_queued_and_running_sweeps_are_dropped(assets, server)
     background = first._ticket.sweep
     first.close()
     background.join(timeout=30)
-    assert not background.running and background.result.cancelled and running_sweeps() == 0
+    assert not background.running and background.result.cancelled and sweeps.running == 0
 
 
 def test_a_closed_session_is_let_go(assets, server):
@@ -314,3 +313,15 @@ def test_explore_procs_becomes_num_procs_and_each_process_runs_its_share_of_swee
     monkeypatch.setattr(limits, "server_processes", lambda: 2)
     monkeypatch.setattr(limits.os, "cpu_count", lambda: 4)
     assert limits.limits_from([]).max_sweeps == 2 and limits.limits_from(["--max-sweeps", "3"]).max_sweeps == 3
+
+
+def test_the_pages_following_one_sweep_share_a_budget_of_progress_redraws():
+    queue = SweepQueue(capacity=1)
+    tickets = [queue.request("same", lambda on_done: FakeSweep(10, on_done), f"page {k}") for k in range(8)]
+    assert tickets[0].progress_due() and not tickets[0].progress_due()  # 8 followers: every 2 s each
+    tickets[0]._drawn_at -= 8 / 4.0
+    assert tickets[0].progress_due()
+    alone = queue.request("other", lambda on_done: FakeSweep(10, on_done), "page 9")
+    assert alone.progress_due() and not alone.progress_due()
+    alone._drawn_at -= 0.25
+    assert alone.progress_due()
