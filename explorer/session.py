@@ -669,8 +669,7 @@ class ExplorerSession(param.Parameterized):
     def close(self) -> None:
         """End of the session: leave its sweep (a queued one is dropped), forget what the shared caches
         hold for it alone, delete uploads, and let go of its model and trials."""
-        self.cancel_sweep()
-        self._ticket = None
+        self.cancel_sweep()  # the ticket stays: a running sweep's last, cancelled snapshot can still be read
         SHARED_TRIALS.forget(self.owner)
         self._sweeps.forget(self.owner)
         self.catalog.close()
