@@ -33,8 +33,11 @@ import random
 import re
 import signal
 import sys
+import tempfile
 import time
 import uuid
+
+from pathlib import Path
 
 from benchmarks.browser import DashboardServer
 
@@ -87,8 +90,8 @@ class ClassroomSession:
         page = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{self.port}/explorer" + (f"?{query}" if query else ""),
                                              connect_timeout=OPEN_TIMEOUT_S, request_timeout=OPEN_TIMEOUT_S)
         token = re.search(r'"token":\s*"([^"]+)"', page.body.decode()).group(1)
-        request = HTTPRequest(f"ws://127.0.0.1:{self.port}/explorer/ws",
-                              headers={"Origin": f"http://127.0.0.1:{self.port}"}, request_timeout=300)
+        request = HTTPRequest(f"ws://127.0.0.1:{self.port}/explorer/ws", headers={"Origin": f"http://127.0.0.1:{self.port}"},
+                              connect_timeout=OPEN_TIMEOUT_S, request_timeout=OPEN_TIMEOUT_S)
         self.stage = "connecting"
         self.ws = await websocket_connect(request, subprotocols=["bokeh", token], max_message_size=512 * 2**20)
         self.stage = "waiting for ACK"
@@ -156,10 +159,13 @@ class ClassroomSession:
                 now = time.perf_counter()
                 if output in content and self.waiting_trial is not None and not self.waiting_trial.done():
                     self.waiting_trial.set_result(now)
-                for phrase in ("Sweep waiting", "Sweep running", "Sweep finished", "Sweep starting", "Sweep failed",
-                               "Sweep cancelled"):
+                # one state per message, the latest first: a queued sweep's message may hold both the
+                # "starting" its request set and the "waiting" that replaced it
+                for phrase in ("Sweep failed", "Sweep cancelled", "Sweep finished", "Sweep waiting", "Sweep running",
+                               "Sweep starting"):
                     if phrase in content:
                         self.status_seen.append((now, phrase))
+                        break
         except (ConnectionError, asyncio.CancelledError):
             pass
 
@@ -375,8 +381,13 @@ def run_classroom_bench(n: int, duration: float = 60.0, interval: float = 5.0, d
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before starting, {procs} server process(es)")
     extra = FAST_SESSION_EXPIRY + (["--num-procs", str(procs)] if procs > 1 else [])
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped benchmark stops its server too
-    with DashboardServer(serve_args=extra) as server:
-        figures = asyncio.run(_classroom(server, n, duration, interval, distinct, churn, say))
+    log = Path(tempfile.mkdtemp(prefix="rate2spike-classroom-")) / "server.log"
+    with DashboardServer(serve_args=extra, log_path=log) as server:
+        try:
+            figures = asyncio.run(_classroom(server, n, duration, interval, distinct, churn, say))
+        except (RuntimeError, TimeoutError, OSError):
+            say(f"the server's log ends (all of it in {log}):\n{server.log(3000)}")
+            raise
     say("")
     say("targets:")
     say(f"  λ release -> new trial p95 {figures['lambda_p95_ms']:.0f} ms (target under {LAMBDA_TARGET_P95_MS:.0f} ms): "

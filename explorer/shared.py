@@ -95,12 +95,12 @@ class SharedTrials:
             return trial if trial.spec is spec else dataclasses.replace(trial, spec=spec)
         try:
             trial = compute()
-        except BaseException as exc:
+            self._keep((identity, record), trial)
+        except BaseException as exc:  # whoever waits gets the same error, and the next request computes again
             with self._lock:
                 self._running.pop((identity, record), None)
             future.set_exception(exc)
             raise
-        self._keep((identity, record), trial)
         future.set_result(trial)
         return trial
 
