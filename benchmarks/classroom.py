@@ -46,7 +46,10 @@ SWEEP_TARGET_RATIO = 1.5
 CHURN_TARGET_MB = 100.0
 OPEN_TIMEOUT_S = 900.0  # for all sessions of one batch to open (a loaded 2-core machine builds about one page a second)
 MAX_PAGES_AT_ONCE = 100  # page requests under way at once (a class opening the page together)
-FAST_SESSION_EXPIRY = ["--check-unused-sessions", "1000", "--unused-session-lifetime", "1000"]
+FAST_SESSION_EXPIRY = ["--check-unused-sessions", "1000", "--unused-session-lifetime", "1000",
+                       # a page's token is refused 300 s after the page was built; a loaded server building
+                       # forty pages reaches the websockets of the first ones later than that
+                       "--session-token-expiration", "3600"]
 
 
 def _header(msgtype: str, **extra) -> str:
