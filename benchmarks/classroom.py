@@ -119,7 +119,7 @@ class ClassroomSession:
                 self.ids["output"] = model_id
             elif attributes.get("title") == "Seed (trial and noise)":
                 self.ids["seed"] = model_id
-        missing = {"lambda", "run", "output", "seed"} - set(self.ids)
+        missing = {"lambda", "run", "seed"} - set(self.ids)  # the output's source comes with the first trial
         if missing:
             raise RuntimeError(f"the page has no {', '.join(sorted(missing))} model: has the dashboard changed?")
         await self._event("document_ready", {})
@@ -152,15 +152,27 @@ class ClassroomSession:
         await self._send("PATCH-DOC", {"events": [{"kind": "ModelChanged", "model": {"id": self.ids[model]},
                                                    "attr": attr, "new": new} for attr, new in attributes.items()]})
 
+    def _output_source(self, content: str) -> str | None:
+        """The id of the output plot's data source, which a page built before its first trial
+        arrived gets with that trial (a new source, sent whole with its name)."""
+        if '"output-lif"' in content:
+            found: dict = {}
+            _models(json.loads(content), found)
+            for model_id, model in found.items():
+                if model["attributes"].get("name") == "output-lif":
+                    self.ids["output"] = model_id
+        return f'"{self.ids["output"]}"' if "output" in self.ids else None
+
     async def _listen(self) -> None:
-        output = f'"{self.ids["output"]}"'
         try:
             while True:
                 header, content = await self._read()
                 if header["msgtype"] != "PATCH-DOC":
                     continue
                 now = time.perf_counter()
-                if output in content and self.waiting_trial is not None and not self.waiting_trial.done():
+                output = self._output_source(content)
+                if output is not None and output in content and self.waiting_trial is not None \
+                        and not self.waiting_trial.done():
                     self.waiting_trial.set_result(now)
                 # one state per message, the latest first: a queued sweep's message may hold both the
                 # "starting" its request set and the "waiting" that replaced it
