@@ -28,6 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead: trials per second on threads and on 1 and 2 local Dask workers, and Dask's cost per block")
     p.add_argument("--search", action="store_true",
                    help="instead: full grid against racing (agreement on constructed curves; the shipped models)")
+    p.add_argument("--classroom", type=whole_number(1), metavar="N", default=None,
+                   help="instead: N concurrent sessions on one served dashboard (λ latency, shared sweeps, memory)")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds of λ moves (--classroom)")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between one session's λ releases (--classroom)")
+    p.add_argument("--distinct", type=whole_number(0), default=4,
+                   help="sessions that then each run a sweep of their own (--classroom)")
+    p.add_argument("--churn", type=whole_number(0), default=0,
+                   help="sessions that then open and close, for the server's memory (--classroom)")
+    p.add_argument("--procs", type=whole_number(1), default=1, help="server processes (panel serve --num-procs)")
     return p
 
 
@@ -38,7 +47,12 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     say = lambda line: print(printable(line))  # noqa: E731 - model names may hold any text
     try:
-        if args.sizes:
+        if args.classroom:
+            from benchmarks.classroom import run_classroom_bench
+
+            run_classroom_bench(args.classroom, args.duration, args.interval, args.distinct, args.churn, args.procs,
+                                say=say)
+        elif args.sizes:
             run_size_bench(say=say)
         elif args.scale:
             run_scale_bench(model=args.model, say=say)

@@ -58,16 +58,18 @@ def free_port() -> int:
 
 class DashboardServer:
     """`panel serve` of the dashboard on 127.0.0.1 and a free port (the benchmark's and the
-    browser tests'); ``args`` go to the page (``--models DIR``), ``env`` to the server process.
+    browser tests'); ``args`` go to the page (``--models DIR``), ``serve_args`` to ``panel serve``
+    (``--num-procs 2``), ``env`` to the server process.
     Use it in a ``with`` block, or call ``wait`` and ``stop``."""
 
-    def __init__(self, env: dict | None = None, args: list[str] | None = None, log_path: Path | None = None):
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, log_path: Path | None = None,
+                 serve_args: list[str] | None = None):
         from rate2spike.explorer.launch import serve_command
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/explorer"
         command = serve_command(port=self.port, show=False) + [
-            "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{self.port}"]
+            "--address", "127.0.0.1", "--allow-websocket-origin", f"127.0.0.1:{self.port}"] + list(serve_args or [])
         if args:
             command += ["--args", *args]
         self.log_path = log_path

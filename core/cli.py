@@ -371,7 +371,7 @@ def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
     return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save,
-                  host=args.host, origins=args.origins)
+                  host=args.host, origins=args.origins, procs=args.procs)
 
 
 def cmd_diagnose(args) -> int:
@@ -615,6 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[], metavar="HOST:PORT",
                    help="a name under which browsers reach the dashboard (repeatable; needed with --host 0.0.0.0)")
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--procs", type=whole_number(1), default=1, metavar="N",
+                   help="serve from N processes (panel serve --num-procs N): for a class of more than about 40 "
+                        "students on a machine with more than 2 cores; see docs/performance.md")
     p.add_argument("--allow-save", action="store_true",
                    help="let pages write grid-search results into the files of --models DIR (never shipped models)")
     p.set_defaults(func=cmd_explore)

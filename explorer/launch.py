@@ -61,9 +61,12 @@ def allowed_origins(host: str, port: int, origins=()) -> list[str]:
 
 
 def serve_command(models=None, port: int = 5006, show: bool = True, allow_save: bool = False,
-                  host: str = LOOPBACK, origins=()) -> list[str]:
-    """The `panel serve` command line for the dashboard (on 127.0.0.1 unless ``host`` says otherwise)."""
+                  host: str = LOOPBACK, origins=(), procs: int = 1) -> list[str]:
+    """The `panel serve` command line for the dashboard (on 127.0.0.1 unless ``host`` says otherwise;
+    ``procs`` > 1 forks that many server processes, ``--num-procs``)."""
     command = [sys.executable, "-m", "panel", "serve", str(APP_DIR), "--port", str(int(port)), "--address", host]
+    if procs > 1:
+        command += ["--num-procs", str(int(procs))]
     for origin in allowed_origins(host, port, origins):
         command += ["--allow-websocket-origin", origin]
     if show:
@@ -76,7 +79,7 @@ def serve_command(models=None, port: int = 5006, show: bool = True, allow_save: 
 
 
 def launch(models=None, port: int = 5006, show: bool = True, allow_save: bool = False, host: str = LOOPBACK,
-           origins=()) -> int:
+           origins=(), procs: int = 1) -> int:
     """Serve the dashboard until interrupted; returns the server's exit code (2 for a bad folder
     or address, 128 + the signal's number when a signal stopped it)."""
     def error(message: str) -> int:
@@ -89,7 +92,7 @@ def launch(models=None, port: int = 5006, show: bool = True, allow_save: bool = 
     if allow_save and models is None:
         return error("--allow-save needs --models DIR (shipped models are never written)")
     try:
-        command = serve_command(models, port, show, allow_save, host, origins)
+        command = serve_command(models, port, show, allow_save, host, origins, procs)
     except ValueError as exc:
         return error(str(exc))
     shown = LOOPBACK if host == "localhost" else host

@@ -67,10 +67,31 @@ def check_trial_cost(shown: str, n_units: int, task: Task, limits: ServerLimits)
                          f"--args {MAX_UNITS_FLAG} / {MAX_TRIAL_MB_FLAG} to change this)")
 
 
+def server_processes() -> int:
+    """How many processes serve the dashboard: ``panel serve --num-procs N`` forks N workers (Tornado's
+    ``fork_processes``; ``task_id`` is set in each) from a parent whose command line says N; else 1."""
+    from tornado.process import task_id
+
+    if task_id() is None:
+        return 1
+    try:
+        with open(f"/proc/{os.getppid()}/cmdline", "rb") as cmdline:
+            argv = cmdline.read().decode(errors="replace").split("\0")
+        for i, arg in enumerate(argv):
+            if arg == "--num-procs" and i + 1 < len(argv):
+                return max(1, int(argv[i + 1]))
+            if arg.startswith("--num-procs="):
+                return max(1, int(arg.split("=", 1)[1]))
+    except (OSError, ValueError):
+        pass
+    return 1
+
+
 def limits_from(argv: list[str]) -> ServerLimits:
     """The limits given after ``--args`` (``--max-units N``, ``--max-trial-mb M``, ``--max-sweeps K``),
-    else the defaults."""
-    values = {}
+    else the defaults; without ``--max-sweeps``, the server's processes share its cores' sweeps
+    (``--num-procs 2`` on 2 cores: one sweep at once in each)."""
+    values = {"max_sweeps": max(1, (os.cpu_count() or 1) // server_processes())}
     for flag, name, scale in ((MAX_UNITS_FLAG, "max_units", 1), (MAX_TRIAL_MB_FLAG, "max_trial_bytes", 2**20),
                               (MAX_SWEEPS_FLAG, "max_sweeps", 1)):
         for i, arg in enumerate(argv):

@@ -17,6 +17,7 @@ server or a browser.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,9 @@ from rate2spike.explorer.frames import WINDOWS, stimulation_words
 from rate2spike.explorer.limits import ServerLimits, check_declared_units, check_trial_cost
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
-from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, running_sweeps, sweep_grid
+from rate2spike.explorer.shared import SHARED_TRIALS, spec_identity
+from rate2spike.explorer.sweep_queue import RUNNING, SHARED_SWEEPS, WAITING, SweepQueue, SweepTicket
+from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from rate2spike.limits import MIN_LAMBDA
 from rate2spike.model import (ModelFileError, RateModel, load_model, results_bytes, save_results,
                               unchanged_bytes)
@@ -126,12 +129,19 @@ class ExplorerSession(param.Parameterized):
 
     def __init__(self, catalog: ModelCatalog | None = None, models_dir=None, allow_save: bool = False,
                  limits: ServerLimits | None = None, doc=None, **params):
-        """``limits`` bound what a model may cost (a served page's, see ``limits``); ``doc`` is the
-        served page's document: its simulations then run off the server's event loop (``offload``);
-        without one (a notebook, the tests) they run at once."""
+        """``limits`` bound what a model may cost (a served page's, see ``limits``): with them the
+        session shares trials and sweeps with the server's other sessions and queues its sweeps
+        (``shared``, ``sweep_queue``). ``doc`` is the served page's document: its simulations then
+        run off the server's event loop (``offload``); without one (a notebook, the tests) they run
+        at once."""
         super().__init__(**params)
         self.catalog = catalog if catalog is not None else ModelCatalog(models_dir, allow_save)
         self.limits = limits
+        self.owner = uuid.uuid4().hex  # this session, as the shared caches and the sweep queue know it
+        self.shared = limits is not None
+        self._sweeps = SHARED_SWEEPS if self.shared else SweepQueue(share=False)
+        if self.shared:
+            SHARED_SWEEPS.capacity = limits.max_sweeps
         self._trials = Offloader(doc)  # the trial on screen
         self._side = Offloader(doc)  # λ side by side
         self._diagnosis = Offloader(doc)  # the Diagnosis card's measurements
@@ -140,7 +150,7 @@ class ExplorerSession(param.Parameterized):
         self._presets_cache: tuple = (None, [])
         self._rate_cache = RateResponseCache()
         self._recorded: ScoredTrial | None = None  # the trial on screen again, with every recording
-        self._background: BackgroundSweep | None = None
+        self._ticket: SweepTicket | None = None  # this session's sweep, waiting, running or finished
         self._preset_shown = None  # the Preset last applied, while the page shows its trial
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
         self._kept_sweeps: dict[tuple, tuple] = {}  # each model's finished sweep, for the page's lifetime
@@ -524,7 +534,18 @@ class ExplorerSession(param.Parameterized):
             else:
                 self.param.update(trial=trial, **({"error": ""} if self.error == stale_error else {}))
 
-        self._trials.run(lambda: run_trial(spec, record, rate_cache), show)
+        compute = lambda: run_trial(spec, record, rate_cache)  # noqa: E731
+        if self.shared:
+            self._trials.run(lambda: SHARED_TRIALS.get(spec, record, compute, self._private_to(spec.model)), show)
+        else:
+            self._trials.run(compute, show)
+
+    def _private_to(self, model: RateModel):
+        """None for a model any session may open (shipped, --models), else this session's owner
+        token: results of an upload are never served to another session."""
+        upload_dir = self.catalog.upload_dir
+        shared_file = model.path is not None and (upload_dir is None or Path(model.path).parent != upload_dir)
+        return None if shared_file else self.owner
 
     def has_recordings(self) -> bool:
         """Whether the trial on screen holds the voltages and rates some views draw."""
@@ -568,37 +589,48 @@ class ExplorerSession(param.Parameterized):
             return False
         if self.sweep_running:
             return False
-        if self.limits is not None and running_sweeps() >= self.limits.max_sweeps:
-            self.error = (f"This server is already running {running_sweeps()} sweeps for its pages, as many as it "
-                          "runs at once; start yours when one of them has finished.")
-            return False
         try:
             grid = sweep_grid(low, high, step)
-            background = BackgroundSweep(self.trial.spec.replace(condition=None, precision=precision), grid, n_trials,
-                                         n_threads, options)
+            base = self.trial.spec.replace(condition=None, precision=precision)
+            make = lambda on_done: BackgroundSweep(base, grid, n_trials, n_threads, options, on_done=on_done)  # noqa: E731
+            probe = make(None)  # checks the grid and trials before anything is queued
         except ValueError as exc:
             self.error = _message(exc)
             return False
-        self._background = background.start()
+        # the λ and trial index on screen are replaced by the grid's and the sweep's own: not part of what it computes
+        what = spec_identity(base.replace(scaling_factor=DEFAULT_SCALING_FACTOR, index=0))
+        key = (self._private_to(base.model), what, tuple(grid), probe.n_trials, probe.options, n_threads)
+        self._ticket = ticket = self._sweeps.request(key, make, self.owner)
         self.sweep_result = None
+        shared = f" Shared with {ticket.shared_with} other page(s) that asked for the same sweep." \
+            if ticket.shared_with else ""
         self.param.update(sweep=None, sweep_running=True, error="",
-                          sweep_status=f"Sweep starting: {grid.size} values of λ × {background.n_trials} trials "
-                                       f"({background.options.describe()}"
-                                       f"{', float32' if precision == 'float32' else ''}).")
+                          sweep_status=f"Sweep starting: {grid.size} values of λ × {probe.n_trials} trials "
+                                       f"({probe.options.describe()}"
+                                       f"{', float32' if precision == 'float32' else ''}).{shared}")
+        self.poll_sweep()
         return True
 
     def poll_sweep(self) -> bool:
-        """Bring the newest progress into the session; True while the sweep still runs."""
-        background = self._background
-        if background is None:
+        """Bring the newest progress (or the sweep's place in the queue) into the session; True
+        while the sweep still waits or runs."""
+        ticket = self._ticket
+        if ticket is None:
             return False
-        alive = background.running
-        snapshot = background.snapshot  # read after the liveness check: final once the thread ended
-        if snapshot is not None and snapshot is not self.sweep:
+        if ticket.state == WAITING:
+            if not ticket.left:
+                self.sweep_status = ticket.describe_place()
+            return not ticket.left
+        background = ticket.sweep
+        alive = ticket.state == RUNNING
+        snapshot = background.snapshot  # read after the state: final once the sweep ended
+        if snapshot is None and self.sweep_status.startswith("Sweep waiting"):
+            self.sweep_status = "Sweep starting: its turn has come; the first results follow in a few seconds."
+        if snapshot is not None and snapshot is not self.sweep and (not alive or ticket.progress_due()):
             self.param.update(sweep=snapshot, sweep_status=snapshot.status())
         if not alive:
             self.sweep_result = background.result
-            self._background = None
+            self._ticket = None
             self.sweep_running = False
         return alive
 
@@ -623,8 +655,18 @@ class ExplorerSession(param.Parameterized):
         self.param.update(conclusion=f"{source}{text}.", conclusion_kind=verdict.kind)
 
     def cancel_sweep(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
+        """Leave this session's sweep: a waiting one leaves the queue; a running one that no other page
+        follows stops (its partial result follows); one other pages follow goes on for them."""
+        ticket = self._ticket
+        if ticket is None or ticket.left:
+            return
+        waiting = ticket.state == WAITING
+        if ticket.leave() or ticket.state != RUNNING and not waiting:
+            return  # the computation stops (or has ended): poll_sweep brings its last snapshot
+        others = len(ticket.job.followers)
+        self._ticket = None
+        self.param.update(sweep_running=False, sweep_status="Sweep cancelled before it started." if waiting else
+                          f"Sweep cancelled for this page; it goes on for the {others} other page(s) that asked for it.")
 
     @staticmethod
     def _sweep_key(model: RateModel) -> tuple:
@@ -637,9 +679,9 @@ class ExplorerSession(param.Parameterized):
         new model's kept sweep, if any, is shown."""
         if self.model is not None and self.sweep_result is not None:
             self._kept_sweeps[self._sweep_key(self.model)] = (self.sweep, self.sweep_result, self.sweep_status)
-        was_running = self._background is not None
+        was_running = self._ticket is not None
         self.cancel_sweep()
-        self._background = None
+        self._ticket = None
         sweep, self.sweep_result, status = self._kept_sweeps.get(self._sweep_key(model), (None, None, None))
         if status is None:
             status = "Sweep cancelled: another model was opened." if was_running else "No sweep yet."
@@ -727,6 +769,13 @@ class ExplorerSession(param.Parameterized):
         return result.file_variables(save_optimum=verdict is None or not verdict.failed)
 
     def close(self) -> None:
-        """End of the session: stop a running sweep and delete uploads."""
-        self.cancel_sweep()
+        """End of the session: leave its sweep (a queued one is dropped), forget what the shared caches
+        hold for it alone, delete uploads, and let go of its model and trials."""
+        self.cancel_sweep()  # the ticket stays: a running sweep's last, cancelled snapshot can still be read
+        SHARED_TRIALS.forget(self.owner)
+        self._sweeps.forget(self.owner)
         self.catalog.close()
+        self._rate_cache = RateResponseCache()
+        self._recorded = None
+        self._presets_cache = (None, [])
+        self.sweep_result = None

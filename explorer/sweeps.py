@@ -159,7 +159,8 @@ class BackgroundSweep:
     ``snapshot`` is the newest published state."""
 
     def __init__(self, base: TrialSpec, scaling_factors, n_trials: int, n_threads: int | None = None,
-                 options: SearchOptions | None = None):
+                 options: SearchOptions | None = None, on_done=None):
+        """``on_done(sweep)`` is called on the sweep's thread once it has ended (finished, cancelled or failed)."""
         self.scaling_factors, self.n_trials = check_grid(scaling_factors, n_trials)
         self.base = base
         self.n_threads = n_threads
@@ -170,6 +171,7 @@ class BackgroundSweep:
         self._cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rate2spike-sweep", daemon=True)
         self._last_published = 0.0
+        self._on_done = on_done
 
     def start(self) -> "BackgroundSweep":
         with _LIVE_LOCK:
@@ -201,6 +203,8 @@ class BackgroundSweep:
         finally:
             with _LIVE_LOCK:
                 _LIVE.discard(self)
+            if self._on_done is not None:
+                self._on_done(self)
 
     def _search(self) -> None:
         lower_thread_priority()

@@ -515,7 +515,7 @@ def test_the_lambda_slider_spans_the_models_search_and_the_box_goes_past_it(tmp_
 
 def test_opening_another_model_stops_and_clears_the_sweep(state):
     assert state.start_sweep(10, 100, 2, 50, n_threads=1)
-    background = state._background
+    background = state._ticket.sweep
     state.model_label = next(label for label in state.catalog.labels if label.startswith("xor/"))
     assert not state.sweep_running and state.sweep is None and state.sweep_result is None
     assert state.sweep_status == "Sweep cancelled: another model was opened."

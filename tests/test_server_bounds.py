@@ -25,6 +25,8 @@ from rate2spike.explorer.internals import GuardedFileDropper
 from rate2spike.explorer.limits import ServerLimits, limits_from, trial_bytes
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.session import ExplorerSession
+from rate2spike.explorer import session as session_module
+from rate2spike.explorer.sweep_queue import SweepQueue
 from rate2spike.explorer.sweeps import running_sweeps
 from rate2spike.explorer.text import as_html, canvas_text, card_title, static_text, table_html
 from rate2spike.tasks import get_task
@@ -214,19 +216,23 @@ def test_the_browser_and_the_server_agree_on_the_upload_limit(assets):
         session.close()
 
 
-def test_a_server_runs_at_most_its_limit_of_sweeps_at_once(assets):
+def test_a_server_runs_at_most_its_limit_of_sweeps_at_once(assets, monkeypatch):
+    """A sweep past the server's limit waits in line (and says so) and starts when one finishes."""
+    monkeypatch.setattr(session_module, "SHARED_SWEEPS", SweepQueue())
     limits = ServerLimits(max_sweeps=1)
     first, second = ExplorerSession(limits=limits), ExplorerSession(limits=limits)
     try:
         assert first.start_sweep(20, 60, 10, 2000)
         assert running_sweeps() == 1
-        assert not second.start_sweep(20, 60, 10, 5)
-        assert "already running 1 sweeps for its pages, as many as it runs at once" in second.error
+        assert second.start_sweep(20, 60, 10, 5) and second.poll_sweep()
+        assert second.sweep_status.startswith("Sweep waiting: 1st in line") and running_sweeps() == 1
         first.cancel_sweep()
         deadline = time.monotonic() + 30
         while first.poll_sweep() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert running_sweeps() == 0 and second.start_sweep(20, 60, 10, 2)
+        while second.poll_sweep() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.sweep_result is not None and second.sweep_result.n_done.sum() == 25
     finally:
         first.close()
         second.close()

@@ -255,13 +255,11 @@ def test_training_evaluation_rules():
     np.testing.assert_array_equal(mante.training_correct(o, np.array([1, -1])), [False, True])
 
 
-
-
 def test_the_dashboard_and_the_report_describe_each_task_from_the_task():
-    from rate2spike.explorer.figures import HELP
+    from rate2spike.explorer.views import VIEWS
     from rate2spike.report import task_line
 
     for task in TASKS.values():
-        assert f"{task.name}: {task.threshold_help}" in HELP["output"]
+        assert f"{task.name}: {task.threshold_help}" in VIEWS["output"].help_text()
         assert task_line(task.name).startswith(task.description) and f"{task.goal_accuracy:g}" in task_line(task.name)
     assert "0.3, which NoGo stays under" in TASKS["go-nogo"].threshold_help
