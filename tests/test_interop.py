@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.io
 
 from rate2spike.cli import main
 from rate2spike.interop import export
@@ -78,7 +79,9 @@ def test_brian2_with_its_own_noise_is_as_accurate_as_ours_at_three_lambdas(gonog
 def test_the_brian2_script_runs_as_a_user_runs_it(gonogo, tmp_path):
     script = tmp_path / "gonogo_brian2.py"
     result = export(gonogo, "brian2", script)
-    assert "the file's optimal lambda" in result.lines[0] and "lambda = 19" in result.lines[0]
+    # the default λ: the file's recommended one (the shipped models store it), said on the first line
+    assert "the file's recommended lambda" in result.lines[0]
+    assert f"lambda = {gonogo.recommended_scaling_factor:g}" in result.lines[0]
     text = script.read_text()
     for constant, value in TrialSpec(gonogo).params.as_dict().items():
         assert f"'{constant}': {value!r}" in text  # the constants are LIFParameters'
@@ -143,7 +146,15 @@ def test_nwb_and_neo_round_trips_give_our_spike_times(gonogo, tmp_path):
 
 def test_cli_export_says_the_lambda_and_a_missing_extra_is_one_line(tmp_path, capsys, monkeypatch):
     assert main(["export", str(GONOGO), "--to", "neo", "--n-trials", "1", "-o", str(tmp_path / "x.mat")]) == 0
-    assert "lambda = 19 (the file's optimal lambda (opt_scaling_factor))" in capsys.readouterr().out
+    recommended = load_model(GONOGO).recommended_scaling_factor
+    assert f"lambda = {recommended:g} (the file's recommended lambda" in capsys.readouterr().out
+    optimum_only = tmp_path / "optimum_only.mat"  # a file searched before recommendations: its optimum
+    variables = scipy.io.loadmat(GONOGO)
+    variables.pop("recommended_scaling_factor")
+    scipy.io.savemat(optimum_only, {k: v for k, v in variables.items() if not k.startswith("__")})
+    assert main(["export", str(optimum_only), "--to", "neo", "--n-trials", "1", "-o", str(tmp_path / "y.mat")]) == 0
+    optimum = load_model(optimum_only).opt_scaling_factor
+    assert f"lambda = {optimum:g} (the file's optimal lambda (opt_scaling_factor))" in capsys.readouterr().out
     monkeypatch.setitem(sys.modules, "nir", None)  # as if the extra were not installed
     with pytest.raises(MissingExtra, match=r'pip install "rate2spike\[nir\]"'):
         require("nir")

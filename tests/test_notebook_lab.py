@@ -85,8 +85,9 @@ def test_the_lesson_renders_offline_in_jupyterlab_and_follows_lambda_set_from_co
             route.abort()
 
     page.route("**/*", offline)
-    errors = []
+    errors, console = [], []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
     try:
         page.goto(f"{url}/lab/tree/{NOTEBOOK.name}?reset", timeout=90_000)
         page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=90_000)
@@ -133,7 +134,7 @@ def test_the_lesson_renders_offline_in_jupyterlab_and_follows_lambda_set_from_co
         trial_views = {name: title for name, title in shown.items() if "λ = " in title}
         assert len(trial_views) >= 2, shown  # the output and the open tab's views
         for name, title in trial_views.items():
-            assert "λ = 27," in title and "NoGo" in title, (name, title)
+            assert "λ = 27," in title and "NoGo" in title, (name, title, errors, console[-5:])
         assert errors == []
     finally:
         context.close()
