@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rate2spike.model import RateModel, as_model
+from rate2spike.model import as_model
 from rate2spike.parameters import DEFAULT_PARAMETERS, LIFParameters
 from rate2spike.sweep import default_threads, wilson_interval
 from rate2spike.timegrid import RATE_STEP, first_sample_from

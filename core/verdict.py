@@ -1,8 +1,8 @@
 """What a finished search concludes: did any λ convert the model, and which λ to use.
 
-A grid search always has a first maximum, even when no λ converts the model: a network whose
-readout is five times too strong answers Go on every trial at every λ, scores 0.49 everywhere, and
-the reference saves "optimal λ" 20. The verdict (docs/method.md, "Verdicts") says what the curve
+A grid search always has a first maximum, even when no λ converts the model: a network that answers
+Go on every trial at every λ (as an earlier shipped go-nogo model did with its readout five times
+too strong) scores 0.49 everywhere, and the reference saves its grid's first λ as "optimal". The verdict (docs/method.md, "Verdicts") says what the curve
 supports:
 
 - **converted**: the best λ's accuracy meets the task's goal (``Task.goal_accuracy``);
