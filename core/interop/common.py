@@ -132,3 +132,39 @@ def embedded_data(exported: Exported, specs) -> str:
                         u=np.stack([spec.stimulus().u for spec in specs]))
     text = base64.b64encode(buffer.getvalue()).decode("ascii")
     return "\n".join(text[k:k + 100] for k in range(0, len(text), 100))
+
+
+EMBEDDED_NETWORK = '''# ---- the LIF constants (rate2spike.LIFParameters; time s, voltage mV) ----
+CONSTANTS = {constants}
+DT = {dt!r}  # s, the LIF step
+N_STEPS = {nt}  # steps per trial
+
+# ---- the network (rate2spike.interop.{module}, verbatim) ----
+{model_source}
+
+# ---- the data: W (mV s), td (s), w_out (/ lambda), exc, w_in (mV per unit of stimulus), u (trials) ----
+import base64, io
+
+DATA = """
+{data}
+"""
+'''
+
+
+def script_fields(exported: Exported, specs, simulator: str, model_source: Path) -> dict:
+    """What every generated script states and carries, as fields of its template: the title,
+    provenance and trials of its docstring, and ``embedded`` (the constants, the simulator's model
+    code ``model_source`` verbatim, and the data). Shared by the Brian2 and NEST scripts."""
+    from rate2spike.network import make_drive
+
+    spec, prov = exported.spec, exported.provenance
+    model = docstring_text(prov["model"])
+    embedded = EMBEDDED_NETWORK.format(
+        constants=repr(exported.params.as_dict()), dt=spec.dt,
+        nt=make_drive(exported.network, specs[0].stimulus().u, spec.downsample).nt,
+        module=model_source.stem, model_source=model_source.read_text(encoding="utf-8"),
+        data=embedded_data(exported, specs))
+    return dict(title=f"{model} at lambda = {prov['scaling_factor']:g}: the converted LIF network in {simulator}",
+                n_trials=len(specs), model=model, sha=prov["model_sha256"], task=prov["task"],
+                scaling_factor=prov["scaling_factor"], seed=spec.seed, downsample=spec.downsample,
+                conditions=", ".join(f"{s.index}: {s.stimulus().condition.name}" for s in specs), embedded=embedded)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, docstring_text, embedded_data, require
+from rate2spike.interop.common import Exported, require, script_fields
 from rate2spike.network import convert, make_drive
 
 
@@ -97,20 +97,7 @@ Model: {model} (SHA-256 {sha}), task {task}, lambda = {scaling_factor:g}.
 Trials (seed {seed}): {conditions}.
 """
 
-# ---- the LIF constants (rate2spike.LIFParameters; time s, voltage mV) ----
-CONSTANTS = {constants}
-DT = {dt!r}  # s, the LIF step
-N_STEPS = {nt}  # steps per trial
-
-# ---- the network (rate2spike.interop.brian2_model, verbatim) ----
-{model_source}
-
-# ---- the data: W (mV s), td (s), w_out (/ lambda), exc, w_in (mV per unit of stimulus), u (trials) ----
-import base64, io, sys
-
-DATA = """
-{data}
-"""
+{embedded}import sys
 
 
 def main():
@@ -136,17 +123,8 @@ if __name__ == "__main__":
 
 def brian2_script(exported: Exported, indices=(0,)) -> str:
     """A self-contained Brian2 script of the network and the trials ``indices`` of the spec's seed."""
-    spec = exported.spec
-    specs = [spec.replace(index=int(k)) for k in indices]
-    prov = exported.provenance
-    conditions = ", ".join(f"{s.index}: {s.stimulus().condition.name}" for s in specs)
-    nt = make_drive(exported.network, specs[0].stimulus().u, spec.downsample).nt
-    return SCRIPT.format(
-        title=f"{docstring_text(prov['model'])} at lambda = {prov['scaling_factor']:g}: the converted LIF network in Brian2",
-        n_trials=len(specs), stem="{stem}", model=docstring_text(prov["model"]), sha=prov["model_sha256"], task=prov["task"],
-        scaling_factor=prov["scaling_factor"], seed=spec.seed, conditions=conditions,
-        constants=repr(exported.params.as_dict()), dt=spec.dt, nt=nt, downsample=spec.downsample,
-        model_source=MODEL_SOURCE.read_text(encoding="utf-8"), data=embedded_data(exported, specs))
+    specs = [exported.spec.replace(index=int(k)) for k in indices]
+    return SCRIPT.format(stem="{stem}", **script_fields(exported, specs, "Brian2", MODEL_SOURCE))
 
 
 def script_for(exported: Exported, indices, stem: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, docstring_text, embedded_data, require
+from rate2spike.interop.common import Exported, require, script_fields
 
 MODEL_SOURCE = Path(__file__).with_name("nest_model.py")
 DIFFERENCES = (
@@ -71,21 +71,7 @@ Where this differs from the method (docs/interop.md):
 {differences}
 """
 
-# ---- the LIF constants (rate2spike.LIFParameters; time s, voltage mV) ----
-CONSTANTS = {constants}
-DT = {dt!r}  # s, the LIF step
-N_STEPS = {nt}  # steps per trial
-
-# ---- the network (rate2spike.interop.nest_model, verbatim) ----
-{model_source}
-
-# ---- the data: W (mV s), td (s), w_out (/ lambda), exc, w_in (mV per unit of stimulus), u (trials) ----
-import base64, io
-
-DATA = """
-{data}
-"""
-
+{embedded}
 
 def main():
     import nest
@@ -109,16 +95,6 @@ if __name__ == "__main__":
 
 def script_for(exported: Exported, indices, stem: str) -> str:
     """A self-contained NEST script of the network and the trials ``indices`` of the spec's seed."""
-    from rate2spike.network import make_drive
-
-    spec, prov = exported.spec, exported.provenance
-    specs = [spec.replace(index=int(k)) for k in indices]
-    return SCRIPT.format(
-        title=f"{docstring_text(prov['model'])} at lambda = {prov['scaling_factor']:g}: the converted LIF network in NEST",
-        n_trials=len(specs), stem=stem, model=docstring_text(prov["model"]), sha=prov["model_sha256"], task=prov["task"],
-        scaling_factor=prov["scaling_factor"], seed=spec.seed,
-        conditions=", ".join(f"{s.index}: {s.stimulus().condition.name}" for s in specs),
-        differences="\n".join(f"- {line}" for line in DIFFERENCES), constants=repr(exported.params.as_dict()),
-        dt=spec.dt, nt=make_drive(exported.network, specs[0].stimulus().u, spec.downsample).nt,
-        downsample=spec.downsample, model_source=MODEL_SOURCE.read_text(encoding="utf-8"),
-        data=embedded_data(exported, specs))
+    specs = [exported.spec.replace(index=int(k)) for k in indices]
+    return SCRIPT.format(stem=stem, differences="\n".join(f"- {line}" for line in DIFFERENCES),
+                         **script_fields(exported, specs, "NEST", MODEL_SOURCE))
