@@ -19,6 +19,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy.special import expit
 
+from rate2spike.blas import one_blas_thread
 from rate2spike.model import RateModel
 from rate2spike.timegrid import RATE_STEP
 
@@ -115,6 +116,7 @@ class Trajectory(NamedTuple):
     o: np.ndarray
 
 
+@one_blas_thread
 def run_time_major(W_rate, w_in, w_out, b_out, tau_steps, u, x0, noise, activation) -> Trajectory:
     """The forward pass on time-major arrays (the layout that makes each step contiguous).
 

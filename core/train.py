@@ -39,6 +39,7 @@ from typing import Callable, Iterator
 import numpy as np
 from scipy.special import expit
 
+from rate2spike.blas import one_blas_thread
 from rate2spike.limits import check_gain, check_inhibitory_share, check_tau, check_units
 from rate2spike.model import check_writable, written_temporary
 from rate2spike.paths import package_version
@@ -179,6 +180,7 @@ def loss_and_gradients(network: RateNetwork, u, target, x0, noise):
     return losses, traj, _backward(network, traj, np.moveaxis(u, 2, 0), np.asarray(target, dtype=np.float64).T, losses)
 
 
+@one_blas_thread
 def _backward(network: RateNetwork, traj, u_tm, target_tm, losses) -> dict[str, np.ndarray]:
     """BPTT through the stored trajectory (formulas in the module docstring).
 

@@ -181,3 +181,49 @@ def test_simulate_rate_noise_and_seed():
     np.testing.assert_array_equal(quiet.x[:, 0], 0.0)
     with pytest.raises(ValueError, match="n_inputs"):
         simulate_rate(model, np.ones((3, 30)))
+
+
+
+
+ONE_BLAS_THREAD_SCRIPT = """
+import threading
+import numpy as np
+from rate2spike import blas, rate
+from rate2spike.train import initialise_network
+
+before = blas.blas_threads()
+seen = []
+
+class Watching:  # an activation that records the BLAS setting in the middle of the forward pass
+    @staticmethod
+    def function(x, out=None):
+        seen.append(blas.blas_threads())
+        return np.tanh(x, out=out)
+
+rate.get_activation = lambda name: Watching
+rng = np.random.default_rng(0)
+network = initialise_network(1, 20, (4, 20), rng)
+forward = (network.recurrent_weights(), network.w_in, network.w_out, network.b_out, 5.0,
+           rng.standard_normal((30, 2, 1)), np.zeros((2, 20)), None, "sigmoid")
+runner = threading.Thread(target=rate.run_time_major, args=forward)  # as in a sweep's or a page's pool
+runner.start()
+runner.join()
+print(before, seen[0], blas.blas_threads())
+"""
+
+
+def test_the_rate_network_runs_on_one_blas_thread():
+    """The rate network's small products on BLAS's own threads, beside the simulator's and the
+    sweep's, made a diagnosis 10x slower on two cores (rate2spike.blas). Run in a worker thread of a
+    process whose BLAS had two threads, the forward pass runs on one, and the process keeps one."""
+    import subprocess
+    import sys
+
+    import os
+
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "2"}  # what a 2-core machine starts with
+    out = subprocess.run([sys.executable, "-c", ONE_BLAS_THREAD_SCRIPT], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    before, during, after = (eval(part + "]") for part in out.stdout.strip().rstrip("]").split("] "))
+    assert set(before) == {2} and set(during) == {1} and set(after) == {1}, out.stdout
