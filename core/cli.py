@@ -18,8 +18,7 @@ import numpy as np
 from rate2spike.cluster import check_local_workers
 from rate2spike.conversion import FRESH_SEED  # `evaluate` scores trials no grid search (seed 0) has seen
 from rate2spike.limits import (LAMBDA_RULE, MAX_UNITS, MIN_TAU_STEPS, check_gain, check_inhibitory_share,
-                              check_readout_penalty, check_scaling_factor, check_scaling_factors, check_tau,
-                              check_units, grid_count)
+                              check_scaling_factor, check_scaling_factors, check_tau, check_units, grid_count)
 from rate2spike.search import DEFAULT_ALPHA
 from rate2spike.sweep import DEFAULT_N_TRIALS, DEFAULT_SCALING_FACTORS
 from rate2spike.tasks import TASKS, condition_examples, option_examples, task_names_text
@@ -286,7 +285,7 @@ def parse_seeds(text: str) -> list[int]:
 def _train_options(args) -> dict:
     return dict(N=args.N, taus=tuple(args.taus), activation=args.act, P_inh=args.P_inh, gain=args.gain,
                 n_trials=args.n_trials, batch_size=args.batch_size, max_eval_loss=args.max_eval_loss,
-                min_eval_accuracy=args.min_eval_accuracy, readout_penalty=args.readout_penalty)
+                min_eval_accuracy=args.min_eval_accuracy)
 
 
 def _training_verdict(result) -> str:
@@ -567,9 +566,6 @@ def _add_train(sub, shared) -> None:
     p.add_argument("--min-eval-accuracy", type=float, default=REFERENCE_MIN_EVAL_ACCURACY,
                    help=f"... and the eval accuracy above this (default {REFERENCE_MIN_EVAL_ACCURACY:g}, as the "
                         "reference)")
-    p.add_argument("--readout-penalty", type=checked(float, check_readout_penalty), default=0.0,
-                   help="add this times sum(w_out^2) to the training loss, 0 or more (default 0: the reference's "
-                        "loss); a smaller readout makes each spike move the spiking output less (assets/README.md)")
     p.set_defaults(func=cmd_train)
 
 

@@ -129,14 +129,6 @@ def check_gain(value) -> float:
     return number
 
 
-def check_readout_penalty(value) -> float:
-    """The trainer's L2 penalty on the readout weights: a finite number, 0 or more (0: the reference's loss)."""
-    number = _number(value, "readout_penalty")
-    if number < 0:
-        raise ValueError(f"readout_penalty must be 0 or more, got {_shown(value)}")
-    return number
-
-
 def check_inhibitory_share(value) -> float:
     """P_inh, the probability that a unit is inhibitory: from 0 to 1."""
     number = _number(value, "P_inh")

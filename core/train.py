@@ -39,7 +39,7 @@ from typing import Callable, Iterator
 import numpy as np
 from scipy.special import expit
 
-from rate2spike.limits import check_gain, check_inhibitory_share, check_readout_penalty, check_tau, check_units
+from rate2spike.limits import check_gain, check_inhibitory_share, check_tau, check_units
 from rate2spike.model import check_writable, written_temporary
 from rate2spike.paths import package_version
 from rate2spike.progress import is_cancelled
@@ -169,27 +169,14 @@ def trial_losses(o: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.sqrt(np.sum((o - target) ** 2, axis=-1))
 
 
-def readout_penalty_term(network: RateNetwork, readout_penalty: float) -> float:
-    """``readout_penalty * sum(w_out ** 2)``, the L2 term the trainer may add to the mean trial loss.
-
-    Why: the spiking network's output is ``w_out / λ`` times the units' filtered spike trains, so each
-    spike moves it by about ``w_out_i / (λ td)``; a readout that grows large (xor's does, 20-fold)
-    turns spike noise into output swings across the thresholds. 0 (the default) is the reference's loss."""
-    return readout_penalty * float(network.w_out @ network.w_out)
-
-
-def loss_and_gradients(network: RateNetwork, u, target, x0, noise, readout_penalty: float = 0.0):
-    """Per-trial losses (B,), the trajectory, and the gradients of their mean plus
-    ``readout_penalty_term`` (the losses returned are the task's, without that term).
+def loss_and_gradients(network: RateNetwork, u, target, x0, noise):
+    """Per-trial losses (B,), the trajectory, and the gradients of their mean.
 
     u (B, n_in, T), target (B, T), x0 (B, N), noise (B, N, T) or None.
     """
     traj = network.run(u, x0, noise)
     losses = trial_losses(traj.o.T, target)
-    grads = _backward(network, traj, np.moveaxis(u, 2, 0), np.asarray(target, dtype=np.float64).T, losses)
-    if readout_penalty:
-        grads["w_out"] += 2.0 * readout_penalty * network.w_out
-    return losses, traj, grads
+    return losses, traj, _backward(network, traj, np.moveaxis(u, 2, 0), np.asarray(target, dtype=np.float64).T, losses)
 
 
 def _backward(network: RateNetwork, traj, u_tm, target_tm, losses) -> dict[str, np.ndarray]:
@@ -329,8 +316,7 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
                 cancel: Callable[[], bool] | threading.Event | None = None, *,
                 max_eval_loss: float = REFERENCE_MAX_EVAL_LOSS,
                 min_eval_accuracy: float = REFERENCE_MIN_EVAL_ACCURACY,
-                min_trials: int | None = None, learning_rate: float = 0.01,
-                readout_penalty: float = 0.0) -> TrainingResult:
+                min_trials: int | None = None, learning_rate: float = 0.01) -> TrainingResult:
     """Train a rate RNN on ``task`` ('go-nogo', 'xor', 'mante') and save it as a spikeRNN file.
 
     Every 100 training trials the network is evaluated on 100 fresh trials; training stops
@@ -342,10 +328,6 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     (``..._Tau_<value>...`` with one fixed tau, as spikeRNN names it; the seed is rate2spike's
     addition), never over another file (``save_new_model``), with how it was trained beside
     spikeRNN's variables (``train_seed``, ``train_options``: ``_training_record``).
-
-    ``readout_penalty`` (>= 0, default 0: the reference's loss exactly) adds
-    ``readout_penalty * sum(w_out ** 2)`` to the loss each Adam step follows (``readout_penalty_term``:
-    why); the stopping rule and the stored ``losses`` stay the task's loss.
 
     Batch size: each Adam step follows the mean loss of ``batch_size`` trials (default 1, the
     reference's schedule; why, at ``DEFAULT_BATCH_SIZE``). Evaluations stay exactly every 100
@@ -359,7 +341,6 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
     folder are checked before training.
     """
     task = get_task(task)
-    readout_penalty = check_readout_penalty(readout_penalty)
     seed = _check_training(task, N, taus, P_inh, gain, batch_size, n_trials, seed, out_dir, activation)
     floor = task.training_min_trials if min_trials is None else min_trials
     init_rng, train_rng, eval_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
@@ -378,7 +359,7 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
         batch = min(batch_size, next_eval - done, n_trials - done)
         trials = task.training_batch(train_rng, batch)
         x0, noise = draw_trial_randomness(train_rng, batch, N, task.training_steps)
-        batch_losses, traj, grads = loss_and_gradients(network, trials.u, trials.target, x0, noise, readout_penalty)
+        batch_losses, traj, grads = loss_and_gradients(network, trials.u, trials.target, x0, noise)
         optimiser.step(grads)
         losses.extend(batch_losses.tolist())
         done += batch
@@ -399,8 +380,7 @@ def train_model(task, N: int = 200, taus=(4, 20), seed: int = 0, out_dir=".", ac
         {**_model_file_variables(network, initial, last_batch, losses, evaluation, done),
          **_training_record(task.name, seed, N=N, taus=list(network.taus), activation=activation, P_inh=P_inh,
                             gain=gain, n_trials=n_trials, batch_size=batch_size, max_eval_loss=max_eval_loss,
-                            min_eval_accuracy=min_eval_accuracy, min_trials=floor, learning_rate=learning_rate,
-                            readout_penalty=readout_penalty)})
+                            min_eval_accuracy=min_eval_accuracy, min_trials=floor, learning_rate=learning_rate)})
     return TrainingResult(
         path=path,
         eval_accuracy=evaluation.accuracy if evaluation else float("nan"),

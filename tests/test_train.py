@@ -1,7 +1,6 @@
 """The rate trainer (core.train): exact gradients, reproducibility, learning, the model file."""
 
 import datetime
-import json
 import re
 import threading
 
@@ -13,17 +12,15 @@ from rate2spike.model import load_model
 from rate2spike.rate import ACTIVATIONS, draw_trial_randomness, get_activation, simulate_rate
 from rate2spike.tasks import get_task
 from rate2spike.train import (
-    Adam, evaluate, initialise_network, loss_and_gradients, model_file_path, readout_penalty_term, train_model,
-    trial_losses,
+    Adam, evaluate, initialise_network, loss_and_gradients, model_file_path, train_model, trial_losses,
 )
 
 # --- gradients ---------------------------------------------------------------------------------
 
-def batch_loss(network, u, target, x0, noise, readout_penalty=0.0) -> float:
-    """Mean per-trial loss of a batch plus the readout penalty (what the gradients are of), for the
-    finite differences."""
+def batch_loss(network, u, target, x0, noise) -> float:
+    """Mean per-trial loss of a batch (what the gradients are of), for the finite differences."""
     traj = network.run(u, x0, noise)
-    return float(trial_losses(traj.o.T, target).mean()) + readout_penalty_term(network, readout_penalty)
+    return float(trial_losses(traj.o.T, target).mean())
 
 
 def gradient_check_network(activation, taus=(4, 20)):
@@ -47,7 +44,7 @@ def gradient_check_network(activation, taus=(4, 20)):
     return net, (u, target, x0 * 100, noise)
 
 
-def finite_difference(net, name, args, h=1e-6, readout_penalty=0.0):
+def finite_difference(net, name, args, h=1e-6):
     param = net.parameters()[name]
     grad = np.zeros_like(param)
     for index in np.ndindex(param.shape):
@@ -55,9 +52,9 @@ def finite_difference(net, name, args, h=1e-6, readout_penalty=0.0):
             continue  # relu's kink: the trainer uses relu'(0) = 0, checked separately
         kept = param[index].copy()
         param[index] = kept + h
-        up = batch_loss(net, *args, readout_penalty)
+        up = batch_loss(net, *args)
         param[index] = kept - h
-        down = batch_loss(net, *args, readout_penalty)
+        down = batch_loss(net, *args)
         param[index] = kept
         grad[index] = (up - down) / (2 * h)
     return grad
@@ -77,19 +74,6 @@ def test_gradients_match_central_differences(activation):
         assert np.linalg.norm(analytic) > 1e-6, name
         error = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(analytic), np.linalg.norm(numeric))
         assert error < 1e-5, f"{activation} {name}: relative error {error:.2e}"
-
-
-def test_readout_penalty_gradient_matches_central_differences():
-    net, args = gradient_check_network("sigmoid")
-    plain = loss_and_gradients(net, *args)[2]
-    losses, _, grads = loss_and_gradients(net, *args, readout_penalty=0.3)
-    np.testing.assert_array_equal(losses, loss_and_gradients(net, *args)[0])  # the losses stay the task's
-    for name in ("w", "b_out", "taus_gaus"):
-        np.testing.assert_array_equal(grads[name], plain[name])  # only the readout is penalised
-    numeric = finite_difference(net, "w_out", args, readout_penalty=0.3)
-    error = np.linalg.norm(grads["w_out"] - numeric) / np.linalg.norm(numeric)
-    assert error < 1e-5, f"relative error {error:.2e}"
-    assert np.linalg.norm(grads["w_out"] - plain["w_out"]) > 0.1 * np.linalg.norm(plain["w_out"])
 
 
 def test_weight_gradient_respects_relu_dale_and_mask():
@@ -178,23 +162,6 @@ def test_stop_rule_uses_the_criteria(tmp_path):
     assert not strict.converged and strict.trials == 300
     floor = quick_run(tmp_path / "floor", 0, n_trials=3000, batch_size=50, max_eval_loss=1e9, min_eval_accuracy=-1.0)
     assert floor.converged and floor.trials == 1600  # go-nogo needs more than 1500 trials
-
-
-def test_readout_penalty_shrinks_the_readout_and_its_default_is_the_reference_loss(tmp_path):
-    plain = quick_run(tmp_path / "plain", 3, n_trials=200, batch_size=1, min_trials=10**6)
-    zero = quick_run(tmp_path / "zero", 3, n_trials=200, batch_size=1, min_trials=10**6, readout_penalty=0.0)
-    penalised = quick_run(tmp_path / "penalised", 3, n_trials=200, batch_size=1, min_trials=10**6,
-                          readout_penalty=1.0)
-    for name in ("w", "w_out", "b_out", "taus_gaus"):
-        np.testing.assert_array_equal(getattr(zero.network, name), getattr(plain.network, name))
-    assert np.linalg.norm(penalised.network.w_out) < 0.8 * np.linalg.norm(plain.network.w_out)
-    recorded = json.loads(str(scipy.io.loadmat(penalised.path)["train_options"][0]))
-    assert recorded["readout_penalty"] == 1.0
-    with pytest.raises(ValueError, match="readout_penalty must be 0 or more, got -0.1"):
-        quick_run(tmp_path / "negative", 3, readout_penalty=-0.1)
-    with pytest.raises(ValueError, match="readout_penalty must be a finite number"):
-        quick_run(tmp_path / "nan", 3, readout_penalty=float("nan"))
-    assert not (tmp_path / "negative").exists() and not (tmp_path / "nan").exists()
 
 
 TRAINED_N = 100  # small enough for CI (~5 s), large enough to learn go-nogo reliably
