@@ -38,6 +38,19 @@ def test_one_model_per_task_under_the_reference_layout():
         assert path.name.startswith(f"Task_{task}_N_") and "_Act_sigmoid_" in path.name
 
 
+def test_the_shipped_folder_is_named_after_the_models_decay_range(tmp_path, monkeypatch):
+    """xor's models are under P_rec_0.2_Taus_4.0_50.0, the others' under 4.0_20.0; a folder someone
+    else prepared with two ranges for a task gives the task's folder (the searches look inside)."""
+    assert shipped_model_dir("xor").name == "P_rec_0.2_Taus_4.0_50.0"
+    assert shipped_model_dir("go-nogo").name == shipped_model_dir("mante").name == "P_rec_0.2_Taus_4.0_20.0"
+    monkeypatch.setenv("RATE2SPIKE_ASSETS", str(tmp_path))
+    (tmp_path / "models" / "xor" / "P_rec_0.2_Taus_4.0_20.0").mkdir(parents=True)
+    assert shipped_model_dir("xor") == tmp_path / "models" / "xor" / "P_rec_0.2_Taus_4.0_20.0"
+    (tmp_path / "models" / "xor" / "P_rec_0.2_Taus_4.0_50.0").mkdir()
+    assert shipped_model_dir("xor") == tmp_path / "models" / "xor"
+    assert shipped_model_dir("mante") == tmp_path / "models" / "mante"  # none: the task's folder
+
+
 def test_assets_are_small():
     total = sum(p.stat().st_size for p in assets_dir().rglob("*") if p.is_file())
     assert total < 10 * 2**20
