@@ -22,8 +22,12 @@ def assets_dir() -> Path:
 
 
 def shipped_model_dir(task: str = "go-nogo") -> Path:
-    """The spikeRNN-style folder of the shipped models for one task."""
-    return assets_dir() / "models" / task / "P_rec_0.2_Taus_4.0_20.0"
+    """The spikeRNN-style folder of the shipped models for one task, ``models/<task>/P_rec_0.2_Taus_<min>_<max>``:
+    named after the model's decay range, which differs by task (xor's is 4-50 steps, assets/README.md says
+    why). With no such folder, or several, the task's folder (the searches look in its subfolders)."""
+    task_dir = assets_dir() / "models" / task
+    folders = sorted(task_dir.glob("P_rec_*")) if task_dir.is_dir() else []
+    return folders[0] if len(folders) == 1 else task_dir
 
 
 def shipped_models() -> list[Path]:

@@ -45,7 +45,10 @@ WILSON_Z = 1.959963984540054  # two-sided 95%
 
 
 def wilson_interval(successes, n, z: float = WILSON_Z):
-    """95% Wilson score interval for a binomial proportion (works for 0 and n successes)."""
+    """95% Wilson score interval for a binomial proportion (works for 0 and n successes).
+
+    At 0 and n successes the bound is exactly 0 and 1 (the formula's value; rounding would otherwise
+    put 1 of 60 just outside its own interval), and every bound lies in 0..1."""
     successes = np.asarray(successes, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -53,7 +56,9 @@ def wilson_interval(successes, n, z: float = WILSON_Z):
         denom = 1 + z**2 / n
         center = (p + z**2 / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return center - half, center + half
+    low = np.where((successes == 0) & (n > 0), 0.0, np.clip(center - half, 0.0, 1.0))  # n = 0: NaN, as before
+    high = np.where((successes == n) & (n > 0), 1.0, np.clip(center + half, 0.0, 1.0))
+    return (low[()], high[()])
 
 
 class SweepResult:

@@ -4,7 +4,8 @@ and the spikeRNN API the same arrays.
 First recorded at commit 1ba52b7 (before TrialSpec existed) and kept through the restructure
 into one trial pipeline; re-pinned once when the noise generator changed from one stream per
 trial to one stream per unit (seeded results changed then), and the go-nogo and xor numbers again when
-those shipped models were retrained (issue 24: assets/README.md).
+those shipped models were retrained (issue 24: assets/README.md; xor twice, the second time with the
+decay range 4-50).
 What is pinned: a default-grid sweep of 8 trials per lambda, seed 0, on each shipped model; one
 seeded LIF_network_fnc call with stimulation on the shipped go-nogo model; evaluate_single_trial
 for seeds 0..9 at two lambdas. A change that alters a spike anywhere changes these.
@@ -25,9 +26,9 @@ PINNED_SWEEPS = {
     "go-nogo": {"file": "Task_go-nogo_N_200_Taus_4.0_20.0_Act_sigmoid_2026_12_06_105914.mat",
                 "n_correct": [8, 8, 8, 8, 8, 8, 8, 6, 3, 3, 3, 4],
                 "spikes": [8255, 8389, 8669, 9031, 9445, 9976, 10564, 11284, 12157, 13016, 13974, 14941]},
-    "xor": {"file": "Task_xor_N_200_Taus_4.0_20.0_Act_sigmoid_2026_12_06_113403.mat",
-            "n_correct": [6, 7, 8, 7, 8, 8, 8, 8, 8, 7, 6, 4],
-            "spikes": [5364, 5762, 5841, 5928, 6154, 6338, 6547, 6656, 6730, 7118, 7337, 7651]},
+    "xor": {"file": "Task_xor_N_200_Taus_4.0_50.0_Act_sigmoid_2026_12_06_142423.mat",
+            "n_correct": [8, 8, 8, 8, 8, 8, 7, 5, 1, 0, 0, 0],
+            "spikes": [10115, 11042, 11998, 12986, 14008, 15101, 16164, 17394, 18643, 19806, 20987, 22259]},
     "mante": {"file": "Task_mante_N_200_Taus_4.0_20.0_Act_sigmoid_2026_11_23_162048.mat",
               "n_correct": [7, 6, 8, 8, 8, 8, 7, 7, 6, 1, 1, 0],
               "spikes": [13815, 15099, 16842, 18200, 19619, 20808, 22232, 23778, 25571, 27405, 29293, 31321]},

@@ -186,18 +186,18 @@ def test_refinement_in_a_race_races_the_finer_lambdas_against_the_best():
     assert any(note.startswith("refined around") and "raced against it" in note for note in notes)
 
 
-@pytest.mark.parametrize("task, n_trials, drops", [("go-nogo", 40, True), ("xor", 30, False), ("mante", 30, True)])
-def test_on_a_shipped_model_a_race_scores_the_full_grids_trials_and_agrees_with_it(task, n_trials, drops):
+@pytest.mark.parametrize("task, n_trials", [("go-nogo", 40), ("xor", 30), ("mante", 30)])
+def test_on_a_shipped_model_a_race_scores_the_full_grids_trials_and_agrees_with_it(task, n_trials):
     """On LIF trials: every trial the race scores is the full grid's trial (same verdict), the race
-    scores fewer of them (xor's curve is flat over this grid: nothing to drop), and its optimum is
-    the full grid's, a grid step away, or in its band."""
+    scores fewer of them (every shipped curve falls at large λ), and its optimum is the full grid's,
+    a grid step away, or in its band."""
     model = load_model(find_model_files(shipped_model_dir(task))[0], stored_results=False)
     grid = [10.0, 25.0, 40.0, 55.0, 70.0, 85.0]
     full = run_sweep(model, scaling_factors=grid, n_trials=n_trials)
     race = run_sweep(model, scaling_factors=grid, n_trials=n_trials, options=SearchOptions(race=True))
     for k, n in enumerate(race.n_done):
         np.testing.assert_array_equal(race.table.verdicts[k, :n], full.table.verdicts[k, :n])
-    assert race.n_done.sum() < full.n_done.sum() if drops else race.n_done.sum() <= full.n_done.sum()
+    assert race.n_done.sum() < full.n_done.sum()
     assert race.optimum[0] in full.band or abs(race.optimum[0] - full.optimum[0]) <= 10
 
 

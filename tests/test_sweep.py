@@ -21,6 +21,10 @@ def test_wilson_interval_known_values():
     assert low == pytest.approx(0.0, abs=1e-12) and high == pytest.approx(0.1611, abs=1e-4)
     low, high = wilson_interval(20, 20)
     assert high == pytest.approx(1.0) and low == pytest.approx(0.8389, abs=1e-4)
+    for n in (40, 60, 100, 200):  # all or none correct: the observed proportion is inside, exactly
+        assert wilson_interval(n, n)[1] == 1.0 and wilson_interval(0, n)[0] == 0.0
+    low, high = wilson_interval(np.array([0, 30, 60]), 60)
+    assert low[0] == 0.0 and high[2] == 1.0 and 0 < low[1] < 0.5 < high[1] < 1
 
 
 def test_same_trials_at_every_lambda(make_model):
