@@ -135,7 +135,7 @@ def judge(result) -> Verdict | None:
     j = int(np.argmax(clean / done))  # the best clean λ (the smallest among ties: rows increase with λ)
     best, score = float(factors[j]), float(clean[j] / done[j])
     low, high = (float(v) for v in wilson_interval(clean[j], done[j]))
-    swing = _swing_note(result, optimum, correct, clean, scored)
+    swing = _swing_note(result, optimum, best, score, done, correct, clean, scored)
     goal = task.goal_accuracy
     if score >= goal:
         return Verdict(CONVERTED, f"λ = {best:g} scores {score:.3f} (95% CI {low:.3f}-{high:.3f}), meeting the "
@@ -150,13 +150,19 @@ def _cleanly(result, scored) -> str:
     return " with clean answers" if (correct != clean).any() else ""
 
 
-def _swing_note(result, optimum: float, correct, clean, scored) -> str:
-    """A clause on the reference's optimum when its 'correct' answers swing across both thresholds."""
+def _swing_note(result, optimum: float, best: float, score: float, done, correct, clean, scored) -> str:
+    """A clause on the reference's optimum when its 'correct' answers swing across both thresholds:
+    what it scores only by counting them, against the best clean score (``score``, at ``best``)."""
     k = int(np.flatnonzero(result.table.scaling_factors[scored] == optimum)[0])
     if correct[k] == 0 or (correct[k] - clean[k]) / correct[k] < BOTH_WAYS:
         return ""
-    return (f"; the reference's optimum, λ = {optimum:g}, scores higher only by counting outputs that swing across "
-            f"both thresholds ({(correct[k] - clean[k]) / correct[k]:.0%} of its correct trials answer both ways)")
+    swinging = f"{(correct[k] - clean[k]) / correct[k]:.0%} of its correct trials answer both ways"
+    counted = correct[k] / done[k]
+    if optimum == best:
+        return f"; it scores {counted:.3f} by the reference's rule, counting outputs that swing ({swinging})"
+    compared = "higher" if counted > score else "as high"
+    return (f"; the reference's optimum, λ = {optimum:g}, scores {compared} ({counted:.3f}) only by counting "
+            f"outputs that swing across both thresholds ({swinging})")
 
 
 def recommend(result, tolerance: float = DEFAULT_TOLERANCE) -> tuple[float, float, float] | None:

@@ -146,6 +146,35 @@ def test_warnings_name_the_edge_and_the_ties(model_file):
     assert upper.warnings() == ["the optimum is at the grid's upper edge (40): try higher lambdas"]
 
 
+def _xor_result(model, factors, swinging_per_factor, missed_per_factor=None, trials: int = 40):
+    """A finished xor sweep: at each λ, the given number of trials also crossing the opposite threshold
+    (answering both ways), the given number missed (the last ones), the others correct and clean."""
+    r = SweepResult(TrialSpec(model, task="xor"), factors, trials)
+    for k, swinging in enumerate(swinging_per_factor):
+        missed = missed_per_factor[k] if missed_per_factor else 0
+        for j in range(trials):
+            label, correct = (1 if j % 2 else -1), j < trials - missed
+            opposite = -label * (0.9 if j < swinging else 0.1)
+            r.record(k, j, Outcome("++" if label == 1 else "+-", label, correct, None,
+                                   extreme=(0.9 if correct else 0.2) * label, level=0.7 * label, opposite=opposite))
+    return r
+
+
+def test_the_verdict_says_the_reference_optimum_scores_higher_only_when_it_does(make_model):
+    """xor shipped since issue 24 read "the reference's optimum, λ = 20, scores higher only by counting
+    outputs that swing", beside a best clean λ scoring the same 1.000: the clause says what is true."""
+    model = load_model(make_model(n_inputs=2))
+    tie = _xor_result(model, [20, 45], [8, 0]).verdict()  # 1.000 by the rule at both; 45 is clean
+    assert tie.kind == "converted" and "λ = 45 scores 1.000" in tie.reason
+    assert "λ = 20, scores as high (1.000) only by counting outputs that swing" in tie.reason
+    assert "20% of its correct trials answer both ways" in tie.reason
+    higher = _xor_result(model, [20, 45], [8, 0], missed_per_factor=[0, 1]).verdict()  # 45 misses one
+    assert "λ = 45 scores 0.975" in higher.reason and "λ = 20, scores higher (1.000) only by counting" in higher.reason
+    same = _xor_result(model, [20, 45], [8, 30]).verdict()  # the optimum is also the best clean λ
+    assert "the best λ, 20, scores 0.800" in same.reason and "it scores 1.000 by the reference's rule" in same.reason
+    assert "higher" not in same.reason and "as high" not in same.reason
+
+
 def test_margins_keep_every_trials_scored_value(model_file):
     r = _result(load_model(model_file), [20, 40], [True, False], [True, True])
     m = r.margins()
