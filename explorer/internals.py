@@ -16,8 +16,14 @@ that fails, naming the hook, when an upgrade removes or changes it:
 - ``BokehSessionContext._session.connection_count`` (Bokeh), in ``page_connections``: how many
   browser connections a page's session has; Bokeh destroys a closed page's session only after its
   unused-session lifetime, and until then a sweep it started would keep two cores busy for nobody.
+- ``Reactive._update_model(events, msg, root, model, doc, comm)`` (Panel), with
+  ``_process_property_change``, in ``NoStaleEcho``: the values sent to a notebook's page, to drop
+  the page's late echoes of them.
 - ``InlineStyleSheet._update`` (BokehJS), reached through a renderer view's ``position``
   stylesheet, in ``install_browser_fixes``: see ``SKIP_UNCHANGED_STYLESHEETS_JS``.
+- ``pyviz_comms.JupyterComm._comm`` and ``init`` (pyviz_comms), and Panel's notebook ``push``
+  reading ``comm._comm`` to tell whether the cell's comm is open, in ``OrderedJupyterComm``: see
+  there. Installed by ``keep_notebook_updates_in_order`` (``rate2spike.explorer.notebook``).
 - The Bootstrap template's sidebar element (``id="sidebar"``, shown while it has the class
   ``show``) and its toggle button (``id="sidebar-toggle"``), in ``collapse_sidebar_with``: the
   template offers only ``collapsed_sidebar``, read once when the page is built.
@@ -25,15 +31,64 @@ that fails, naming the hook, when an upgrade removes or changes it:
 
 from __future__ import annotations
 
+import collections
 import math
+import time
 from typing import Callable
 
 import panel as pn
+import pyviz_comms
 from bokeh.models import CustomJS
 from panel.io.document import hold
+from panel.io.notebook import JupyterCommManagerBinary
 
 
-class Immediate:
+class NoStaleEcho:
+    """For the widgets code sets in a notebook (λ, seed, the condition): an echo from the page of a
+    value the kernel has since replaced is dropped.
+
+    In a notebook cell, Panel's comm manager in the page applies the kernel's changes without
+    marking them as the kernel's, so the page sends every value back (Panel issues 7324 and 7325).
+    After quick changes from code (λ 12, 50, 31, then 27) the echo of 12 reached the kernel after
+    27 and set λ back to 12 for a moment, with the condition of 27's trial: the explorer drew a trial
+    nobody asked for. The values sent to the page (``_update_model``, Panel's, with a comm: only in
+    a notebook) are kept for ``ECHO_WINDOW_S``; a value from the page that is one of them
+    (``_process_property_change``) ends its echoes, and if a newer value was sent after it, it is
+    stale and dropped. A served page (no comm) is not affected: Bokeh's server marks its own changes."""
+
+    ECHO_WINDOW_S = 30.0
+
+    def _update_model(self, events, msg, root, model, doc, comm):
+        if comm is not None:
+            sent = self.__dict__.setdefault("_sent_to_page", {})
+            now = time.monotonic()
+            for attr, value in msg.items():
+                sent.setdefault(attr, collections.deque(maxlen=64)).append((value, now))
+        super()._update_model(events, msg, root, model, doc, comm)
+
+    def _process_property_change(self, msg):
+        sent = self.__dict__.get("_sent_to_page", {})
+        for attr in [attr for attr in msg if sent.get(attr)]:
+            pending, now = sent[attr], time.monotonic()
+            while pending and now - pending[0][1] > self.ECHO_WINDOW_S:
+                pending.popleft()
+            if not any(_same(value, msg[attr]) for value, _at in pending):
+                continue  # the page's own change
+            while not _same(pending.popleft()[0], msg[attr]):
+                pass
+            if pending:  # sent after the echoed value: the echo is stale
+                del msg[attr]
+        return super()._process_property_change(msg)
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # values that do not compare (arrays): not an echo of each other
+        return a is b
+
+
+class Immediate(NoStaleEcho):
     """For the widgets that start a new trial (λ, seed, the condition): handle a change from the
     page at once and send everything it causes in one message. Panel by default waits 50 ms
     after a widget's change (to batch further ones), then sends each updated widget and figure
@@ -195,3 +250,49 @@ def collapse_sidebar_with(toggle: pn.widgets.Toggle) -> None:
     """Collapse the served page's sidebar while ``toggle`` is on, show it while it is off (in the
     browser: also when the server switches the toggle)."""
     toggle.jscallback(value=COLLAPSE_SIDEBAR_JS)
+
+
+class _Waiting:
+    """Stands in for the kernel's comm until the notebook opens it: keeps what is sent, in order."""
+
+    def __init__(self):
+        self.messages: list[tuple] = []
+
+    def send(self, data=None, metadata=None, buffers=None):
+        self.messages.append((data, metadata, buffers or []))
+
+    def on_msg(self, callback):  # nothing arrives before the notebook opens the comm
+        pass
+
+    def close(self):
+        self.messages.clear()
+
+
+class OrderedJupyterComm(pyviz_comms.JupyterComm):
+    """The comm a notebook cell's Panel output is updated through, keeping the updates in order.
+
+    A cell's comm opens only once the notebook has rendered the output and the kernel has read
+    the notebook's reply, which during Run All comes after the cells still queued. Until then
+    Panel's ``push`` finds ``comm._comm`` unset and sends each update again on a 0.1 s timer,
+    and those timers fire in no fixed order: in JupyterLab the explorer's output figure received
+    the lesson's updates shuffled, the first one last, and kept showing an earlier trial than the
+    kernel's (issue 24; tests/test_notebook_lab.py). Here the updates sent before the comm opens
+    are kept, in order, and sent first when it opens (``init``, which Panel calls on the
+    notebook's reply); Panel's ``push`` sees a comm that takes them at once."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._comm = _Waiting()
+
+    def init(self):
+        waiting = self._comm if isinstance(self._comm, _Waiting) else None
+        super().init()  # the kernel's comm, opened towards the notebook's registered target
+        if waiting is not None:
+            for data, metadata, buffers in waiting.messages:
+                self._comm.send(data, metadata=metadata, buffers=buffers)
+            waiting.close()
+
+
+def keep_notebook_updates_in_order() -> None:
+    """Make every Panel output of this kernel (the explorer's and others') use ``OrderedJupyterComm``."""
+    JupyterCommManagerBinary.server_comm = OrderedJupyterComm

@@ -14,6 +14,7 @@ import panel as pn
 
 from rate2spike.explorer.app import ExplorerPage
 from rate2spike.explorer.catalog import ModelCatalog
+from rate2spike.explorer.internals import keep_notebook_updates_in_order
 from rate2spike.explorer.session import ExplorerSession
 from rate2spike.tasks import TASKS
 
@@ -22,6 +23,7 @@ def extension() -> None:
     """Load the front-end pieces the explorer uses into the notebook, inline, so it renders offline
     (run once, before displaying)."""
     pn.extension("filedropper", notifications=False, inline=True)
+    keep_notebook_updates_in_order()
 
 
 def _catalog_and_label(model) -> tuple[ModelCatalog, str | None]:
@@ -58,6 +60,7 @@ class Explorer(ExplorerSession, pn.viewable.Viewer):
     """
 
     def __init__(self, model=None, **params):
+        keep_notebook_updates_in_order()  # before the cell's comm is made (explorer/internals.py)
         catalog, label = _catalog_and_label(model)
         super().__init__(catalog=catalog)
         if label is not None:

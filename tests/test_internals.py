@@ -154,6 +154,68 @@ def test_hook_bootstrap_template_sidebar_markup():
     assert list(model.js_property_callbacks) == ["change:active"] and "cb_obj.active" in callbacks[0].code
 
 
+def test_hook_pyviz_jupyter_comm_and_panel_notebook_push(monkeypatch):
+    """Panel's notebook ``push`` sends at once through a comm whose ``_comm`` is set (no timer), and
+    pyviz_comms' ``JupyterComm.init`` makes ``_comm`` the kernel's comm: ``OrderedJupyterComm``
+    relies on both to deliver a cell's updates in order. Two updates pushed before the notebook
+    opens the comm leave, in order, when it opens; one pushed after goes straight out."""
+    import json
+
+    import ipykernel.comm
+    from bokeh.models import Div
+    from panel.io.notebook import push
+
+    contents = []
+
+    class KernelComm:  # what ipykernel gives pyviz_comms' JupyterComm.init
+        def __init__(self, target_name=None, data=None, **_):
+            self.target_name = target_name
+
+        def on_msg(self, callback):
+            pass
+
+        def send(self, data=None, metadata=None, buffers=None):
+            if isinstance(data, str) and '"events"' in data:
+                contents.append([event["new"] for event in json.loads(data)["events"]])
+
+    monkeypatch.setattr(ipykernel.comm, "Comm", KernelComm)
+    comm = internals.OrderedJupyterComm()
+    doc = Document()
+    div = Div(text="drawn")
+    doc.add_root(div)
+    doc.hold("combine")  # as a cell's document is held while the explorer changes it
+    for text in ("first", "second"):
+        div.text = text
+        push(doc, comm)
+    assert contents == [], gone("panel.io.notebook.push reading comm._comm", "OrderedJupyterComm")
+    comm.init()
+    assert isinstance(comm._comm, KernelComm), gone("pyviz_comms.JupyterComm.init setting _comm", "OrderedJupyterComm")
+    div.text = "third"
+    push(doc, comm)
+    assert contents == [["first"], ["second"], ["third"]], contents
+
+
+def test_hook_reactive_update_model_for_no_stale_echo():
+    """Panel's ``_update_model`` gets the values sent to a notebook's page with the cell's comm:
+    ``NoStaleEcho`` keeps them, so that the page's late echo of an earlier value is dropped, the
+    echo of the current one changes nothing, and the student's own change goes through."""
+    from rate2spike.explorer.controls import ImmediateFloatInput
+
+    box = ImmediateFloatInput(value=1.0)
+    model = box.get_root(Document(), internals.OrderedJupyterComm())
+    for value in (12.0, 50.0, 27.0):  # set from code in the notebook
+        box.value = value
+    assert model.value == 27.0
+    assert [v for v, _at in box._sent_to_page.get("value", [])] == [12.0, 50.0, 27.0], gone(
+        "panel.reactive.Reactive._update_model(events, msg, root, model, doc, comm)", "NoStaleEcho")
+    box._process_events({"value": 12})  # the page's late echo of 12
+    assert box.value == 27.0
+    box._process_events({"value": 27})  # the echo of the current value
+    assert box.value == 27.0
+    box._process_events({"value": 12})  # now the student's own choice
+    assert box.value == 12.0
+
+
 PRIVATE_OWNERS = ("panel", "bokeh", "param")  # whose private names only internals.py may override
 MANGLED = re.compile(r"_[A-Za-z]\w*?__\w")
 
