@@ -63,6 +63,24 @@ class Exported:
                 "dt_s": float(self.spec.dt), "lif_parameters": self.params.as_dict()}
 
 
+@dataclass(frozen=True)
+class ForeignRun:
+    """What another simulator (Brian2, NEST) gave for K trials: every spike (trial, unit, step row:
+    row i - 1 is step i) and the K x nt output, with the trials' specs and stimuli for scoring."""
+
+    trial: np.ndarray
+    unit: np.ndarray
+    row: np.ndarray
+    output: np.ndarray
+    specs: tuple
+    stimuli: tuple
+
+    def outcomes(self):
+        """Each trial scored by its task's rule (``Task.score``), as our trials are."""
+        return [spec.task.score(self.output[k], spec.dt, stimulus)
+                for k, (spec, stimulus) in enumerate(zip(self.specs, self.stimuli))]
+
+
 def exported(spec: TrialSpec) -> Exported:
     """The converted network of ``spec`` (the same ``convert`` as ``run_trial``)."""
     return Exported(spec, convert(spec.model, spec.scaling_factor, spec.use_initial_weights, spec.rectify_weights,

@@ -8,34 +8,15 @@ starts at once (``cython`` pays a compile of about a minute on the first run, th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, require, script_fields
+from rate2spike.interop.common import Exported, ForeignRun, require, script_fields
 from rate2spike.network import convert, make_drive
 
 
 MODEL_SOURCE = Path(__file__).with_name("brian2_model.py")  # the network's code, carried verbatim by the script
-
-
-@dataclass(frozen=True)
-class Brian2Run:
-    """What Brian2 gave for K trials: every spike (trial, unit, step row: row i - 1 is step i) and
-    the K x nt output, with the trials' specs and stimuli for scoring."""
-
-    trial: np.ndarray
-    unit: np.ndarray
-    row: np.ndarray
-    output: np.ndarray
-    specs: tuple
-    stimuli: tuple
-
-    def outcomes(self):
-        """Each trial scored by its task's rule (``Task.score``), as our trials are."""
-        return [spec.task.score(self.output[k], spec.dt, stimulus)
-                for k, (spec, stimulus) in enumerate(zip(self.specs, self.stimuli))]
 
 
 def _inputs(exported: Exported, specs):
@@ -74,7 +55,7 @@ def brian2_network(exported: Exported, indices, v0=None, noise=None, seed: int |
 
 
 def run_brian2(exported: Exported, indices, v0=None, noise=None, seed: int | None = None,
-               target: str = "numpy", steps: int | None = None, scaling_factors=None) -> Brian2Run:
+               target: str = "numpy", steps: int | None = None, scaling_factors=None) -> ForeignRun:
     """Build (``brian2_network``) and run trials ``indices`` in Brian2, all at once, with Brian2's
     code generation ``target`` ('numpy': nothing to compile); ``steps`` runs only the first steps
     of the trials (default: all)."""
@@ -84,7 +65,7 @@ def run_brian2(exported: Exported, indices, v0=None, noise=None, seed: int | Non
     b2.prefs.codegen.target = target
     network, monitors, specs, stimuli, nt = brian2_network(exported, indices, v0, noise, seed, scaling_factors)
     trial, unit, row, output = brian2_model.run(network, monitors, steps or nt, exported.spec.dt, exported.network.N)
-    return Brian2Run(trial, unit, row, output, specs, stimuli)
+    return ForeignRun(trial, unit, row, output, specs, stimuli)
 
 
 SCRIPT = '''"""{title}

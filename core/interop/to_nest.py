@@ -5,12 +5,11 @@ here. What differs from the method is listed in ``DIFFERENCES`` (docs/interop.md
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rate2spike.interop.common import Exported, require, script_fields
+from rate2spike.interop.common import Exported, ForeignRun, require, script_fields
 
 MODEL_SOURCE = Path(__file__).with_name("nest_model.py")
 DIFFERENCES = (
@@ -23,24 +22,7 @@ DIFFERENCES = (
 )
 
 
-@dataclass(frozen=True)
-class NestRun:
-    """Spikes (trial, unit, step row) and the K x nt output of K trials run in NEST."""
-
-    trial: np.ndarray
-    unit: np.ndarray
-    row: np.ndarray
-    output: np.ndarray
-    specs: tuple
-    stimuli: tuple
-
-    def outcomes(self):
-        """Each trial scored by its task's rule (``Task.score``), as our trials are."""
-        return [spec.task.score(self.output[k], spec.dt, stimulus)
-                for k, (spec, stimulus) in enumerate(zip(self.specs, self.stimuli))]
-
-
-def run_nest(exported: Exported, indices, seed: int = 1) -> NestRun:
+def run_nest(exported: Exported, indices, seed: int = 1) -> ForeignRun:
     """Run trials ``indices`` of ``exported.spec``'s seed in NEST, all at once (NEST's noise,
     uniform initial voltages from ``seed``)."""
     nest = require("nest")
@@ -56,7 +38,7 @@ def run_nest(exported: Exported, indices, seed: int = 1) -> NestRun:
     neurons, recorder = nest_model.build_network(nest, net.W, net.td, u, net.w_in, spec.dt, p.as_dict(), v0, seed + 1)
     trial, unit, row = nest_model.run(nest, neurons, recorder, nt, spec.dt, net.N)
     output = nest_model.readout(trial, unit, row, len(specs), net.td, net.w_out, spec.dt, nt, p.tau_rise)
-    return NestRun(trial, unit, row, output, specs, stimuli)
+    return ForeignRun(trial, unit, row, output, specs, stimuli)
 
 
 SCRIPT = '''"""{title}
