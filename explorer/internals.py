@@ -24,6 +24,8 @@ that fails, naming the hook, when an upgrade removes or changes it:
 - ``pyviz_comms.JupyterComm._comm`` and ``init`` (pyviz_comms), and Panel's notebook ``push``
   reading ``comm._comm`` to tell whether the cell's comm is open, in ``OrderedJupyterComm``: see
   there. Installed by ``keep_notebook_updates_in_order`` (``rate2spike.explorer.notebook``).
+- ``panel.io.document._dispatch_msgs``, ``_WRITE_MSGS`` and ``_WRITE_BLOCK`` (Panel), in
+  ``keep_server_writes_flowing``: a served page's messages waiting for its websocket; see there.
 - The Bootstrap template's sidebar element (``id="sidebar"``, shown while it has the class
   ``show``) and its toggle button (``id="sidebar-toggle"``), in ``collapse_sidebar_with``: the
   template offers only ``collapsed_sidebar``, read once when the page is built.
@@ -39,6 +41,7 @@ from typing import Callable
 import panel as pn
 import pyviz_comms
 from bokeh.models import CustomJS
+from panel.io import document as panel_document
 from panel.io.document import hold
 from panel.io.notebook import JupyterCommManagerBinary
 
@@ -296,3 +299,24 @@ class OrderedJupyterComm(pyviz_comms.JupyterComm):
 def keep_notebook_updates_in_order() -> None:
     """Make every Panel output of this kernel (the explorer's and others') use ``OrderedJupyterComm``."""
     JupyterCommManagerBinary.server_comm = OrderedJupyterComm
+
+
+async def _dispatch_waiting_messages(doc, _dispatch=panel_document._dispatch_msgs):
+    """Panel's ``_dispatch_msgs``, which also writes messages another write task left waiting."""
+    if doc not in panel_document._WRITE_BLOCK and panel_document._WRITE_MSGS.get(doc):
+        panel_document._WRITE_BLOCK[doc] = True  # what arrives meanwhile queues behind them, in order
+    await _dispatch(doc)
+
+
+def keep_server_writes_flowing() -> None:
+    """Make sure no update of a served page waits for its websocket forever.
+
+    Panel (1.9) writes a page's updates to its websocket at once, or, while Bokeh is writing
+    a message there, keeps them in ``_WRITE_MSGS`` for a task (``_dispatch_msgs``) that retries
+    every 10 ms while ``_WRITE_BLOCK`` marks the page. When one such task finished writing while
+    another had just put its messages back to retry, the first lifted the mark and the second's
+    retry returned at once on seeing it lifted: those messages stayed in ``_WRITE_MSGS`` until the
+    page's next update. Under a class of 40 a page then showed the trial of the λ before the one
+    released, and the classroom benchmark waited 120 s for a trial the server had long computed
+    (issue 28). The retry now goes on while messages wait, with the mark set again."""
+    panel_document._dispatch_msgs = _dispatch_waiting_messages

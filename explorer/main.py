@@ -11,11 +11,12 @@ import panel as pn
 
 from rate2spike.explorer.app import TITLE, ExplorerPage, load_extensions
 from rate2spike.explorer.catalog import allow_save_from, models_dir_from
-from rate2spike.explorer.internals import install_browser_fixes
+from rate2spike.explorer.internals import install_browser_fixes, keep_server_writes_flowing
 from rate2spike.explorer.limits import limits_from
 from rate2spike.explorer.session import ExplorerSession
 
 load_extensions()
+keep_server_writes_flowing()  # once per process is enough; again is harmless
 # bounded in what a model may cost, its simulations on the server's pool (never the event loop)
 session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]),
                           limits=limits_from(sys.argv[1:]), doc=pn.state.curdoc)

@@ -216,6 +216,56 @@ def test_hook_reactive_update_model_for_no_stale_echo():
     assert box.value == 12.0
 
 
+def test_hook_panel_dispatch_msgs_leaves_no_update_waiting(monkeypatch):
+    """A served page's update that waits while Bokeh writes to its websocket is written once Bokeh is
+    done, even when another write task lifted the page's write mark in between (issue 28: the page
+    kept the trial of the λ before the one released). Panel's own retry, unpatched, leaves it waiting."""
+    import asyncio
+
+    from panel.io import document as panel_document
+
+    hook = "panel.io.document._dispatch_msgs / _WRITE_MSGS / _WRITE_BLOCK / extra_socket_handlers"
+    for name in ("_dispatch_msgs", "_WRITE_MSGS", "_WRITE_BLOCK", "extra_socket_handlers", "_dispatch_write_task"):
+        assert hasattr(panel_document, name), gone(hook, "keep_server_writes_flowing")
+    monkeypatch.setattr(panel_document, "_dispatch_msgs", panel_document._dispatch_msgs)  # restored afterwards
+    internals.keep_server_writes_flowing()
+
+    class Socket:  # a page's websocket; Bokeh holds its write lock while it writes a message of its own
+        def __init__(self):
+            self.write_lock = SimpleNamespace(_block=SimpleNamespace(_value=1))  # 0: held
+
+    async def two_updates() -> list[str]:
+        doc, socket, written = Document(), Socket(), []
+        connection = type("Connection", (), {"_socket": socket})()
+        first_written = asyncio.get_running_loop().create_future()
+
+        def write(_connection, msg=None, events=None):
+            written.append(msg)
+            return [first_written] if msg == "first" else []
+        monkeypatch.setitem(panel_document.extra_socket_handlers, Socket, write)
+        try:
+            # the first update is being written ...
+            panel_document._WRITE_BLOCK[doc] = True
+            panel_document._WRITE_MSGS[doc] = {connection: ["first"]}
+            first = asyncio.ensure_future(panel_document._dispatch_msgs(doc))
+            await asyncio.sleep(0)
+            # ... when Bokeh starts a message of its own and the second update has to wait for it
+            socket.write_lock._block._value = 0
+            panel_document._WRITE_MSGS[doc] = {connection: ["second"]}
+            panel_document._dispatch_write_task(doc, panel_document._dispatch_msgs, doc)
+            await asyncio.sleep(0)
+            first_written.set_result(None)  # the first write ends: its task lifts the page's write mark
+            await first
+            socket.write_lock._block._value = 1  # Bokeh is done
+            await asyncio.sleep(0.2)
+            return written
+        finally:
+            panel_document._WRITE_MSGS.pop(doc, None)
+            panel_document._WRITE_BLOCK.pop(doc, None)
+
+    assert asyncio.run(two_updates()) == ["first", "second"]
+
+
 PRIVATE_OWNERS = ("panel", "bokeh", "param")  # whose private names only internals.py may override
 MANGLED = re.compile(r"_[A-Za-z]\w*?__\w")
 
