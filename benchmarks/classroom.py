@@ -3,7 +3,8 @@
 Serves the dashboard (``panel serve``, as a lecturer runs it) and opens N sessions over Bokeh's own
 websocket protocol, as a browser does, without drawing anything: each session fetches the page
 (which builds its document on the server), connects, pulls its document and says it is ready.
-Then, in phases:
+Once the server is idle (the pages opened last have loaded: their first recorded trial and
+presets), in phases:
 
 1. **λ**: every session releases the λ slider every ``interval`` s (random phase, random λ on the
    slider's 0.5 grid) for ``duration`` s; release-to-update is the time from sending the released
@@ -294,6 +295,18 @@ async def _move_lambda(sessions, duration: float, interval: float, rng: random.R
     return latencies
 
 
+async def _wait_until_idle(server, most_s: float = 120.0, busy_below: float = 0.1) -> float:
+    """Wait until the server uses less than ``busy_below`` of one core over a second (the pages
+    opened last have finished loading: their recorded trial, presets, first draws); the seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < most_s:
+        cpu = server_cpu_s(server)
+        await asyncio.sleep(1.0)
+        if server_cpu_s(server) - cpu < busy_below:
+            break
+    return time.perf_counter() - started
+
+
 async def _wait_memory_settles(server, seconds: float) -> float:
     await asyncio.sleep(seconds)
     return server_memory_mb(server)
@@ -318,6 +331,7 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
     figures["mb_per_session"] = (memory - base) / n
     say(f"opened {n} sessions in {opened:.1f} s; server memory {memory:.0f} MB, "
         f"{figures['mb_per_session']:.1f} MB per session")
+    say(f"the last pages finished loading {await _wait_until_idle(server):.0f} s later (server idle)")
 
     say("")
     say(f"1. every session releases λ every {interval:g} s for {duration:g} s")

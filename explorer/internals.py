@@ -24,6 +24,8 @@ that fails, naming the hook, when an upgrade removes or changes it:
 - ``pyviz_comms.JupyterComm._comm`` and ``init`` (pyviz_comms), and Panel's notebook ``push``
   reading ``comm._comm`` to tell whether the cell's comm is open, in ``OrderedJupyterComm``: see
   there. Installed by ``keep_notebook_updates_in_order`` (``rate2spike.explorer.notebook``).
+- ``HTMLBasePane._update(ref, model)`` (Panel), in ``TextPane``: a text pane's new text, sent
+  without the stylesheets Panel re-creates on every update (see there).
 - ``panel.io.document._dispatch_msgs``, ``_WRITE_MSGS`` and ``_WRITE_BLOCK`` (Panel), in
   ``keep_server_writes_flowing``: a served page's messages waiting for its websocket; see there.
 - The Bootstrap template's sidebar element (``id="sidebar"``, shown while it has the class
@@ -183,6 +185,23 @@ class GuardedFileDropper(pn.widgets.FileDropper):
         self._received.pop(name, None)
         self._file_buffer.pop(name, None)
         self._refused_callback(name, at_least)
+
+
+class TextPane(pn.pane.HTML):
+    """An HTML pane whose new text is sent without new stylesheets.
+
+    On every change of its text, Panel (1.9) gives the pane's Bokeh model new stylesheet models,
+    and Bokeh, seeing models in a changed property, walks the page's whole document again (its
+    1,000 models: about 50 ms of the server's event loop, 200 ms under a profiler). The page's
+    text panes change with every trial (the export's status) and sweep (the verdict), so with forty
+    pages that walk was the largest cost of a sweep's end (issue 28). A text change leaves the
+    stylesheets as they are (a change of the ``stylesheets`` parameter itself is still sent, by
+    Panel's own path)."""
+
+    def _update(self, ref: str, model) -> None:
+        props = self._get_properties(model.document)
+        props.pop("stylesheets", None)
+        model.update(**props)
 
 
 def page_connections(doc) -> int | None:

@@ -28,7 +28,7 @@ from rate2spike.explorer.frames import WINDOWS, stimulation_words
 from rate2spike.explorer.limits import ServerLimits, check_declared_units, check_trial_cost
 from rate2spike.explorer.offload import Offloader
 from rate2spike.explorer.presets import presets
-from rate2spike.explorer.shared import SHARED_TRIALS, spec_identity
+from rate2spike.explorer.shared import SHARED_PRESETS, SHARED_TRIALS, spec_identity
 from rate2spike.explorer.sweep_queue import RUNNING, SHARED_SWEEPS, WAITING, SweepQueue, SweepTicket
 from rate2spike.explorer.sweeps import BackgroundSweep, SweepSnapshot, sweep_grid
 from rate2spike.limits import MIN_LAMBDA
@@ -153,6 +153,7 @@ class ExplorerSession(param.Parameterized):
         self._ticket: SweepTicket | None = None  # this session's sweep, waiting, running or finished
         self._preset_shown = None  # the Preset last applied, while the page shows its trial
         self.sweep_result = None  # the finished SweepResult (for CSV and saving)
+        self._result_key = None  # what that sweep computed (its queue key): the same for every page that followed it
         self._kept_sweeps: dict[tuple, tuple] = {}  # each model's finished sweep, for the page's lifetime
         self.param.model_label.objects = self.catalog.labels
         if self.catalog.problems:
@@ -311,15 +312,25 @@ class ExplorerSession(param.Parameterized):
 
     # --- presets -------------------------------------------------------------------------
     def _presets_key(self):
-        """What the presets depend on: the model, its finished sweep, the task options, downsampling."""
+        """What the presets depend on: the model, its finished sweep (and what that sweep computed, the same
+        for every page that followed it), the task options, downsampling."""
         if self.model is None or self.task is None:
             return None
-        return (self.model, self.task.name, self.finished_sweep(), tuple(self.task_options.items()), self.downsample)
+        sweep = self.finished_sweep()
+        return (self.model, self.task.name, sweep, None if sweep is None else self._result_key,
+                tuple(self.task_options.items()), self.downsample)
 
     def _compute_presets(self, key) -> list:
-        model, _task, sweep, options, downsample = key
-        window = (self.task.decision_start, self.task.duration())
-        return presets(model, self.task, sweep, window, LAMBDA_BOUNDS, options, downsample)
+        """The presets for ``key`` (``_presets_key``); on a server, found once for every session that
+        shows the same model file, finished sweep and settings (``SHARED_PRESETS``)."""
+        model, _task, sweep, swept, options, downsample = key
+        task = self.task
+        window = (task.decision_start, task.duration())
+        compute = lambda: presets(model, task, sweep, window, LAMBDA_BOUNDS, options, downsample)  # noqa: E731
+        if not self.shared or (sweep is not None and swept is None):
+            return compute()
+        return SHARED_PRESETS.get((self._private_to(model), model.content_sha256, model.N, task.name, swept, options,
+                                   downsample), compute)
 
     def cached_presets(self) -> list | None:
         """The presets if they have been found for what is on screen, else None."""
@@ -362,7 +373,9 @@ class ExplorerSession(param.Parameterized):
             raise ValueError(f"no preset '{name}' for this model (run a sweep first)")
         reset = {"stim_mode": "none"} if "stim_mode" not in chosen.settings else {}
         self._preset_shown = chosen
-        self.param.update(preset_note=f"{chosen.name}: {chosen.why}", **{**reset, **chosen.settings})
+        settings = {name: dict(value) if isinstance(value, dict) else value  # the preset may be shared by sessions
+                    for name, value in chosen.settings.items()}
+        self.param.update(preset_note=f"{chosen.name}: {chosen.why}", **{**reset, **settings})
         return chosen.why
 
     def _shows_preset(self) -> bool:
@@ -629,7 +642,7 @@ class ExplorerSession(param.Parameterized):
         if snapshot is not None and snapshot is not self.sweep and (not alive or ticket.progress_due()):
             self.param.update(sweep=snapshot, sweep_status=snapshot.status())
         if not alive:
-            self.sweep_result = background.result
+            self.sweep_result, self._result_key = background.result, ticket.job.key
             self._ticket = None
             self.sweep_running = False
         return alive
@@ -678,11 +691,13 @@ class ExplorerSession(param.Parameterized):
         its model again shows it), a running one is cancelled (its curve would be mislabelled), and the
         new model's kept sweep, if any, is shown."""
         if self.model is not None and self.sweep_result is not None:
-            self._kept_sweeps[self._sweep_key(self.model)] = (self.sweep, self.sweep_result, self.sweep_status)
+            self._kept_sweeps[self._sweep_key(self.model)] = (self.sweep, self.sweep_result, self._result_key,
+                                                              self.sweep_status)
         was_running = self._ticket is not None
         self.cancel_sweep()
         self._ticket = None
-        sweep, self.sweep_result, status = self._kept_sweeps.get(self._sweep_key(model), (None, None, None))
+        sweep, self.sweep_result, self._result_key, status = self._kept_sweeps.get(self._sweep_key(model),
+                                                                                   (None, None, None, None))
         if status is None:
             status = "Sweep cancelled: another model was opened." if was_running else "No sweep yet."
         self.param.update(sweep=sweep, sweep_running=False, sweep_status=status)
@@ -773,6 +788,7 @@ class ExplorerSession(param.Parameterized):
         hold for it alone, delete uploads, and let go of its model and trials."""
         self.cancel_sweep()  # the ticket stays: a running sweep's last, cancelled snapshot can still be read
         SHARED_TRIALS.forget(self.owner)
+        SHARED_PRESETS.forget(self.owner)
         self._sweeps.forget(self.owner)
         self.catalog.close()
         self._rate_cache = RateResponseCache()

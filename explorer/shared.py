@@ -1,4 +1,4 @@
-"""Trials shared by every session of one server process.
+"""Trials and teaching presets shared by every session of one server process.
 
 Forty students on one shipped model ask the server for the same trials: the page's default trial
 when it opens, the λ values a lecturer names. A trial is fixed by the model file's bytes
@@ -9,6 +9,9 @@ memory (least recently used first out).
 
 A trial of an uploaded model is keyed by its session too (``owner``): what concerns an upload stays
 private to the session that uploaded it, even when another session uploads the same bytes.
+
+The teaching presets of a model (a few seconds of trials each time: ``SHARED_PRESETS``) are shared
+the same way: forty pages opening on one model, or following one sweep to its end, find them once.
 """
 
 from __future__ import annotations
@@ -51,76 +54,72 @@ def nbytes(value, seen: set | None = None) -> int:
     return 0
 
 
-class SharedTrials:
-    """Scored trials by identity and recordings, computed once however many sessions ask.
+class SharedResults:
+    """Results by key, each computed once however many sessions ask for it at once.
 
-    An entry computed with more recordings serves a request for fewer (the trial's numbers do not
-    depend on what is recorded). ``capacity_bytes`` bounds the arrays kept; a trial larger than it
-    is served but not kept. Thread-safe: sessions ask from the server's worker threads."""
+    A session asking while another computes the same key waits for that computation; finished
+    results are kept least recently used first out, within ``capacity_bytes`` of NumPy arrays
+    (``size``) and ``capacity_items`` entries. A key's first element is the session that owns the
+    result (None: any session may be served it), which ``forget`` drops. Thread-safe: sessions ask
+    from the server's worker threads."""
 
-    def __init__(self, capacity_bytes: int = DEFAULT_CACHE_BYTES):
-        self.capacity_bytes = capacity_bytes
-        self._entries: OrderedDict = OrderedDict()  # (identity, recordings) -> (trial, bytes)
-        self._running: dict = {}  # (identity, recordings) -> Future of the trial being computed
+    def __init__(self, capacity_bytes: int = DEFAULT_CACHE_BYTES, capacity_items: int | None = None,
+                 size: Callable[[object], int] = nbytes):
+        self.capacity_bytes, self.capacity_items, self.size = capacity_bytes, capacity_items, size
+        self._entries: OrderedDict = OrderedDict()  # key -> (result, bytes)
+        self._running: dict = {}  # key -> Future of the result being computed
         self._lock = threading.Lock()
         self.bytes = 0
-        self.computed = 0  # trials simulated (misses)
+        self.computed = 0  # results computed (misses)
         self.served = 0  # requests answered from the cache or from another session's computation
 
-    def _find(self, identity, record: frozenset):
-        """A kept or running entry that holds at least ``record`` (under the lock)."""
-        for key in [(identity, record)] + [k for k in list(self._entries) + list(self._running)
-                                           if k[0] == identity and k[1] > record]:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key][0]
-            if key in self._running:
-                return self._running[key]
-        return None
+    def _find(self, key):
+        """The kept result or the running Future that answers ``key`` (under the lock)."""
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key][0]
+        return self._running.get(key)
 
-    def get(self, spec: TrialSpec, record, compute: Callable[[], ScoredTrial],
-            owner: Hashable | None = None) -> ScoredTrial:
-        """The trial ``spec`` describes with ``record``: kept, being computed for another session
-        (waited for), or computed now by ``compute()``. Returned with ``spec`` as its spec, so the
-        asking session sees its own model and settings."""
-        identity, record = spec_identity(spec, owner), frozenset(record)
+    def get(self, key: Hashable, compute: Callable[[], object]):
+        """The result for ``key``: kept, being computed for another session (waited for), or
+        computed now by ``compute()``."""
         with self._lock:
-            found = self._find(identity, record)
+            found = self._find(key)
             if found is None:
-                future = self._running[(identity, record)] = Future()
+                future = self._running[key] = Future()
             else:
                 self.served += 1
         if found is not None:
-            trial = found.result() if isinstance(found, Future) else found
-            return trial if trial.spec is spec else dataclasses.replace(trial, spec=spec)
+            return found.result() if isinstance(found, Future) else found
         try:
-            trial = compute()
-            self._keep((identity, record), trial)
+            result = compute()
         except BaseException as exc:  # whoever waits gets the same error, and the next request computes again
             with self._lock:
-                self._running.pop((identity, record), None)
+                self._running.pop(key, None)
             future.set_exception(exc)
             raise
-        future.set_result(trial)
-        return trial
+        self._keep(key, result)
+        future.set_result(result)
+        return result
 
-    def _keep(self, key, trial: ScoredTrial) -> None:
-        size = nbytes(trial)
+    def _keep(self, key, result) -> None:
+        size = self.size(result)
         with self._lock:
             self._running.pop(key, None)
             self.computed += 1
             if size > self.capacity_bytes:
                 return
-            self._entries[key] = (trial, size)
+            self._entries[key] = (result, size)
             self.bytes += size
-            while self.bytes > self.capacity_bytes:
+            while self.bytes > self.capacity_bytes or (self.capacity_items is not None
+                                                       and len(self._entries) > self.capacity_items):
                 _, (_, dropped) = self._entries.popitem(last=False)
                 self.bytes -= dropped
 
     def forget(self, owner: Hashable) -> None:
-        """Drop every trial private to ``owner`` (a closed session's uploads)."""
+        """Drop every result private to ``owner`` (a closed session's uploads)."""
         with self._lock:
-            for key in [k for k in self._entries if k[0][0] == owner]:
+            for key in [k for k in self._entries if k[0] == owner]:
                 self.bytes -= self._entries.pop(key)[1]
 
     def clear(self) -> None:
@@ -132,4 +131,32 @@ class SharedTrials:
         return len(self._entries)
 
 
+class SharedTrials(SharedResults):
+    """Scored trials by identity and recordings, computed once however many sessions ask.
+
+    An entry computed with more recordings serves a request for fewer (the trial's numbers do not
+    depend on what is recorded). ``capacity_bytes`` bounds the arrays kept; a trial larger than it
+    is served but not kept."""
+
+    def _find(self, key):
+        owner_and_identity, record = key[:-1], key[-1]
+        wider = [k for k in list(self._entries) + list(self._running) if k[:-1] == owner_and_identity and k[-1] > record]
+        for candidate in [key] + wider:
+            found = super()._find(candidate)
+            if found is not None:
+                return found
+        return None
+
+    def get(self, spec: TrialSpec, record, compute: Callable[[], ScoredTrial],
+            owner: Hashable | None = None) -> ScoredTrial:
+        """The trial ``spec`` describes with ``record``: kept, being computed for another session
+        (waited for), or computed now by ``compute()``. Returned with ``spec`` as its spec, so the
+        asking session sees its own model and settings."""
+        trial = super().get((*spec_identity(spec, owner), frozenset(record)), compute)
+        return trial if trial.spec is spec else dataclasses.replace(trial, spec=spec)
+
+
 SHARED_TRIALS = SharedTrials()  # the server process's, every served session's
+# the teaching presets of a model, its finished sweep and task options: found once (a few seconds of
+# trials) for the whole class, not once per page; a preset list holds no arrays, so entries are counted
+SHARED_PRESETS = SharedResults(capacity_items=32)

@@ -15,6 +15,8 @@ import html
 import panel as pn
 import param
 
+from rate2spike.explorer.internals import TextPane
+
 SMALL_TEXT = {"font-size": "0.85em", "color": "#555"}  # our own explanatory lines: hints, help lines, statuses
 
 ALERT_COLOURS = {  # Bootstrap 5's alert colours: text, background, border
@@ -39,9 +41,10 @@ def as_html(text) -> str:
 
 
 def text_pane(value, **params) -> pn.pane.HTML:
-    """A pane showing ``value`` as text: a string, or a parameter (or bound function) giving one."""
+    """A pane showing ``value`` as text: a string, or a parameter (or bound function) giving one.
+    Its updates send the new text alone (``internals.TextPane``)."""
     shown = as_html(value) if isinstance(value, str) else pn.bind(as_html, value)
-    return pn.pane.HTML(shown, **params)
+    return TextPane(shown, **params)
 
 
 def alert(value: param.Parameter, kind: str = "danger", **params) -> pn.pane.HTML:

@@ -22,7 +22,7 @@ import pytest
 from rate2spike.explorer import session as session_module
 from rate2spike.explorer.limits import ServerLimits
 from rate2spike.explorer.session import ExplorerSession
-from rate2spike.explorer.shared import SharedTrials, nbytes
+from rate2spike.explorer.shared import SharedResults, SharedTrials, nbytes
 from rate2spike.explorer.sweep_queue import ENDED, RUNNING, WAITING, SweepQueue, ordinal
 from rate2spike.paths import shipped_models
 from rate2spike.trial import run_trial
@@ -34,6 +34,7 @@ def server(monkeypatch):
     ``served()``; every such session is closed at the end."""
     trials, sweeps = SharedTrials(), SweepQueue()
     monkeypatch.setattr(session_module, "SHARED_TRIALS", trials)
+    monkeypatch.setattr(session_module, "SHARED_PRESETS", SharedResults(capacity_items=32))
     monkeypatch.setattr(session_module, "SHARED_SWEEPS", sweeps)
     made = []
 
@@ -125,7 +126,7 @@ def test_an_uploaded_models_trials_stay_private_to_its_session(assets, server):
     shipped.scaling_factor = uploader.scaling_factor = 44.0
     assert trials.computed == computed + 3  # and the other way round
     uploader.close()
-    assert not [key for key in trials._entries if key[0][0] == uploader.owner]  # and forgotten when it closes
+    assert not [key for key in trials._entries if key[0] == uploader.owner]  # and forgotten when it closes
 
 
 # --- shared sweeps --------------------------------------------------------------------------
@@ -145,6 +146,25 @@ def test_two_sessions_asking_for_one_sweep_share_one_computation(assets, server)
     assert later.start_sweep(20, 40, 10, 4, n_threads=1)
     finish(later, timeout=5)
     assert sweeps.computed == 1 and later.sweep_result is first.sweep_result and later.finished_sweep() is not None
+
+
+def test_the_pages_of_one_model_and_one_sweep_find_its_presets_once(assets, server):
+    """Presets cost seconds of trials: forty pages opening on one model, or following one sweep to its
+    end, find them once; another seed's sweep is another curve, so other presets."""
+    served, _, _ = server
+    first, second, third = served(), served(), served()
+    shared = session_module.SHARED_PRESETS
+    assert first.presets() == second.presets() and shared.computed == 1  # the search stored in the file
+    third.seed = 3
+    for session in (first, second, third):
+        assert session.start_sweep(20, 40, 10, 4, n_threads=1)
+    finish(first, second, third)
+    found = [session.presets() for session in (first, second, third)]
+    assert shared.computed == 3  # the file's, the shared sweep's, the third page's own sweep's
+    assert found[0] is found[1] and found[0] != [] and found[2] is not found[0]
+    chosen = next(p for p in found[0] if isinstance(p.settings.get("condition"), dict))
+    first.apply_preset(chosen.name)  # the page gets its own copy of a shared preset's settings
+    assert first.condition == chosen.settings["condition"] and first.condition is not chosen.settings["condition"]
 
 
 def test_a_different_seed_or_grid_is_another_sweep(assets, server):
@@ -265,7 +285,42 @@ def test_a_closed_session_is_let_go(assets, server):
     gc.collect()
     assert gone() is None
     assert not upload_dir.exists()
-    assert all(key[0][0] is None for key in trials._entries) and not sweeps._finished
+    assert all(key[0] is None for key in trials._entries) and not sweeps._finished
+
+
+def test_a_built_page_leaves_the_collections_and_what_closed_pages_leave_is_collected_once():
+    """explorer/collector.py: a page's objects are skipped by garbage collections while it lives
+    (the 1-2 s pauses of 40 open pages), what closed pages leave is collected once, a few seconds
+    after the first closes, and at most once a minute."""
+    from rate2spike.explorer.collector import COLLECT_AFTER_CLOSE_S, MIN_INTERVAL_S, ServerCollector
+
+    scheduled, now = [], [1000.0]
+    collector = ServerCollector(call_later=lambda delay, callback: scheduled.append((delay, callback)),
+                                clock=lambda: now[0])
+
+    class PageObject:  # a page's objects refer to each other, as Bokeh models and widgets do
+        def __init__(self):
+            self.me = self
+
+    page = PageObject()
+    gone = weakref.ref(page)
+    try:
+        collector.page_built()
+        assert gc.get_freeze_count() > 0
+        del page  # the page closed
+        gc.collect()
+        assert gone() is not None  # frozen: collections skip it, as they skip every living page
+        collector.session_closed()
+        collector.session_closed()  # a second page closing meanwhile is collected in the same round
+        assert [delay for delay, _ in scheduled] == [COLLECT_AFTER_CLOSE_S]
+        scheduled[0][1]()
+        assert gone() is None and collector.collections == 1
+        assert gc.get_freeze_count() > 0  # what still lives is frozen again
+        now[0] += 10.0
+        collector.session_closed()
+        assert scheduled[1][0] == pytest.approx(MIN_INTERVAL_S - 10.0)  # at most one such collection a minute
+    finally:
+        gc.unfreeze()
 
 
 # --- several processes ----------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""Garbage collection for a server of many pages: no long pauses while a class works.
+
+CPython's full collection visits every object it tracks, and a page of the dashboard is about
+50,000 of them (its Bokeh models, widgets and parameters). With forty pages open the server held
+2.3 million, and each full collection stopped the server's one event loop, every page's, for
+1-2 s, every 10-15 s while pages opened or moved λ: most of the slow λ releases of the classroom
+benchmark (issue 28). A page's objects live as long as the page, so collecting them again and
+again finds nothing.
+
+So, on a server (``explorer/main.py``):
+
+- once a page is built, the young generations are collected and every object then alive is moved
+  to the permanent generation, which collections skip (``gc.freeze``, ``page_built``); what the
+  pages do afterwards (a trial, a sweep) is collected as usual, among few objects;
+- a closed page's objects are frozen too, so once pages have closed, the permanent generation is
+  given back to the collector and collected once, then frozen again (``session_closed``): one
+  pause, a few seconds after pages close, at most once a minute;
+- after that collection the C allocator returns the freed memory to the system (glibc's
+  ``malloc_trim``, as Dask's workers do), so the server's resident memory falls once a class has
+  left instead of staying at its peak.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+import time
+from typing import Callable
+
+COLLECT_AFTER_CLOSE_S = 5.0  # a page closing is usually one of several: collect once for all of them
+MIN_INTERVAL_S = 60.0  # at most one such collection a minute (each a pause of up to 1-2 s for 40 pages)
+
+
+def return_memory_to_system() -> bool:
+    """Ask the C allocator to give freed memory back (glibc's ``malloc_trim``); False where there is
+    none (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+class ServerCollector:
+    """The collection policy above for one server process. ``call_later(delay_s, callback)`` runs a
+    callback later on the server's event loop (Tornado's ``IOLoop.call_later`` by default)."""
+
+    def __init__(self, call_later: Callable[[float, Callable[[], None]], object] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self._call_later = call_later
+        self._clock = clock
+        self._pending = False
+        self._last_collection = -float("inf")
+        self.collections = 0  # full collections run for closed pages
+
+    def page_built(self) -> None:
+        """A page is built: its objects (and every other one now alive) leave the collections."""
+        gc.collect(1)  # what the build left behind young is not kept frozen
+        gc.freeze()
+
+    def session_closed(self) -> None:
+        """A page closed: collect what it leaves, soon, once for every page that closes meanwhile."""
+        if self._pending:
+            return
+        self._pending = True
+        delay = max(COLLECT_AFTER_CLOSE_S, self._last_collection + MIN_INTERVAL_S - self._clock())
+        call_later = self._call_later or _tornado_call_later
+        call_later(delay, self.collect_closed)
+
+    def collect_closed(self) -> int:
+        """Collect everything, the frozen pages too, freeze what is still alive, give the memory back;
+        the number of objects found unreachable."""
+        self._pending = False
+        self._last_collection = self._clock()
+        gc.unfreeze()
+        found = gc.collect()
+        gc.freeze()
+        return_memory_to_system()
+        self.collections += 1
+        return found
+
+
+def _tornado_call_later(delay: float, callback: Callable[[], None]) -> None:
+    from tornado.ioloop import IOLoop
+
+    IOLoop.current().call_later(delay, callback)
+
+
+SERVER_COLLECTOR = ServerCollector()  # the server process's
