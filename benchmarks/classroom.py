@@ -10,12 +10,14 @@ presets), in phases:
    slider's 0.5 grid) for ``duration`` s; release-to-update is the time from sending the released
    value to receiving the first message that carries the new trial's output data.
 2. **one sweep alone**: one session (its own seed, so nothing is shared) runs the default sweep.
-3. **everyone sweeps**: every session presses "Run sweep" on the same default sweep at once, while
-   moving λ; waiting = press to the page saying the sweep runs, finishing = press to its result.
-4. **distinct sweeps**: ``distinct`` sessions, each on its own seed, press "Run sweep" at once: more
+3. **everyone sweeps**: every session presses "Run sweep" on the same default sweep at once;
+   waiting = press to the page saying the sweep runs, finishing = press to its result.
+4. **a sweep while the class works**: one session runs a sweep of its own while every other
+   session moves λ: their release-to-update latency meanwhile, and the sweep's time.
+5. **distinct sweeps**: ``distinct`` sessions, each on its own seed, press "Run sweep" at once: more
    sweeps than the server runs at once, so some wait in line.
-5. **closing**: every session closes; the server's memory once it has let them go.
-6. **churn** (``--churn M``): M more sessions open and close, ten at a time; the server's memory
+6. **closing**: every session closes; the server's memory once it has let them go.
+7. **churn** (``--churn M``): M more sessions open and close, ten at a time; the server's memory
    after the first ten and after all.
 
 The server's memory is the resident set of its processes (psutil). The machine's load average is
@@ -352,19 +354,25 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
     say(f"  finished in {alone:.1f} s")
 
     say("")
-    say(f"3. all {n} sessions press Run sweep on the same default sweep at once, still moving λ")
+    say(f"3. all {n} sessions press Run sweep on the same default sweep at once")
     await sessions[0].set_seed(0)  # back to the seed every other session has
-    moving = asyncio.ensure_future(_move_lambda(sessions, duration / 2, interval, rng))
     times = await asyncio.gather(*(s.sweep() for s in sessions[1:] + sessions[:1]))
     waits, finishes = [t[0] for t in times], [t[1] for t in times]
     figures["sweep_all_last_s"] = max(finishes)
     say(f"  waiting: p50 {percentile(waits, 50):.1f} s, max {max(waits):.1f} s; finished: p50 "
         f"{percentile(finishes, 50):.1f} s, last {max(finishes):.1f} s = {max(finishes) / alone:.2f}x one sweep alone")
+
+    say("")
+    say("4. one session runs a sweep of its own (another seed) while every other session moves λ")
+    await sessions[0].set_seed(9998)
+    moving = asyncio.ensure_future(_move_lambda(sessions[1:], duration / 2, interval, rng))
+    _, during = await sessions[0].sweep()
     figures["lambda_during_sweep_p95_ms"] = _say_latency(say, "λ meanwhile", await moving)
+    say(f"  the sweep finished in {during:.1f} s ({during / alone:.2f}x alone: the λ trials share the cores)")
 
     if distinct:
         say("")
-        say(f"4. {distinct} sessions, each on its own seed, press Run sweep at once")
+        say(f"5. {distinct} sessions, each on its own seed, press Run sweep at once")
         chosen = sessions[1:1 + distinct]
         for k, session in enumerate(chosen):
             await session.set_seed(1000 + k)
@@ -373,7 +381,7 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
             say(f"  sweep {k + 1}: waited {wait:.1f} s, finished after {finish:.1f} s")
 
     say("")
-    say("5. every session closes")
+    say("6. every session closes")
     for session in sessions:
         await session.close()
     del sessions
@@ -383,7 +391,7 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
 
     if churn:
         say("")
-        say(f"6. {churn} more sessions open and close, ten at a time")
+        say(f"7. {churn} more sessions open and close, ten at a time")
         first = None
         for start in range(0, churn, 10):
             batch = await _open_all(server.port, min(10, churn - start), first=n + start, spacing=0.1)

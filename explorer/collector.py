@@ -9,9 +9,11 @@ again finds nothing.
 
 So, on a server (``explorer/main.py``):
 
-- once a page is built, the young generations are collected and every object then alive is moved
-  to the permanent generation, which collections skip (``gc.freeze``, ``page_built``); what the
-  pages do afterwards (a trial, a sweep) is collected as usual, among few objects;
+- once a page is built, what is not frozen yet (the new page, what its build left behind, what
+  the other pages did since) is collected, and every object then alive is moved to the permanent
+  generation, which collections skip (``gc.freeze``, ``page_built``): that collection visits one
+  page's objects, not forty's; what the pages do afterwards (a trial, a sweep) is collected as
+  usual, among few objects;
 - a closed page's objects are frozen too, so once pages have closed, the permanent generation is
   given back to the collector and collected once, then frozen again (``session_closed``): one
   pause, a few seconds after pages close, at most once a minute;
@@ -60,7 +62,7 @@ class ServerCollector:
 
     def page_built(self) -> None:
         """A page is built: its objects (and every other one now alive) leave the collections."""
-        gc.collect(1)  # what the build left behind young is not kept frozen
+        gc.collect()  # the frozen pages are skipped: this visits the new page and what was made since
         gc.freeze()
 
     def session_closed(self) -> None:
