@@ -9,10 +9,11 @@ again finds nothing.
 
 So, on a server (``explorer/main.py``):
 
-- once a page is built, what is not frozen yet (the new page, what its build left behind, what
-  the other pages did since) is collected, and every object then alive is moved to the permanent
-  generation, which collections skip (``gc.freeze``, ``page_built``): that collection visits one
-  page's objects, not forty's; what the pages do afterwards (a trial, a sweep) is collected as
+- a few seconds after a page is built (once its first trial and presets have replaced what it
+  showed while loading), what is not frozen yet (the new pages, what they left behind, what the
+  other pages did since) is collected, and every object then alive is moved to the permanent
+  generation, which collections skip (``gc.freeze``, ``page_built``): that collection visits the
+  new pages' objects, not forty's; what the pages do afterwards (a trial, a sweep) is collected as
   usual, among few objects;
 - a closed page's objects are frozen too, so once pages have closed, the permanent generation is
   given back to the collector and collected once, then frozen again (``session_closed``): one
@@ -31,6 +32,7 @@ import sys
 import time
 from typing import Callable
 
+FREEZE_AFTER_BUILD_S = 5.0  # a page has loaded its first trial and presets by then (frozen earlier, what they replace stays)
 COLLECT_AFTER_CLOSE_S = 5.0  # a page closing is usually one of several: collect once for all of them
 MIN_INTERVAL_S = 60.0  # at most one such collection a minute (each a pause of up to 1-2 s for 40 pages)
 
@@ -57,12 +59,20 @@ class ServerCollector:
         self._call_later = call_later
         self._clock = clock
         self._pending = False
+        self._freeze_pending = False
         self._last_collection = -float("inf")
         self.collections = 0  # full collections run for closed pages
 
     def page_built(self) -> None:
-        """A page is built: its objects (and every other one now alive) leave the collections."""
-        gc.collect()  # the frozen pages are skipped: this visits the new page and what was made since
+        """A page is built: soon, its objects (and every other one then alive) leave the collections."""
+        if not self._freeze_pending:
+            self._freeze_pending = True
+            (self._call_later or _tornado_call_later)(FREEZE_AFTER_BUILD_S, self.freeze)
+
+    def freeze(self) -> None:
+        """Collect what is not frozen (the frozen pages are skipped), then freeze what lives."""
+        self._freeze_pending = False
+        gc.collect()
         gc.freeze()
 
     def session_closed(self) -> None:
@@ -71,8 +81,7 @@ class ServerCollector:
             return
         self._pending = True
         delay = max(COLLECT_AFTER_CLOSE_S, self._last_collection + MIN_INTERVAL_S - self._clock())
-        call_later = self._call_later or _tornado_call_later
-        call_later(delay, self.collect_closed)
+        (self._call_later or _tornado_call_later)(delay, self.collect_closed)
 
     def collect_closed(self) -> int:
         """Collect everything, the frozen pages too, freeze what is still alive, give the memory back;

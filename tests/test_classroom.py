@@ -292,7 +292,8 @@ def test_a_built_page_leaves_the_collections_and_what_closed_pages_leave_is_coll
     """explorer/collector.py: a page's objects are skipped by garbage collections while it lives
     (the 1-2 s pauses of 40 open pages), what closed pages leave is collected once, a few seconds
     after the first closes, and at most once a minute."""
-    from rate2spike.explorer.collector import COLLECT_AFTER_CLOSE_S, MIN_INTERVAL_S, ServerCollector
+    from rate2spike.explorer.collector import (COLLECT_AFTER_CLOSE_S, FREEZE_AFTER_BUILD_S, MIN_INTERVAL_S,
+                                               ServerCollector)
 
     scheduled, now = [], [1000.0]
     collector = ServerCollector(call_later=lambda delay, callback: scheduled.append((delay, callback)),
@@ -306,6 +307,9 @@ def test_a_built_page_leaves_the_collections_and_what_closed_pages_leave_is_coll
     gone = weakref.ref(page)
     try:
         collector.page_built()
+        collector.page_built()  # pages opening together are frozen together, once they have loaded
+        assert [delay for delay, _ in scheduled] == [FREEZE_AFTER_BUILD_S]
+        scheduled.pop()[1]()
         assert gc.get_freeze_count() > 0
         del page  # the page closed
         gc.collect()
