@@ -22,10 +22,10 @@ keep_server_writes_flowing()  # once per process is enough; again is harmless
 session = ExplorerSession(models_dir=models_dir_from(sys.argv[1:]), allow_save=allow_save_from(sys.argv[1:]),
                           limits=limits_from(sys.argv[1:]), doc=pn.state.curdoc)
 session.apply_query(pn.state.session_args)  # a link restores its view
-# bind the session now: Bokeh clears this module's globals once the page is built
-def _closed(_context, session=session) -> None:
+# bind the session and the collector now: Bokeh clears this module's globals once the page is built
+def _closed(_context, session=session, collector=SERVER_COLLECTOR) -> None:
     session.close()
-    SERVER_COLLECTOR.session_closed()  # what the page leaves is collected soon (explorer/collector.py)
+    collector.session_closed()  # what the page leaves is collected soon (explorer/collector.py)
 
 
 pn.state.on_session_destroyed(_closed)

@@ -21,11 +21,15 @@ REPO = Path(__file__).resolve().parent.parent
 CLIENT_GONE = ("WebSocketClosedError", "StreamClosedError")  # Tornado: a tab closed while being written to
 
 
+SERVER_PROBLEMS = ("Traceback", "ERROR", "failed with following error")
+
+
 def server_problems(log: str) -> list[str]:
-    """Tracebacks and ERROR records in a server log, leaving out those that only say a browser
-    tab went away while the server was writing to it (Tornado logs those; nothing is wrong)."""
+    """Tracebacks, ERROR records and failed session callbacks (Panel logs a failed
+    ``on_session_destroyed`` callback as a WARNING) in a server log, leaving out those that only say
+    a browser tab went away while the server was writing to it (Tornado logs those; nothing is wrong)."""
     records = re.split(r"\n(?=\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} )", log)
-    return [record for record in records if ("Traceback" in record or "ERROR" in record)
+    return [record for record in records if any(problem in record for problem in SERVER_PROBLEMS)
             and not any(gone in record for gone in CLIENT_GONE)]
 
 
