@@ -309,6 +309,14 @@ async def _wait_until_idle(server, most_s: float = 120.0, busy_below: float = 0.
     return time.perf_counter() - started
 
 
+def _collected_within_s() -> float:
+    """Seconds after pages close by which the server has collected what they left
+    (explorer/collector.py: a few seconds after the first closes, at most once a minute)."""
+    from rate2spike.explorer.collector import COLLECT_AFTER_CLOSE_S, MIN_INTERVAL_S
+
+    return COLLECT_AFTER_CLOSE_S + MIN_INTERVAL_S + 3.0
+
+
 async def _wait_memory_settles(server, seconds: float) -> float:
     await asyncio.sleep(seconds)
     return server_memory_mb(server)
@@ -385,7 +393,7 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
     for session in sessions:
         await session.close()
     del sessions
-    after = await _wait_memory_settles(server, 8)
+    after = await _wait_memory_settles(server, _collected_within_s())
     figures["closed_mb"] = after
     say(f"  server memory {after:.0f} MB ({after - base:+.0f} MB against before any session)")
 
@@ -399,11 +407,11 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
                 await session.release_lambda(rng.randrange(40, 150) / 2)
                 await session.close()
             if first is None:
-                first = await _wait_memory_settles(server, 4)
+                first = await _wait_memory_settles(server, _collected_within_s())
                 say(f"  after the first 10: {first:.0f} MB")
             elif (start + 10) % 50 == 0:
                 say(f"  after {start + 10}: {server_memory_mb(server):.0f} MB")
-        last = await _wait_memory_settles(server, 8)
+        last = await _wait_memory_settles(server, _collected_within_s())
         figures["churn_growth_mb"] = last - first
         say(f"  after all {churn}: {last:.0f} MB ({last - first:+.0f} MB against after the first 10; "
             f"target within {CHURN_TARGET_MB:.0f} MB: {'met' if last - first <= CHURN_TARGET_MB else 'MISSED'})")
