@@ -59,13 +59,12 @@ class SharedResults:
 
     A session asking while another computes the same key waits for that computation; finished
     results are kept least recently used first out, within ``capacity_bytes`` of NumPy arrays
-    (``size``) and ``capacity_items`` entries. A key's first element is the session that owns the
+    (``nbytes``) and ``capacity_items`` entries. A key's first element is the session that owns the
     result (None: any session may be served it), which ``forget`` drops. Thread-safe: sessions ask
     from the server's worker threads."""
 
-    def __init__(self, capacity_bytes: int = DEFAULT_CACHE_BYTES, capacity_items: int | None = None,
-                 size: Callable[[object], int] = nbytes):
-        self.capacity_bytes, self.capacity_items, self.size = capacity_bytes, capacity_items, size
+    def __init__(self, capacity_bytes: int = DEFAULT_CACHE_BYTES, capacity_items: int | None = None):
+        self.capacity_bytes, self.capacity_items = capacity_bytes, capacity_items
         self._entries: OrderedDict = OrderedDict()  # key -> (result, bytes)
         self._running: dict = {}  # key -> Future of the result being computed
         self._lock = threading.Lock()
@@ -103,7 +102,7 @@ class SharedResults:
         return result
 
     def _keep(self, key, result) -> None:
-        size = self.size(result)
+        size = nbytes(result)
         with self._lock:
             self._running.pop(key, None)
             self.computed += 1
