@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--churn", type=whole_number(0), default=0,
                    help="sessions that then open and close, for the server's memory (--classroom)")
     p.add_argument("--procs", type=whole_number(1), default=1, help="server processes (panel serve --num-procs)")
+    p.add_argument("--allocator", choices=["malloc", "pymalloc"], default=None,
+                   help="the server's PYTHONMALLOC (--classroom; default pymalloc, Python's own, as `panel serve explorer`; "
+                        "malloc as `rate2spike explore --release-memory`)")
     return p
 
 
@@ -51,7 +54,7 @@ def main(argv=None) -> int:
             from benchmarks.classroom import run_classroom_bench
 
             run_classroom_bench(args.classroom, args.duration, args.interval, args.distinct, args.churn, args.procs,
-                                say=say)
+                                allocator=args.allocator, say=say)
         elif args.sizes:
             run_size_bench(say=say)
         elif args.scale:

@@ -371,7 +371,7 @@ def cmd_explore(args) -> int:
     from rate2spike.explorer.launch import launch
 
     return launch(models=args.models, port=args.port, show=not args.no_browser, allow_save=args.allow_save,
-                  host=args.host, origins=args.origins, procs=args.procs)
+                  host=args.host, origins=args.origins, procs=args.procs, release_memory=args.release_memory)
 
 
 def cmd_diagnose(args) -> int:
@@ -531,6 +531,29 @@ def _add_sweep(sub, shared) -> None:
     p.set_defaults(func=cmd_sweep)
 
 
+def _add_explore(sub) -> None:
+    """`rate2spike explore`: serve the dashboard (explorer/launch.py)."""
+    p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
+    p.add_argument("--models", help="also offer the .mat files under this folder")
+    p.add_argument("--port", type=port_number, default=5006, help="1-65535 (default 5006)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1: this machine only). Another opens the dashboard "
+                        "to a network, with no log-in: whoever reaches the port can run simulations, and with "
+                        "--allow-save write the files of --models DIR")
+    p.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[], metavar="HOST:PORT",
+                   help="a name under which browsers reach the dashboard (repeatable; needed with --host 0.0.0.0)")
+    p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--procs", type=whole_number(1), default=1, metavar="N",
+                   help="serve from N processes (panel serve --num-procs N): for a class of more than about 40 "
+                        "students on a machine with more than 2 cores; see docs/performance.md")
+    p.add_argument("--release-memory", action="store_true",
+                   help="serve with the C allocator (PYTHONMALLOC=malloc): a server that stays up between classes "
+                        "gives their memory back, but a class opens the page about a third slower; see docs/performance.md")
+    p.add_argument("--allow-save", action="store_true",
+                   help="let pages write grid-search results into the files of --models DIR (never shipped models)")
+    p.set_defaults(func=cmd_explore)
+
+
 def _add_train(sub, shared) -> None:
     """The ``train`` command and its options (a test checks that each one's help gives its default)."""
     p = sub.add_parser("train", parents=[shared["cluster"]],
@@ -605,22 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train(sub, shared)
 
-    p = sub.add_parser("explore", help="start the dashboard and open it in a browser")
-    p.add_argument("--models", help="also offer the .mat files under this folder")
-    p.add_argument("--port", type=port_number, default=5006, help="1-65535 (default 5006)")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="the address to listen on (default 127.0.0.1: this machine only). Another opens the dashboard "
-                        "to a network, with no log-in: whoever reaches the port can run simulations, and with "
-                        "--allow-save write the files of --models DIR")
-    p.add_argument("--allow-websocket-origin", dest="origins", action="append", default=[], metavar="HOST:PORT",
-                   help="a name under which browsers reach the dashboard (repeatable; needed with --host 0.0.0.0)")
-    p.add_argument("--no-browser", action="store_true")
-    p.add_argument("--procs", type=whole_number(1), default=1, metavar="N",
-                   help="serve from N processes (panel serve --num-procs N): for a class of more than about 40 "
-                        "students on a machine with more than 2 cores; see docs/performance.md")
-    p.add_argument("--allow-save", action="store_true",
-                   help="let pages write grid-search results into the files of --models DIR (never shipped models)")
-    p.set_defaults(func=cmd_explore)
+    _add_explore(sub)
 
     p = sub.add_parser("diagnose", help="why a conversion works or fails: ranked findings with their evidence",
                        description="Measure the file, the rate network on fresh trials and the spiking network at a "

@@ -17,7 +17,11 @@ So, on a server (``explorer/main.py``):
   usual, among few objects;
 - a closed page's objects are frozen too, so once pages have closed, the permanent generation is
   given back to the collector and collected once, then frozen again (``session_closed``): one
-  pause, a few seconds after pages close, at most once a minute;
+  pause, a few seconds after pages close, and such pauses take at most a twentieth of the
+  server's time (``MAX_PAUSE_SHARE``: after a collection that paused 1.5 s with forty pages open
+  the next waits 30 s; with ten pages open, a few seconds; a minute at most). Collected at most
+  once a minute, students coming and going left up to two batches of closed pages waiting, and
+  the server's memory stayed higher than a class's by that much (issue 28's churn figure);
 - after that collection the C allocator returns the freed memory to the system (glibc's
   ``malloc_trim``, as Dask's workers do), so the server's resident memory falls once a class has
   left instead of staying at its peak.
@@ -34,7 +38,8 @@ from typing import Callable
 
 FREEZE_AFTER_BUILD_S = 5.0  # a page has loaded its first trial and presets by then (frozen earlier, what they replace stays)
 COLLECT_AFTER_CLOSE_S = 5.0  # a page closing is usually one of several: collect once for all of them
-MIN_INTERVAL_S = 60.0  # at most one such collection a minute (each a pause of up to 1-2 s for 40 pages)
+MAX_PAUSE_SHARE = 0.05  # such collections pause the server at most this share of its time (1-2 s for 40 pages)
+MAX_DELAY_S = 60.0  # and what closed pages leave is collected within a minute all the same
 
 
 def return_memory_to_system() -> bool:
@@ -60,7 +65,8 @@ class ServerCollector:
         self._clock = clock
         self._pending = False
         self._freeze_pending = False
-        self._last_collection = -float("inf")
+        self._last_collection_end = -float("inf")
+        self.last_pause_s = 0.0  # how long the last collection of closed pages paused the server
         self.collections = 0  # full collections run for closed pages
 
     def page_built(self) -> None:
@@ -80,18 +86,21 @@ class ServerCollector:
         if self._pending:
             return
         self._pending = True
-        delay = max(COLLECT_AFTER_CLOSE_S, self._last_collection + MIN_INTERVAL_S - self._clock())
+        next_allowed = self._last_collection_end + self.last_pause_s / MAX_PAUSE_SHARE
+        delay = min(MAX_DELAY_S, max(COLLECT_AFTER_CLOSE_S, next_allowed - self._clock()))
         (self._call_later or _tornado_call_later)(delay, self.collect_closed)
 
     def collect_closed(self) -> int:
         """Collect everything, the frozen pages too, freeze what is still alive, give the memory back;
         the number of objects found unreachable."""
         self._pending = False
-        self._last_collection = self._clock()
+        started = self._clock()
         gc.unfreeze()
         found = gc.collect()
         gc.freeze()
         return_memory_to_system()
+        self._last_collection_end = self._clock()
+        self.last_pause_s = self._last_collection_end - started
         self.collections += 1
         return found
 

@@ -292,13 +292,17 @@ def test_a_closed_session_is_let_go(assets, server):
 def test_a_built_page_leaves_the_collections_and_what_closed_pages_leave_is_collected_once():
     """explorer/collector.py: a page's objects are skipped by garbage collections while it lives
     (the 1-2 s pauses of 40 open pages), what closed pages leave is collected once, a few seconds
-    after the first closes, and at most once a minute."""
-    from rate2spike.explorer.collector import (COLLECT_AFTER_CLOSE_S, FREEZE_AFTER_BUILD_S, MIN_INTERVAL_S,
-                                               ServerCollector)
+    after the first closes, and such collections pause the server a twentieth of its time at most,
+    and wait a minute at most."""
+    from rate2spike.explorer.collector import (COLLECT_AFTER_CLOSE_S, FREEZE_AFTER_BUILD_S, MAX_DELAY_S,
+                                               MAX_PAUSE_SHARE, ServerCollector)
 
     scheduled, now = [], [1000.0]
-    collector = ServerCollector(call_later=lambda delay, callback: scheduled.append((delay, callback)),
-                                clock=lambda: now[0])
+
+    def clock():  # a collection takes the time a test gives it
+        return now[0]
+
+    collector = ServerCollector(call_later=lambda delay, callback: scheduled.append((delay, callback)), clock=clock)
 
     class PageObject:  # a page's objects refer to each other, as Bokeh models and widgets do
         def __init__(self):
@@ -318,12 +322,24 @@ def test_a_built_page_leaves_the_collections_and_what_closed_pages_leave_is_coll
         collector.session_closed()
         collector.session_closed()  # a second page closing meanwhile is collected in the same round
         assert [delay for delay, _ in scheduled] == [COLLECT_AFTER_CLOSE_S]
-        scheduled[0][1]()
+        gc.callbacks.append(pause := lambda phase, info: now.__setitem__(0, now[0] + 0.5 * (phase == "stop")))
+        try:  # this collection pauses the server 0.5 s
+            scheduled[0][1]()
+        finally:
+            gc.callbacks.remove(pause)
         assert gone() is None and collector.collections == 1
         assert gc.get_freeze_count() > 0  # what still lives is frozen again
-        now[0] += 10.0
+        assert collector.last_pause_s == pytest.approx(0.5)
+        now[0] += 2.0
+        collector.session_closed()  # the next waits until the pauses are a twentieth of the time
+        assert scheduled[1][0] == pytest.approx(0.5 / MAX_PAUSE_SHARE - 2.0)
+        scheduled[1][1]()  # this one took no time: the next is a few seconds after a page closes
         collector.session_closed()
-        assert scheduled[1][0] == pytest.approx(MIN_INTERVAL_S - 10.0)  # at most one such collection a minute
+        assert scheduled[2][0] == pytest.approx(COLLECT_AFTER_CLOSE_S)
+        collector.last_pause_s = 10.0  # a pause of 10 s (a huge server): the next waits a minute, not 200 s
+        collector._pending = False
+        collector.session_closed()
+        assert scheduled[3][0] == pytest.approx(MAX_DELAY_S)
     finally:
         gc.unfreeze()
 

@@ -203,11 +203,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
+    """The server `rate2spike explore --release-memory` starts allocates with the C allocator (it
+    gives a class's freed memory back: docs/performance.md) and ends with the command."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port),
+                                "--release-memory"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server = None
     try:
         deadline = time.monotonic() + 60
@@ -219,6 +221,7 @@ def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
             except OSError:
                 time.sleep(0.2)
         assert server is not None, command.communicate(timeout=10)
+        assert b"PYTHONMALLOC=malloc" in Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
         command.send_signal(signal.SIGTERM)
         assert command.wait(timeout=30) == 143
         assert not _alive(server)  # waited for, not left running
@@ -227,6 +230,13 @@ def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
             if pid is not None and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
         command.communicate(timeout=30)
+
+
+def test_the_server_keeps_its_environment_and_releases_memory_when_asked():
+    from rate2spike.explorer.launch import server_environment
+
+    assert server_environment(environ={"HOME": "/h"}) == {"HOME": "/h"}
+    assert server_environment(True, environ={"HOME": "/h"}) == {"HOME": "/h", "PYTHONMALLOC": "malloc"}
 
 
 @pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
