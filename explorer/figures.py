@@ -9,6 +9,8 @@ so zooming or panning time in one moves all three.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from bokeh.core.properties import value
 from bokeh.core.property.vectorization import Field
@@ -418,9 +420,10 @@ class PerformanceView(View):
         self.marker = Span(location=0, dimension="height", line_color=CURRENT_LAMBDA_COLOR, line_dash="dashed",
                            line_width=2, visible=False, level="overlay")
         fig.add_layout(self.marker)
-        # its legend entry: an annotation has none, so a glyph of the same look stands for it (no data:
-        # nothing drawn), listed while the marker shows
-        key = fig.line([], [], line_color=CURRENT_LAMBDA_COLOR, line_dash="dashed", line_width=2,
+        # its legend entry: an annotation has none, so a glyph of the same look stands for it, listed
+        # while the marker shows; one point at NaN draws nothing on the plot (with no point at all,
+        # Bokeh drew no line in the legend either)
+        key = fig.line([math.nan], [math.nan], line_color=CURRENT_LAMBDA_COLOR, line_dash="dashed", line_width=2,
                        legend_label=short("λ of the trial on screen", "λ on screen"))
         self.marker_item = next(item for item in fig.legend[0].items if key in item.renderers)
         fig.add_tools(HoverTool(renderers=[dots], tooltips=[("λ", "@scaling_factor"), ("accuracy", "@accuracy{0.00}"),

@@ -375,6 +375,12 @@ def test_the_accuracy_curve_lists_the_lambda_on_screen_and_the_stored_curve(comp
     assert not _legend(view)[on_screen] and not _legend(view)[in_file]
     view.mark(30.0)
     assert _legend(view)[on_screen]
+    # its legend key draws a dashed line: Bokeh draws a line glyph's legend from its first row (an
+    # empty source showed the label alone); the row is NaN, so nothing shows on the plot
+    (key,) = view.marker_item.renderers
+    assert key.glyph.line_dash == view.marker.line_dash and key.glyph.line_color == view.marker.line_color
+    columns = key.data_source.data
+    assert len(columns["x"]) == 1 and all(np.isnan(np.asarray(values, float)).all() for values in columns.values())
 
 
 def test_the_output_correlation_has_its_own_axis_that_shows_a_negative_one():
