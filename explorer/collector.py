@@ -61,7 +61,7 @@ class ServerCollector:
 
     def __init__(self, call_later: Callable[[float, Callable[[], None]], object] | None = None,
                  clock: Callable[[], float] = time.monotonic):
-        self._call_later = call_later
+        self._call_later = call_later or _tornado_call_later
         self._clock = clock
         self._pending = False
         self._freeze_pending = False
@@ -73,7 +73,7 @@ class ServerCollector:
         """A page is built: soon, its objects (and every other one then alive) leave the collections."""
         if not self._freeze_pending:
             self._freeze_pending = True
-            (self._call_later or _tornado_call_later)(FREEZE_AFTER_BUILD_S, self.freeze)
+            self._call_later(FREEZE_AFTER_BUILD_S, self.freeze)
 
     def freeze(self) -> None:
         """Collect what is not frozen (the frozen pages are skipped), then freeze what lives."""
@@ -88,7 +88,7 @@ class ServerCollector:
         self._pending = True
         next_allowed = self._last_collection_end + self.last_pause_s / MAX_PAUSE_SHARE
         delay = min(MAX_DELAY_S, max(COLLECT_AFTER_CLOSE_S, next_allowed - self._clock()))
-        (self._call_later or _tornado_call_later)(delay, self.collect_closed)
+        self._call_later(delay, self.collect_closed)
 
     def collect_closed(self) -> int:
         """Collect everything, the frozen pages too, freeze what is still alive, give the memory back;

@@ -9,7 +9,7 @@ files of ``--models DIR``). ``host`` opens it to a network on purpose.
 ``release_memory`` serves with the C allocator (``PYTHONMALLOC=malloc``, ``server_environment``):
 with CPython's own, a page's 50,000 objects leave 1 MB arenas that a few longer-lived objects keep,
 so a server stays near its peak once a class has left (1.3 GB after 40 pages against 0.4 GB);
-glibc gives freed pages back. It costs CPU: opening 40 pages took 178 s instead of 132 s
+glibc gives freed pages back. It costs CPU: opening 40 pages took 179 s instead of 132 s
 (docs/performance.md).
 
 Ctrl-C, SIGTERM and SIGHUP sent to this command are passed on to the server, which is waited
