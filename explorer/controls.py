@@ -13,10 +13,11 @@ import io
 import time
 
 import panel as pn
-from panel.io.document import with_lock
+from panel.io.document import hold, with_lock
 
 from rate2spike.explorer.catalog import MAX_UPLOAD_BYTES, UPLOAD_CHUNK_BYTES
-from rate2spike.explorer.internals import GuardedFileDropper, Immediate, OnStep, OptionsOnlySelect, page_connections
+from rate2spike.explorer.internals import (GuardedFileDropper, Immediate, OnStep, OptionsOnlySelect,
+                                          background_periodic_callback, page_connections)
 from rate2spike.explorer.session import LAMBDA_BOUNDS, LAMBDA_STEP, ExplorerSession, has_initial_decay
 from rate2spike.explorer.text import SMALL_TEXT, as_html, static_text, text_pane
 from rate2spike.export import trial_bytes, trial_file_name
@@ -190,14 +191,22 @@ class SweepCard:
     def _start(self, _=None) -> None:
         low, high = self.grid.value
         options = SearchOptions(extend=self.extend.value, refine=self.refine.value, race=self.race.value)
-        if self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value), options=options,
-                                    precision="float32" if self.single.value else "float64"):
-            self.confirm_box.visible = False
-            self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
+        with hold():  # what the start changes on the page goes in one message
+            started = self.session.start_sweep(low, high, float(self.step.value), int(self.n_trials.value),
+                                               options=options, precision="float32" if self.single.value else "float64")
+            if started:
+                self.confirm_box.visible = False
+        if started:
+            self._poller = background_periodic_callback(self._poll, POLL_MS)
 
     def _poll(self) -> None:
+        """Bring the sweep's progress in. Everything one poll changes (status, curve, buttons, verdict)
+        goes to the page in one message: Bokeh serializes each message against the page's whole
+        document, so a dozen messages per poll, on forty pages, slowed the sweep they followed."""
         self._cancel_if_page_closed()
-        if not self.session.poll_sweep() and self._poller is not None:
+        with hold():
+            still = self.session.poll_sweep()
+        if not still and self._poller is not None:
             self._poller.stop()
             self._poller = None
 

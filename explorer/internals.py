@@ -28,6 +28,8 @@ that fails, naming the hook, when an upgrade removes or changes it:
   without the stylesheets Panel re-creates on every update (see there).
 - ``panel.io.document._dispatch_msgs``, ``_WRITE_MSGS`` and ``_WRITE_BLOCK`` (Panel), in
   ``keep_server_writes_flowing``: a served page's messages waiting for its websocket; see there.
+- ``PeriodicCallback(background=True)`` (Panel), in ``background_periodic_callback``: a periodic
+  callback that does not count as the page being busy (see there).
 - The Bootstrap template's sidebar element (``id="sidebar"``, shown while it has the class
   ``show``) and its toggle button (``id="sidebar-toggle"``), in ``collapse_sidebar_with``: the
   template offers only ``collapsed_sidebar``, read once when the page is built.
@@ -202,6 +204,23 @@ class TextPane(pn.pane.HTML):
         props = self._get_properties(model.document)
         props.pop("stylesheets", None)
         model.update(**props)
+
+
+def background_periodic_callback(callback: Callable[[], object], period_ms: int):
+    """Run ``callback`` every ``period_ms`` on the page's event loop, as ``pn.state.add_periodic_callback``
+    does, without marking the page busy at each run. Panel counts every run of a periodic callback
+    in ``pn.state.busy`` (which every page's busy indicator watches) unless the callback is made with
+    its private ``background`` flag; a sweep's progress poll runs four times a second on every page
+    that follows a sweep, and with forty pages that bookkeeping alone took a second of the event
+    loop per sweep (issue 28). Stopped, like Panel's own, when the page's session ends."""
+    from panel.io.callbacks import PeriodicCallback
+
+    poller = PeriodicCallback(callback=callback, period=period_ms, background=True)
+    poller.start()
+    doc = pn.state.curdoc
+    if doc is not None:
+        pn.state._periodic.setdefault(doc, []).append(poller)
+    return poller
 
 
 def page_connections(doc) -> int | None:

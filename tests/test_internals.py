@@ -295,6 +295,31 @@ PRIVATE_OWNERS = ("panel", "bokeh", "param")  # whose private names only interna
 MANGLED = re.compile(r"_[A-Za-z]\w*?__\w")
 
 
+def test_hook_periodic_callback_background_flag():
+    """A sweep's progress poll runs without marking the page busy (issue 28: with forty pages following
+    a sweep, Panel's busy bookkeeping of four polls a second per page took a second of the event
+    loop); Panel's own periodic callback, unflagged, marks it busy at every run."""
+    import asyncio
+
+    hook = "panel.io.callbacks.PeriodicCallback(background=True)"
+
+    async def busy_during_runs(start) -> list[bool]:
+        seen: list[bool] = []
+        poller = start(lambda: seen.append(bool(pn.state._busy_counter)))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(seen) >= 3:
+                break
+        poller.stop()
+        return seen
+
+    background = asyncio.run(busy_during_runs(lambda callback: internals.background_periodic_callback(callback, 5)))
+    assert len(background) >= 3, gone(hook, "background_periodic_callback")
+    assert not any(background), gone(hook, "background_periodic_callback")
+    own = asyncio.run(busy_during_runs(lambda callback: pn.state.add_periodic_callback(callback, period=5)))
+    assert own and all(own), "Panel's periodic callbacks no longer mark the page busy: background_periodic_callback may go"
+
+
 def test_no_other_explorer_module_overrides_a_private_hook():
     """Every class of explorer/ that overrides a private name of a Panel, Bokeh or param base class
     is in internals.py."""
