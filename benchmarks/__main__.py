@@ -37,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--churn", type=whole_number(0), default=0,
                    help="sessions that then open and close, for the server's memory (--classroom)")
     p.add_argument("--procs", type=whole_number(1), default=1, help="server processes (panel serve --num-procs)")
-    p.add_argument("--allocator", choices=["malloc", "pymalloc"], default=None,
-                   help="the server's PYTHONMALLOC (--classroom; default pymalloc, Python's own, as `panel serve explorer`; "
-                        "malloc as `rate2spike explore --release-memory`)")
+    p.add_argument("--allocator", choices=["malloc", "pymalloc"], default="malloc",
+                   help="the server's PYTHONMALLOC (--classroom; default malloc, as `rate2spike explore` serves; "
+                        "pymalloc, Python's own, as a plain `panel serve explorer`)")
     return p
 
 

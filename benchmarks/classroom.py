@@ -20,9 +20,9 @@ presets), in phases:
 7. **churn** (``--churn M``): M more sessions open and close, ten at a time; the server's memory
    after the first ten and after all.
 
-The server allocates with Python's own allocator, as ``panel serve explorer`` does, or with
-``--allocator malloc`` as ``rate2spike explore --release-memory`` serves it. The server's memory is the resident
-set of its processes (psutil). The machine's load average is
+The server allocates with the C allocator (``PYTHONMALLOC=malloc``), as ``rate2spike explore``
+serves it, or with ``--allocator pymalloc`` (Python's own) as a plain ``panel serve explorer`` does.
+The server's memory is the resident set of its processes (psutil). The machine's load average is
 printed: other programs share the cores. Opening and closing sessions uses Bokeh's unused-session
 check every second (``--check-unused-sessions 1000 --unused-session-lifetime 1000``) so the
 benchmark does not wait Bokeh's default 15 s per closed page; a lecturer's server uses the default.
@@ -421,10 +421,10 @@ async def _classroom(server, n, duration, interval, distinct, churn, say) -> dic
 
 
 def run_classroom_bench(n: int, duration: float = 60.0, interval: float = 5.0, distinct: int = 4, churn: int = 0,
-                        procs: int = 1, allocator: str | None = None, say=print) -> dict:
+                        procs: int = 1, allocator: str = "malloc", say=print) -> dict:
     """Serve the dashboard, run the phases above with ``n`` sessions and print the figures.
-    ``allocator``: the server's PYTHONMALLOC (None: Python's own, pymalloc)."""
-    env = {"PYTHONMALLOC": allocator or "pymalloc"}
+    ``allocator``: the server's PYTHONMALLOC (malloc, as ``rate2spike explore`` serves; pymalloc, Python's own)."""
+    env = {"PYTHONMALLOC": allocator}
     load = os.getloadavg()
     say(f"classroom: {n} sessions, λ every {interval:g} s, {os.cpu_count()} cores, "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before starting, {procs} server process(es), "

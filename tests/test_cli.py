@@ -203,13 +203,13 @@ def _alive(pid: int) -> bool:
 
 
 def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
-    """The server `rate2spike explore --release-memory` starts allocates with the C allocator (it
-    gives a class's freed memory back: docs/performance.md) and ends with the command."""
+    """The server `rate2spike explore` starts allocates with the C allocator by default (it gives a
+    class's freed memory back: docs/performance.md) and ends with the command."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port),
-                                "--release-memory"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server = None
     try:
         deadline = time.monotonic() + 60
@@ -232,11 +232,15 @@ def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
         command.communicate(timeout=30)
 
 
-def test_the_server_keeps_its_environment_and_releases_memory_when_asked():
-    from rate2spike.explorer.launch import server_environment
+def test_the_server_keeps_its_environment_and_releases_memory_unless_told_not_to(monkeypatch):
+    from rate2spike.explorer import launch
 
-    assert server_environment(environ={"HOME": "/h"}) == {"HOME": "/h"}
-    assert server_environment(True, environ={"HOME": "/h"}) == {"HOME": "/h", "PYTHONMALLOC": "malloc"}
+    assert launch.server_environment(environ={"HOME": "/h"}) == {"HOME": "/h"}
+    assert launch.server_environment(True, environ={"HOME": "/h"}) == {"HOME": "/h", "PYTHONMALLOC": "malloc"}
+    asked = []
+    monkeypatch.setattr(launch, "launch", lambda **kwargs: asked.append(kwargs["release_memory"]) or 0)
+    assert main(["explore", "--no-browser"]) == 0 and main(["explore", "--no-browser", "--no-release-memory"]) == 0
+    assert asked == [True, False]
 
 
 @pytest.mark.parametrize("port", ["70000", "0", "-1", "http"])
