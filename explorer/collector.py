@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import os
 import sys
 import time
 from typing import Callable
@@ -55,6 +56,19 @@ def return_memory_to_system() -> bool:
     return True
 
 
+def allocator_note(environ=None) -> str | None:
+    """A line for the server's terminal when it allocates with CPython's own small-object allocator
+    (pymalloc, the default of a plain ``panel serve``), which keeps what closed pages used: a few of
+    their objects outlive them in nearly every 1 MB arena they filled (docs/performance.md). None
+    when it allocates with the C allocator (``PYTHONMALLOC=malloc``, as ``rate2spike explore`` serves)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("PYTHONMALLOC", "").startswith("malloc"):
+        return None
+    return ("rate2spike explorer: serving with Python's own allocator, which keeps what closed pages used "
+            "(about 0.8-1.3 GB after a class of 40): for a class, start it with `rate2spike explore` or "
+            "`PYTHONMALLOC=malloc panel serve explorer` (docs/performance.md)")
+
+
 class ServerCollector:
     """The collection policy above for one server process. ``call_later(delay_s, callback)`` runs a
     callback later on the server's event loop (Tornado's ``IOLoop.call_later`` by default)."""
@@ -68,6 +82,16 @@ class ServerCollector:
         self._last_collection_end = -float("inf")
         self.last_pause_s = 0.0  # how long the last collection of closed pages paused the server
         self.collections = 0  # full collections run for closed pages
+        self._allocator_noted = False
+
+    def note_allocator(self, say: Callable[[str], None] | None = None, environ=None) -> None:
+        """Say ``allocator_note`` once per server process (the first page built), if there is one."""
+        if self._allocator_noted:
+            return
+        self._allocator_noted = True
+        note = allocator_note(environ)
+        if note is not None:
+            (say or (lambda line: print(line, file=sys.stderr, flush=True)))(note)
 
     def page_built(self) -> None:
         """A page is built: soon, its objects (and every other one then alive) leave the collections."""

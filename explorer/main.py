@@ -35,3 +35,4 @@ with pn.state.curdoc.models.freeze():
     ExplorerPage(session).servable(title=TITLE)
 install_browser_fixes(pn.state.curdoc)
 SERVER_COLLECTOR.page_built()  # the page's objects leave the garbage collector's rounds while it lives
+SERVER_COLLECTOR.note_allocator()  # tells a plain `panel serve` that a class's memory will be kept

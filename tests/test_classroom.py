@@ -351,6 +351,23 @@ XOR_LABEL = next(f"xor/{p.name}" for p in shipped_models() if p.parent.parent.na
 
 
 @pytest.mark.server
+def test_a_server_that_will_keep_a_class_memory_says_so_once():
+    """A plain `panel serve explorer` (Python's own allocator) keeps what closed pages used; its
+    terminal says so once, with the commands that give it back. Served as `rate2spike explore`
+    serves (PYTHONMALLOC=malloc), nothing is said."""
+    from rate2spike.explorer.collector import ServerCollector, allocator_note
+    from rate2spike.explorer.launch import server_environment
+
+    assert allocator_note(server_environment(True, environ={})) is None
+    note = allocator_note({})
+    assert "rate2spike explore" in note and "PYTHONMALLOC=malloc panel serve explorer" in note
+    said: list[str] = []
+    collector = ServerCollector(call_later=lambda *_: None)
+    collector.note_allocator(said.append, environ={"PYTHONMALLOC": "pymalloc"})
+    collector.note_allocator(said.append, environ={"PYTHONMALLOC": "pymalloc"})
+    assert said == [note]
+
+
 def test_two_server_processes_serve_two_sessions(tmp_path):
     """``panel serve --num-procs 2``: two pages open, each moves λ and gets its trial, a link opens
     its view; once they close, the server ends their sessions without an error."""
