@@ -127,12 +127,16 @@ def launch(models=None, port: int = 5006, show: bool = True, allow_save: bool = 
 def wait_forwarding_signals(process: subprocess.Popen) -> int:
     """Wait for ``process``, passing SIGINT, SIGTERM and SIGHUP on to it; if it has not ended
     SHUTDOWN_GRACE seconds after the first, it is killed. Returns its exit code, or 128 + the
-    number of the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM)."""
+    number of the signal that stopped it (130 for Ctrl-C, 143 for SIGTERM).
+
+    Ctrl-C (SIGINT) reaches the server as SIGTERM, on which it shuts down the same way: a command
+    started as a script's background job inherits SIGINT ignored (shells start such jobs so), and
+    so does the server it starts, which then sat out the grace period and was killed."""
     received: list[int] = []
 
     def forward(signum, _frame) -> None:
         if process.poll() is None:
-            process.send_signal(signum)
+            process.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
         if not received:
             timer = threading.Timer(SHUTDOWN_GRACE, lambda: process.poll() is None and process.kill())
             timer.daemon = True

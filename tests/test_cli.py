@@ -202,34 +202,66 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_sigterm_to_explore_stops_the_panel_server_too(tmp_path):
-    """The server `rate2spike explore` starts allocates with the C allocator by default (it gives a
-    class's freed memory back: docs/performance.md) and ends with the command."""
+def _served_explore(sigint_ignored: bool = False) -> tuple[subprocess.Popen, int]:
+    """`rate2spike explore --no-browser` on a free port, once its `panel serve` listens: (the
+    command, the server's pid). ``sigint_ignored``: started as a shell starts a script's
+    background job (``trap '' INT``, then exec)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = subprocess.Popen([sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    explore = [sys.executable, "-m", "rate2spike.cli", "explore", "--no-browser", "--port", str(port)]
+    if sigint_ignored:
+        explore = ["sh", "-c", "trap '' INT; exec \"$@\"", "sh", *explore]
+    command = subprocess.Popen(explore, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     server = None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until `panel serve` has started and listens (its handlers are set)
+        server = server or next(iter(_children(command.pid)), None)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    if server is None:
+        command.kill()
+        raise AssertionError(command.communicate(timeout=10))
+    return command, server
+
+
+def _end(command: subprocess.Popen, server: int) -> None:
+    for pid in (server, command.pid):
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    command.communicate(timeout=30)
+
+
+def test_sigterm_to_explore_stops_the_panel_server_too():
+    """The server `rate2spike explore` starts allocates with the C allocator by default (it gives a
+    class's freed memory back: docs/performance.md) and ends with the command."""
+    command, server = _served_explore()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # until `panel serve` has started and listens (its handlers are set)
-            server = server or next(iter(_children(command.pid)), None)
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert server is not None, command.communicate(timeout=10)
         assert b"PYTHONMALLOC=malloc" in Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
         command.send_signal(signal.SIGTERM)
         assert command.wait(timeout=30) == 143
         assert not _alive(server)  # waited for, not left running
     finally:
-        for pid in (server, command.pid):
-            if pid is not None and _alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        command.communicate(timeout=30)
+        _end(command, server)
+
+
+def test_ctrl_c_stops_explore_started_as_a_background_job():
+    """A script's background job starts with SIGINT ignored, and so did the server it started: a
+    Ctrl-C (SIGINT) to the command then left the server running until the grace period killed it.
+    It stops the server at once (well within the grace period), and the command exits 130."""
+    from rate2spike.explorer.launch import SHUTDOWN_GRACE
+
+    command, server = _served_explore(sigint_ignored=True)
+    try:
+        sent = time.monotonic()
+        command.send_signal(signal.SIGINT)
+        assert command.wait(timeout=30) == 130
+        assert time.monotonic() - sent < SHUTDOWN_GRACE / 2 and not _alive(server)
+    finally:
+        _end(command, server)
 
 
 def test_the_server_keeps_its_environment_and_releases_memory_unless_told_not_to(monkeypatch):

@@ -45,6 +45,31 @@ def installed(tmp_path_factory):
     return bin_dir, away
 
 
+def test_a_second_build_in_the_same_checkout_leaves_out_what_the_checkout_no_longer_has(tmp_path):
+    """setuptools builds from ``build/lib`` and never empties it (pypa/setuptools#1871): files an
+    earlier build copied there (a model file since retrained, a module since removed) went into the
+    next wheel. setup.py starts each build from an empty ``build/lib/rate2spike``."""
+    import zipfile
+
+    checkout = tmp_path / "checkout"
+    tracked = run(["git", "ls-files"], cwd=REPO).stdout.split("\n")
+    for name in filter(None, tracked):
+        if (REPO / name).is_file():
+            (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, checkout / name)
+    stale = {"rate2spike/assets/models/go-nogo/P_rec_0.2_Taus_4.0_20.0/Task_go-nogo_retrained_away.mat": b"old",
+             "rate2spike/removed_module.py": b"raise ImportError('removed')\n"}
+    for name, content in stale.items():
+        (checkout / "build" / "lib" / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / "build" / "lib" / name).write_bytes(content)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+         str(checkout)])
+    wheel, = (tmp_path / "dist").glob("rate2spike-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert not set(stale) & names
+    assert "rate2spike/explorer/main.py" in names and sum(name.endswith(".mat") for name in names) == 3
+
+
 def test_the_documented_imports_come_from_site_packages(installed):
     bin_dir, away = installed
     code = ("import rate2spike, rate2spike.explorer, rate2spike.assets\n"
