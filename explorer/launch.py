@@ -13,8 +13,9 @@ pages against 0.4 GB) and grows as students come and go; glibc gives freed pages
 a little CPU (40 pages opened in 154 s, against 132-146 s), and it is the one setting that meets all
 of issue 28's targets (docs/performance.md).
 
-Ctrl-C, SIGTERM and SIGHUP sent to this command are passed on to the server, which is waited
-for (and killed if it has not stopped within SHUTDOWN_GRACE seconds): no server outlives it.
+Ctrl-C, SIGTERM and SIGHUP sent to this command are passed on to the server (Ctrl-C as SIGTERM),
+which is waited for (and killed if it has not stopped within SHUTDOWN_GRACE seconds): no server
+outlives it.
 """
 
 from __future__ import annotations
