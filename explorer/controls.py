@@ -344,8 +344,11 @@ class Controls:
                                                css_classes=["export-target"])
         self.export_prepare = pn.widgets.Button(label="Prepare export", disabled=missing, sizing_mode="stretch_width",
                                                 css_classes=["export-prepare"])
-        self.export_download = pn.widgets.FileDownload(label="Download export", embed=True, disabled=True,
-                                                       file=io.BytesIO(b""), filename="export",
+        # the prepared file is sent when the button is pressed (a callback): an embedded file's link is
+        # made once in the browser, and every later export downloaded the first one (empty)
+        self._prepared_export: bytes | None = None
+        self.export_download = pn.widgets.FileDownload(callback=self._export_file, label="Download export", embed=False,
+                                                       disabled=True, filename="export",
                                                        sizing_mode="stretch_width", css_classes=["export-download"])
         self.export_status = text_pane("", css_classes=["export-status"])
         self.export_prepare.on_click(self._prepare_export)
@@ -405,13 +408,21 @@ class Controls:
 
     def _forget_export(self) -> None:
         """A prepared export belongs to the model, λ and trial it was made from: another one clears it."""
+        self._prepared_export = None
         self.export_download.disabled = True
         self.export_status.object = ""
+
+    def _export_file(self) -> io.BytesIO:
+        """The prepared export, for the download button (disabled while there is none)."""
+        if self._prepared_export is None:
+            raise ValueError("no export is prepared: press Prepare export")
+        return io.BytesIO(self._prepared_export)
 
     def _prepare_export(self, _event=None) -> None:
         """Export the model and λ on screen off the event loop; the download and the lines saying what
         it holds arrive when it is ready."""
         to, spec = self.export_target.value, self.session.spec
+        self._prepared_export = None
         self.export_prepare.disabled = True
         self.export_download.disabled = True
         self.export_status.object = as_html(f"preparing the {to} export"
@@ -427,8 +438,8 @@ class Controls:
                                                     "prepare it again")
                 return
             name, data, exported = result
+            self._prepared_export = data
             self.export_download.filename = name
-            self.export_download.file = io.BytesIO(data)
             self.export_download.disabled = False
             self.export_status.object = as_html("\n".join(exported.lines[1:] or exported.lines))
 

@@ -69,10 +69,12 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
         assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
+    # the views over recordings get their data with the trial that records them: it may still be on its way
+    session.wait_for(lambda: len(session.column("diagnostic-exc", "rate") or []) > 0, timeout=30,
+                     what="the diagnostic's data")
     assert len(session.column("raster-exc", "time")) > 0
     assert len(session.column("voltage-lines", "xs")) == 2
     assert sum(session.column("rates-exc", "top")) + sum(session.column("rates-inh", "top")) > 0
-    assert len(session.column("diagnostic-exc", "rate")) > 0
     titles = page.evaluate(TITLES_JS)
     # every trial figure says what it shows: model, condition, lambda and seed
     output = r"Output, (Go|NoGo) trial, λ = [\d.]+, seed 0\n(correct|incorrect) .*\nTask_go-nogo_N_\d+_\S+\.mat$"
@@ -673,5 +675,35 @@ def test_a_model_no_lambda_converts_reads_as_a_failed_conversion_first_and_is_di
         link = tab.page.locator(".finding-link-file button")
         assert link.count() >= 1 and link.first.is_visible()
         assert tab.errors == []
+    finally:
+        tab.close()
+
+
+def test_the_export_menu_downloads_the_network_on_screen(browser, server, tmp_path):
+    """The Export card as a user works it: pick a target, Prepare export, download. The file is the
+    model and λ on screen; another target withdraws the download (it would no longer be what the
+    menu says)."""
+    tab = Session(browser, server)
+    try:
+        page = tab.page
+        title = next(t for t in page.evaluate(TITLES_JS) if t.startswith("Output, "))
+        lam = re.search(r"λ = ([\d.]+),", title).group(1)
+        model_file = title.splitlines()[-1]
+        page.get_by_text("Export", exact=True).first.click()  # the card's header: it opens
+        page.locator(".export-target select").select_option(label="Brian2 script")
+        page.locator(".export-prepare button").click()
+        tab.wait_for(lambda: "python " in shown_text(tab, "export-status"), timeout=120, what="the export")
+        with page.expect_download() as download:
+            page.locator(".export-download button, .export-download a").first.click()
+        target = tmp_path / download.value.suggested_filename
+        download.value.save_as(str(target))
+        assert target.name == f"{Path(model_file).stem}_lambda{lam}_brian2.py"
+        script = target.read_text()
+        assert f"{model_file} at lambda = {lam}" in script
+        compile(script, target.name, "exec")  # a Python script, whole
+        page.locator(".export-target select").select_option(label="NEST script")
+        tab.wait_for(lambda: page.locator(".export-download button").first.is_disabled()
+                     and shown_text(tab, "export-status") == "", timeout=10, what="the download to be withdrawn")
+        assert tab.errors == [] and tab.dialogs == []
     finally:
         tab.close()

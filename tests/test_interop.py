@@ -194,13 +194,14 @@ def test_the_dashboards_export_menu_gives_the_trial_on_screen(tmp_path):
         assert not controls.export_download.disabled, controls.export_status.object
         assert "lambda25" in controls.export_download.filename
         path = tmp_path / controls.export_download.filename
-        controls.export_download.file.seek(0)
-        path.write_bytes(controls.export_download.file.read())
+        path.write_bytes(controls.export_download.callback().read())  # what pressing Download sends
         on_screen = run_trial(session.spec, ("spikes",))
         for unit, times in enumerate(read_nwb_spikes(path)):
             np.testing.assert_array_equal(times, unit_spike_times(on_screen)[unit])
         session.scaling_factor = 30.0  # another network: the prepared file is no longer offered
         assert controls.export_download.disabled
+        with pytest.raises(ValueError, match="no export is prepared"):
+            controls.export_download.callback()
     finally:
         page.close()
 
