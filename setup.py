@@ -18,7 +18,11 @@ class FreshBuildPy(build_py):
     """``build_py`` that first removes what an earlier build left of the package."""
 
     def run(self):
-        shutil.rmtree(Path(self.build_lib) / "rate2spike", ignore_errors=True)
+        earlier = Path(self.build_lib) / "rate2spike"
+        if earlier.is_symlink() or earlier.is_file():
+            earlier.unlink()  # the link itself, never what it points to
+        elif earlier.exists():
+            shutil.rmtree(earlier)
         super().run()
 
 

@@ -61,8 +61,10 @@ def allocator_note(environ=None) -> str | None:
     (pymalloc, the default of a plain ``panel serve``), which keeps what closed pages used: a few of
     their objects outlive them in nearly every 1 MB arena they filled (docs/performance.md). None
     when it allocates with the C allocator (``PYTHONMALLOC=malloc``, as ``rate2spike explore`` serves)."""
+    from rate2spike.explorer.launch import MEMORY_RELEASING_ALLOCATOR
+
     environ = os.environ if environ is None else environ
-    if environ.get("PYTHONMALLOC", "").startswith("malloc"):
+    if environ.get("PYTHONMALLOC", "").startswith(MEMORY_RELEASING_ALLOCATOR):  # malloc or malloc_debug
         return None
     return ("rate2spike explorer: serving with Python's own allocator, which keeps what closed pages used "
             "(about 0.8-1.3 GB after a class of 40): for a class, start it with `rate2spike explore` or "
@@ -90,8 +92,12 @@ class ServerCollector:
             return
         self._allocator_noted = True
         note = allocator_note(environ)
-        if note is not None:
-            (say or (lambda line: print(line, file=sys.stderr, flush=True)))(note)
+        if note is None:
+            return
+        if say is None:
+            print(note, file=sys.stderr, flush=True)
+        else:
+            say(note)
 
     def page_built(self) -> None:
         """A page is built: soon, its objects (and every other one then alive) leave the collections."""
