@@ -365,13 +365,17 @@ class Controls:
         dropper.param.watch(self._uploaded, "value")
         return dropper
 
-    def _clear_dropper(self) -> None:
-        """After a refused or rejected upload: a fresh, empty dropper in its place. The browser marks
-        a file 'Upload complete' once its bytes are sent, before the server has looked at them, and
-        the server cannot take that back; a new dropper shows no file, so only the error speaks."""
-        self._handled = {}
-        self.upload = self._new_dropper()
-        self.upload_slot.objects = [self.upload]
+    def _refuse_upload(self, problem: str) -> None:
+        """After a refused or rejected upload: a fresh, empty dropper in its place, and the error. The
+        browser marks a file 'Upload complete' once its bytes are sent, before the server has looked
+        at them, and the server cannot take that back; a new dropper shows no file, so only the error
+        speaks. Both reach the page in one message, the dropper first: a file picked as soon as the
+        error shows goes to the new dropper, never to the old one on its way out."""
+        with hold():
+            self._handled = {}
+            self.upload = self._new_dropper()
+            self.upload_slot.objects = [self.upload]
+            self.session.error = problem
 
     @staticmethod
     def _unit_choices(model) -> dict:
@@ -387,16 +391,18 @@ class Controls:
         for filename, data in list(files.items()):
             if self._handled.get(filename) is not data:
                 self._handled[filename] = data
-                if not await self.session.upload_async(filename, data.encode() if isinstance(data, str) else data):
-                    self._clear_dropper()
+                checked = await self.session.check_upload_async(filename, data.encode() if isinstance(data, str) else data)
+                if checked[0] is None:
+                    self._refuse_upload(checked[1])
                     return
+                self.session.open_upload(checked)
 
     def _refused(self, filename: str, at_least: int) -> None:
         """An upload over the limit, refused at its first chunk (a page that skipped the browser's check)."""
-        self.session.error = (f"Upload refused; the previous model stays. '{filename}' is over {at_least / 1e6:.0f} MB; "
-                              f"uploads are limited to {MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with "
-                              "--models DIR for larger files)")
-        pn.state.execute(self._clear_dropper)  # after the event that refused it, not inside its handling
+        problem = (f"Upload refused; the previous model stays. '{filename}' is over {at_least / 1e6:.0f} MB; "
+                   f"uploads are limited to {MAX_UPLOAD_BYTES / 1e6:.0f} MB (start the dashboard with "
+                   "--models DIR for larger files)")
+        pn.state.execute(lambda: self._refuse_upload(problem))  # after the event that refused it, not inside it
 
     def _trial_file(self, fmt: str):
         """The trial on screen, every array recorded, named after its own settings (when clicked:

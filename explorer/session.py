@@ -230,7 +230,7 @@ class ExplorerSession(param.Parameterized):
 
     def check_upload(self, filename: str, data: bytes) -> tuple[Path | None, str]:
         """Store an upload privately and check that it is a model: (path, "") or (None, why not).
-        Touches no parameter, so it can run off the server's event loop (``upload_async``)."""
+        Touches no parameter, so it can run off the server's event loop (``check_upload_async``)."""
         try:
             path = self.catalog.save_upload(filename, data)
         except UploadError as exc:
@@ -257,10 +257,10 @@ class ExplorerSession(param.Parameterized):
         """Add an uploaded model file and open it; a bad file keeps the previous model."""
         return self.open_upload(self.check_upload(filename, data))
 
-    async def upload_async(self, filename: str, data: bytes) -> bool:
-        """``upload`` with the file written and read in a worker thread, so the server's other
-        sessions keep answering while a large or hostile file is checked."""
-        return self.open_upload(await asyncio.to_thread(self.check_upload, filename, data))
+    async def check_upload_async(self, filename: str, data: bytes) -> tuple[Path | None, str]:
+        """``check_upload`` in a worker thread, so the server's other sessions keep answering while
+        a large or hostile file is written and read."""
+        return await asyncio.to_thread(self.check_upload, filename, data)
 
     # --- lambdas side by side ---------------------------------------------------------
     def side_by_side(self, lambdas) -> list[ScoredTrial]:
