@@ -141,10 +141,12 @@ class Session:
         return self.page.evaluate(COLUMN_JS, [source, column])
 
     def wait_for(self, condition, timeout=30.0, what="condition"):
+        """Poll ``condition`` until true; ``what`` names it in the timeout's error (a callable: read
+        then, to say what the page showed instead)."""
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
+                raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
             time.sleep(0.1)
 
     def wait_for_change(self, source: str, column: str, before, timeout: float = 15.0) -> None:

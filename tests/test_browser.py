@@ -69,10 +69,13 @@ def test_page_loads_without_errors_and_shows_every_view(session, server):
         assert len(page.locator(f".help-{key} p").first.inner_text().strip()) > 80, f"no help line under {key}"
     options = page.locator(".model-select select option").all_inner_texts()
     assert any(o.startswith("models/xor/") for o in options), options  # from `--args --models DIR`
-    # the views over recordings get their data with the trial that records them: it may still be on its way
+    # the diagnostic gets its data with the trial that carries the rate network's response, which may
+    # still have been on its way when its tab was shown above; a tab's figures are drawn while it is open
+    page.get_by_text(VIEWS["diagnostic"].tab, exact=True).click()
     session.wait_for(lambda: len(session.column("diagnostic-exc", "rate") or []) > 0, timeout=30,
                      what="the diagnostic's data")
-    assert len(session.column("raster-exc", "time")) > 0
+    page.get_by_text(VIEWS["raster"].tab, exact=True).click()
+    session.wait_for(lambda: len(session.column("raster-exc", "time") or []) > 0, timeout=30, what="the raster")
     assert len(session.column("voltage-lines", "xs")) == 2
     assert sum(session.column("rates-exc", "top")) + sum(session.column("rates-inh", "top")) > 0
     titles = page.evaluate(TITLES_JS)
@@ -335,70 +338,6 @@ def test_models_picked_from_disk_load_and_a_corrupt_one_is_refused(browser, serv
         assert tab.errors == []
     finally:
         tab.close()
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-@pytest.mark.faults
-def test_a_server_under_hostile_uploads_and_many_sessions(browser, tmp_path_factory):
-    """A decompression bomb uploaded while another session moves λ; eight sessions moving λ;
-    then SIGTERM: the server stays responsive, bounded in memory, quiet in its log, and leaves no
-    upload folder behind."""
-    from faults import bomb_file
-
-    folder = tmp_path_factory.mktemp("faults")
-    log = folder / "panel.log"
-    server = PanelServer(env={"RATE2SPIKE_ASSETS": str(synthetic_assets(folder / "assets", N=60))}, log_path=log)
-    uploads_before = set(Path("/tmp").glob("rate2spike-upload-*"))
-    tabs = []
-    try:
-        server.wait()
-        tabs = [Session(browser, server), Session(browser, server)]
-        baseline = _rss_mb(server.process.pid)
-        bomb = bomb_file(folder / "Task_go-nogo_N_30_bomb.mat", N=30)
-        pick_file(tabs[0], bomb)
-        before = tabs[1].signature("output-lif", "output")
-        released = tabs[1].drag_lambda(30)
-        tabs[1].wait_for_change("output-lif", "output", before, timeout=30)
-        latency = time.monotonic() - released
-        tabs[0].wait_for(lambda: "nothing was loaded" in shown_text(tabs[0], "page-error"), timeout=60,
-                         what="the bomb's refusal")
-        print(f"\nλ move in one session while another uploads a bomb: {latency * 1e3:.0f} ms", file=sys.stderr)
-        assert latency < 5.0
-        good = folder / "Task_go-nogo_N_25_good.mat"
-        scipy_io_save(good, N=25)
-        pick_file(tabs[0], good)  # leaves a private upload folder on the server
-        tabs[0].wait_for(lambda: "N = 25 units" in shown_text(tabs[0], "model-summary"), timeout=60, what="the upload")
-        tabs += [Session(browser, server) for _ in range(6)]
-        for k, tab in enumerate(tabs):
-            before = tab.signature("output-lif", "output")
-            tab.drag_lambda(-20 if k % 2 else 25)
-            tab.wait_for_change("output-lif", "output", before, timeout=30)
-        growth = _rss_mb(server.process.pid) - baseline
-        print(f"server memory growth with 8 sessions: {growth:.0f} MB", file=sys.stderr)
-        assert growth < 600
-        assert all(tab.errors == [] for tab in tabs)
-        created = set(Path("/tmp").glob("rate2spike-upload-*")) - uploads_before
-        assert created, "the upload was stored in a private folder"
-        time.sleep(1.0)  # let the last updates reach the tabs before they close
-    finally:
-        for tab in tabs:
-            tab.close()
-        server.stop()  # SIGTERM
-    assert server_problems(server.log()) == []
-    assert not (set(Path("/tmp").glob("rate2spike-upload-*")) - uploads_before)  # removed at shutdown
-
-
-def scipy_io_save(path: Path, **model) -> None:
-    import scipy.io
-
-    from conftest import model_variables
-    scipy.io.savemat(path, model_variables(**model))
 
 
 PRESENT_FONTS_JS = """() => {

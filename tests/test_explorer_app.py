@@ -220,8 +220,12 @@ def test_bad_upload_shows_the_error_on_the_page(dashboard):
     """A rejected file leaves an empty dropper in place of the one that took it: the browser marked
     that file 'Upload complete' when its bytes were sent, and only the error should speak."""
     trial, dropper = dashboard.session.trial, dashboard.controls.upload
+    replaced_first = []  # the error is set with the fresh dropper in place: a file picked at once goes to it
+    dashboard.session.param.watch(
+        lambda _: replaced_first.append(dashboard.controls.upload_slot.objects[0] is not dropper), "error")
     dropper.value = {"notes.mat": b"no model in here" * 20}
     assert dashboard.error.visible and "notes.mat: is not a readable MAT file" in dashboard.error.object
+    assert replaced_first[0] is True
     assert dashboard.session.trial is trial
     fresh = dashboard.controls.upload
     assert fresh is not dropper and fresh.value == {} and dashboard.controls.upload_slot.objects == [fresh]
