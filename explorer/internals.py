@@ -61,16 +61,22 @@ class NoStaleEcho:
     nobody asked for. The values sent to the page (``_update_model``, Panel's, with a comm: only in
     a notebook) are kept for ``ECHO_WINDOW_S``; a value from the page that is one of them
     (``_process_property_change``) ends its echoes, and if a newer value was sent after it, it is
-    stale and dropped. A served page (no comm) is not affected: Bokeh's server marks its own changes."""
+    stale and dropped. A served page (no comm) is not affected: Bokeh's server marks its own changes.
 
-    ECHO_WINDOW_S = 30.0
+    The window is long because it runs from when the kernel made the change, and during Run All the
+    page gets those changes only when the cell's comm opens, after the queued cells have run
+    (``OrderedJupyterComm``): on a loaded machine their echoes came back over 30 s later (the window
+    was 30 s), counted as the student's own, and set λ back to the lesson's earlier values. Every
+    echo clears the values sent before it, so only values still on their way wait for their echo."""
+
+    ECHO_WINDOW_S = 600.0
 
     def _update_model(self, events, msg, root, model, doc, comm):
         if comm is not None:
             sent = self.__dict__.setdefault("_sent_to_page", {})
             now = time.monotonic()
             for attr, value in msg.items():
-                sent.setdefault(attr, collections.deque(maxlen=64)).append((value, now))
+                sent.setdefault(attr, collections.deque(maxlen=256)).append((value, now))
         super()._update_model(events, msg, root, model, doc, comm)
 
     def _process_property_change(self, msg):
