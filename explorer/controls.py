@@ -391,11 +391,12 @@ class Controls:
         for filename, data in list(files.items()):
             if self._handled.get(filename) is not data:
                 self._handled[filename] = data
-                checked = await self.session.check_upload_async(filename, data.encode() if isinstance(data, str) else data)
-                if checked[0] is None:
-                    self._refuse_upload(checked[1])
+                content = data.encode() if isinstance(data, str) else data
+                path, problem = await self.session.check_upload_async(filename, content)
+                if path is None:
+                    self._refuse_upload(problem)
                     return
-                self.session.open_upload(checked)
+                self.session.open_upload((path, problem))
 
     def _refused(self, filename: str, at_least: int) -> None:
         """An upload over the limit, refused at its first chunk (a page that skipped the browser's check)."""
@@ -428,9 +429,8 @@ class Controls:
         """Export the model and λ on screen off the event loop; the download and the lines saying what
         it holds arrive when it is ready."""
         to, spec = self.export_target.value, self.session.spec
-        self._prepared_export = None
+        self._forget_export()
         self.export_prepare.disabled = True
-        self.export_download.disabled = True
         self.export_status.object = as_html(f"preparing the {to} export"
                                                 + (" (measuring its cost on 20 trials)…" if to == "nir" else "…"))
 
